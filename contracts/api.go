@@ -1,0 +1,241 @@
+// Package contracts is the authority's check API as both the gateway and the
+// simulator speak it: paths, request and response bodies, result codes with
+// their billing class, and the HTTP error vocabulary. The OpenAPI document in
+// openapi.yaml describes the same contract; a test keeps the two in step.
+package contracts
+
+import (
+	_ "embed"
+	"encoding/json"
+	"net/http"
+)
+
+// OpenAPI is the contract as an OpenAPI 3 document.
+//
+//go:embed openapi.yaml
+var OpenAPI []byte
+
+// CheckPath is the two-factor check (name + resident ID number) route.
+const CheckPath = "/identity/idcard/check-2e"
+
+// LongTerm is the validity_end value of a card that never expires.
+const LongTerm = "00000000"
+
+// CheckRequest is the body of POST CheckPath.
+type CheckRequest struct {
+	Name          string      `json:"name"`
+	IDCard        string      `json:"id_card"`
+	ImageURL      string      `json:"image_url,omitempty"`
+	ValidityBegin string      `json:"validity_begin,omitempty"`
+	ValidityEnd   string      `json:"validity_end,omitempty"`
+	Encryption    *Encryption `json:"encryption,omitempty"`
+}
+
+// Encryption is the sensitive-field encryption object (REFERENCE section 3).
+type Encryption struct {
+	EncryptList    []string `json:"encrypt_list"`
+	CiphertextBlob string   `json:"ciphertext_blob"`
+	IV             string   `json:"iv"`
+	Algorithm      string   `json:"algorithm"`
+	TagList        []string `json:"tag_list,omitempty"`
+}
+
+// CheckResponse is every 200 answer of CheckPath. Result is a string on the
+// wire ("0", "-1", ...), exactly as the authority sends it.
+type CheckResponse struct {
+	Result      ResultCode `json:"result"`
+	Description string     `json:"description"`
+	// Sim is the face similarity (0-100) when the request carried image_url
+	// and the identity was found; FaceThreshold is the pass mark.
+	Sim *float64 `json:"sim,omitempty"`
+}
+
+// FaceThreshold is the similarity at or above which a face comparison passes
+// (false-accept rate about 1/1,000).
+const FaceThreshold = 70.0
+
+// ErrorBody is the body of every non-200 answer.
+type ErrorBody struct {
+	Success bool        `json:"success"`
+	Error   ErrorDetail `json:"error"`
+	TraceID string      `json:"trace_id"`
+}
+
+// ErrorDetail names the error in the authority's vocabulary.
+type ErrorDetail struct {
+	Code    ErrorCode `json:"code"`
+	Message string    `json:"message"`
+}
+
+// ResultCode is the authority's verdict on a check request.
+type ResultCode string
+
+// The result codes of check-2e, in the seed's numbering. The sibling API with
+// a validity period numbers them differently; billing is therefore configured
+// per route and this table is only check-2e's default.
+const (
+	ResultConsistent   ResultCode = "0"
+	ResultInconsistent ResultCode = "-1"
+	ResultIllegalID    ResultCode = "-2"
+	ResultIllegalName  ResultCode = "-3"
+	ResultDBError      ResultCode = "-4"
+	ResultNoRecord     ResultCode = "-5"
+	ResultUpgrading    ResultCode = "-6"
+	ResultDailyLimit   ResultCode = "-7"
+)
+
+// Billing says whether an answer costs money.
+type Billing string
+
+const (
+	Billed    Billing = "billed"
+	NotBilled Billing = "not_billed"
+)
+
+// ResultInfo describes one result code.
+type ResultInfo struct {
+	Code        ResultCode
+	Description string
+	Billing     Billing
+	// Transient codes say nothing about the identity: a retry may succeed
+	// and the answer must never be cached.
+	Transient bool
+}
+
+// Results lists every check-2e result code in the seed's order.
+var Results = []ResultInfo{
+	{ResultConsistent, "Name and ID card number are consistent", Billed, false},
+	{ResultInconsistent, "Name and ID card number are inconsistent", Billed, false},
+	{ResultIllegalID, "Illegal ID card number (length, check digit, etc. are incorrect)", NotBilled, false},
+	{ResultIllegalName, "Illegal name (length, format, etc. are incorrect)", NotBilled, false},
+	{ResultDBError, "Document database service exception", NotBilled, true},
+	{ResultNoRecord, "No record of this ID card in the document database", NotBilled, false},
+	{ResultUpgrading, "The authoritative comparison system is being upgraded, please try again later", NotBilled, true},
+	{ResultDailyLimit, "The number of authentications has exceeded the daily limit", NotBilled, true},
+}
+
+var resultIndex = func() map[ResultCode]ResultInfo {
+	m := make(map[ResultCode]ResultInfo, len(Results))
+	for _, r := range Results {
+		m[r.Code] = r
+	}
+	return m
+}()
+
+// LookupResult returns the description and billing of a check-2e code.
+func LookupResult(c ResultCode) (ResultInfo, bool) {
+	r, ok := resultIndex[c]
+	return r, ok
+}
+
+// ErrorCode is the error vocabulary of non-200 answers.
+type ErrorCode string
+
+// The authority's HTTP errors (seed 003) and the ones its SDK knows that the
+// gateway uses for its own refusals.
+const (
+	ErrTokenMismatched   ErrorCode = "token_mismatched"    // 400: missing or invalid parameters
+	ErrAPINotImplemented ErrorCode = "api_not_implemented" // 400: unknown or unsupported API
+	ErrInvalidToken      ErrorCode = "invalid_token"       // 401: missing or invalid token
+	ErrTooManyRequests   ErrorCode = "too_many_requests"   // 429: rate limit exceeded
+	ErrAPIError          ErrorCode = "api_error"           // 500: internal server error
+	// ErrUsedUp is the gateway's daily-quota refusal. 402 rather than 429:
+	// the authority's SDK retries 429 automatically, which would spin on a
+	// quota that only resets at midnight.
+	ErrUsedUp ErrorCode = "used_up" // 402
+	// ErrServiceUnavailable is the gateway's answer while its circuit
+	// breaker towards the authority is open.
+	ErrServiceUnavailable ErrorCode = "service_unavailable" // 503
+)
+
+// ErrorInfo is one HTTP error of the contract.
+type ErrorInfo struct {
+	Code    ErrorCode
+	Status  int
+	Message string
+	// Authority errors come from the real service; the others only from
+	// the gateway.
+	Authority bool
+}
+
+// Errors lists every error code with its status and default message.
+var Errors = []ErrorInfo{
+	{ErrTokenMismatched, http.StatusBadRequest, "Bad request, possibly due to missing or invalid parameters", true},
+	{ErrAPINotImplemented, http.StatusBadRequest, "Bad request, the API is unknown or not implemented", true},
+	{ErrInvalidToken, http.StatusUnauthorized, "Unauthorized, invalid or missing authorization token", true},
+	{ErrTooManyRequests, http.StatusTooManyRequests, "Too many requests, you have exceeded the rate limit", true},
+	{ErrAPIError, http.StatusInternalServerError, "Internal server error, something went wrong on the server", true},
+	{ErrUsedUp, http.StatusPaymentRequired, "The daily verification quota is used up", false},
+	{ErrServiceUnavailable, http.StatusServiceUnavailable, "The authority is unavailable, try again later", false},
+}
+
+var errorIndex = func() map[ErrorCode]ErrorInfo {
+	m := make(map[ErrorCode]ErrorInfo, len(Errors))
+	for _, e := range Errors {
+		m[e.Code] = e
+	}
+	return m
+}()
+
+// LookupError returns the status and default message of an error code.
+func LookupError(c ErrorCode) (ErrorInfo, bool) {
+	e, ok := errorIndex[c]
+	return e, ok
+}
+
+// Status is the HTTP status of an error code (500 for an unknown one).
+func (c ErrorCode) Status() int {
+	if e, ok := errorIndex[c]; ok {
+		return e.Status
+	}
+	return http.StatusInternalServerError
+}
+
+// NewError builds an error body; an empty message takes the default.
+func NewError(code ErrorCode, message, traceID string) ErrorBody {
+	if message == "" {
+		if e, ok := errorIndex[code]; ok {
+			message = e.Message
+		}
+	}
+	return ErrorBody{Success: false, Error: ErrorDetail{Code: code, Message: message}, TraceID: traceID}
+}
+
+// AppendResponse appends the JSON of a check answer to dst. It is the hot
+// path of both programs, so it avoids reflection; descriptions are static
+// ASCII/UTF-8 text without characters that need escaping beyond quotes.
+func AppendResponse(dst []byte, r CheckResponse) []byte {
+	dst = append(dst, `{"result":`...)
+	dst = appendJSONString(dst, string(r.Result))
+	dst = append(dst, `,"description":`...)
+	dst = appendJSONString(dst, r.Description)
+	if r.Sim != nil {
+		dst = append(dst, `,"sim":`...)
+		b, _ := json.Marshal(*r.Sim)
+		dst = append(dst, b...)
+	}
+	return append(dst, '}')
+}
+
+// AppendError appends the JSON of an error body to dst.
+func AppendError(dst []byte, e ErrorBody) []byte {
+	dst = append(dst, `{"success":false,"error":{"code":`...)
+	dst = appendJSONString(dst, string(e.Error.Code))
+	dst = append(dst, `,"message":`...)
+	dst = appendJSONString(dst, e.Error.Message)
+	dst = append(dst, `},"trace_id":`...)
+	dst = appendJSONString(dst, e.TraceID)
+	return append(dst, '}')
+}
+
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s)
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}

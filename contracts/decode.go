@@ -1,0 +1,79 @@
+package contracts
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"strings"
+)
+
+// DecodeCheckRequest reads a check request body. Every failure is a
+// *RequestError whose reason is safe to return to the client: it names the
+// field and the problem, never the field's value.
+func DecodeCheckRequest(body []byte) (CheckRequest, error) {
+	var req CheckRequest
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return req, &RequestError{Reason: "request body is empty"}
+	}
+	if body[0] != '{' {
+		return req, &RequestError{Reason: "request body must be a JSON object"}
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return CheckRequest{}, &RequestError{Reason: fmt.Sprintf("field %s must be %s", te.Field, expectedType(te.Field))}
+		}
+		return CheckRequest{}, &RequestError{Reason: "request body is not valid JSON"}
+	}
+	if req.Encryption != nil {
+		if err := req.Encryption.check(); err != nil {
+			return CheckRequest{}, err
+		}
+	}
+	return req, nil
+}
+
+func expectedType(field string) string {
+	switch {
+	case strings.HasPrefix(field, "encryption.encrypt_list"), strings.HasPrefix(field, "encryption.tag_list"):
+		return "an array of strings"
+	case field == "encryption":
+		return "an object"
+	}
+	return "a string"
+}
+
+// check validates the encryption object's shape; the cryptography itself is
+// the codec's business.
+func (e *Encryption) check() error {
+	switch {
+	case len(e.EncryptList) == 0:
+		return &RequestError{Reason: "encryption.encrypt_list must name at least one field"}
+	case e.CiphertextBlob == "":
+		return &RequestError{Reason: "missing required field encryption.ciphertext_blob"}
+	case e.IV == "":
+		return &RequestError{Reason: "missing required field encryption.iv"}
+	case e.Algorithm == "":
+		return &RequestError{Reason: "missing required field encryption.algorithm"}
+	}
+	return nil
+}
+
+// IsJSONContentType reports whether a Content-Type header announces JSON
+// (application/json, with or without parameters such as charset).
+func IsJSONContentType(ct string) bool {
+	if ct == "application/json" {
+		return true
+	}
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "application/json" {
+		return false
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return false
+	}
+	return true
+}

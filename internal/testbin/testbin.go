@@ -1,0 +1,194 @@
+// Package testbin builds the project's binaries and runs them as child
+// processes, so integration tests exercise exactly what ships.
+package testbin
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildMu  sync.Mutex
+	builtDir string
+	built    = map[string]string{}
+)
+
+// Build compiles a main package of this module (e.g. "./gateway/cmd/gateway")
+// once per test process and returns the binary's path.
+func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	if p, ok := built[pkg]; ok {
+		return p
+	}
+	root, err := ModuleRoot()
+	if err != nil {
+		t.Fatalf("testbin: %v", err)
+	}
+	if builtDir == "" {
+		// Not t.TempDir: the binaries outlive the first test that asks.
+		d, err := os.MkdirTemp("", "idgate-testbin-")
+		if err != nil {
+			t.Fatalf("testbin: %v", err)
+		}
+		builtDir = d
+	}
+	out := filepath.Join(builtDir, filepath.Base(pkg))
+	args := []string{"build", "-o", out}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, pkg)...)
+	cmd.Dir = root
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("testbin: go build %s: %v\n%s", pkg, err, b)
+	}
+	built[pkg] = out
+	return out
+}
+
+// ModuleRoot is the directory holding go.mod.
+func ModuleRoot() (string, error) {
+	b, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(b))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("not inside the module")
+	}
+	return filepath.Dir(mod), nil
+}
+
+// FreeAddr returns a loopback address with a port that was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testbin: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Proc is a running binary.
+type Proc struct {
+	Cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+// Start runs bin with args and env (added to the test's environment) and
+// waits until GET healthURL answers 200. The process is stopped with
+// SIGTERM when the test ends.
+func Start(t testing.TB, bin string, args, env []string, healthURL string) *Proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &Proc{Cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout = p.out
+	cmd.Stderr = p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("testbin: start %s: %v", bin, err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.Stop(10 * time.Second)
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", filepath.Base(bin), p.Output())
+		}
+	})
+	if err := WaitHealthy(healthURL, 20*time.Second, p.done); err != nil {
+		t.Fatalf("testbin: %s not healthy: %v\noutput:\n%s", filepath.Base(bin), err, p.Output())
+	}
+	return p
+}
+
+// WaitHealthy polls url until it answers 200, the deadline passes, or
+// exited is closed.
+func WaitHealthy(url string, timeout time.Duration, exited <-chan struct{}) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("process exited")
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (last error: %v)", url, ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// Signal sends sig to the process.
+func (p *Proc) Signal(sig os.Signal) error { return p.Cmd.Process.Signal(sig) }
+
+// Wait waits for the process to exit and returns its exit error.
+func (p *Proc) Wait(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		return fmt.Errorf("testbin: process still running after %s", timeout)
+	}
+}
+
+// Exited is closed when the process has exited.
+func (p *Proc) Exited() <-chan struct{} { return p.done }
+
+// Stop sends SIGTERM and waits, then kills.
+func (p *Proc) Stop(grace time.Duration) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.Cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		_ = p.Cmd.Process.Kill()
+		<-p.done
+	}
+}
+
+// Output is everything the process wrote to stdout and stderr so far.
+func (p *Proc) Output() string { return p.out.String() }
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Installs what the tests need and the machine may lack. Idempotent and quiet
+# when everything is present, so `make test` can call it every time.
+set -euo pipefail
+need_apt=()
+command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} (Debian packages)"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+go mod download
