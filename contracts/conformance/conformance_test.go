@@ -1,0 +1,38 @@
+package conformance_test
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/idgate/idgate/contracts/conformance"
+	"github.com/idgate/idgate/internal/testbin"
+)
+
+// The suite against the simulator binary, as QA environments run it.
+func TestSimulatorConforms(t *testing.T) {
+	addr := testbin.FreeAddr(t)
+	bin := testbin.Build(t, "./simulator/cmd/simulator")
+	testbin.Start(t, bin, []string{"-listen", addr}, nil, "http://"+addr+"/healthz")
+	conformance.Run(t, conformance.Target{BaseURL: "http://" + addr, Token: "sim-token", Prefer: true, Magic: true})
+}
+
+// The suite against the gateway in front of the simulator: clients switch
+// their base URL and see the same contract.
+func TestGatewayConforms(t *testing.T) {
+	root, err := testbin.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "gateway", "cmd", "gateway")); err != nil {
+		t.Skip("gateway not built yet")
+	}
+	simAddr, gwAddr, adminAddr := testbin.FreeAddr(t), testbin.FreeAddr(t), testbin.FreeAddr(t)
+	sim := testbin.Build(t, "./simulator/cmd/simulator")
+	gw := testbin.Build(t, "./gateway/cmd/gateway")
+	testbin.Start(t, sim, []string{"-listen", simAddr}, nil, "http://"+simAddr+"/healthz")
+	testbin.Start(t, gw, []string{"-listen", gwAddr, "-admin-listen", adminAddr},
+		[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_LEDGER_PATH=" + filepath.Join(t.TempDir(), "ledger.db")},
+		"http://"+gwAddr+"/healthz")
+	conformance.Run(t, conformance.Target{BaseURL: "http://" + gwAddr, Token: "demo-key", Prefer: true, Magic: true, Gateway: true})
+}
