@@ -1,0 +1,71 @@
+// Command idgate-bench measures, in one run on one machine, the servers a
+// user compares: a bare fasthttp handler (the server ceiling), the
+// simulator, a bare fasthttp reverse proxy (the proxy ceiling), the gateway
+// and, where installed, nginx. Every server runs in its own process; the
+// load generator is this process.
+//
+//	idgate-bench run -duration 10s -conns 64
+//	idgate-bench bare-handler -listen 127.0.0.1:9101
+//	idgate-bench bare-proxy -listen 127.0.0.1:9102 -upstream 127.0.0.1:8081
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/contracts"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: idgate-bench run|bare-handler|bare-proxy [flags]")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "bare-handler":
+		err = bareHandler(os.Args[2:])
+	case "bare-proxy":
+		err = bareProxy(os.Args[2:])
+	case "run":
+		err = run(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "idgate-bench:", err)
+		os.Exit(1)
+	}
+}
+
+// bareHandler answers every request with the simulator's happy-path JSON,
+// doing nothing else: what one fasthttp server can do on this machine.
+func bareHandler(args []string) error {
+	fs := flag.NewFlagSet("bare-handler", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:9101", "listen address")
+	_ = fs.Parse(args)
+	body := contracts.AppendResponse(nil, contracts.CheckResponse{Result: contracts.ResultConsistent, Description: contracts.Results[0].Description})
+	return fasthttp.ListenAndServe(*listen, func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBody(body)
+	})
+}
+
+// bareProxy forwards every request unchanged to one upstream over pooled
+// keep-alive connections: the least any reverse proxy must do.
+func bareProxy(args []string) error {
+	fs := flag.NewFlagSet("bare-proxy", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:9102", "listen address")
+	upstream := fs.String("upstream", "127.0.0.1:8081", "upstream host:port")
+	_ = fs.Parse(args)
+	client := &fasthttp.HostClient{Addr: *upstream, MaxConns: 1024}
+	return fasthttp.ListenAndServe(*listen, func(ctx *fasthttp.RequestCtx) {
+		ctx.Request.Header.Del("Connection")
+		if err := client.Do(&ctx.Request, &ctx.Response); err != nil {
+			ctx.Error("upstream: "+err.Error(), fasthttp.StatusBadGateway)
+		}
+	})
+}

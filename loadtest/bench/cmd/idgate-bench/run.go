@@ -1,0 +1,311 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/loadtest/bench/load"
+)
+
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+}
+
+type target struct {
+	name  string
+	addr  string
+	token string
+	procs []*proc // processes whose CPU a request through this target costs
+	// bodies overrides the default request mix (the cache-hit path repeats
+	// a small set of identities).
+	bodies [][]byte
+}
+
+type measure struct {
+	rps, cpuPerReq float64 // cpuPerReq in microseconds, summed over procs
+	rssMB          float64 // of the first proc
+	errs, non200   int64
+	p50, p99       time.Duration
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	dur := fs.Duration("duration", 8*time.Second, "duration of each saturation run")
+	warm := fs.Duration("warmup", 2*time.Second, "warm-up before each run")
+	conns := fs.Int("conns", 64, "connections in the closed loop")
+	rounds := fs.Int("rounds", 2, "alternating rounds per target; the median counts")
+	binDir := fs.String("bin", "bin", "directory holding simulator and gateway")
+	only := fs.String("only", "", "comma-separated target names to run (default all)")
+	_ = fs.Parse(args)
+
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "idgate-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	var all []*proc
+	defer func() {
+		for _, p := range all {
+			_ = p.cmd.Process.Signal(syscall.SIGTERM)
+			_, _ = p.cmd.Process.Wait()
+		}
+	}()
+	start := func(name, health string, env []string, bin string, a ...string) (*proc, error) {
+		cmd := exec.Command(bin, a...)
+		cmd.Env = append(os.Environ(), env...)
+		logf, _ := os.Create(filepath.Join(tmp, name+".log"))
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			return nil, fmt.Errorf("start %s: %w", name, err)
+		}
+		p := &proc{name: name, cmd: cmd}
+		all = append(all, p)
+		if err := waitUp(health); err != nil {
+			log, _ := os.ReadFile(filepath.Join(tmp, name+".log"))
+			return nil, fmt.Errorf("%s: %w\n%s", name, err, log)
+		}
+		return p, nil
+	}
+
+	simAddr, bareAddr, proxyAddr, gwAddr, gwAdmin := free(), free(), free(), free(), free()
+	sim, err := start("simulator", "http://"+simAddr+"/healthz",
+		[]string{"IDGATE_SIM_JOURNAL_ENABLED=false", "IDGATE_SIM_LOG_LEVEL=error"},
+		filepath.Join(*binDir, "simulator"), "-listen", simAddr)
+	if err != nil {
+		return err
+	}
+	bare, err := start("bare-handler", "http://"+bareAddr+"/", nil, self, "bare-handler", "-listen", bareAddr)
+	if err != nil {
+		return err
+	}
+	proxy, err := start("bare-proxy", "http://"+proxyAddr+"/healthz", nil, self, "bare-proxy", "-listen", proxyAddr, "-upstream", simAddr)
+	if err != nil {
+		return err
+	}
+	targets := []target{
+		{name: "bare fasthttp handler", addr: bareAddr, procs: []*proc{bare}},
+		{name: "simulator direct", addr: simAddr, token: "sim-token", procs: []*proc{sim}},
+		{name: "bare fasthttp proxy → simulator", addr: proxyAddr, token: "sim-token", procs: []*proc{proxy, sim}},
+	}
+	if _, err := os.Stat(filepath.Join(*binDir, "gateway")); err == nil {
+		gw, err := start("gateway", "http://"+gwAddr+"/healthz",
+			[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_LEDGER_PATH=" + filepath.Join(tmp, "ledger.db"), "IDGATE_GW_LOG_LEVEL=error"},
+			filepath.Join(*binDir, "gateway"), "-listen", gwAddr, "-admin-listen", gwAdmin)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, target{name: "gateway → simulator (miss path, every step on)", addr: gwAddr, token: "demo-key", procs: []*proc{gw, sim}})
+	}
+	if nginxBin, err := exec.LookPath("nginx"); err == nil {
+		nginxAddr := free()
+		conf := filepath.Join(tmp, "nginx.conf")
+		if err := os.WriteFile(conf, []byte(nginxConf(nginxAddr, simAddr, tmp)), 0o600); err != nil {
+			return err
+		}
+		ng, err := start("nginx", "http://"+nginxAddr+"/healthz", nil, nginxBin, "-c", conf, "-p", tmp, "-g", "daemon off;")
+		if err != nil {
+			return err
+		}
+		targets = append(targets, target{name: "nginx proxy → simulator", addr: nginxAddr, token: "sim-token", procs: []*proc{ng, sim}})
+	}
+	if *only != "" {
+		keep := map[string]bool{}
+		for _, n := range strings.Split(*only, ",") {
+			keep[strings.TrimSpace(n)] = true
+		}
+		var kept []target
+		for _, t := range targets {
+			if keep[t.name] || keep[short(t.name)] {
+				kept = append(kept, t)
+			}
+		}
+		targets = kept
+	}
+
+	bodies := load.Bodies(20000, 1)
+	results := make(map[string][]measure)
+	for r := 0; r < *rounds; r++ {
+		for _, t := range targets {
+			lt := load.Target{Addr: t.addr, Path: contracts.CheckPath, Token: t.token, Bodies: bodies}
+			if t.bodies != nil {
+				lt.Bodies = t.bodies
+			}
+			load.Saturate(lt, *conns, *warm)
+			before := cpu(t.procs)
+			res := load.Saturate(lt, *conns, *dur)
+			used := cpu(t.procs) - before
+			m := measure{rps: res.RPS(), cpuPerReq: used.Seconds() * 1e6 / float64(res.Requests), rssMB: rss(t.procs[0]), errs: res.Errors, non200: res.Non200}
+			results[t.name] = append(results[t.name], m)
+			fmt.Fprintf(os.Stderr, "round %d %-50s %9.0f req/s  errors %d  non-200 %d\n", r+1, t.name, m.rps, m.errs, m.non200)
+		}
+	}
+	med := map[string]measure{}
+	for name, ms := range results {
+		sort.Slice(ms, func(a, b int) bool { return ms[a].rps < ms[b].rps })
+		med[name] = ms[len(ms)/2]
+	}
+
+	// Latency at a fixed arrival rate of half the gateway's capacity, for
+	// the gateway and the bare proxy it is judged against.
+	gwName, proxyName := "gateway → simulator (miss path, every step on)", "bare fasthttp proxy → simulator"
+	if g, ok := med[gwName]; ok {
+		rate := int(g.rps / 2)
+		for _, name := range []string{proxyName, gwName} {
+			t := find(targets, name)
+			lt := load.Target{Addr: t.addr, Path: contracts.CheckPath, Token: t.token, Bodies: bodies}
+			res, err := load.FixedRate(lt, rate, *dur)
+			if err != nil {
+				return err
+			}
+			m := med[name]
+			m.p50, m.p99 = res.Percentile(50), res.Percentile(99)
+			med[name] = m
+			fmt.Fprintf(os.Stderr, "fixed %d req/s %-42s p50 %v p99 %v errors %d\n", rate, name, m.p50, m.p99, res.Errors)
+		}
+		fmt.Printf("Fixed arrival rate for latency: %d req/s (half the gateway's saturation throughput).\n\n", rate)
+	}
+
+	fmt.Printf("| target | req/s | CPU µs/req (all processes) | RSS MiB (front process) | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, t := range targets {
+		m := med[t.name]
+		p50, p99 := "—", "—"
+		if m.p99 > 0 {
+			p50, p99 = fmtDur(m.p50), fmtDur(m.p99)
+		}
+		fmt.Printf("| %s | %.0f | %.1f | %.1f | %s | %s | %d |\n", t.name, m.rps, m.cpuPerReq, m.rssMB, p50, p99, m.errs+m.non200)
+	}
+	fmt.Println()
+	ratio := func(label, a, b string, target float64) {
+		ma, okA := med[a]
+		mb, okB := med[b]
+		if !okA || !okB || mb.rps == 0 {
+			return
+		}
+		r := ma.rps / mb.rps
+		verdict := "meets"
+		if r < target {
+			verdict = "MISSES"
+		}
+		fmt.Printf("- %s: %.2f× (target ≥ %.1f×, %s)\n", label, r, target, verdict)
+	}
+	ratio("simulator / bare handler", "simulator direct", "bare fasthttp handler", 0.7)
+	ratio("gateway / bare proxy", gwName, proxyName, 0.8)
+	if g, ok := med[gwName]; ok && g.p99 > 0 {
+		added := g.p99 - med[proxyName].p99
+		verdict := "meets"
+		if added > time.Millisecond {
+			verdict = "MISSES"
+		}
+		fmt.Printf("- gateway p99 added over bare proxy at half capacity: %s (target ≤ 1ms, %s)\n", fmtDur(added), verdict)
+	}
+	return nil
+}
+
+func find(ts []target, name string) target {
+	for _, t := range ts {
+		if t.name == name {
+			return t
+		}
+	}
+	return target{}
+}
+
+func short(name string) string { return strings.Fields(name)[0] }
+
+func fmtDur(d time.Duration) string {
+	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
+}
+
+func free() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitUp(url string) error {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			return nil // any answer: the bare servers have no health route
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("not up at %s", url)
+}
+
+// cpu sums user+system time of processes from /proc.
+func cpu(ps []*proc) time.Duration {
+	var total time.Duration
+	for _, p := range ps {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised command name; utime and stime are
+		// fields 14 and 15 of the whole line.
+		s := string(b)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+		ut, _ := strconv.ParseInt(f[11], 10, 64)
+		st, _ := strconv.ParseInt(f[12], 10, 64)
+		total += time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+	}
+	return total
+}
+
+func rss(p *proc) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func nginxConf(listen, upstream, dir string) string {
+	return fmt.Sprintf(`worker_processes 2;
+error_log %[3]s/nginx-error.log error;
+pid %[3]s/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path %[3]s;
+  proxy_temp_path %[3]s;
+  upstream sim { server %[2]s; keepalive 128; }
+  server {
+    listen %[1]s;
+    location = /healthz { proxy_pass http://sim; }
+    location / {
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://sim;
+    }
+  }
+}
+`, listen, upstream, dir)
+}
