@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build test run setup vet fmt-check unit compose-check clean
+.PHONY: all build test run setup vet fmt-check unit compose-check clean bench loadtest
 
 all: build
 
@@ -32,6 +32,17 @@ compose-check: ## validate docker-compose.yml (no Docker engine runs here)
 
 run: build ## start the simulator and the gateway on embedded defaults
 	./scripts/run.sh
+
+BENCH_FLAGS ?= -duration 8s -rounds 2 -conns 64
+bench: build ## side-by-side throughput/latency of bare handler, simulator, bare proxy, gateway (and nginx if installed)
+	$(GO) build -o $(BIN)/idgate-bench ./loadtest/bench/cmd/idgate-bench
+	$(BIN)/idgate-bench run -bin $(BIN) $(BENCH_FLAGS)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 2s ./simulator/... ./gateway/... ./contracts/...
+
+RATE ?= 500
+DURATION ?= 30s
+loadtest: setup build ## k6 capacity run against gateway→simulator: make loadtest RATE=2000
+	./scripts/loadtest.sh capacity.js RATE=$(RATE) DURATION=$(DURATION)
 
 clean:
 	rm -rf $(BIN)

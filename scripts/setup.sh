@@ -11,3 +11,12 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
 fi
 go mod download
+
+# k6, pinned, built from source through the Go module proxy (no binary
+# downloads here). Used by the smoke test in `make test` and `make loadtest`.
+K6_VERSION=v1.8.1
+if ! [ -x bin/k6 ] || ! bin/k6 version 2>/dev/null | grep -q "${K6_VERSION#v}"; then
+  echo "setup: building k6 ${K6_VERSION} into bin/ (a few minutes, once)"
+  mkdir -p bin
+  GOBIN="$PWD/bin" GOFLAGS=-buildvcs=false go install "go.k6.io/k6@${K6_VERSION}"
+fi
