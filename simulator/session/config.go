@@ -1,0 +1,150 @@
+package session
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is the `sessions:` section of the simulator configuration.
+type Config struct {
+	// TTL is how long a QR code (and the flow up to liveness) stays valid.
+	TTL time.Duration `yaml:"ttl"`
+	// Retention is how long a finished or expired session stays readable.
+	Retention time.Duration `yaml:"retention"`
+	// ReviewDelay is how long review takes after liveness, before scaling.
+	ReviewDelay time.Duration `yaml:"review_delay"`
+	// TimeScale multiplies ReviewDelay (0.001 turns 15 minutes into 0.9 s).
+	// TTL and Retention are not scaled: tests drive those with a fake clock.
+	TimeScale float64 `yaml:"time_scale"`
+	// MaxAttempts bounds failed NFC reads and failed liveness attempts per
+	// session; the next failure ends the session with code 16.
+	MaxAttempts int `yaml:"max_attempts"`
+	// MaxSessions bounds the store; creating more answers 429.
+	MaxSessions int `yaml:"max_sessions"`
+	// SweepInterval is how often expired sessions are closed and old ones
+	// removed.
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// PublicURL is the base of QR payload URLs; empty means the base URL of
+	// the create request.
+	PublicURL string `yaml:"public_url"`
+	// Seed makes request IDs, generated identities and scores
+	// reproducible: the n-th session created gets the same ones on every
+	// run. 0 draws a random seed at start.
+	Seed uint64 `yaml:"seed"`
+	// Scenarios maps a bearer token to a Prefer-style plan applied to every
+	// session that token creates.
+	Scenarios map[string]string `yaml:"scenarios"`
+	Webhook   WebhookConfig     `yaml:"webhook"`
+}
+
+// WebhookConfig shapes webhook delivery.
+type WebhookConfig struct {
+	// Secret signs deliveries; SecretFile, or the environment variable
+	// IDGATE_SIM_WEBHOOK_SECRET, override it.
+	Secret     string `yaml:"secret"`
+	SecretFile string `yaml:"secret_file"`
+	// MaxAttempts per event, the first delivery included.
+	MaxAttempts    int           `yaml:"max_attempts"`
+	InitialBackoff time.Duration `yaml:"initial_backoff"`
+	MaxBackoff     time.Duration `yaml:"max_backoff"`
+	Timeout        time.Duration `yaml:"timeout"`
+	Workers        int           `yaml:"workers"`
+	QueueSize      int           `yaml:"queue_size"`
+	// JournalSize bounds the delivery journal; 0 turns it off.
+	JournalSize int `yaml:"journal_size"`
+}
+
+// DefaultConfig holds the documented defaults (seed 000: QR valid 10
+// minutes, review within 15; REFERENCE §5: results readable 3 days).
+func DefaultConfig() Config {
+	return Config{
+		TTL:           10 * time.Minute,
+		Retention:     72 * time.Hour,
+		ReviewDelay:   15 * time.Minute,
+		TimeScale:     1,
+		MaxAttempts:   3,
+		MaxSessions:   100_000,
+		SweepInterval: time.Second,
+		Webhook: WebhookConfig{
+			Secret:         "idgate-simulator-webhook-secret",
+			MaxAttempts:    6,
+			InitialBackoff: time.Second,
+			MaxBackoff:     5 * time.Minute,
+			Timeout:        5 * time.Second,
+			Workers:        4,
+			QueueSize:      10_000,
+			JournalSize:    1_000,
+		},
+	}
+}
+
+// ApplyEnv reads the webhook secret from the environment or a file.
+func (c *Config) ApplyEnv() error {
+	if v := os.Getenv("IDGATE_SIM_WEBHOOK_SECRET"); v != "" {
+		c.Webhook.Secret = v
+	}
+	if c.Webhook.SecretFile != "" {
+		b, err := os.ReadFile(c.Webhook.SecretFile)
+		if err != nil {
+			return fmt.Errorf("sessions: webhook secret file: %w", err)
+		}
+		c.Webhook.Secret = strings.TrimSpace(string(b))
+	}
+	return nil
+}
+
+// Validate rejects settings the service cannot run with.
+func (c Config) Validate() error {
+	var errs []error
+	pos := func(name string, d time.Duration) {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("sessions.%s must be positive", name))
+		}
+	}
+	pos("ttl", c.TTL)
+	pos("retention", c.Retention)
+	pos("sweep_interval", c.SweepInterval)
+	pos("webhook.initial_backoff", c.Webhook.InitialBackoff)
+	pos("webhook.timeout", c.Webhook.Timeout)
+	if c.ReviewDelay < 0 {
+		errs = append(errs, errors.New("sessions.review_delay must not be negative"))
+	}
+	if c.TimeScale <= 0 {
+		errs = append(errs, errors.New("sessions.time_scale must be positive"))
+	}
+	if c.MaxAttempts < 1 || c.MaxSessions < 1 || c.Webhook.MaxAttempts < 1 || c.Webhook.Workers < 1 || c.Webhook.QueueSize < 1 {
+		errs = append(errs, errors.New("sessions: max_attempts, max_sessions and webhook max_attempts, workers, queue_size must be at least 1"))
+	}
+	if c.Webhook.MaxBackoff < c.Webhook.InitialBackoff {
+		errs = append(errs, errors.New("sessions.webhook.max_backoff must be at least initial_backoff"))
+	}
+	if c.Webhook.JournalSize < 0 {
+		errs = append(errs, errors.New("sessions.webhook.journal_size must not be negative"))
+	}
+	if c.Webhook.Secret == "" {
+		errs = append(errs, errors.New("sessions.webhook.secret must not be empty"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("sessions.public_url %q must be an absolute http(s) URL", c.PublicURL))
+		}
+	}
+	for tok, p := range c.Scenarios {
+		if _, err := ParsePlan(p); err != nil {
+			errs = append(errs, fmt.Errorf("sessions.scenarios[%s…]: %w", prefix(tok), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// prefix shows enough of a token to find it in the config, not to use it.
+func prefix(tok string) string {
+	if len(tok) > 4 {
+		return tok[:4]
+	}
+	return ""
+}

@@ -1,0 +1,283 @@
+package session
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"github.com/idgate/idgate/contracts"
+)
+
+// Auth decides who may call the tenant and admin routes. The phone routes
+// need no token: the phone knows only the QR code or the Request ID.
+type Auth struct {
+	// Tenant returns the caller's bearer token, or false when the request
+	// carries no accepted token.
+	Tenant func(c *fiber.Ctx) (string, bool)
+	// Admin reports whether the request may read the admin routes.
+	Admin func(c *fiber.Ctx) bool
+}
+
+// TokenAuth accepts "authorization: Bearer <t>" for any t in tokens, and
+// the admin token the same way on admin routes (as the check API does).
+func TokenAuth(tokens []string, adminToken string) Auth {
+	toks := make([][]byte, len(tokens))
+	for i, t := range tokens {
+		toks[i] = []byte(t)
+	}
+	admin := []byte(adminToken)
+	return Auth{
+		Tenant: func(c *fiber.Ctx) (string, bool) {
+			got, ok := bearer(c)
+			if !ok {
+				return "", false
+			}
+			found := 0
+			for _, t := range toks {
+				found |= subtle.ConstantTimeCompare(got, t)
+			}
+			return string(got), found == 1
+		},
+		Admin: func(c *fiber.Ctx) bool {
+			got, ok := bearer(c)
+			return ok && len(admin) > 0 && subtle.ConstantTimeCompare(got, admin) == 1
+		},
+	}
+}
+
+func bearer(c *fiber.Ctx) ([]byte, bool) {
+	h := c.Request().Header.Peek(fiber.HeaderAuthorization)
+	if len(h) < 7 || !strings.EqualFold(string(h[:7]), "bearer ") {
+		return nil, false
+	}
+	t := []byte(strings.TrimSpace(string(h[7:])))
+	return t, len(t) > 0
+}
+
+// Phone-side and admin paths (simulator only; the gateway routes the
+// tenant paths of contracts).
+const (
+	PhonePrefix      = "/phone"
+	PhoneSessions    = PhonePrefix + "/sessions"
+	PhoneOpen        = PhonePrefix + "/open"
+	PhoneQR          = PhonePrefix + "/qr/:token"
+	AdminWebhookPath = "/admin/sessions/webhooks"
+)
+
+// Register mounts the session API, the phone side and the admin journal
+// on r.
+func Register(r fiber.Router, svc *Service, auth Auth) {
+	h := &handlers{svc: svc, auth: auth}
+	r.Post(contracts.SessionsPath, h.tenant(h.create))
+	r.Get(contracts.SessionRoute, h.tenant(h.status))
+	r.Get(contracts.SessionResultRoute, h.tenant(h.result))
+	r.Get(contracts.SessionQRRoute, h.tenant(h.qr))
+	r.Post(contracts.SessionQRRoute, h.tenant(h.regenerate))
+
+	r.Get(PhoneSessions, h.list)
+	r.Get(PhoneQR, h.scanRedirect)
+	r.Post(PhoneOpen, h.open)
+	r.Get(PhoneSessions+"/:request_id", h.phoneStatus)
+	r.Post(PhoneSessions+"/:request_id/nfc", h.nfc)
+	r.Post(PhoneSessions+"/:request_id/confirm", h.confirm)
+	r.Post(PhoneSessions+"/:request_id/liveness", h.liveness)
+	r.Post(PhoneSessions+"/:request_id/authorize", h.authorize)
+
+	r.Get(AdminWebhookPath, h.webhooks)
+}
+
+type handlers struct {
+	svc  *Service
+	auth Auth
+}
+
+type tenantHandler func(c *fiber.Ctx, token string) error
+
+func (h *handlers) tenant(next tenantHandler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		tok, ok := h.auth.Tenant(c)
+		if !ok {
+			return fail(c, &Error{Code: contracts.ErrInvalidToken})
+		}
+		return next(c, tok)
+	}
+}
+
+// fail answers with the session error body; unknown errors are 500s whose
+// detail stays in the log.
+func fail(c *fiber.Ctx, err error) error {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Code: contracts.ErrAPIError}
+	}
+	info, ok := contracts.LookupSessionError(e.Code)
+	status := 500
+	if ok {
+		status = info.Status
+	}
+	trace := c.GetRespHeader("X-Request-Id")
+	if trace == "" {
+		trace = uuid.NewString()
+	}
+	return c.Status(status).JSON(contracts.NewSessionError(e.Code, e.Message, trace))
+}
+
+// decode reads an optional JSON body into v; an empty body leaves v alone.
+func decode(c *fiber.Ctx, v any) error {
+	b := c.Body()
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return errf(contracts.ErrTokenMismatched, "request body is not a valid JSON object of the expected shape")
+	}
+	return nil
+}
+
+func prefer(c *fiber.Ctx) string {
+	// Several Prefer headers are equivalent to one comma-joined list.
+	var parts []string
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		if strings.EqualFold(string(k), "Prefer") {
+			parts = append(parts, string(v))
+		}
+	})
+	return strings.Join(parts, ",")
+}
+
+func (h *handlers) create(c *fiber.Ctx, tok string) error {
+	var req contracts.CreateSessionRequest
+	if err := decode(c, &req); err != nil {
+		return fail(c, err)
+	}
+	s, err := h.svc.Create(tok, req, prefer(c), strings.Clone(c.BaseURL()))
+	if err != nil {
+		return fail(c, err)
+	}
+	c.Location(contracts.SessionPath(s.RequestID))
+	return c.Status(fiber.StatusCreated).JSON(s)
+}
+
+func (h *handlers) status(c *fiber.Ctx, tok string) error {
+	s, err := h.svc.Status(tok, c.Params("request_id"))
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(s)
+}
+
+func (h *handlers) result(c *fiber.Ctx, tok string) error {
+	r, err := h.svc.Result(tok, c.Params("request_id"))
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(r)
+}
+
+func (h *handlers) qr(c *fiber.Ctx, tok string) error {
+	png, err := h.svc.QR(tok, c.Params("request_id"))
+	if err != nil {
+		return fail(c, err)
+	}
+	c.Set(fiber.HeaderContentType, "image/png")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Send(png)
+}
+
+func (h *handlers) regenerate(c *fiber.Ctx, tok string) error {
+	s, err := h.svc.Regenerate(tok, c.Params("request_id"))
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(s)
+}
+
+func (h *handlers) list(c *fiber.Ctx) error {
+	limit, _ := strconv.Atoi(c.Query("limit", "100"))
+	return c.JSON(fiber.Map{"sessions": h.svc.Live(limit)})
+}
+
+// scanRedirect is where the QR code points: a phone camera opens it, and
+// the simulator hands it to the console, which plays the mini program.
+func (h *handlers) scanRedirect(c *fiber.Ctx) error {
+	return c.Redirect("/console/?qr="+url.QueryEscape(c.Params("token")), fiber.StatusFound)
+}
+
+func (h *handlers) open(c *fiber.Ctx) error {
+	var req OpenRequest
+	if err := decode(c, &req); err != nil {
+		return fail(c, err)
+	}
+	v, err := h.svc.Open(req)
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(v)
+}
+
+func (h *handlers) phoneStatus(c *fiber.Ctx) error {
+	v, err := h.svc.PhoneStatus(c.Params("request_id"))
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(v)
+}
+
+// NFCRequest is the body of the NFC read.
+type NFCRequest struct {
+	Device Device `json:"device"`
+}
+
+func (h *handlers) nfc(c *fiber.Ctx) error {
+	var req NFCRequest
+	if err := decode(c, &req); err != nil {
+		return fail(c, err)
+	}
+	v, err := h.svc.ReadCard(c.Params("request_id"), req.Device, prefer(c))
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(v)
+}
+
+func (h *handlers) confirm(c *fiber.Ctx) error {
+	v, err := h.svc.Confirm(c.Params("request_id"))
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(v)
+}
+
+func (h *handlers) liveness(c *fiber.Ctx) error {
+	var req LivenessRequest
+	if err := decode(c, &req); err != nil {
+		return fail(c, err)
+	}
+	v, err := h.svc.Liveness(c.Params("request_id"), req, prefer(c))
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(v)
+}
+
+func (h *handlers) authorize(c *fiber.Ctx) error {
+	v, err := h.svc.Authorize(c.Params("request_id"), prefer(c))
+	if err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(v)
+}
+
+func (h *handlers) webhooks(c *fiber.Ctx) error {
+	if h.auth.Admin == nil || !h.auth.Admin(c) {
+		return fail(c, &Error{Code: contracts.ErrInvalidToken})
+	}
+	limit, _ := strconv.Atoi(c.Query("limit", "100"))
+	return c.JSON(fiber.Map{"deliveries": h.svc.Journal().List(c.Query("request_id"), limit)})
+}

@@ -1,0 +1,848 @@
+// Package session simulates the authority's phone-based verification
+// sessions (seeds 000 and 002): a tenant creates a session and shows its QR
+// code, the phone opens it, reads the ID card over NFC, confirms, passes
+// liveness, and a review approves or rejects it. Every step can be made to
+// fail the way the real one does, selected by Prefer header, magic
+// identity or per-token scenario, reproducibly from a seed.
+package session
+
+import (
+	crand "crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	qrcode "github.com/skip2/go-qrcode"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/idcard"
+)
+
+// Error is a refused step; Code is the API's error vocabulary.
+type Error struct {
+	Code    contracts.ErrorCode
+	Message string
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+func errf(code contracts.ErrorCode, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// Device is the phone that reads the card.
+type Device struct {
+	Platform  string `json:"platform"` // android | ios
+	Model     string `json:"model"`
+	OSVersion string `json:"os_version"`
+}
+
+// supported applies seed 000: no Google Pixel reads these cards, and
+// iPhones need iOS 16 or later. A missing or unknown platform is a bad
+// parameter of the read.
+func (d Device) supported() contracts.SessionCode {
+	switch strings.ToLower(d.Platform) {
+	case "android":
+		if strings.Contains(strings.ToLower(d.Model), "pixel") {
+			return contracts.CodeNFCUnsupported
+		}
+		return contracts.CodeOK
+	case "ios", "iphone":
+		major, _, _ := strings.Cut(strings.TrimSpace(d.OSVersion), ".")
+		n, err := strconv.Atoi(major)
+		if err != nil || n < 16 {
+			return contracts.CodeNFCUnsupported
+		}
+		return contracts.CodeOK
+	}
+	return contracts.CodeNFCBadParams
+}
+
+// PhoneView is what the phone sees of a session: its status plus the card
+// once read (the user confirms it) and the last liveness outcome.
+type PhoneView struct {
+	contracts.Session
+	AttemptsLeft int                       `json:"attempts_left"`
+	Card         *contracts.CardData       `json:"card,omitempty"`
+	Liveness     *contracts.LivenessResult `json:"liveness,omitempty"`
+}
+
+// Summary is one line of the console's session list: no personal data.
+type Summary struct {
+	RequestID string                 `json:"request_id"`
+	Flow      contracts.SessionFlow  `json:"flow"`
+	State     contracts.SessionState `json:"state"`
+	Version   int64                  `json:"version"`
+	QRURL     string                 `json:"qr_url"`
+	CreatedAt time.Time              `json:"created_at"`
+	ExpiresAt time.Time              `json:"expires_at"`
+}
+
+type session struct {
+	mu        sync.Mutex
+	id        string
+	tenant    string // hash of the bearer token
+	qrToken   string
+	baseURL   string
+	flow      contracts.SessionFlow
+	state     contracts.SessionState
+	version   int64
+	reference string
+	callback  string
+	expName   string
+	expID     string
+	plan      Plan
+	rng       *rand.Rand
+	created   time.Time
+	updated   time.Time
+	expires   time.Time
+	attempts  int
+	failure   *contracts.SessionFailure
+	card      *contracts.CardData
+	liveness  *contracts.LivenessResult
+	sim       *float64
+	qrPNG     []byte
+	review    Timer
+	removed   bool // swept; a holder of a stale pointer must not revive it
+}
+
+// Service holds every session of one simulator instance.
+type Service struct {
+	cfg      Config
+	clock    Clock
+	log      *slog.Logger
+	hooks    *Dispatcher
+	identity IdentityGenerator
+	seed     uint64
+	ordinal  atomic.Uint64
+	scen     map[string]Plan // tenant hash → plan
+
+	mu       sync.RWMutex
+	sessions map[string]*session
+	byQR     map[string]*session
+
+	stopSweep chan struct{}
+	sweepDone chan struct{}
+}
+
+// Option adjusts a Service.
+type Option func(*Service)
+
+// WithClock replaces the wall clock (tests).
+func WithClock(c Clock) Option { return func(s *Service) { s.clock = c } }
+
+// WithIdentityGenerator replaces the built-in holder generator.
+func WithIdentityGenerator(g IdentityGenerator) Option { return func(s *Service) { s.identity = g } }
+
+// New builds a service; cfg must have passed Validate. Call Close to stop
+// its sweeper and webhook workers.
+func New(cfg Config, log *slog.Logger, opts ...Option) (*Service, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{
+		cfg: cfg, clock: RealClock{}, log: log, identity: localIdentity, seed: cfg.Seed,
+		sessions: map[string]*session{}, byQR: map[string]*session{}, scen: map[string]Plan{},
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.seed == 0 {
+		var b [8]byte
+		_, _ = crand.Read(b[:])
+		s.seed = binary.LittleEndian.Uint64(b[:]) | 1
+	}
+	for tok, p := range cfg.Scenarios {
+		plan, _ := ParsePlan(p) // validated
+		s.scen[tenantKey(tok)] = plan
+	}
+	s.hooks = NewDispatcher(cfg.Webhook, s.clock, nil, log)
+	return s, nil
+}
+
+// Seed is the seed in use (drawn at start when the config said 0).
+func (s *Service) Seed() uint64 { return s.seed }
+
+// Journal is the webhook delivery journal.
+func (s *Service) Journal() *Journal { return s.hooks.Journal() }
+
+// StartSweeper closes expired sessions and removes old ones every
+// SweepInterval until Close.
+func (s *Service) StartSweeper() {
+	s.stopSweep, s.sweepDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(s.sweepDone)
+		t := time.NewTicker(s.cfg.SweepInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.stopSweep:
+				return
+			case <-t.C:
+				s.Sweep()
+			}
+		}
+	}()
+}
+
+// Close stops the sweeper, pending reviews and webhook delivery.
+func (s *Service) Close() {
+	if s.stopSweep != nil {
+		close(s.stopSweep)
+		<-s.sweepDone
+		s.stopSweep = nil
+	}
+	for _, x := range s.snapshot() {
+		x.mu.Lock()
+		if x.review != nil {
+			x.review.Stop()
+		}
+		x.mu.Unlock()
+	}
+	s.hooks.Close()
+}
+
+// tenantKey identifies a tenant without keeping its token.
+func tenantKey(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:12])
+}
+
+// Create opens a session for the tenant holding token. prefer is the
+// request's Prefer header; baseURL the request's own base URL, used for the
+// QR payload when no public URL is configured.
+func (s *Service) Create(token string, req contracts.CreateSessionRequest, prefer, baseURL string) (contracts.Session, error) {
+	now := s.clock.Now()
+	switch req.Flow {
+	case "":
+		req.Flow = contracts.FlowNFC
+	case contracts.FlowNFC, contracts.FlowAppAuth:
+	default:
+		return contracts.Session{}, errf(contracts.ErrTokenMismatched, "flow must be %q or %q", contracts.FlowNFC, contracts.FlowAppAuth)
+	}
+	if (req.Name == "") != (req.IDCard == "") {
+		return contracts.Session{}, errf(contracts.ErrTokenMismatched, "name and id_card must be given together")
+	}
+	if req.IDCard != "" {
+		if _, err := idcard.ParseAt(req.IDCard, now); err != nil {
+			return contracts.Session{}, errf(contracts.ErrTokenMismatched, "id_card: %v", err)
+		}
+		if err := idcard.ValidateName(req.Name); err != nil {
+			return contracts.Session{}, errf(contracts.ErrTokenMismatched, "name: %v", err)
+		}
+	}
+	if req.CallbackURL != "" {
+		u, err := url.Parse(req.CallbackURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return contracts.Session{}, errf(contracts.ErrTokenMismatched, "callback_url must be an absolute http(s) URL")
+		}
+	}
+	if len(req.Reference) > 128 {
+		return contracts.Session{}, errf(contracts.ErrTokenMismatched, "reference must be at most 128 bytes")
+	}
+	hdr, err := ParsePlan(prefer)
+	if err != nil {
+		return contracts.Session{}, errf(contracts.ErrTokenMismatched, "%v", err)
+	}
+	tenant := tenantKey(token)
+	plan := s.scen[tenant]
+	if m, ok := contracts.LookupSessionMagic(req.IDCard); ok {
+		mp, _ := ParsePlan(m.Prefer)
+		plan = plan.Merge(mp)
+	}
+	plan = plan.Merge(hdr)
+	if s.cfg.PublicURL != "" {
+		baseURL = s.cfg.PublicURL
+	}
+
+	n := s.ordinal.Add(1)
+	rng := rand.New(rand.NewPCG(s.seed, n))
+	x := &session{
+		tenant: tenant, baseURL: strings.TrimRight(baseURL, "/"), flow: req.Flow,
+		reference: req.Reference, callback: req.CallbackURL, expName: req.Name, expID: req.IDCard,
+		plan: plan, rng: rng, created: now,
+	}
+	x.id = randHex(rng)
+	if err := s.newQR(x, now); err != nil {
+		return contracts.Session{}, err
+	}
+	// x is not shared yet: no lock needed until it is in the map.
+	ev := x.change(now, contracts.StateCreated, nil)
+	v := x.view()
+	v.QRPNG = base64.StdEncoding.EncodeToString(x.qrPNG)
+
+	s.mu.Lock()
+	if len(s.sessions) >= s.cfg.MaxSessions {
+		s.mu.Unlock()
+		return contracts.Session{}, errf(contracts.ErrSessionCapacity, "the simulator holds %d sessions, its limit", s.cfg.MaxSessions)
+	}
+	if _, dup := s.sessions[x.id]; dup {
+		// Only a reused seed and ordinal can collide; refuse rather than
+		// hand one tenant another's session.
+		s.mu.Unlock()
+		return contracts.Session{}, errf(contracts.ErrAPIError, "request ID collision")
+	}
+	s.sessions[x.id] = x
+	s.byQR[x.qrToken] = x
+	s.mu.Unlock()
+	s.emit(x, ev)
+	return v, nil
+}
+
+// newQR draws a fresh QR token and renders its PNG; x.mu is held or x is
+// not yet shared.
+func (s *Service) newQR(x *session, now time.Time) error {
+	x.qrToken = randHex(x.rng)
+	x.expires = now.Add(s.cfg.TTL)
+	png, err := qrcode.Encode(x.qrURL(), qrcode.Medium, 256)
+	if err != nil {
+		return errf(contracts.ErrAPIError, "render QR code: %v", err)
+	}
+	x.qrPNG = png
+	return nil
+}
+
+func randHex(r *rand.Rand) string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], r.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], r.Uint64())
+	return hex.EncodeToString(b[:])
+}
+
+func (x *session) qrURL() string { return x.baseURL + "/phone/qr/" + x.qrToken }
+
+// change moves x to state and returns the event; x.mu is held.
+func (x *session) change(now time.Time, to contracts.SessionState, f *contracts.SessionFailure) contracts.SessionEvent {
+	prev := x.state
+	if x.version == 0 {
+		prev = ""
+	}
+	x.state, x.updated, x.version = to, now, x.version+1
+	if f != nil {
+		x.failure = f
+	}
+	return contracts.SessionEvent{
+		ID: x.id + "-" + strconv.FormatInt(x.version, 10), Type: contracts.SessionEventType,
+		RequestID: x.id, Reference: x.reference, State: to, Previous: prev, Version: x.version,
+		Error: f, OccurredAt: now,
+	}
+}
+
+func (s *Service) emit(x *session, ev contracts.SessionEvent) {
+	if x.callback != "" {
+		s.hooks.Send(x.callback, ev)
+	}
+}
+
+func (x *session) view() contracts.Session {
+	return contracts.Session{
+		RequestID: x.id, Flow: x.flow, State: x.state, Version: x.version, Reference: x.reference,
+		QRURL: x.qrURL(), CreatedAt: x.created, UpdatedAt: x.updated, ExpiresAt: x.expires,
+		Attempts: x.attempts, Error: x.failure,
+	}
+}
+
+func (s *Service) phoneView(x *session) PhoneView {
+	v := PhoneView{Session: x.view(), AttemptsLeft: s.cfg.MaxAttempts - x.attempts, Card: x.card, Liveness: x.liveness}
+	if v.AttemptsLeft < 0 {
+		v.AttemptsLeft = 0
+	}
+	return v
+}
+
+// expireIfDue closes a session whose QR/flow deadline passed before review;
+// x.mu is held.
+func (s *Service) expireIfDue(x *session, now time.Time) {
+	switch x.state {
+	case contracts.StateCreated, contracts.StateScanned, contracts.StateCardRead, contracts.StateConfirmed:
+		if !now.Before(x.expires) {
+			s.emit(x, x.change(now, contracts.StateExpired, contracts.Failure(contracts.CodeTokenExpired)))
+		}
+	}
+}
+
+// lookup finds a session; tenant "" means the phone side, which knows the
+// request ID but no token.
+func (s *Service) lookup(tenant, id string) (*session, error) {
+	s.mu.RLock()
+	x := s.sessions[id]
+	s.mu.RUnlock()
+	if x == nil || (tenant != "" && x.tenant != tenant) {
+		return nil, errf(contracts.ErrSessionNotFound, "no session with this request ID")
+	}
+	return x, nil
+}
+
+// Status is the tenant's poll.
+func (s *Service) Status(token, id string) (contracts.Session, error) {
+	x, err := s.lookup(tenantKey(token), id)
+	if err != nil {
+		return contracts.Session{}, err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	s.expireIfDue(x, s.clock.Now())
+	return x.view(), nil
+}
+
+// QR is the PNG of the session's current QR code.
+func (s *Service) QR(token, id string) ([]byte, error) {
+	x, err := s.lookup(tenantKey(token), id)
+	if err != nil {
+		return nil, err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	s.expireIfDue(x, s.clock.Now())
+	if x.state == contracts.StateExpired {
+		return nil, errf(contracts.ErrSessionExpired, "the QR code expired at %s; regenerate it", x.expires.UTC().Format(time.RFC3339))
+	}
+	return x.qrPNG, nil
+}
+
+// Regenerate gives an expired session a new QR code and deadline; the
+// session starts over from created. The old QR code stops working.
+func (s *Service) Regenerate(token, id string) (contracts.Session, error) {
+	x, err := s.lookup(tenantKey(token), id)
+	if err != nil {
+		return contracts.Session{}, err
+	}
+	now := s.clock.Now()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.removed {
+		return contracts.Session{}, errf(contracts.ErrSessionNotFound, "no session with this request ID")
+	}
+	s.expireIfDue(x, now)
+	if x.state != contracts.StateExpired {
+		if x.state.Final() {
+			return contracts.Session{}, errf(contracts.ErrSessionCompleted, "the session is %s", x.state)
+		}
+		return contracts.Session{}, errf(contracts.ErrStepOutOfOrder, "only an expired session gets a new QR code; this one is %s", x.state)
+	}
+	old := x.qrToken
+	if err := s.newQR(x, now); err != nil {
+		return contracts.Session{}, err
+	}
+	s.mu.Lock()
+	delete(s.byQR, old)
+	s.byQR[x.qrToken] = x
+	s.mu.Unlock()
+	x.attempts, x.failure, x.card, x.liveness, x.sim = 0, nil, nil, nil, nil
+	s.emit(x, x.change(now, contracts.StateCreated, nil))
+	v := x.view()
+	v.QRPNG = base64.StdEncoding.EncodeToString(x.qrPNG)
+	return v, nil
+}
+
+// Result is the outcome of a finished session.
+func (s *Service) Result(token, id string) (contracts.SessionResult, error) {
+	x, err := s.lookup(tenantKey(token), id)
+	if err != nil {
+		return contracts.SessionResult{}, err
+	}
+	now := s.clock.Now()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	s.expireIfDue(x, now)
+	switch {
+	case x.state == contracts.StateExpired:
+		return contracts.SessionResult{}, errf(contracts.ErrSessionExpired, "the session expired before it finished")
+	case !x.state.Final():
+		return contracts.SessionResult{}, errf(contracts.ErrFlowNotFinished, "the session is %s", x.state)
+	}
+	r := contracts.SessionResult{
+		RequestID: x.id, Flow: x.flow, State: x.state, Decision: x.state, Liveness: x.liveness,
+		FaceSimilarity: x.sim, CompletedAt: x.updated, AvailableUntil: x.updated.Add(s.cfg.Retention),
+		Billing: contracts.NotBilled,
+	}
+	if x.failure != nil {
+		r.Code, r.Message = x.failure.Code, x.failure.Message
+	} else {
+		r.Code, r.Message = contracts.CodeOK, contracts.CodeOK.Message()
+	}
+	if x.state.Completed() {
+		if info, ok := contracts.LookupSessionCode(r.Code); ok {
+			r.Billing = info.Billing
+		}
+	}
+	if x.card != nil {
+		c := *x.card
+		c.PhotoPNG = base64.StdEncoding.EncodeToString(placeholderPhoto)
+		r.Card = &c
+	}
+	return r, nil
+}
+
+// OpenRequest is the phone opening a session: by the token in the QR code
+// or by the typed Request ID (iPhone App Clip), after the user granted the
+// mini program permission to verify them.
+type OpenRequest struct {
+	QRToken           string `json:"qr_token,omitempty"`
+	RequestID         string `json:"request_id,omitempty"`
+	PermissionGranted *bool  `json:"permission_granted,omitempty"`
+}
+
+// Open moves a created session to scanned. A refused permission ends the
+// session as the user quitting (600101).
+func (s *Service) Open(req OpenRequest) (PhoneView, error) {
+	var x *session
+	switch {
+	case req.QRToken != "":
+		s.mu.RLock()
+		x = s.byQR[req.QRToken]
+		s.mu.RUnlock()
+		if x == nil {
+			return PhoneView{}, errf(contracts.ErrSessionNotFound, "unknown or replaced QR code")
+		}
+	case req.RequestID != "":
+		var err error
+		if x, err = s.lookup("", req.RequestID); err != nil {
+			return PhoneView{}, err
+		}
+	default:
+		return PhoneView{}, errf(contracts.ErrTokenMismatched, "give qr_token or request_id")
+	}
+	now := s.clock.Now()
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	s.expireIfDue(x, now)
+	switch {
+	case x.state == contracts.StateExpired:
+		return PhoneView{}, errf(contracts.ErrSessionExpired, "the QR code expired; ask for a new one")
+	case x.state.Final():
+		return PhoneView{}, errf(contracts.ErrSessionCompleted, "the session is already %s", x.state)
+	case x.state != contracts.StateCreated:
+		return PhoneView{}, errf(contracts.ErrQRAlreadyUsed, "the session was already opened on a phone")
+	}
+	if req.PermissionGranted != nil && !*req.PermissionGranted {
+		s.emit(x, x.change(now, contracts.StateFailed, contracts.Failure(contracts.CodeNFCUserQuit)))
+		return s.phoneView(x), nil
+	}
+	s.emit(x, x.change(now, contracts.StateScanned, nil))
+	return s.phoneView(x), nil
+}
+
+// step locks the session for a phone step that needs state want in flow.
+func (s *Service) step(id string, flow contracts.SessionFlow, want contracts.SessionState) (*session, time.Time, error) {
+	x, err := s.lookup("", id)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	now := s.clock.Now()
+	x.mu.Lock()
+	s.expireIfDue(x, now)
+	var e *Error
+	switch {
+	case x.state == contracts.StateExpired:
+		e = errf(contracts.ErrSessionExpired, "the session expired")
+	case x.state.Final():
+		e = errf(contracts.ErrSessionCompleted, "the session is already %s", x.state)
+	case x.flow != flow:
+		e = errf(contracts.ErrStepOutOfOrder, "this step belongs to the %s flow; the session is %s", flow, x.flow)
+	case x.state != want:
+		e = errf(contracts.ErrStepOutOfOrder, "this step needs state %s; the session is %s", want, x.state)
+	}
+	if e != nil {
+		x.mu.Unlock()
+		return nil, now, e
+	}
+	return x, now, nil
+}
+
+// fail records a failed attempt: a retryable code leaves the state alone
+// until the attempt limit, then ends the session with 16.
+func (s *Service) fail(x *session, now time.Time, code contracts.SessionCode) {
+	info, _ := contracts.LookupSessionCode(code)
+	if !info.Retryable {
+		s.emit(x, x.change(now, contracts.StateFailed, contracts.Failure(code)))
+		return
+	}
+	x.attempts++
+	if x.attempts >= s.cfg.MaxAttempts {
+		f := contracts.Failure(contracts.CodeRetryLimit)
+		f.Message += " (last: " + strconv.Itoa(int(code)) + " " + info.Message + ")"
+		s.emit(x, x.change(now, contracts.StateFailed, f))
+		return
+	}
+	// Not a state change: the phone shows the error and lets the user
+	// retry. Pollers see it in error and attempts.
+	x.failure, x.updated = contracts.Failure(code), now
+}
+
+// ReadCard is the NFC read.
+func (s *Service) ReadCard(id string, dev Device, prefer string) (PhoneView, error) {
+	hdr, err := ParsePlan(prefer)
+	if err != nil {
+		return PhoneView{}, errf(contracts.ErrTokenMismatched, "%v", err)
+	}
+	x, now, err := s.step(id, contracts.FlowNFC, contracts.StateScanned)
+	if err != nil {
+		return PhoneView{}, err
+	}
+	defer x.mu.Unlock()
+	plan := x.plan.Merge(hdr)
+	if c := dev.supported(); c != contracts.CodeOK {
+		s.fail(x, now, c)
+		return s.phoneView(x), nil
+	}
+	code := contracts.CodeOK
+	if plan.NFC != nil {
+		code = *plan.NFC
+	}
+	switch code {
+	case contracts.CodeOK, contracts.CodeCardMismatch, contracts.CodeCardExpired:
+	default:
+		s.fail(x, now, code)
+		return s.phoneView(x), nil
+	}
+	var card contracts.CardData
+	if x.expID != "" && code != contracts.CodeCardMismatch {
+		card = completeCard(x.rng, now, x.expName, x.expID)
+	} else {
+		card = s.identity(x.rng, now)
+		for x.expID != "" && card.IDCard == x.expID {
+			card = s.identity(x.rng, now)
+		}
+	}
+	if code == contracts.CodeCardExpired {
+		expireCard(&card, now)
+	}
+	x.card = &card
+	// The chip is the authority: a card for another person or an expired
+	// one ends the session whatever the plan said.
+	switch {
+	case x.expID != "" && card.IDCard != x.expID, code == contracts.CodeCardMismatch:
+		s.emit(x, x.change(now, contracts.StateFailed, contracts.Failure(contracts.CodeCardMismatch)))
+	case cardExpired(&card, now):
+		s.emit(x, x.change(now, contracts.StateFailed, contracts.Failure(contracts.CodeCardExpired)))
+	default:
+		x.failure = nil
+		s.emit(x, x.change(now, contracts.StateCardRead, nil))
+	}
+	return s.phoneView(x), nil
+}
+
+// Confirm is the user accepting the card data shown after the read.
+func (s *Service) Confirm(id string) (PhoneView, error) {
+	x, now, err := s.step(id, contracts.FlowNFC, contracts.StateCardRead)
+	if err != nil {
+		return PhoneView{}, err
+	}
+	defer x.mu.Unlock()
+	x.attempts, x.failure = 0, nil
+	s.emit(x, x.change(now, contracts.StateConfirmed, nil))
+	return s.phoneView(x), nil
+}
+
+// LivenessRequest picks the liveness mode (REFERENCE §5).
+type LivenessRequest struct {
+	Mode string `json:"mode,omitempty"` // silent (default), action, lip, flash, near_far
+}
+
+var livenessModes = map[string]bool{"silent": true, "action": true, "lip": true, "flash": true, "near_far": true}
+
+// Liveness is one liveness attempt. A pass moves on to review at once.
+func (s *Service) Liveness(id string, req LivenessRequest, prefer string) (PhoneView, error) {
+	if req.Mode == "" {
+		req.Mode = "silent"
+	}
+	if !livenessModes[req.Mode] {
+		return PhoneView{}, errf(contracts.ErrTokenMismatched, "mode must be silent, action, lip, flash or near_far")
+	}
+	hdr, err := ParsePlan(prefer)
+	if err != nil {
+		return PhoneView{}, errf(contracts.ErrTokenMismatched, "%v", err)
+	}
+	x, now, err := s.step(id, contracts.FlowNFC, contracts.StateConfirmed)
+	if err != nil {
+		return PhoneView{}, err
+	}
+	defer x.mu.Unlock()
+	plan := x.plan.Merge(hdr)
+	code := contracts.CodeOK
+	if plan.Liveness != nil {
+		code = *plan.Liveness
+	} else if plan.Similarity != nil && *plan.Similarity < contracts.FaceThreshold {
+		code = contracts.CodeLivenessSimLow
+	}
+	score := round1(85 + x.rng.Float64()*14.9)
+	sim := round1(75 + x.rng.Float64()*23)
+	if code != contracts.CodeOK {
+		score = round1(10 + x.rng.Float64()*50)
+	}
+	if code == contracts.CodeLivenessSimLow {
+		sim = round1(30 + x.rng.Float64()*39)
+	}
+	if plan.Score != nil {
+		score = *plan.Score
+	}
+	if plan.Similarity != nil {
+		sim = *plan.Similarity
+	}
+	x.liveness = &contracts.LivenessResult{Mode: req.Mode, Passed: code == contracts.CodeOK, Score: score, Code: code, Message: code.Message()}
+	x.sim = &sim
+	if code != contracts.CodeOK {
+		s.fail(x, now, code)
+		return s.phoneView(x), nil
+	}
+	x.failure = nil
+	s.emit(x, x.change(now, contracts.StateLivenessPassed, nil))
+	s.emit(x, x.change(now, contracts.StateUnderReview, nil))
+	delay := s.cfg.ReviewDelay
+	if plan.ReviewDelay != nil {
+		delay = *plan.ReviewDelay
+	}
+	delay = time.Duration(float64(delay) * s.cfg.TimeScale)
+	decision := contracts.CodeOK
+	if plan.Review != nil {
+		decision = *plan.Review
+	}
+	x.review = s.clock.AfterFunc(delay, func() { s.finishReview(x, decision) })
+	return s.phoneView(x), nil
+}
+
+func round1(f float64) float64 { return float64(int(f*10+0.5)) / 10 }
+
+func (s *Service) finishReview(x *session, decision contracts.SessionCode) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.state != contracts.StateUnderReview {
+		return
+	}
+	now := s.clock.Now()
+	x.review = nil
+	if decision == contracts.CodeOK {
+		s.emit(x, x.change(now, contracts.StateApproved, nil))
+		return
+	}
+	s.emit(x, x.change(now, contracts.StateRejected, contracts.Failure(decision)))
+}
+
+// Authorize is the seed-002 flow: an app that already knows the user
+// releases its real-name data, or refuses.
+func (s *Service) Authorize(id, prefer string) (PhoneView, error) {
+	hdr, err := ParsePlan(prefer)
+	if err != nil {
+		return PhoneView{}, errf(contracts.ErrTokenMismatched, "%v", err)
+	}
+	x, now, err := s.step(id, contracts.FlowAppAuth, contracts.StateScanned)
+	if err != nil {
+		return PhoneView{}, err
+	}
+	defer x.mu.Unlock()
+	plan := x.plan.Merge(hdr)
+	if plan.AppAuth != nil && *plan.AppAuth != contracts.CodeOK {
+		s.emit(x, x.change(now, contracts.StateFailed, contracts.Failure(*plan.AppAuth)))
+		return s.phoneView(x), nil
+	}
+	var card contracts.CardData
+	if x.expID != "" {
+		card = completeCard(x.rng, now, x.expName, x.expID)
+	} else {
+		card = s.identity(x.rng, now)
+	}
+	x.card = &card
+	s.emit(x, x.change(now, contracts.StateApproved, nil))
+	return s.phoneView(x), nil
+}
+
+// PhoneStatus is the phone's (and the console's) poll.
+func (s *Service) PhoneStatus(id string) (PhoneView, error) {
+	x, err := s.lookup("", id)
+	if err != nil {
+		return PhoneView{}, err
+	}
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	s.expireIfDue(x, s.clock.Now())
+	return s.phoneView(x), nil
+}
+
+// Live lists sessions that are not final, newest first, for the console.
+func (s *Service) Live(limit int) []Summary {
+	all := s.snapshot()
+	now := s.clock.Now()
+	out := make([]Summary, 0, len(all))
+	for _, x := range all {
+		x.mu.Lock()
+		s.expireIfDue(x, now)
+		if !x.state.Final() && x.state != contracts.StateExpired {
+			out = append(out, Summary{RequestID: x.id, Flow: x.flow, State: x.state, Version: x.version,
+				QRURL: x.qrURL(), CreatedAt: x.created, ExpiresAt: x.expires})
+		}
+		x.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].CreatedAt.Equal(out[j].CreatedAt) {
+			return out[i].RequestID < out[j].RequestID
+		}
+		return out[i].CreatedAt.After(out[j].CreatedAt)
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
+}
+
+// Len is the number of stored sessions.
+func (s *Service) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.sessions)
+}
+
+// Sweep expires sessions past their deadline and removes final or expired
+// ones older than the retention. It returns how many of each.
+func (s *Service) Sweep() (expired, removed int) {
+	now := s.clock.Now()
+	all := s.snapshot()
+	for _, x := range all {
+		// Lock order everywhere: session, then service.
+		x.mu.Lock()
+		before := x.state
+		s.expireIfDue(x, now)
+		if before != x.state {
+			expired++
+		}
+		if (x.state.Final() || x.state == contracts.StateExpired) && now.Sub(x.updated) >= s.cfg.Retention {
+			x.removed = true
+			s.mu.Lock()
+			delete(s.sessions, x.id)
+			delete(s.byQR, x.qrToken)
+			s.mu.Unlock()
+			removed++
+		}
+		x.mu.Unlock()
+	}
+	return expired, removed
+}
+
+// snapshot copies the session set so that no caller holds the service lock
+// while taking a session lock (the order is session, then service).
+func (s *Service) snapshot() []*session {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	all := make([]*session, 0, len(s.sessions))
+	for _, x := range s.sessions {
+		all = append(all, x)
+	}
+	return all
+}
+
+func marshal(v any) ([]byte, error) { return json.Marshal(v) }
