@@ -1,0 +1,89 @@
+// Command simulator serves a stand-in for the identity authority's check
+// API, for QA environments and load tests.
+//
+//	simulator [-config FILE] [-listen ADDR]
+//
+// Without -config it runs on built-in defaults (token "sim-token", admin
+// token "sim-admin-token", 127.0.0.1:8081). Settings come from the
+// defaults, then the file, then IDGATE_SIM_* environment variables, then
+// flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/idgate/idgate/simulator/config"
+	"github.com/idgate/idgate/simulator/server"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "simulator:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	configPath := flag.String("config", os.Getenv("IDGATE_SIM_CONFIG"), "YAML configuration file (env IDGATE_SIM_CONFIG); empty: built-in defaults")
+	listen := flag.String("listen", "", "listen address, overrides the config and IDGATE_SIM_LISTEN (default 127.0.0.1:8081)")
+	flag.Parse()
+
+	cfg, err := config.Load(*configPath, os.LookupEnv)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+
+	srv, err := server.New(cfg, server.WithLogger(log))
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe() }()
+	log.Info("simulator: listening", "addr", cfg.Listen, "tokens", len(cfg.Tokens),
+		"journal", cfg.Journal.Enabled, "rate_limit_per_second", cfg.RateLimit.PerSecond,
+		"daily_limit_per_id_number", cfg.DailyLimit.PerIDNumber)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("simulator: shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout.D())
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	log.Info("simulator: stopped")
+	return nil
+}
+
+func level(s string) slog.Level {
+	switch strings.ToLower(s) {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}

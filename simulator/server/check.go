@@ -1,0 +1,411 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/valyala/fasthttp"
+	"golang.org/x/time/rate"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/idcard"
+	"github.com/idgate/idgate/simulator/fault"
+	"github.com/idgate/idgate/simulator/journal"
+	"github.com/idgate/idgate/simulator/outcome"
+	"github.com/idgate/idgate/simulator/stats"
+)
+
+// Sources of an answer, as the journal records them.
+const (
+	srcDefault    = "default"
+	srcPrefer     = "prefer"
+	srcMagic      = "magic"
+	srcScenario   = "scenario"
+	srcDailyLimit = "daily_limit"
+	srcValidation = "validation"
+	srcRateLimit  = "rate_limit"
+	srcAuth       = "auth"
+	srcRouting    = "routing"
+)
+
+// encryptionUnsupported is the answer to encrypted requests until the
+// field codec exists.
+const encryptionUnsupported = "encryption not supported by this simulator configuration"
+
+// answer is what the simulator decided for one request.
+type answer struct {
+	result     int // index in contracts.Results; -1 for an HTTP error or a fault
+	status     int // HTTP status of an error answer
+	code       contracts.ErrorCode
+	message    string
+	retryAfter int // seconds, for 429
+	fault      fault.Kind
+	faultSeed  uint64
+	latency    time.Duration
+	sim        float64
+	hasSim     bool
+	source     string
+	scenSeq    uint64
+	// uncounted answers (errors of the admin API and mounted groups) stay
+	// out of the check API's stats, metrics and journal.
+	uncounted bool
+}
+
+var (
+	headerPrefer     = []byte("Prefer")
+	headerAuth       = []byte("Authorization")
+	bearer           = []byte("bearer ")
+	jsonContentType  = []byte("application/json")
+	applicationJSON  = "application/json"
+	resultConsistent = stats.ResultIndex(contracts.ResultConsistent)
+	resultMismatch   = stats.ResultIndex(contracts.ResultInconsistent)
+	resultDaily      = stats.ResultIndex(contracts.ResultDailyLimit)
+)
+
+// check serves POST /identity/idcard/check-2e.
+func (s *Server) check(c *fiber.Ctx) error {
+	ctx := c.Context()
+	start := time.Now()
+	a := answer{result: -1}
+
+	tok := s.authenticate(ctx, &a)
+	if tok == nil {
+		s.finish(ctx, nil, nil, &a, start)
+		return nil
+	}
+	if lim := tok.limiter.Load(); lim != nil && !lim.AllowN(start, 1) {
+		a.setError(contracts.ErrTooManyRequests, "", srcRateLimit)
+		a.retryAfter = retryAfter(lim, start)
+		s.finish(ctx, tok, nil, &a, start)
+		return nil
+	}
+	if ct := ctx.Request.Header.ContentType(); !bytes.Equal(ct, jsonContentType) && !contracts.IsJSONContentType(string(ct)) {
+		a.setError(contracts.ErrTokenMismatched, "content-type must be application/json", srcValidation)
+		s.finish(ctx, tok, nil, &a, start)
+		return nil
+	}
+	req, err := contracts.DecodeCheckRequest(ctx.Request.Body())
+	if err != nil {
+		var re *contracts.RequestError
+		msg := "request body is not a valid check request"
+		if errors.As(err, &re) {
+			msg = re.Reason
+		}
+		a.setError(contracts.ErrTokenMismatched, msg, srcValidation)
+		s.finish(ctx, tok, nil, &a, start)
+		return nil
+	}
+	if req.Encryption != nil {
+		a.setError(contracts.ErrTokenMismatched, encryptionUnsupported, srcValidation)
+		s.finish(ctx, tok, &req, &a, start)
+		return nil
+	}
+	if rej := contracts.Validate(&req, s.now()); rej != nil {
+		if rej.Result != "" {
+			a.result, a.source = stats.ResultIndex(rej.Result), srcValidation
+		} else {
+			a.setError(rej.Error, rej.Reason, srcValidation)
+		}
+		s.finish(ctx, tok, &req, &a, start)
+		return nil
+	}
+
+	var p outcome.Prefer
+	if h := ctx.Request.Header.PeekBytes(headerPrefer); len(h) > 0 {
+		if err := s.parsePrefer(ctx, &p); err != nil {
+			a.setError(contracts.ErrTokenMismatched, err.Error(), srcPrefer)
+			s.finish(ctx, tok, &req, &a, start)
+			return nil
+		}
+	}
+	s.decide(tok, &req, &p, &a)
+	if a.latency > 0 {
+		time.Sleep(a.latency)
+	}
+	s.finish(ctx, tok, &req, &a, start)
+	return nil
+}
+
+func (a *answer) setError(code contracts.ErrorCode, msg, source string) {
+	a.result, a.status, a.code, a.message, a.source = -1, code.Status(), code, msg, source
+}
+
+// authenticate resolves the bearer token; on failure it fills a with the
+// 401 and returns nil.
+func (s *Server) authenticate(ctx *fasthttp.RequestCtx, a *answer) *tokenState {
+	h := ctx.Request.Header.PeekBytes(headerAuth)
+	if len(h) == 0 {
+		a.setError(contracts.ErrInvalidToken, "missing authorization token", srcAuth)
+		return nil
+	}
+	if len(h) <= len(bearer) || !bytes.EqualFold(h[:len(bearer)], bearer) {
+		a.setError(contracts.ErrInvalidToken, "authorization must be: Bearer <token>", srcAuth)
+		return nil
+	}
+	tok := s.tokens[string(bytes.TrimSpace(h[len(bearer):]))]
+	if tok == nil {
+		a.setError(contracts.ErrInvalidToken, "", srcAuth)
+	}
+	return tok
+}
+
+// retryAfter is the whole seconds until the token's bucket holds a token
+// again, at least 1 (Retry-After cannot say "now").
+func retryAfter(lim *rate.Limiter, now time.Time) int {
+	missing := 1 - lim.TokensAt(now)
+	secs := int(math.Ceil(missing / float64(lim.Limit())))
+	if secs < 1 {
+		secs = 1
+	}
+	return secs
+}
+
+func (s *Server) parsePrefer(ctx *fasthttp.RequestCtx, p *outcome.Prefer) error {
+	for _, h := range ctx.Request.Header.PeekAll("Prefer") {
+		if err := outcome.ParsePrefer(p, h); err != nil {
+			return err
+		}
+	}
+	if p.HasLatency && p.Latency > s.maxLatency {
+		return errors.New("invalid Prefer header: latency above this simulator's max_latency " + s.maxLatency.String())
+	}
+	return nil
+}
+
+// decide picks the answer of a valid request. Each part of the answer
+// comes from the first source that sets it: the Prefer header, then a
+// magic identity, then the token's scenario. The daily limit applies only
+// to requests none of them decides, so explicit test outcomes never turn
+// into "-7". A scenario draws for every valid request, decided elsewhere
+// or not, so its n-th draw always belongs to the n-th valid request.
+func (s *Server) decide(tok *tokenState, req *contracts.CheckRequest, p *outcome.Prefer, a *answer) {
+	var d outcome.Draw
+	sc := tok.scenario.Load()
+	if sc != nil {
+		d = sc.Next()
+		a.scenSeq = d.Seq
+		a.latency = d.Latency
+	}
+	if p.HasLatency {
+		a.latency = p.Latency
+	}
+	a.faultSeed = d.FaultSeed
+	if a.faultSeed == 0 {
+		a.faultSeed = inputHash(req)
+	}
+	magic, isMagic := contracts.LookupMagic(req.IDCard)
+
+	switch {
+	case p.Fault != fault.None:
+		a.fault, a.source = p.Fault, srcPrefer
+	case p.Status != 0:
+		a.setError(statusCode(p.Status), "", srcPrefer)
+	case p.Result != "":
+		a.result, a.source = stats.ResultIndex(p.Result), srcPrefer
+	case isMagic:
+		a.source = srcMagic
+		switch {
+		case magic.Fault != "":
+			a.fault, _ = fault.Parse(magic.Fault)
+		case magic.Status != 0:
+			a.setError(statusCode(magic.Status), "", srcMagic)
+		default:
+			a.result = stats.ResultIndex(magic.Result)
+			if magic.Sim != 0 {
+				a.sim, a.hasSim = magic.Sim, true
+			}
+		}
+	case d.Fault != fault.None:
+		a.fault, a.source = d.Fault, srcScenario
+	case d.HasOutcome:
+		a.source = srcScenario
+		if d.Status != 0 {
+			a.setError(statusCode(d.Status), "", srcScenario)
+		} else {
+			a.result = stats.ResultIndex(d.Result)
+			a.sim, a.hasSim = d.Sim, d.HasSim
+		}
+	case s.daily != nil && !s.daily.Allow(req.IDCard, s.now()):
+		a.result, a.source = resultDaily, srcDailyLimit
+	default:
+		a.result, a.source = resultConsistent, srcDefault
+	}
+	if p.HasSim {
+		a.sim, a.hasSim = p.Sim, true
+	}
+	if a.status == 429 && a.retryAfter == 0 {
+		a.retryAfter = 1
+	}
+}
+
+// statusCode maps an HTTP status a test asked for to the authority's code.
+func statusCode(st int) contracts.ErrorCode {
+	switch st {
+	case 400:
+		return contracts.ErrTokenMismatched
+	case 401:
+		return contracts.ErrInvalidToken
+	case 429:
+		return contracts.ErrTooManyRequests
+	}
+	return contracts.ErrAPIError
+}
+
+// finish writes the answer (or performs the fault) and counts it. tok is
+// nil for requests that failed authentication: they count in the totals
+// only. req is nil when the body could not be read.
+func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contracts.CheckRequest, a *answer, start time.Time) {
+	if a.uncounted {
+		s.writeError(ctx, a)
+		return
+	}
+	switch {
+	case a.fault != fault.None:
+		s.faults.Inject(ctx, a.fault, a.faultSeed)
+		s.book.Totals.Fault(a.fault)
+		if tok != nil {
+			tok.counter.Fault(a.fault)
+		}
+		s.metrics.faults[a.fault].Inc()
+	case a.result >= 0:
+		ctx.Response.Header.SetContentTypeBytes(jsonContentType)
+		if req != nil && req.ImageURL != "" && (a.result == resultConsistent || a.result == resultMismatch) {
+			sim := a.sim
+			if !a.hasSim {
+				sim = faceSimilarity(req)
+			}
+			info := contracts.Results[a.result]
+			var buf [256]byte
+			ctx.Response.SetBody(contracts.AppendResponse(buf[:0], contracts.CheckResponse{Result: info.Code, Description: info.Description, Sim: &sim}))
+		} else {
+			ctx.Response.SetBodyRaw(s.answers[a.result])
+		}
+		s.book.Totals.Answer(a.result)
+		if tok != nil {
+			tok.counter.Answer(a.result)
+		}
+		s.metrics.results[a.result].Inc()
+	default:
+		s.writeError(ctx, a)
+		si := stats.StatusIndex(a.status)
+		s.book.Totals.Error(si)
+		if tok != nil {
+			tok.counter.Error(si)
+		}
+		s.metrics.errors[si].Inc()
+	}
+	s.metrics.duration.Observe(time.Since(start).Seconds())
+	if s.journal.Enabled() {
+		s.record(ctx, tok, req, a, start)
+	}
+}
+
+func (s *Server) writeError(ctx *fasthttp.RequestCtx, a *answer) {
+	ctx.Response.SetStatusCode(a.status)
+	ctx.Response.Header.SetContentTypeBytes(jsonContentType)
+	if a.retryAfter > 0 {
+		ctx.Response.Header.Set(fiber.HeaderRetryAfter, strconv.Itoa(a.retryAfter))
+	}
+	var buf [512]byte
+	ctx.Response.SetBody(contracts.AppendError(buf[:0], contracts.NewError(a.code, a.message, newTraceID())))
+}
+
+func (s *Server) record(ctx *fasthttp.RequestCtx, tok *tokenState, req *contracts.CheckRequest, a *answer, start time.Time) {
+	e := journal.Entry{
+		Time:        start,
+		Method:      string(ctx.Method()),
+		Path:        string(ctx.Path()),
+		Source:      a.source,
+		ScenarioSeq: a.scenSeq,
+	}
+	if tok != nil {
+		e.Token = tok.name
+	}
+	if req != nil && req.IDCard != "" {
+		e.IDCard = idcard.Mask(req.IDCard)
+	}
+	if a.latency > 0 {
+		e.LatencyMS = float64(a.latency) / float64(time.Millisecond)
+	}
+	switch {
+	case a.fault != fault.None:
+		e.Fault = a.fault.String()
+	case a.result >= 0:
+		e.Status, e.Result = 200, string(contracts.Results[a.result].Code)
+	default:
+		e.Status, e.Error = a.status, string(a.code)
+	}
+	s.journal.Add(e)
+}
+
+// newTraceID names one error answer, as the authority's trace_id does.
+func newTraceID() string { return uuid.NewString() }
+
+// faceSimilarity is the deterministic "comparison" of the request's face
+// with the authoritative portrait: a passing score between 80.00 and 99.99
+// derived from the input, so the same request always scores the same.
+// Lower scores are for tests to ask for (magic identity, Prefer sim=,
+// scenario sim).
+func faceSimilarity(req *contracts.CheckRequest) float64 {
+	h := inputHash(req)
+	return 80 + float64(h%2000)/100
+}
+
+// inputHash is FNV-1a over the identifying fields.
+func inputHash(req *contracts.CheckRequest) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for _, s := range [...]string{req.Name, req.IDCard, req.ImageURL} {
+		for i := 0; i < len(s); i++ {
+			h ^= uint64(s[i])
+			h *= prime
+		}
+		h ^= 0xff
+		h *= prime
+	}
+	return h
+}
+
+// notImplemented answers every path and method the simulator does not
+// serve, as the authority does: 400 api_not_implemented.
+func (s *Server) notImplemented(c *fiber.Ctx) error {
+	a := answer{result: -1}
+	a.setError(contracts.ErrAPINotImplemented, "", srcRouting)
+	s.finish(c.Context(), nil, nil, &a, time.Now())
+	return nil
+}
+
+// fiberError turns errors raised before routing (body too large, header
+// too large, read timeout) and unexpected handler errors into the
+// authority's error bodies.
+func (s *Server) fiberError(c *fiber.Ctx, err error) error {
+	a := answer{result: -1}
+	var fe *fiber.Error
+	code := fiber.StatusInternalServerError
+	if errors.As(err, &fe) {
+		code = fe.Code
+	}
+	switch {
+	case code == fiber.StatusRequestEntityTooLarge:
+		a.setError(contracts.ErrTokenMismatched, "request body exceeds "+strconv.Itoa(s.cfg.BodyLimit)+" bytes", srcValidation)
+	case code == fiber.StatusNotFound || code == fiber.StatusMethodNotAllowed:
+		a.setError(contracts.ErrAPINotImplemented, "", srcRouting)
+	case code >= 400 && code < 500:
+		a.setError(contracts.ErrTokenMismatched, "", srcValidation)
+	default:
+		s.log.Error("simulator: unexpected handler error", "error", err, "path", string(c.Context().Path()))
+		a.setError(contracts.ErrAPIError, "", srcRouting)
+	}
+	// Errors before routing (no path matched yet) and on the check path
+	// are the check API's; the admin API's and mounted groups' are not.
+	p := c.Context().Path()
+	a.uncounted = code != fiber.StatusRequestEntityTooLarge && code != fiber.StatusRequestHeaderFieldsTooLarge &&
+		code != fiber.StatusRequestTimeout && string(p) != contracts.CheckPath
+	s.finish(c.Context(), nil, nil, &a, time.Now())
+	return nil
+}

@@ -1,0 +1,217 @@
+// Package server is the simulator's HTTP surface: the authority's check API
+// (exactly as seed 003 describes it), the admin API that programs and reads
+// it, /healthz and /metrics.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+	"golang.org/x/time/rate"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/simulator/config"
+	"github.com/idgate/idgate/simulator/dailylimit"
+	"github.com/idgate/idgate/simulator/fault"
+	"github.com/idgate/idgate/simulator/journal"
+	"github.com/idgate/idgate/simulator/outcome"
+	"github.com/idgate/idgate/simulator/stats"
+)
+
+// MountEnv is what a mounted route group may use from the server.
+type MountEnv struct {
+	Config   config.Config
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// Now is the server's clock (WithClock), for code that must agree
+	// with the check API on dates.
+	Now func() time.Time
+}
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	mounts []func(*fiber.App, MountEnv)
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// WithMount adds route groups to the app. Mounts run inside New, in order,
+// after the core routes (check API, /admin/, /healthz, /metrics) and
+// before the catch-all that answers every other path with 400
+// api_not_implemented, so a mount may claim any path the core does not.
+func WithMount(fn func(app *fiber.App)) Option {
+	return WithMountEnv(func(app *fiber.App, _ MountEnv) { fn(app) })
+}
+
+// WithMountEnv is WithMount for groups that need the server's logger,
+// metrics registry, clock or configuration.
+func WithMountEnv(fn func(app *fiber.App, env MountEnv)) Option {
+	return func(o *options) { o.mounts = append(o.mounts, fn) }
+}
+
+// WithLogger sets the logger (default: slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithClock sets the clock that validity checks and the daily limit use;
+// tests pin it to a date.
+func WithClock(now func() time.Time) Option { return func(o *options) { o.now = now } }
+
+// Server is one simulator instance. Several can run in one process.
+type Server struct {
+	cfg        config.Config
+	app        *fiber.App
+	log        *slog.Logger
+	now        func() time.Time
+	maxLatency time.Duration
+
+	tokens     map[string]*tokenState
+	adminToken []byte
+	book       *stats.Book
+	journal    *journal.Journal
+	daily      *dailylimit.Limiter // nil: no daily limit
+	faults     *fault.Injector
+	metrics    *metrics
+
+	// answers are the complete bodies of answers without sim, built once.
+	answers [8][]byte
+}
+
+type tokenState struct {
+	name     string
+	counter  *stats.Counter
+	limiter  atomic.Pointer[rate.Limiter] // nil: unlimited
+	scenario atomic.Pointer[outcome.Scenario]
+}
+
+// New builds a server from a validated configuration.
+func New(cfg config.Config, opts ...Option) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	o := options{logger: slog.Default(), now: time.Now}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	s := &Server{
+		cfg:        cfg,
+		log:        o.logger,
+		now:        o.now,
+		maxLatency: cfg.MaxLatency.D(),
+		tokens:     make(map[string]*tokenState, len(cfg.Tokens)),
+		adminToken: []byte(cfg.AdminToken),
+		book:       stats.NewBook(cfg.Tokens),
+		journal:    journal.New(cfg.Journal.Size, cfg.Journal.Enabled),
+		faults:     fault.NewInjector(cfg.MaxHang.D()),
+	}
+	s.metrics = newMetrics(func() float64 { return float64(s.faults.Hanging()) })
+	for _, t := range cfg.Tokens {
+		ts := &tokenState{name: t, counter: s.book.Token(t)}
+		if cfg.RateLimit.PerSecond > 0 {
+			ts.limiter.Store(rate.NewLimiter(rate.Limit(cfg.RateLimit.PerSecond), cfg.RateLimit.Burst))
+		}
+		s.tokens[t] = ts
+	}
+	for tok, spec := range cfg.Scenarios {
+		sc, err := outcome.NewScenario(spec, s.maxLatency)
+		if err != nil {
+			return nil, fmt.Errorf("server: scenario for a configured token: %w", err)
+		}
+		s.tokens[tok].scenario.Store(sc)
+	}
+	if cfg.DailyLimit.PerIDNumber > 0 {
+		loc, err := cfg.Location()
+		if err != nil {
+			return nil, err
+		}
+		s.daily = dailylimit.New(cfg.DailyLimit.PerIDNumber, loc, cfg.DailyLimit.MaxTracked, s.metrics.untracked.Inc)
+	}
+	for i, r := range contracts.Results {
+		s.answers[i] = contracts.AppendResponse(nil, contracts.CheckResponse{Result: r.Code, Description: r.Description})
+	}
+
+	s.app = fiber.New(fiber.Config{
+		AppName:               "idgate-simulator",
+		DisableStartupMessage: true,
+		// The authority's paths are exact; a gateway that sends
+		// /Identity/... or a trailing slash should find out here.
+		CaseSensitive: true,
+		StrictRouting: true,
+		BodyLimit:     cfg.BodyLimit,
+		ReadTimeout:   cfg.HTTP.ReadTimeout.D(),
+		WriteTimeout:  cfg.HTTP.WriteTimeout.D(),
+		IdleTimeout:   cfg.HTTP.IdleTimeout.D(),
+		Network:       "tcp",
+		ErrorHandler:  s.fiberError,
+	})
+	s.app.Get("/healthz", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.SendString(`{"status":"ok"}`)
+	})
+	metricsHandler := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
+	s.app.Get("/metrics", func(c *fiber.Ctx) error {
+		metricsHandler(c.Context())
+		return nil
+	})
+	s.registerAdmin()
+	s.app.Post(contracts.CheckPath, s.check)
+	env := MountEnv{Config: cfg, Logger: s.log, Registry: s.metrics.reg, Now: s.now}
+	for _, m := range o.mounts {
+		m(s.app, env)
+	}
+	s.app.Use(s.notImplemented)
+	return s, nil
+}
+
+// App is the Fiber application, for tests that use app.Test.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Handler is the server's fasthttp handler, for in-memory benchmarks.
+func (s *Server) Handler() fasthttp.RequestHandler { return s.app.Handler() }
+
+// Registry is the server's own Prometheus registry.
+func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
+
+// Stats copies the current counts.
+func (s *Server) Stats() stats.Snapshot { return s.book.Snapshot() }
+
+// Journal is the request journal.
+func (s *Server) Journal() *journal.Journal { return s.journal }
+
+// Serve answers on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.app.Listener(ln); err != nil {
+		return fmt.Errorf("server: serve: %w", err)
+	}
+	return nil
+}
+
+// ListenAndServe listens on cfg.Listen.
+func (s *Server) ListenAndServe() error {
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("server: listen %s: %w", s.cfg.Listen, err)
+	}
+	return s.Serve(ln)
+}
+
+// Shutdown releases hanging connections, then stops accepting and waits
+// for in-flight requests until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.faults.Close()
+	if err := s.app.ShutdownWithContext(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}
