@@ -160,7 +160,9 @@ var mutations = []mutation{
 	{"gcm nonce of cbc length", SM4GCM, func(e *contracts.Encryption, _ *Fields) { e.IV = b64of(16) }, ErrIVLength},
 	{"blob not base64", "", func(e *contracts.Encryption, _ *Fields) { e.CiphertextBlob = "%%%%" }, &Error{Kind: KindInvalidBase64, Field: "ciphertext_blob"}},
 	{"blob empty", "", func(e *contracts.Encryption, _ *Fields) { e.CiphertextBlob = "" }, ErrBlob},
-	{"blob truncated", "", func(e *contracts.Encryption, _ *Fields) { e.CiphertextBlob = e.CiphertextBlob[:len(e.CiphertextBlob)/2] }, ErrBlob},
+	{"blob truncated", "", func(e *contracts.Encryption, _ *Fields) {
+		e.CiphertextBlob = e.CiphertextBlob[:len(e.CiphertextBlob)/2]
+	}, ErrBlob},
 	{"blob 113 bytes without 0x04", SM4GCM, func(e *contracts.Encryption, _ *Fields) {
 		b, _ := b64.DecodeString(e.CiphertextBlob)
 		b[0] = 0x05
