@@ -371,7 +371,9 @@ func (s *Service) expireIfDue(x *session, now time.Time) {
 	switch x.state {
 	case contracts.StateCreated, contracts.StateScanned, contracts.StateCardRead, contracts.StateConfirmed:
 		if !now.Before(x.expires) {
-			s.emit(x, x.change(now, contracts.StateExpired, contracts.Failure(contracts.CodeTokenExpired)))
+			// Dated when it expired, not when someone noticed: retention
+			// and the webhook's occurred_at count from the deadline.
+			s.emit(x, x.change(x.expires, contracts.StateExpired, contracts.Failure(contracts.CodeTokenExpired)))
 		}
 	}
 }
@@ -846,3 +848,5 @@ func (s *Service) snapshot() []*session {
 }
 
 func marshal(v any) ([]byte, error) { return json.Marshal(v) }
+
+func newRand(n uint64) *rand.Rand { return rand.New(rand.NewPCG(0x5eed, n)) }

@@ -1,0 +1,209 @@
+package session
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/idgate/idgate/contracts"
+)
+
+// receiver fails the first failFirst deliveries, then verifies and keeps
+// the rest.
+type receiver struct {
+	t         *testing.T
+	secret    []byte
+	failFirst int32
+	calls     atomic.Int32
+	mu        sync.Mutex
+	events    []contracts.SessionEvent
+	got       chan struct{}
+}
+
+func (rv *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if n := rv.calls.Add(1); n <= rv.failFirst {
+		http.Error(w, "not yet", http.StatusServiceUnavailable)
+		return
+	}
+	err := contracts.VerifyWebhook(rv.secret, r.Header.Get(contracts.WebhookTimestampHeader), r.Header.Get(contracts.WebhookSignatureHeader), body, time.Now(), 5*time.Minute)
+	if err != nil {
+		rv.t.Errorf("delivery does not verify: %v", err)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	var ev contracts.SessionEvent
+	if err := json.Unmarshal(body, &ev); err != nil {
+		rv.t.Errorf("delivery body: %v", err)
+	}
+	if r.Header.Get(contracts.WebhookEventHeader) != ev.ID {
+		rv.t.Errorf("event header %q, body id %q", r.Header.Get(contracts.WebhookEventHeader), ev.ID)
+	}
+	rv.mu.Lock()
+	rv.events = append(rv.events, ev)
+	rv.mu.Unlock()
+	w.WriteHeader(http.StatusNoContent)
+	rv.got <- struct{}{}
+}
+
+func webhookSvc(t *testing.T, mut func(*Config)) *Service {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Seed = 7
+	cfg.Webhook.InitialBackoff = 5 * time.Millisecond
+	cfg.Webhook.MaxBackoff = 20 * time.Millisecond
+	cfg.Webhook.Timeout = 2 * time.Second
+	if mut != nil {
+		mut(&cfg)
+	}
+	s, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+func wait(t *testing.T, ch chan struct{}, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("only %d of %d deliveries arrived", i, n)
+		}
+	}
+}
+
+func TestWebhookEveryChangeSignedWithRetries(t *testing.T) {
+	s := webhookSvc(t, func(c *Config) { c.ReviewDelay = 0 })
+	rv := &receiver{t: t, secret: []byte(s.cfg.Webhook.Secret), failFirst: 2, got: make(chan struct{}, 16)}
+	srv := httptest.NewServer(rv)
+	defer srv.Close()
+
+	sess, err := s.Create(tok, contracts.CreateSessionRequest{CallbackURL: srv.URL + "/hook", Reference: "order-7"}, "", "http://sim.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sess.RequestID
+	wait(t, rv.got, 1) // created, after two refusals
+	for _, f := range []func() error{
+		func() error { _, err := s.Open(OpenRequest{RequestID: id}); return err },
+		func() error { _, err := s.ReadCard(id, android, ""); return err },
+		func() error { _, err := s.Confirm(id); return err },
+		func() error { _, err := s.Liveness(id, LivenessRequest{}, ""); return err },
+	} {
+		if err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wait(t, rv.got, 6) // scanned, card_read, confirmed, liveness_passed, under_review, approved
+	rv.mu.Lock()
+	byVersion := map[int64]contracts.SessionState{}
+	for _, ev := range rv.events {
+		if ev.RequestID != id || ev.Reference != "order-7" || ev.Type != contracts.SessionEventType {
+			t.Errorf("event %+v", ev)
+		}
+		byVersion[ev.Version] = ev.State
+	}
+	rv.mu.Unlock()
+	want := []contracts.SessionState{contracts.StateCreated, contracts.StateScanned, contracts.StateCardRead, contracts.StateConfirmed,
+		contracts.StateLivenessPassed, contracts.StateUnderReview, contracts.StateApproved}
+	for i, st := range want {
+		if byVersion[int64(i+1)] != st {
+			t.Errorf("version %d: %s, want %s", i+1, byVersion[int64(i+1)], st)
+		}
+	}
+	// The journal records an attempt just after the receiver answers it.
+	var j []DeliveryAttempt
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if j = s.Journal().List(id, 0); len(j) >= 9 {
+			break
+		}
+	}
+	var first []DeliveryAttempt
+	for _, a := range j {
+		if a.Version == 1 {
+			first = append(first, a)
+		} else if a.Outcome != OutcomeDelivered || a.Attempt != 1 {
+			t.Errorf("version %d: %+v", a.Version, a)
+		}
+	}
+	if len(j) != 9 || len(first) != 3 || first[0].Outcome != OutcomeRetrying || first[0].Status != 503 ||
+		first[1].Outcome != OutcomeRetrying || first[2].Outcome != OutcomeDelivered || first[2].Attempt != 3 {
+		t.Fatalf("journal: %+v", j)
+	}
+}
+
+func TestWebhookGivesUpAfterMaxAttempts(t *testing.T) {
+	s := webhookSvc(t, func(c *Config) { c.Webhook.MaxAttempts = 3 })
+	rv := &receiver{t: t, secret: []byte(s.cfg.Webhook.Secret), failFirst: 1000, got: make(chan struct{}, 1)}
+	srv := httptest.NewServer(rv)
+	defer srv.Close()
+	sess, _ := s.Create(tok, contracts.CreateSessionRequest{CallbackURL: srv.URL}, "", "http://sim.test")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		j := s.Journal().List(sess.RequestID, 0)
+		if len(j) == 3 && j[2].Outcome == OutcomeGaveUp {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("journal: %+v", j)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := rv.calls.Load(); n != 3 {
+		t.Fatalf("receiver saw %d attempts, want 3", n)
+	}
+}
+
+func TestJournalBounded(t *testing.T) {
+	j := NewJournal(3)
+	for i := 0; i < 5; i++ {
+		j.add(DeliveryAttempt{RequestID: "r", Attempt: i})
+	}
+	got := j.List("", 0)
+	if len(got) != 3 || got[0].Attempt != 2 || got[2].Attempt != 4 || got[2].Seq != 5 {
+		t.Fatalf("journal %+v", got)
+	}
+	if got := j.List("", 2); len(got) != 2 || got[1].Attempt != 4 {
+		t.Fatalf("limit: %+v", got)
+	}
+	if got := NewJournal(0); len(got.List("", 0)) != 0 {
+		t.Fatal("disabled journal kept entries")
+	}
+}
+
+func TestVerifyWebhook(t *testing.T) {
+	secret := []byte("s3cret")
+	now := time.Unix(1_700_000_000, 0)
+	body := []byte(`{"a":1}`)
+	ts, sig := contracts.SignWebhook(secret, now, body)
+	tests := []struct {
+		name      string
+		secret    []byte
+		ts, sig   string
+		body      []byte
+		at        time.Time
+		wantError error
+	}{
+		{"valid", secret, ts, sig, body, now, nil},
+		{"tampered body", secret, ts, sig, []byte(`{"a":2}`), now, contracts.ErrWebhookSignature},
+		{"wrong secret", []byte("other"), ts, sig, body, now, contracts.ErrWebhookSignature},
+		{"replayed late", secret, ts, sig, body, now.Add(6 * time.Minute), contracts.ErrWebhookStale},
+		{"bad timestamp", secret, "yesterday", sig, body, now, contracts.ErrWebhookStale},
+		{"no scheme", secret, ts, sig[3:], body, now, contracts.ErrWebhookSignature},
+		{"not hex", secret, ts, "v1=zz", body, now, contracts.ErrWebhookSignature},
+	}
+	for _, tt := range tests {
+		if err := contracts.VerifyWebhook(tt.secret, tt.ts, tt.sig, tt.body, tt.at, 5*time.Minute); err != tt.wantError {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.wantError)
+		}
+	}
+}
