@@ -1,0 +1,127 @@
+package session
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/idgate/idgate/contracts"
+)
+
+func newApp(t *testing.T) (*fiber.App, *Service, *FakeClock) {
+	t.Helper()
+	s, clk := newSvc(t, nil)
+	app := fiber.New(fiber.Config{CaseSensitive: true, StrictRouting: true})
+	Register(app, s, TokenAuth([]string{tok}, "admin-token"))
+	return app, s, clk
+}
+
+type call struct {
+	method, path, token, prefer, body string
+	wantStatus                        int
+	wantCode                          contracts.ErrorCode
+	wantSession                       contracts.SessionCode
+}
+
+func do(t *testing.T, app *fiber.App, c call) []byte {
+	t.Helper()
+	req := httptest.NewRequest(c.method, c.path, strings.NewReader(c.body))
+	if c.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.prefer != "" {
+		req.Header.Set("Prefer", c.prefer)
+	}
+	resp, err := app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != c.wantStatus {
+		t.Fatalf("%s %s: %d %s, want %d", c.method, c.path, resp.StatusCode, b, c.wantStatus)
+	}
+	if c.wantCode != "" {
+		var e contracts.SessionErrorBody
+		if err := json.Unmarshal(b, &e); err != nil || e.Success || e.Error.Code != c.wantCode || e.Error.SessionCode != c.wantSession || e.TraceID == "" || e.Error.Message == "" {
+			t.Fatalf("%s %s: body %s, want code %s/%d", c.method, c.path, b, c.wantCode, c.wantSession)
+		}
+	}
+	return b
+}
+
+func TestHTTPFlow(t *testing.T) {
+	app, _, clk := newApp(t)
+	do(t, app, call{method: "POST", path: contracts.SessionsPath, wantStatus: 401, wantCode: contracts.ErrInvalidToken})
+	do(t, app, call{method: "POST", path: contracts.SessionsPath, token: "wrong", wantStatus: 401, wantCode: contracts.ErrInvalidToken})
+	do(t, app, call{method: "POST", path: contracts.SessionsPath, token: tok, body: "[1]", wantStatus: 400, wantCode: contracts.ErrTokenMismatched})
+	b := do(t, app, call{method: "POST", path: contracts.SessionsPath, token: tok, prefer: "review=2016",
+		body: `{"name":"张三","id_card":"11010519491231002X","reference":"r-1"}`, wantStatus: 201})
+	var s contracts.Session
+	if err := json.Unmarshal(b, &s); err != nil || s.State != contracts.StateCreated || s.QRPNG == "" || !strings.HasPrefix(s.QRURL, "http://example.com/phone/qr/") {
+		t.Fatalf("created %s", b)
+	}
+	id := s.RequestID
+	path := contracts.SessionPath(id)
+	do(t, app, call{method: "GET", path: path, token: "wrong", wantStatus: 401})
+	do(t, app, call{method: "GET", path: contracts.SessionPath("nope"), token: tok, wantStatus: 404, wantCode: contracts.ErrSessionNotFound})
+	do(t, app, call{method: "GET", path: path + "/result", token: tok, wantStatus: 409, wantCode: contracts.ErrFlowNotFinished, wantSession: contracts.CodeNotFinished})
+	do(t, app, call{method: "POST", path: path + "/qr", token: tok, wantStatus: 409, wantCode: contracts.ErrStepOutOfOrder})
+
+	req := httptest.NewRequest("GET", path+"/qr", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, _ := app.Test(req, -1)
+	png, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || !strings.HasPrefix(string(png), "\x89PNG") {
+		t.Fatalf("qr: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+
+	qrToken := s.QRURL[strings.LastIndex(s.QRURL, "/")+1:]
+	req = httptest.NewRequest("GET", "/phone/qr/"+qrToken, nil)
+	resp, _ = app.Test(req, -1)
+	if resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/console/?qr="+qrToken {
+		t.Fatalf("scan redirect: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+
+	b = do(t, app, call{method: "GET", path: PhoneSessions, wantStatus: 200})
+	if !strings.Contains(string(b), id) || strings.Contains(string(b), "张三") {
+		t.Fatalf("live list: %s", b)
+	}
+	pp := PhoneSessions + "/" + id
+	do(t, app, call{method: "POST", path: pp + "/confirm", wantStatus: 409, wantCode: contracts.ErrStepOutOfOrder})
+	do(t, app, call{method: "POST", path: PhoneOpen, body: `{"qr_token":"` + qrToken + `","permission_granted":true}`, wantStatus: 200})
+	do(t, app, call{method: "POST", path: PhoneOpen, body: `{"qr_token":"` + qrToken + `"}`, wantStatus: 409, wantCode: contracts.ErrQRAlreadyUsed})
+	do(t, app, call{method: "POST", path: pp + "/nfc", body: `{"device":{"platform":"android","model":"vivo X100","os_version":"14"}}`,
+		prefer: "nfc=bogus", wantStatus: 400, wantCode: contracts.ErrTokenMismatched})
+	b = do(t, app, call{method: "POST", path: pp + "/nfc", body: `{"device":{"platform":"android","model":"vivo X100","os_version":"14"}}`,
+		prefer: "nfc=66664026", wantStatus: 200})
+	var v PhoneView
+	_ = json.Unmarshal(b, &v)
+	if v.State != contracts.StateScanned || v.Error == nil || v.Error.Code != contracts.CodeNFCCardMoved2 || v.AttemptsLeft != 2 {
+		t.Fatalf("retryable read: %s", b)
+	}
+	b = do(t, app, call{method: "POST", path: pp + "/nfc", body: `{"device":{"platform":"ios","model":"iPhone 14","os_version":"16.5"}}`, wantStatus: 200})
+	_ = json.Unmarshal(b, &v)
+	if v.State != contracts.StateCardRead || v.Card == nil || v.Card.IDCard != "11010519491231002X" {
+		t.Fatalf("read: %s", b)
+	}
+	do(t, app, call{method: "POST", path: pp + "/confirm", wantStatus: 200})
+	do(t, app, call{method: "POST", path: pp + "/liveness", body: `{"mode":"blink"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched})
+	do(t, app, call{method: "POST", path: pp + "/liveness", body: `{"mode":"action"}`, wantStatus: 200})
+	clk.Advance(contracts.SessionDefaultReview)
+	b = do(t, app, call{method: "GET", path: path + "/result", token: tok, wantStatus: 200})
+	var r contracts.SessionResult
+	if err := json.Unmarshal(b, &r); err != nil || r.Decision != contracts.StateRejected || r.Code != contracts.CodeSimilarityLow || r.Billing != contracts.Billed || r.Card == nil || r.Liveness.Mode != "action" {
+		t.Fatalf("result %s", b)
+	}
+	do(t, app, call{method: "POST", path: pp + "/liveness", wantStatus: 409, wantCode: contracts.ErrSessionCompleted, wantSession: contracts.CodeAlreadyComplete})
+	do(t, app, call{method: "GET", path: AdminWebhookPath, token: tok, wantStatus: 401})
+	do(t, app, call{method: "GET", path: AdminWebhookPath + "?request_id=" + id, token: "admin-token", wantStatus: 200})
+}
