@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/simulator/outcome"
+	"github.com/idgate/idgate/simulator/session"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -48,6 +49,8 @@ type Config struct {
 	// Scenarios programs tokens at start-up, as PUT /admin/scenarios/{token}
 	// does at run time.
 	Scenarios map[string]outcome.ScenarioSpec `yaml:"scenarios"`
+	// Sessions configures the verification-session API (simulator/session).
+	Sessions session.Config `yaml:"sessions"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 }
@@ -109,6 +112,7 @@ func Default() Config {
 		},
 		Scenarios: map[string]outcome.ScenarioSpec{},
 		LogLevel:  "info",
+		Sessions:  session.DefaultConfig(),
 	}
 }
 
@@ -259,6 +263,9 @@ func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
 	dur("IDGATE_SIM_HTTP_IDLE_TIMEOUT", &c.HTTP.IdleTimeout)
 	dur("IDGATE_SIM_HTTP_SHUTDOWN_TIMEOUT", &c.HTTP.ShutdownTimeout)
 	str("IDGATE_SIM_LOG_LEVEL", &c.LogLevel)
+	if err := c.Sessions.ApplyEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: environment: %w", errors.Join(errs...))
 	}
@@ -288,6 +295,9 @@ func (c *Config) resolveFiles() error {
 				c.Tokens = append(c.Tokens, line)
 			}
 		}
+	}
+	if err := c.Sessions.ResolveFiles(); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	if c.AdminTokenFile != "" {
 		b, err := os.ReadFile(c.AdminTokenFile)
@@ -390,6 +400,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log_level: must be debug, info, warn or error")
+	}
+	if err := c.Sessions.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: %w", errors.Join(errs...))

@@ -1,0 +1,170 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idgate/idgate/simulator/outcome"
+)
+
+func TestShippedFileEqualsDefaults(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "configs", "simulator.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(b)
+	if err != nil {
+		t.Fatalf("parse configs/simulator.yaml: %v", err)
+	}
+	// Parse starts from the defaults, so compare against a file-only
+	// decode too: start from the zero value.
+	var zero Config
+	if err := decodeYAML(b, &zero); err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("configs/simulator.yaml over defaults differs:\n got %+v\nwant %+v", got, want)
+	}
+	if !reflect.DeepEqual(zero, want) {
+		t.Errorf("configs/simulator.yaml does not set every default:\n got %+v\nwant %+v", zero, want)
+	}
+	if err := got.Validate(); err != nil {
+		t.Errorf("shipped config invalid: %v", err)
+	}
+}
+
+func TestEveryEnvVarIsDocumented(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "configs", "simulator.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range EnvVars {
+		if !strings.Contains(string(b), v.Name) {
+			t.Errorf("%s is not mentioned in configs/simulator.yaml", v.Name)
+		}
+	}
+}
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func TestLoadEnvOverrides(t *testing.T) {
+	dir := t.TempDir()
+	tokFile := filepath.Join(dir, "tokens")
+	adminFile := filepath.Join(dir, "admin")
+	os.WriteFile(tokFile, []byte("# comment\nfile-token\n\n"), 0o600)
+	os.WriteFile(adminFile, []byte("from-file\n"), 0o600)
+	cfg, err := Load("", env(map[string]string{
+		"IDGATE_SIM_LISTEN":                    "127.0.0.1:9999",
+		"IDGATE_SIM_TOKENS":                    "a, b",
+		"IDGATE_SIM_TOKENS_FILE":               tokFile,
+		"IDGATE_SIM_ADMIN_TOKEN_FILE":          adminFile,
+		"IDGATE_SIM_BODY_LIMIT":                "1024",
+		"IDGATE_SIM_MAX_LATENCY":               "5s",
+		"IDGATE_SIM_MAX_HANG":                  "250",
+		"IDGATE_SIM_RATE_LIMIT_PER_SECOND":     "10",
+		"IDGATE_SIM_RATE_LIMIT_BURST":          "2",
+		"IDGATE_SIM_DAILY_LIMIT_PER_ID_NUMBER": "3",
+		"IDGATE_SIM_DAILY_LIMIT_TIME_ZONE":     "UTC",
+		"IDGATE_SIM_DAILY_LIMIT_MAX_TRACKED":   "10",
+		"IDGATE_SIM_JOURNAL_ENABLED":           "false",
+		"IDGATE_SIM_JOURNAL_SIZE":              "7",
+		"IDGATE_SIM_HTTP_READ_TIMEOUT":         "1s",
+		"IDGATE_SIM_HTTP_WRITE_TIMEOUT":        "2s",
+		"IDGATE_SIM_HTTP_IDLE_TIMEOUT":         "3s",
+		"IDGATE_SIM_HTTP_SHUTDOWN_TIMEOUT":     "4s",
+		"IDGATE_SIM_LOG_LEVEL":                 "debug",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Listen: "127.0.0.1:9999", Tokens: []string{"a", "b", "file-token"}, TokensFile: tokFile,
+		AdminToken: "from-file", AdminTokenFile: adminFile, BodyLimit: 1024,
+		MaxLatency: Duration(5 * time.Second), MaxHang: Duration(250 * time.Millisecond),
+		RateLimit:  RateLimit{PerSecond: 10, Burst: 2},
+		DailyLimit: DailyLimit{PerIDNumber: 3, TimeZone: "UTC", MaxTracked: 10},
+		Journal:    Journal{Enabled: false, Size: 7},
+		HTTP:       HTTP{ReadTimeout: Duration(time.Second), WriteTimeout: Duration(2 * time.Second), IdleTimeout: Duration(3 * time.Second), ShutdownTimeout: Duration(4 * time.Second)},
+		Scenarios:  map[string]outcome.ScenarioSpec{},
+		LogLevel:   "debug",
+	}
+	if !reflect.DeepEqual(cfg, want) {
+		t.Errorf("got  %+v\nwant %+v", cfg, want)
+	}
+}
+
+func TestLoadRejects(t *testing.T) {
+	cases := []struct {
+		name, yaml string
+		env        map[string]string
+		want       string
+	}{
+		{"unknown key", "listn: x\n", nil, "listn"},
+		{"no tokens", "tokens: []\n", nil, "tokens"},
+		{"admin equals token", "admin_token: sim-token\n", nil, "admin_token"},
+		{"tiny body limit", "body_limit: 10\n", nil, "body_limit"},
+		{"bad duration", "max_latency: soon\n", nil, "duration"},
+		{"burst zero", "rate_limit: {per_second: 5, burst: 0}\n", nil, "burst"},
+		{"bad zone", "daily_limit: {per_id_number: 1, time_zone: Mars/Olympus, max_tracked: 5}\n", nil, "time_zone"},
+		{"journal size", "journal: {enabled: true, size: 0}\n", nil, "journal.size"},
+		{"bad level", "log_level: loud\n", nil, "log_level"},
+		{"scenario for unknown token", "scenarios: {nobody: {seed: 1}}\n", nil, "nobody"},
+		{"bad scenario", "scenarios: {sim-token: {fault_rate: 2}}\n", nil, "fault_rate"},
+		{"env not a number", "", map[string]string{"IDGATE_SIM_BODY_LIMIT": "big"}, "IDGATE_SIM_BODY_LIMIT"},
+		{"env not a bool", "", map[string]string{"IDGATE_SIM_JOURNAL_ENABLED": "perhaps"}, "IDGATE_SIM_JOURNAL_ENABLED"},
+		{"duplicate tokens", "", map[string]string{"IDGATE_SIM_TOKENS": "a,a"}, "duplicate"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "c.yaml")
+			if err := os.WriteFile(p, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(p, env(tc.env))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoadEmptyFileIsDefaults(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "empty.yaml")
+	os.WriteFile(p, nil, 0o600)
+	cfg, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg, Default()) {
+		t.Errorf("empty file: got %+v", cfg)
+	}
+}
+
+func TestLoadScenarioFromYAML(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte(`scenarios:
+  sim-token:
+    seed: 42
+    outcomes:
+      - {result: "-1", weight: 1}
+      - {status: 429, weight: 1}
+    latency: {distribution: uniform, min: 10ms, max: 20ms}
+    fault_rate: 0.5
+    faults: [{fault: hang, weight: 1}]
+`), 0o600)
+	cfg, err := Load(p, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := cfg.Scenarios["sim-token"]
+	if sc.Seed != 42 || len(sc.Outcomes) != 2 || sc.Latency.Max.D() != 20*time.Millisecond || sc.Faults[0].Fault != "hang" {
+		t.Errorf("scenario = %+v", sc)
+	}
+}
