@@ -1,0 +1,352 @@
+// Package admin is the operator API, served on its own listener behind its
+// own bearer token: tenants, keys (create, disable, enable, rotate), quota
+// remaining, usage per tenant per day by class, and CSV exports. New key
+// secrets are shown once, in the response that creates them; only their
+// SHA-256 digests are stored.
+package admin
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/idgate/idgate/gateway/auth"
+	"github.com/idgate/idgate/gateway/ledger"
+	"github.com/idgate/idgate/gateway/quota"
+)
+
+// Directory returns the key snapshot in force.
+type Directory interface {
+	Current() *auth.Directory
+}
+
+// KeyWriter persists a key change and makes it effective.
+type KeyWriter interface {
+	PutKey(ctx context.Context, o auth.Override) error
+}
+
+// QuotaReader reports today's usage.
+type QuotaReader interface {
+	Tenant(id string, now time.Time) quota.Usage
+	Key(id string, now time.Time) quota.Usage
+}
+
+// LedgerReader answers usage questions.
+type LedgerReader interface {
+	Usage(ctx context.Context, f ledger.Filter) ([]ledger.UsageRow, error)
+	Export(ctx context.Context, w io.Writer, f ledger.Filter) error
+}
+
+// Options wires the admin API.
+type Options struct {
+	Token    string
+	Dir      Directory
+	Keys     KeyWriter
+	Quota    QuotaReader
+	Ledger   LedgerReader
+	Calendar interface{ Day(time.Time) string }
+	Reload   func() error
+	Now      func() time.Time
+}
+
+type api struct{ Options }
+
+// Register mounts the API under /admin on app.
+func Register(app *fiber.App, o Options) {
+	a := &api{o}
+	g := app.Group("/admin", a.authorize)
+	g.Get("/tenants", a.listTenants)
+	g.Get("/tenants/:tenant", a.getTenant)
+	g.Post("/tenants/:tenant/keys", a.createKey)
+	g.Post("/keys/:key/disable", a.setDisabled(true))
+	g.Post("/keys/:key/enable", a.setDisabled(false))
+	g.Post("/keys/:key/rotate", a.rotateKey)
+	g.Get("/quota", a.quota)
+	g.Get("/usage", a.usage)
+	g.Get("/usage.csv", a.usageCSV)
+	g.Get("/ledger.csv", a.ledgerCSV)
+	g.Post("/reload", a.reload)
+}
+
+func (a *api) authorize(c *fiber.Ctx) error {
+	h := c.Get(fiber.HeaderAuthorization)
+	const p = "Bearer "
+	if len(h) <= len(p) || h[:len(p)] != p ||
+		subtle.ConstantTimeCompare([]byte(h[len(p):]), []byte(a.Token)) != 1 {
+		return fail(c, fiber.StatusUnauthorized, "invalid admin token")
+	}
+	return c.Next()
+}
+
+func fail(c *fiber.Ctx, status int, msg string) error {
+	return c.Status(status).JSON(fiber.Map{"error": msg})
+}
+
+type usageView struct {
+	Limit     int64 `json:"limit"` // 0: unlimited
+	Used      int64 `json:"used"`
+	Reserved  int64 `json:"reserved"`
+	Remaining int64 `json:"remaining"` // -1: unlimited
+}
+
+func view(limit int64, u quota.Usage) usageView {
+	v := usageView{Limit: limit, Used: u.Used, Reserved: u.Reserved, Remaining: -1}
+	if limit > 0 {
+		v.Remaining = max(0, limit-u.Used-u.Reserved)
+	}
+	return v
+}
+
+type keyView struct {
+	ID         string    `json:"id"`
+	Tenant     string    `json:"tenant"`
+	Disabled   bool      `json:"disabled"`
+	Managed    bool      `json:"managed"`
+	Rate       float64   `json:"rate"`
+	Burst      int       `json:"burst"`
+	DailyQuota int64     `json:"daily_quota"`
+	Quota      usageView `json:"quota_today"`
+	Key        string    `json:"key,omitempty"` // only when just created or rotated
+}
+
+type tenantView struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Disabled   bool      `json:"disabled"`
+	DailyQuota int64     `json:"daily_quota"`
+	Quota      usageView `json:"quota_today"`
+	Keys       []keyView `json:"keys"`
+}
+
+func (a *api) keyView(k *auth.Key, now time.Time) keyView {
+	return keyView{ID: k.ID, Tenant: k.Tenant.ID, Disabled: k.Disabled, Managed: k.Managed, Rate: k.Rate,
+		Burst: k.Burst, DailyQuota: k.DailyQuota, Quota: view(k.DailyQuota, a.Quota.Key(k.ID, now))}
+}
+
+func (a *api) tenantView(d *auth.Directory, t *auth.Tenant, now time.Time) tenantView {
+	v := tenantView{ID: t.ID, Name: t.Name, Disabled: t.Disabled, DailyQuota: t.DailyQuota,
+		Quota: view(t.DailyQuota, a.Quota.Tenant(t.ID, now)), Keys: []keyView{}}
+	for _, k := range d.Keys(t.ID) {
+		v.Keys = append(v.Keys, a.keyView(k, now))
+	}
+	return v
+}
+
+func (a *api) listTenants(c *fiber.Ctx) error {
+	d, now := a.Dir.Current(), a.Now()
+	out := []tenantView{}
+	for _, t := range d.Tenants() {
+		out = append(out, a.tenantView(d, t, now))
+	}
+	return c.JSON(fiber.Map{"day": a.Calendar.Day(now), "tenants": out})
+}
+
+func (a *api) getTenant(c *fiber.Ctx) error {
+	d := a.Dir.Current()
+	t, ok := d.Tenant(c.Params("tenant"))
+	if !ok {
+		return fail(c, fiber.StatusNotFound, "no such tenant")
+	}
+	return c.JSON(a.tenantView(d, t, a.Now()))
+}
+
+func (a *api) quota(c *fiber.Ctx) error {
+	d, now := a.Dir.Current(), a.Now()
+	type row struct {
+		Tenant string               `json:"tenant"`
+		Quota  usageView            `json:"quota"`
+		Keys   map[string]usageView `json:"keys"`
+	}
+	out := []row{}
+	for _, t := range d.Tenants() {
+		if q := c.Query("tenant"); q != "" && q != t.ID {
+			continue
+		}
+		r := row{Tenant: t.ID, Quota: view(t.DailyQuota, a.Quota.Tenant(t.ID, now)), Keys: map[string]usageView{}}
+		for _, k := range d.Keys(t.ID) {
+			r.Keys[k.ID] = view(k.DailyQuota, a.Quota.Key(k.ID, now))
+		}
+		out = append(out, r)
+	}
+	return c.JSON(fiber.Map{"day": a.Calendar.Day(now), "quotas": out})
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+type keyRequest struct {
+	ID         string  `json:"id"`
+	Rate       float64 `json:"rate"`
+	Burst      int     `json:"burst"`
+	DailyQuota int64   `json:"daily_quota"`
+}
+
+func (a *api) createKey(c *fiber.Ctx) error {
+	d := a.Dir.Current()
+	t, ok := d.Tenant(c.Params("tenant"))
+	if !ok {
+		return fail(c, fiber.StatusNotFound, "no such tenant")
+	}
+	var req keyRequest
+	if len(c.Body()) > 0 {
+		if err := c.BodyParser(&req); err != nil {
+			return fail(c, fiber.StatusBadRequest, "body must be JSON: {id, rate, burst, daily_quota}")
+		}
+	}
+	if req.Rate < 0 || req.Burst < 0 || req.DailyQuota < 0 {
+		return fail(c, fiber.StatusBadRequest, "limits must not be negative")
+	}
+	if req.ID == "" {
+		req.ID = t.ID + "-" + strconv.FormatInt(a.Now().UnixNano(), 36)
+	}
+	if !idPattern.MatchString(req.ID) {
+		return fail(c, fiber.StatusBadRequest, "id must match "+idPattern.String())
+	}
+	if _, exists := d.Key(req.ID); exists {
+		return fail(c, fiber.StatusConflict, "key id exists")
+	}
+	secret, digest, err := newSecret()
+	if err != nil {
+		return err
+	}
+	o := auth.Override{KeyID: req.ID, TenantID: t.ID, Digest: digest, Rate: req.Rate, Burst: req.Burst, DailyQuota: req.DailyQuota}
+	if err := a.Keys.PutKey(c.UserContext(), o); err != nil {
+		return fail(c, fiber.StatusInternalServerError, err.Error())
+	}
+	k, _ := a.Dir.Current().Key(req.ID)
+	v := a.keyView(k, a.Now())
+	v.Key = secret
+	return c.Status(fiber.StatusCreated).JSON(v)
+}
+
+func overrideOf(k *auth.Key) auth.Override {
+	return auth.Override{KeyID: k.ID, TenantID: k.Tenant.ID, Digest: k.Digest, Disabled: k.Disabled,
+		Rate: k.Rate, Burst: k.Burst, DailyQuota: k.DailyQuota}
+}
+
+func (a *api) setDisabled(disabled bool) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		k, ok := a.Dir.Current().Key(c.Params("key"))
+		if !ok {
+			return fail(c, fiber.StatusNotFound, "no such key")
+		}
+		o := overrideOf(k)
+		o.Disabled = disabled
+		if err := a.Keys.PutKey(c.UserContext(), o); err != nil {
+			return fail(c, fiber.StatusInternalServerError, err.Error())
+		}
+		k, _ = a.Dir.Current().Key(o.KeyID)
+		return c.JSON(a.keyView(k, a.Now()))
+	}
+}
+
+// rotateKey replaces a key's secret; the old secret stops working at once.
+func (a *api) rotateKey(c *fiber.Ctx) error {
+	k, ok := a.Dir.Current().Key(c.Params("key"))
+	if !ok {
+		return fail(c, fiber.StatusNotFound, "no such key")
+	}
+	secret, digest, err := newSecret()
+	if err != nil {
+		return err
+	}
+	o := overrideOf(k)
+	o.Digest = digest
+	if err := a.Keys.PutKey(c.UserContext(), o); err != nil {
+		return fail(c, fiber.StatusInternalServerError, err.Error())
+	}
+	k, _ = a.Dir.Current().Key(o.KeyID)
+	v := a.keyView(k, a.Now())
+	v.Key = secret
+	return c.JSON(v)
+}
+
+// newSecret draws 32 random bytes; "idg_" marks them in secret scanners.
+func newSecret() (string, [sha256.Size]byte, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", [sha256.Size]byte{}, fmt.Errorf("admin: random: %w", err)
+	}
+	s := "idg_" + base64.RawURLEncoding.EncodeToString(b[:])
+	return s, sha256.Sum256([]byte(s)), nil
+}
+
+var dayPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
+
+func filterOf(c *fiber.Ctx) (ledger.Filter, error) {
+	f := ledger.Filter{Tenant: c.Query("tenant"), From: c.Query("from"), To: c.Query("to")}
+	if day := c.Query("day"); day != "" {
+		f.From, f.To = day, day
+	}
+	for _, d := range []string{f.From, f.To} {
+		if d != "" && !dayPattern.MatchString(d) {
+			return f, errors.New("days are YYYY-MM-DD")
+		}
+	}
+	return f, nil
+}
+
+func (a *api) usage(c *fiber.Ctx) error {
+	f, err := filterOf(c)
+	if err != nil {
+		return fail(c, fiber.StatusBadRequest, err.Error())
+	}
+	rows, err := a.Ledger.Usage(c.UserContext(), f)
+	if err != nil {
+		return fail(c, fiber.StatusInternalServerError, err.Error())
+	}
+	return c.JSON(fiber.Map{"usage": rows})
+}
+
+func (a *api) usageCSV(c *fiber.Ctx) error {
+	f, err := filterOf(c)
+	if err != nil {
+		return fail(c, fiber.StatusBadRequest, err.Error())
+	}
+	rows, err := a.Ledger.Usage(c.UserContext(), f)
+	if err != nil {
+		return fail(c, fiber.StatusInternalServerError, err.Error())
+	}
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="usage.csv"`)
+	w := csv.NewWriter(c.Response().BodyWriter())
+	_ = w.Write([]string{"day", "tenant", "class", "count"})
+	for _, r := range rows {
+		_ = w.Write([]string{r.Day, r.Tenant, r.Class, strconv.FormatInt(r.Count, 10)})
+	}
+	w.Flush()
+	return w.Error()
+}
+
+func (a *api) ledgerCSV(c *fiber.Ctx) error {
+	f, err := filterOf(c)
+	if err != nil {
+		return fail(c, fiber.StatusBadRequest, err.Error())
+	}
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="ledger.csv"`)
+	bw := bufio.NewWriter(c.Response().BodyWriter())
+	if err := a.Ledger.Export(c.UserContext(), bw, f); err != nil {
+		c.Response().ResetBody()
+		return fail(c, fiber.StatusInternalServerError, err.Error())
+	}
+	return bw.Flush()
+}
+
+func (a *api) reload(c *fiber.Ctx) error {
+	if err := a.Reload(); err != nil {
+		return fail(c, fiber.StatusInternalServerError, err.Error())
+	}
+	return c.JSON(fiber.Map{"reloaded": true})
+}

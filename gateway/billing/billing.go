@@ -1,0 +1,68 @@
+// Package billing decides what an answer costs. Each route has its own
+// table of result codes because the authority's two APIs number their codes
+// differently (REFERENCE section 1); the gateway adds classes of its own for
+// answers that never reached, or never came back from, the authority.
+package billing
+
+import (
+	"fmt"
+
+	"github.com/idgate/idgate/gateway/config"
+)
+
+// Class is the billing class of one request, as the ledger records it.
+type Class string
+
+const (
+	// Billed: the authority gave a chargeable verdict.
+	Billed Class = "billed"
+	// NotBilled: the authority answered with a non-chargeable result code.
+	NotBilled Class = "not_billed"
+	// LocalReject: the gateway answered invalid input itself.
+	LocalReject Class = "local_reject"
+	// RateLimited: refused by the key's token bucket.
+	RateLimited Class = "rate_limited"
+	// QuotaExceeded: refused because a daily quota is used up.
+	QuotaExceeded Class = "quota_exceeded"
+	// UpstreamError: HTTP error, garbage or no answer from the authority.
+	UpstreamError Class = "upstream_error"
+	// Cached: answered from the gateway's cache (issue 4).
+	Cached Class = "cached"
+)
+
+// Classes lists every class, for reports and metric pre-registration.
+var Classes = []Class{Billed, NotBilled, LocalReject, RateLimited, QuotaExceeded, UpstreamError, Cached}
+
+// Table is one route's result-code table.
+type Table struct {
+	results map[string]config.Result
+}
+
+// NewTable builds a table from a route's config.
+func NewTable(r config.Route) (*Table, error) {
+	if len(r.Results) == 0 {
+		return nil, fmt.Errorf("billing: route %s has no result codes", r.Name)
+	}
+	m := make(map[string]config.Result, len(r.Results))
+	for code, res := range r.Results {
+		m[code] = res
+	}
+	return &Table{results: m}, nil
+}
+
+// Classify returns the class of a 200 answer with this result code; ok is
+// false for a code the table does not know, which the caller treats as
+// upstream garbage (never billed: we cannot know it is chargeable).
+func (t *Table) Classify(result []byte) (c Class, ok bool) {
+	r, ok := t.results[string(result)]
+	if !ok {
+		return UpstreamError, false
+	}
+	if r.Billed {
+		return Billed, true
+	}
+	return NotBilled, true
+}
+
+// Description is the table's description of a code.
+func (t *Table) Description(code string) string { return t.results[code].Description }

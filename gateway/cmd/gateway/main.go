@@ -1,0 +1,84 @@
+// Command gateway is the idgate gateway: a drop-in proxy in front of the
+// identity authority with keys, rate limits, daily quotas, local validation
+// and a billing ledger. See configs/gateway.yaml for every setting.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/server"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "gateway:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	cfgPath := flag.String("config", "", "YAML config file (default: the embedded demo config, same as configs/gateway.yaml)")
+	listen := flag.String("listen", "", "client listener address (overrides config and "+config.EnvPrefix+"LISTEN)")
+	adminListen := flag.String("admin-listen", "", "admin listener address (overrides config and "+config.EnvPrefix+"ADMIN_LISTEN)")
+	flag.Parse()
+
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	if *adminListen != "" {
+		cfg.Admin.Listen = *adminListen
+	}
+
+	srv, err := server.New(cfg, *cfgPath, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		_ = srv.Shutdown(context.Background())
+		return fmt.Errorf("listen: %w", err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
+	if err != nil {
+		ln.Close()
+		_ = srv.Shutdown(context.Background())
+		return fmt.Errorf("admin listen: %w", err)
+	}
+	srv.Serve(ln, adminLn)
+	log.Info("gateway started", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
+		"upstream", cfg.Upstream.URL, "store", cfg.Store.Path, "tenants", len(cfg.Tenants))
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	for sig := range sigs {
+		if sig == syscall.SIGHUP {
+			if err := srv.Reload(); err == nil {
+				log.Info("reload done")
+			}
+			continue
+		}
+		log.Info("shutting down", "signal", sig.String())
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace.D())
+		err := srv.Shutdown(ctx)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		log.Info("stopped; ledger flushed")
+		return nil
+	}
+	return nil
+}

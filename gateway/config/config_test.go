@@ -1,0 +1,119 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func repoFile(t *testing.T, rel string) string {
+	t.Helper()
+	return filepath.Join("..", "..", rel)
+}
+
+func TestDemoFileMatchesDefaults(t *testing.T) {
+	c, err := Load(repoFile(t, "configs/gateway.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := Default(); !reflect.DeepEqual(c, want) {
+		t.Fatalf("configs/gateway.yaml differs from Default():\n got %+v\nwant %+v", c, want)
+	}
+	if err := want().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func want() *Config { c := Default(); return &c }
+
+func TestProductionExampleLoads(t *testing.T) {
+	dir := t.TempDir()
+	adm, up := filepath.Join(dir, "admin"), filepath.Join(dir, "up")
+	os.WriteFile(adm, []byte("admin-secret\n"), 0o600)
+	os.WriteFile(up, []byte("up-secret"), 0o600)
+	env := map[string]string{
+		EnvPrefix + "ADMIN_TOKEN_FILE":    adm,
+		EnvPrefix + "UPSTREAM_TOKEN_FILE": up,
+	}
+	c, err := load(repoFile(t, "configs/gateway.production.yaml"), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Admin.Token != "admin-secret" || c.Upstream.Token != "up-secret" {
+		t.Fatalf("secrets from files not applied: %q %q", c.Admin.Token, c.Upstream.Token)
+	}
+	if len(c.Tenants) < 2 || len(c.Routes) != 2 {
+		t.Fatalf("want several tenants and two routes, got %d, %d", len(c.Tenants), len(c.Routes))
+	}
+	for _, tn := range c.Tenants {
+		for _, k := range tn.Keys {
+			if k.Key != "" || k.KeySHA256 == "" {
+				t.Errorf("production key %s must be a sha256 digest only", k.ID)
+			}
+		}
+	}
+	// The two APIs' tables must differ where REFERENCE says they do.
+	if c.Routes[0].Results["-7"].Description == c.Routes[1].Results["-7"].Description {
+		t.Error("sibling route reuses check-2e's code meanings")
+	}
+	if _, ok := c.Routes[1].Results["-8"]; !ok {
+		t.Error("sibling route lacks -8")
+	}
+}
+
+func TestValidateRejects(t *testing.T) {
+	cases := []struct {
+		name   string
+		mutate func(*Config)
+		want   string
+	}{
+		{"no admin token", func(c *Config) { c.Admin.Token = "" }, "admin.token"},
+		{"bad zone", func(c *Config) { c.Timezone = "Mars/Olympus" }, "timezone"},
+		{"bad url", func(c *Config) { c.Upstream.URL = "ftp://x" }, "upstream.url"},
+		{"two secrets", func(c *Config) { c.Tenants[0].Keys[0].KeySHA256 = strings.Repeat("a", 64) }, "exactly one"},
+		{"short digest", func(c *Config) { c.Tenants[0].Keys[0].Key = ""; c.Tenants[0].Keys[0].KeySHA256 = "abcd" }, "64 hex"},
+		{"dup key id", func(c *Config) { c.Tenants[0].Keys = append(c.Tenants[0].Keys, Key{ID: "demo-key-1", Key: "x"}) }, "duplicate"},
+		{"no rate", func(c *Config) { c.Tenants[0].Rate = 0 }, "rate and burst"},
+		{"billed local answer", func(c *Config) { c.Routes[0].LocalAnswers.IllegalID = "0" }, "non-billed"},
+		{"unknown local answer", func(c *Config) { c.Routes[0].LocalAnswers.IllegalName = "-99" }, "non-billed"},
+		{"empty table", func(c *Config) { c.Routes[0].Results = nil }, "billing table"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.Routes = []Route{CheckRoute()}
+			tc.mutate(&c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("want error containing %q, got %v", tc.want, err)
+			}
+		})
+	}
+}
+
+func TestParseRejectsUnknownFields(t *testing.T) {
+	if _, err := Parse([]byte("listen: x\nlisten_adress: y\n")); err == nil {
+		t.Fatal("a misspelled setting must be an error")
+	}
+}
+
+func TestEnvOverrides(t *testing.T) {
+	env := map[string]string{
+		EnvPrefix + "UPSTREAM_TOKEN":   "from-env",
+		EnvPrefix + "LISTEN":           "127.0.0.1:1",
+		EnvPrefix + "UPSTREAM_TIMEOUT": "250ms",
+	}
+	c, err := load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Upstream.Token != "from-env" || c.Listen != "127.0.0.1:1" || c.Upstream.Timeout.D().Milliseconds() != 250 {
+		t.Fatalf("env not applied: %+v", c)
+	}
+	env[EnvPrefix+"UPSTREAM_TIMEOUT"] = "soon"
+	if _, err := load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err == nil {
+		t.Fatal("bad duration accepted")
+	}
+}

@@ -1,0 +1,410 @@
+// Package ledger records one entry per authenticated request in SQLite
+// (pure Go, WAL). Requests hand entries to a bounded queue; one writer
+// goroutine stores them in batches. A full queue blocks the request
+// (backpressure) rather than dropping an entry: the ledger is the billing
+// record and the source the quota rebuilds from after a restart.
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // database/sql driver "sqlite", pure Go: no cgo in the build
+)
+
+// Entry is one request as the ledger keeps it. It holds no name and only
+// the masked ID number.
+type Entry struct {
+	Time            time.Time
+	Day             string // calendar day in the quota time zone, 2006-01-02
+	RequestID       string
+	Tenant          string
+	KeyID           string
+	Route           string
+	Result          string // the result code, "" when there was none
+	Class           string
+	Billed          bool
+	HTTPStatus      int
+	UpstreamLatency time.Duration
+	IDMasked        string
+
+	ack chan struct{} // a flush barrier, not a row
+}
+
+// SQLite is the embedded ledger.
+type SQLite struct {
+	db      *sql.DB
+	q       chan Entry
+	batch   int
+	log     *slog.Logger
+	done    chan struct{}
+	closeMu sync.RWMutex
+	closed  bool
+
+	written atomic.Int64
+	lastErr atomic.Pointer[error]
+}
+
+const columns = "ts, day, request_id, tenant, key_id, route, result, class, billed, http_status, upstream_us, id_masked"
+const ncol = 12
+
+// multiRows is how many rows one multi-row INSERT carries: one statement per
+// chunk is several times cheaper than one per row in modernc's SQLite.
+const multiRows = 64
+
+const schema = `
+CREATE TABLE IF NOT EXISTS ledger (
+	id          INTEGER PRIMARY KEY,
+	ts          INTEGER NOT NULL, -- unix nanoseconds
+	day         TEXT    NOT NULL,
+	request_id  TEXT    NOT NULL,
+	tenant      TEXT    NOT NULL,
+	key_id      TEXT    NOT NULL,
+	route       TEXT    NOT NULL,
+	result      TEXT    NOT NULL,
+	class       TEXT    NOT NULL,
+	billed      INTEGER NOT NULL,
+	http_status INTEGER NOT NULL,
+	upstream_us INTEGER NOT NULL,
+	id_masked   TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_day ON ledger(day, tenant, class);
+`
+
+// OpenDB opens (creating its directory) a SQLite database in WAL mode. The
+// key store shares the handle.
+func OpenDB(path string) (*sql.DB, error) {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+	}
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(4)
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger: schema: %w", err)
+	}
+	return db, nil
+}
+
+// New starts the writer over an open database.
+func New(db *sql.DB, queueSize, batchSize int, log *slog.Logger) *SQLite {
+	l := &SQLite{db: db, q: make(chan Entry, queueSize), batch: batchSize, log: log, done: make(chan struct{})}
+	go l.run()
+	return l
+}
+
+// Record queues e; it blocks while the queue is full.
+func (l *SQLite) Record(e Entry) error {
+	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
+	if l.closed {
+		return errors.New("ledger: closed")
+	}
+	l.q <- e
+	return nil
+}
+
+// Flush waits until every entry queued before the call is stored.
+func (l *SQLite) Flush() error {
+	ack := make(chan struct{})
+	if err := l.Record(Entry{ack: ack}); err != nil {
+		return err
+	}
+	<-ack
+	return l.Err()
+}
+
+// QueueLen is the number of entries waiting (a metric).
+func (l *SQLite) QueueLen() int { return len(l.q) }
+
+// Written is the number of entries stored since start.
+func (l *SQLite) Written() int64 { return l.written.Load() }
+
+// Err is the last write error, nil once a later write succeeded.
+func (l *SQLite) Err() error {
+	if p := l.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Ping reports whether the database answers and the writer is healthy.
+func (l *SQLite) Ping(ctx context.Context) error {
+	if err := l.Err(); err != nil {
+		return err
+	}
+	return l.db.PingContext(ctx)
+}
+
+// Close stops accepting entries, stores everything queued and closes the
+// database.
+func (l *SQLite) Close() error {
+	l.closeMu.Lock()
+	if l.closed {
+		l.closeMu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.q)
+	l.closeMu.Unlock()
+	<-l.done
+	err := l.Err()
+	if cerr := l.db.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("ledger: close: %w", cerr)
+	}
+	return err
+}
+
+func (l *SQLite) run() {
+	defer close(l.done)
+	buf := make([]Entry, 0, l.batch)
+	var acks []chan struct{}
+	for {
+		e, ok := <-l.q
+		if !ok {
+			return
+		}
+		buf, acks = buf[:0], acks[:0]
+		buf, acks = appendEntry(buf, acks, e)
+		// Take whatever else is waiting: batches grow with load, and an idle
+		// gateway still writes each entry at once.
+	drain:
+		for len(buf) < l.batch {
+			select {
+			case e, ok := <-l.q:
+				if !ok {
+					break drain
+				}
+				buf, acks = appendEntry(buf, acks, e)
+			default:
+				break drain
+			}
+		}
+		l.store(buf)
+		for _, a := range acks {
+			close(a)
+		}
+	}
+}
+
+func appendEntry(buf []Entry, acks []chan struct{}, e Entry) ([]Entry, []chan struct{}) {
+	if e.ack != nil {
+		return buf, append(acks, e.ack)
+	}
+	return append(buf, e), acks
+}
+
+// store writes a batch, retrying until it succeeds: entries are money. While
+// it fails, /readyz reports the error and the queue fills up until requests
+// block.
+func (l *SQLite) store(buf []Entry) {
+	if len(buf) == 0 {
+		return
+	}
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := l.insert(buf)
+		if err == nil {
+			l.lastErr.Store(nil)
+			l.written.Add(int64(len(buf)))
+			return
+		}
+		err = fmt.Errorf("ledger: write %d entries (attempt %d): %w", len(buf), attempt, err)
+		l.lastErr.Store(&err)
+		l.log.Error("ledger write failed; retrying", "err", err)
+		time.Sleep(backoff)
+		backoff = min(backoff*2, 2*time.Second)
+	}
+}
+
+func (l *SQLite) insert(buf []Entry) error {
+	tx, err := l.db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	args := make([]any, 0, multiRows*ncol)
+	for len(buf) > 0 {
+		n := min(len(buf), multiRows)
+		if n < multiRows && n > 8 {
+			n = 8 * (n / 8) // a handful of statement shapes keeps the statement cache warm
+		}
+		args = args[:0]
+		for _, e := range buf[:n] {
+			billed := 0
+			if e.Billed {
+				billed = 1
+			}
+			args = append(args, e.Time.UnixNano(), e.Day, e.RequestID, e.Tenant, e.KeyID, e.Route,
+				e.Result, e.Class, billed, e.HTTPStatus, e.UpstreamLatency.Microseconds(), e.IDMasked)
+		}
+		if _, err := tx.Exec(insertSQL(n), args...); err != nil {
+			return err
+		}
+		buf = buf[n:]
+	}
+	return tx.Commit()
+}
+
+var insertCache sync.Map // int -> string
+
+func insertSQL(n int) string {
+	if s, ok := insertCache.Load(n); ok {
+		return s.(string)
+	}
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", ncol), ",") + ")"
+	s := "INSERT INTO ledger(" + columns + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+	insertCache.Store(n, s)
+	return s
+}
+
+// Counts maps tenant → key id → number of entries.
+type Counts map[string]map[string]int64
+
+// BilledOn counts billed entries of one day per tenant and key: the quota
+// counters' starting point after a restart.
+func (l *SQLite) BilledOn(ctx context.Context, day string) (Counts, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT tenant, key_id, COUNT(*) FROM ledger WHERE day = ? AND billed = 1 GROUP BY tenant, key_id`, day)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: billed on %s: %w", day, err)
+	}
+	defer rows.Close()
+	out := Counts{}
+	for rows.Next() {
+		var t, k string
+		var n int64
+		if err := rows.Scan(&t, &k, &n); err != nil {
+			return nil, fmt.Errorf("ledger: billed on %s: %w", day, err)
+		}
+		if out[t] == nil {
+			out[t] = map[string]int64{}
+		}
+		out[t][k] = n
+	}
+	return out, rows.Err()
+}
+
+// UsageRow is the number of requests of one class, per tenant and day.
+type UsageRow struct {
+	Day    string `json:"day"`
+	Tenant string `json:"tenant"`
+	Class  string `json:"class"`
+	Count  int64  `json:"count"`
+}
+
+// Filter selects ledger rows; empty fields match everything. Days are
+// inclusive, 2006-01-02.
+type Filter struct {
+	Tenant string
+	From   string
+	To     string
+}
+
+func (f Filter) where() (string, []any) {
+	var cond []string
+	var args []any
+	if f.Tenant != "" {
+		cond, args = append(cond, "tenant = ?"), append(args, f.Tenant)
+	}
+	if f.From != "" {
+		cond, args = append(cond, "day >= ?"), append(args, f.From)
+	}
+	if f.To != "" {
+		cond, args = append(cond, "day <= ?"), append(args, f.To)
+	}
+	if len(cond) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(cond, " AND "), args
+}
+
+// Usage counts requests per day, tenant and class.
+func (l *SQLite) Usage(ctx context.Context, f Filter) ([]UsageRow, error) {
+	w, args := f.where()
+	rows, err := l.db.QueryContext(ctx, `SELECT day, tenant, class, COUNT(*) FROM ledger`+w+` GROUP BY day, tenant, class ORDER BY day, tenant, class`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: usage: %w", err)
+	}
+	defer rows.Close()
+	out := []UsageRow{}
+	for rows.Next() {
+		var r UsageRow
+		if err := rows.Scan(&r.Day, &r.Tenant, &r.Class, &r.Count); err != nil {
+			return nil, fmt.Errorf("ledger: usage: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ExportHeader is the CSV header of Export.
+var ExportHeader = []string{"time", "day", "request_id", "tenant", "key_id", "route", "result", "class", "billed", "http_status", "upstream_us", "id_masked"}
+
+// Export writes the selected entries as CSV, oldest first.
+func (l *SQLite) Export(ctx context.Context, w io.Writer, f Filter) error {
+	wh, args := f.where()
+	rows, err := l.db.QueryContext(ctx, `SELECT `+columns+` FROM ledger`+wh+` ORDER BY id`, args...)
+	if err != nil {
+		return fmt.Errorf("ledger: export: %w", err)
+	}
+	defer rows.Close()
+	cw := csv.NewWriter(w)
+	if err := cw.Write(ExportHeader); err != nil {
+		return fmt.Errorf("ledger: export: %w", err)
+	}
+	var (
+		ts, billed, status, us                      int64
+		day, rid, tenant, key, route, res, cls, idm string
+	)
+	for rows.Next() {
+		if err := rows.Scan(&ts, &day, &rid, &tenant, &key, &route, &res, &cls, &billed, &status, &us, &idm); err != nil {
+			return fmt.Errorf("ledger: export: %w", err)
+		}
+		rec := []string{time.Unix(0, ts).UTC().Format(time.RFC3339Nano), day, rid, tenant, key, route, res, cls,
+			strconv.FormatBool(billed == 1), strconv.FormatInt(status, 10), strconv.FormatInt(us, 10), idm}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("ledger: export: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("ledger: export: %w", err)
+	}
+	return rows.Err()
+}
+
+// Count returns how many entries match (tests and reconciliation).
+func (l *SQLite) Count(ctx context.Context, f Filter, billedOnly bool) (int64, error) {
+	w, args := f.where()
+	q := `SELECT COUNT(*) FROM ledger` + w
+	if billedOnly {
+		if w == "" {
+			q += " WHERE billed = 1"
+		} else {
+			q += " AND billed = 1"
+		}
+	}
+	var n int64
+	if err := l.db.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("ledger: count: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,391 @@
+// Package pipeline is the gateway's request path, in one place and in
+// order. Serve reads top to bottom:
+//
+//	authenticate → rate-limit → decode+validate → reserve quota → forward
+//	→ classify → commit/release → record → respond
+//
+// Every step is a small interface declared here and implemented in its own
+// package (auth, ratelimit, quota, upstream, billing, ledger, metrics), so
+// shared-store implementations and issue 4's cache and retries slot in
+// without touching the order: a cache lookup goes between "reserve quota"
+// and "forward" (see Serve), and a retry policy wraps the Forwarder.
+package pipeline
+
+import (
+	"encoding/json"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/idcard"
+	"github.com/idgate/idgate/gateway/auth"
+	"github.com/idgate/idgate/gateway/billing"
+	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/ledger"
+	"github.com/idgate/idgate/gateway/quota"
+	"github.com/idgate/idgate/gateway/ratelimit"
+	"github.com/idgate/idgate/gateway/upstream"
+)
+
+// Authenticator finds the active key of an Authorization header.
+type Authenticator interface {
+	Authenticate(authorization []byte) (*auth.Key, bool)
+}
+
+// RateLimiter takes one token from a key's bucket.
+type RateLimiter interface {
+	Allow(keyID string, rate float64, burst int, now time.Time) ratelimit.Decision
+}
+
+// Quota reserves, commits and releases daily units.
+type Quota interface {
+	Reserve(l quota.Limits, now time.Time) (quota.Ticket, quota.Scope)
+	Commit(quota.Ticket)
+	Release(quota.Ticket)
+}
+
+// Forwarder sends a request upstream. An error means no HTTP answer.
+type Forwarder interface {
+	Forward(r *upstream.Request, resp *fasthttp.Response) error
+}
+
+// Ledger records an entry; it may block (backpressure), never drop.
+type Ledger interface {
+	Record(ledger.Entry) error
+}
+
+// Calendar names the quota day.
+type Calendar interface {
+	Day(now time.Time) string
+}
+
+// Metrics observes finished requests and upstream calls.
+type Metrics interface {
+	Observe(route, class, tenant string, d time.Duration)
+	ObserveUpstream(route string, d time.Duration)
+}
+
+// Route is one served API with its billing table.
+type Route struct {
+	Name            string
+	Path            string
+	UpstreamPath    string
+	ForwardPrefer   bool
+	LocalValidation bool
+	Local           config.LocalAnswers
+	Billing         *billing.Table
+}
+
+// NewRoute builds a Route from config.
+func NewRoute(c config.Route) (*Route, error) {
+	t, err := billing.NewTable(c)
+	if err != nil {
+		return nil, err
+	}
+	return &Route{
+		Name: c.Name, Path: c.Path, UpstreamPath: c.UpstreamPath, ForwardPrefer: c.ForwardPrefer,
+		LocalValidation: c.LocalValidation, Local: c.LocalAnswers, Billing: t,
+	}, nil
+}
+
+// Pipeline holds the steps. All fields are required.
+type Pipeline struct {
+	Auth     Authenticator
+	Limits   RateLimiter
+	Quota    Quota
+	Forward  Forwarder
+	Ledger   Ledger
+	Calendar Calendar
+	Metrics  Metrics
+	IDs      *IDs
+	Log      *slog.Logger
+	// MaxBody is the largest accepted body; larger is 400 token_mismatched.
+	MaxBody int
+	Now     func() time.Time
+}
+
+// Class names for requests the ledger never sees (not authenticated).
+const (
+	classUnauthenticated = "unauthenticated"
+	classUnknownRoute    = "unknown_route"
+)
+
+// Serve runs one request through the pipeline.
+func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
+	x := exchange{ctx: ctx, route: rt, start: p.Now(), requestID: p.IDs.Next()}
+	ctx.Response.Header.Set("X-Request-Id", x.requestID)
+
+	// 1. Authenticate. Failures are not recorded in the ledger: there is no
+	// tenant to record them against.
+	key, ok := p.Auth.Authenticate(ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
+	if !ok {
+		writeError(ctx, contracts.ErrInvalidToken, "", x.requestID)
+		p.Metrics.Observe(rt.Name, classUnauthenticated, "", p.Now().Sub(x.start))
+		return
+	}
+	x.key = key
+
+	// 2. Rate-limit per key.
+	d := p.Limits.Allow(key.ID, key.Rate, key.Burst, x.start)
+	setRateLimitHeaders(ctx, d)
+	if !d.Allowed {
+		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.Itoa(ceilSeconds(d.RetryAfter)))
+		p.refuse(&x, billing.RateLimited, contracts.ErrTooManyRequests, "")
+		return
+	}
+
+	// 3. Decode and validate locally: what the authority would refuse never
+	// costs an upstream call.
+	req, verdict := p.check(ctx, rt, x.start)
+	x.idMasked = maskedID(&req)
+	switch {
+	case verdict.errCode != "":
+		p.refuse(&x, billing.LocalReject, verdict.errCode, verdict.reason)
+		return
+	case verdict.result != "":
+		x.result = verdict.result
+		body := contracts.AppendResponse(nil, contracts.CheckResponse{
+			Result: contracts.ResultCode(verdict.result), Description: rt.Billing.Description(verdict.result),
+		})
+		p.finish(&x, billing.LocalReject, fasthttp.StatusOK, "application/json", body)
+		return
+	}
+
+	// 4. Reserve a unit of the daily quotas (key and tenant).
+	ticket, scope := p.Quota.Reserve(quota.Limits{
+		TenantID: key.Tenant.ID, TenantQuota: key.Tenant.DailyQuota, KeyID: key.ID, KeyQuota: key.DailyQuota,
+	}, x.start)
+	if scope != quota.ScopeNone {
+		p.refuse(&x, billing.QuotaExceeded, contracts.ErrUsedUp, "The daily verification quota of this "+string(scope)+" is used up")
+		return
+	}
+
+	// (issue 4: a cache lookup goes here; a hit releases or commits the
+	// ticket per tenant policy and finishes with class billing.Cached.)
+
+	// 5. Forward.
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	upStart := p.Now()
+	err := p.Forward.Forward(&upstream.Request{
+		Path:      rt.UpstreamPath,
+		Body:      ctx.Request.Body(),
+		Prefer:    preferOf(ctx, rt),
+		RequestID: s2b(x.requestID),
+	}, resp)
+	x.upstreamLatency = p.Now().Sub(upStart)
+	p.Metrics.ObserveUpstream(rt.Name, x.upstreamLatency)
+
+	// 6. Classify the answer with the route's billing table.
+	ans := classify(rt, resp, err)
+	x.result = ans.result
+	if ans.problem != "" {
+		p.Log.Warn("upstream answer unusable", "request_id", x.requestID, "route", rt.Name,
+			"tenant", key.Tenant.ID, "status", resp.StatusCode(), "problem", ans.problem, "err", err)
+	}
+
+	// 7. Commit the unit when billed, release it otherwise.
+	if ans.class == billing.Billed {
+		p.Quota.Commit(ticket)
+	} else {
+		p.Quota.Release(ticket)
+	}
+
+	// 8–9. Record, then respond: the upstream body unchanged, or the
+	// gateway's own api_error for garbage.
+	if ans.ownError {
+		p.refuse(&x, billing.UpstreamError, contracts.ErrAPIError, ans.problem)
+		return
+	}
+	if ra := resp.Header.Peek(fasthttp.HeaderRetryAfter); len(ra) > 0 {
+		ctx.Response.Header.SetBytesV(fasthttp.HeaderRetryAfter, ra)
+	}
+	p.finish(&x, ans.class, resp.StatusCode(), b2s(resp.Header.ContentType()), resp.Body())
+}
+
+// exchange is the state of one request as it moves down the pipeline.
+type exchange struct {
+	ctx             *fasthttp.RequestCtx
+	route           *Route
+	start           time.Time
+	requestID       string
+	key             *auth.Key
+	result          string
+	idMasked        string
+	upstreamLatency time.Duration
+}
+
+// refuse answers with one of the contract's errors and records it.
+func (p *Pipeline) refuse(x *exchange, class billing.Class, code contracts.ErrorCode, message string) {
+	body := contracts.AppendError(nil, contracts.NewError(code, message, x.requestID))
+	p.finish(x, class, code.Status(), "application/json", body)
+}
+
+// finish records the ledger entry, then writes the response.
+func (p *Pipeline) finish(x *exchange, class billing.Class, status int, contentType string, body []byte) {
+	err := p.Ledger.Record(ledger.Entry{
+		Time: x.start, Day: p.Calendar.Day(x.start), RequestID: x.requestID,
+		Tenant: x.key.Tenant.ID, KeyID: x.key.ID, Route: x.route.Name,
+		Result: x.result, Class: string(class), Billed: class == billing.Billed,
+		HTTPStatus: status, UpstreamLatency: x.upstreamLatency, IDMasked: x.idMasked,
+	})
+	if err != nil {
+		// Only after shutdown began; the listener is closed by then, so this
+		// is a request that slipped in at the edge. Say so loudly.
+		p.Log.Error("ledger entry not recorded", "request_id", x.requestID, "tenant", x.key.Tenant.ID, "class", class, "err", err)
+	}
+	x.ctx.SetStatusCode(status)
+	if contentType == "" {
+		contentType = "application/json"
+	}
+	x.ctx.SetContentType(contentType)
+	x.ctx.SetBody(body)
+	p.Metrics.Observe(x.route.Name, string(class), x.key.Tenant.ID, p.Now().Sub(x.start))
+}
+
+// verdict of local validation: at most one of errCode and result is set.
+type verdict struct {
+	errCode contracts.ErrorCode
+	reason  string
+	result  string
+}
+
+func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time) (contracts.CheckRequest, verdict) {
+	body := ctx.Request.Body()
+	if len(body) > p.MaxBody {
+		return contracts.CheckRequest{}, verdict{errCode: contracts.ErrTokenMismatched, reason: "request body is too large"}
+	}
+	if ct := ctx.Request.Header.ContentType(); len(ct) > 0 && !contracts.IsJSONContentType(b2s(ct)) {
+		return contracts.CheckRequest{}, verdict{errCode: contracts.ErrTokenMismatched, reason: "content type must be application/json"}
+	}
+	req, err := contracts.DecodeCheckRequest(body)
+	if err != nil {
+		return contracts.CheckRequest{}, verdict{errCode: contracts.ErrTokenMismatched, reason: err.Error()}
+	}
+	if req.Encryption != nil || !rt.LocalValidation {
+		// Encrypted fields can only be read by the authority; it validates them.
+		if req.Encryption == nil && (req.Name == "" || req.IDCard == "") {
+			return req, verdict{errCode: contracts.ErrTokenMismatched, reason: "missing required field"}
+		}
+		return req, verdict{}
+	}
+	rej := contracts.Validate(&req, now)
+	if rej == nil {
+		return req, verdict{}
+	}
+	var local string
+	switch {
+	case rej.Result == contracts.ResultIllegalID:
+		local = rt.Local.IllegalID
+	case rej.Result == contracts.ResultIllegalName:
+		local = rt.Local.IllegalName
+	case rej.Error != "" && req.Name != "" && req.IDCard != "":
+		// Both fields present, so the refusal is about the validity period.
+		local = rt.Local.IllegalValidity
+	}
+	if local != "" {
+		return req, verdict{result: local}
+	}
+	code := rej.Error
+	if code == "" {
+		code = contracts.ErrTokenMismatched
+	}
+	return req, verdict{errCode: code, reason: rej.Reason}
+}
+
+// maskedID is the only form of the ID number the ledger sees.
+func maskedID(req *contracts.CheckRequest) string {
+	if req.IDCard == "" {
+		return ""
+	}
+	if req.Encryption != nil {
+		for _, f := range req.Encryption.EncryptList {
+			if f == "id_card" {
+				return "encrypted"
+			}
+		}
+	}
+	return idcard.Mask(req.IDCard)
+}
+
+func preferOf(ctx *fasthttp.RequestCtx, rt *Route) []byte {
+	if !rt.ForwardPrefer {
+		return nil
+	}
+	return ctx.Request.Header.Peek("Prefer")
+}
+
+// answer is the classified upstream response.
+type answer struct {
+	class  billing.Class
+	result string
+	// ownError: the gateway answers 500 api_error instead of passing the
+	// upstream's response on; problem says why (for the log, no body data).
+	ownError bool
+	problem  string
+}
+
+func classify(rt *Route, resp *fasthttp.Response, err error) answer {
+	if err != nil {
+		return answer{class: billing.UpstreamError, ownError: true, problem: "upstream unavailable"}
+	}
+	status := resp.StatusCode()
+	body := resp.Body()
+	switch {
+	case status == fasthttp.StatusOK:
+		res, ok := upstream.ResultField(body)
+		if !ok {
+			return answer{class: billing.UpstreamError, ownError: true, problem: "upstream answer unreadable"}
+		}
+		class, known := rt.Billing.Classify(res)
+		if !known {
+			return answer{class: billing.UpstreamError, ownError: true, problem: "upstream result code unknown"}
+		}
+		return answer{class: class, result: string(res)}
+	case status == fasthttp.StatusUnauthorized || status == fasthttp.StatusForbidden:
+		// The gateway's own upstream credential was refused: a gateway
+		// fault, not the client's, whose key was fine.
+		return answer{class: billing.UpstreamError, ownError: true, problem: "upstream refused the gateway's credential"}
+	case json.Valid(body) && len(body) > 0 && body[0] == '{':
+		// The authority's own HTTP error: passed on unchanged, never billed.
+		return answer{class: billing.UpstreamError}
+	default:
+		return answer{class: billing.UpstreamError, ownError: true, problem: "upstream error unreadable"}
+	}
+}
+
+func setRateLimitHeaders(ctx *fasthttp.RequestCtx, d ratelimit.Decision) {
+	h := &ctx.Response.Header
+	h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
+	h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
+	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
+}
+
+func ceilSeconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	if s < 0 {
+		return 0
+	}
+	return s
+}
+
+// WriteError answers with a contract error outside the pipeline (unknown
+// routes, oversized bodies rejected by the server).
+func WriteError(ctx *fasthttp.RequestCtx, code contracts.ErrorCode, message, requestID string) {
+	ctx.Response.Header.Set("X-Request-Id", requestID)
+	writeError(ctx, code, message, requestID)
+}
+
+func writeError(ctx *fasthttp.RequestCtx, code contracts.ErrorCode, message, requestID string) {
+	ctx.SetStatusCode(code.Status())
+	ctx.SetContentType("application/json")
+	ctx.SetBody(contracts.AppendError(nil, contracts.NewError(code, message, requestID)))
+}
+
+// ObserveUnknownRoute counts a request for a path the gateway does not serve.
+func (p *Pipeline) ObserveUnknownRoute(d time.Duration) {
+	p.Metrics.Observe("", classUnknownRoute, "", d)
+}

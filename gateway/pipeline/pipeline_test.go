@@ -1,0 +1,485 @@
+package pipeline
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/auth"
+	"github.com/idgate/idgate/gateway/billing"
+	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/ledger"
+	"github.com/idgate/idgate/gateway/quota"
+	"github.com/idgate/idgate/gateway/ratelimit"
+	"github.com/idgate/idgate/gateway/upstream"
+)
+
+// fakeUpstream answers every forward with a fixed response or error.
+type fakeUpstream struct {
+	mu     sync.Mutex
+	status int
+	body   string
+	header map[string]string
+	err    error
+	calls  atomic.Int64
+	last   upstream.Request
+}
+
+func (f *fakeUpstream) Forward(r *upstream.Request, resp *fasthttp.Response) error {
+	f.calls.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.last = upstream.Request{Path: r.Path, Body: append([]byte(nil), r.Body...), Prefer: append([]byte(nil), r.Prefer...)}
+	if f.err != nil {
+		return f.err
+	}
+	resp.SetStatusCode(f.status)
+	resp.Header.SetContentType("application/json")
+	for k, v := range f.header {
+		resp.Header.Set(k, v)
+	}
+	resp.SetBodyString(f.body)
+	return nil
+}
+
+// memLedger keeps entries in memory.
+type memLedger struct {
+	mu      sync.Mutex
+	entries []ledger.Entry
+}
+
+func (m *memLedger) Record(e ledger.Entry) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.entries = append(m.entries, e)
+	return nil
+}
+
+func (m *memLedger) all() []ledger.Entry {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]ledger.Entry(nil), m.entries...)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Observe(string, string, string, time.Duration) {}
+func (nopMetrics) ObserveUpstream(string, time.Duration)         {}
+
+type harness struct {
+	p     *Pipeline
+	up    *fakeUpstream
+	led   *memLedger
+	quota *quota.Counter
+	route *Route
+}
+
+var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+
+func newHarness(t testing.TB, tenants []config.Tenant) *harness {
+	t.Helper()
+	if tenants == nil {
+		tenants = []config.Tenant{{ID: "t1", DailyQuota: 0, Rate: 1e6, Burst: 1e6, Keys: []config.Key{{ID: "k1", Key: "good-key"}}}}
+	}
+	d, err := auth.NewDirectory(tenants, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := quota.NewCalendar(time.UTC)
+	q := quota.NewCounter(cal)
+	up := &fakeUpstream{status: 200, body: `{"result":"0","description":"Name and ID card number are consistent"}`}
+	led := &memLedger{}
+	rt, err := NewRoute(config.CheckRoute())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Pipeline{
+		Auth: auth.NewStore(d), Limits: ratelimit.New(), Quota: q, Forward: up, Ledger: led,
+		Calendar: cal, Metrics: nopMetrics{}, IDs: NewIDs(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MaxBody: 4096, Now: func() time.Time { return now },
+	}
+	return &harness{p: p, up: up, led: led, quota: q, route: rt}
+}
+
+const goodID, goodName = "110101191111110010", "测试一致"
+
+func goodBody() string {
+	return fmt.Sprintf(`{"name":%q,"id_card":%q}`, goodName, goodID)
+}
+
+type reqOpt func(*fasthttp.Request)
+
+func withAuth(v string) reqOpt      { return func(r *fasthttp.Request) { r.Header.Set("Authorization", v) } }
+func withHeader(k, v string) reqOpt { return func(r *fasthttp.Request) { r.Header.Set(k, v) } }
+
+func (h *harness) do(body string, opts ...reqOpt) *fasthttp.Response {
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI(contracts.CheckPath)
+	ctx.Request.Header.SetContentType("application/json")
+	ctx.Request.Header.Set("Authorization", "Bearer good-key")
+	ctx.Request.SetBodyString(body)
+	for _, o := range opts {
+		o(&ctx.Request)
+	}
+	h.p.Serve(&ctx, h.route)
+	resp := &fasthttp.Response{}
+	ctx.Response.CopyTo(resp)
+	return resp
+}
+
+func errorCode(t *testing.T, resp *fasthttp.Response) contracts.ErrorCode {
+	t.Helper()
+	var e contracts.ErrorBody
+	if err := json.Unmarshal(resp.Body(), &e); err != nil {
+		t.Fatalf("error body %q: %v", resp.Body(), err)
+	}
+	if e.Success || e.TraceID == "" || e.TraceID != string(resp.Header.Peek("X-Request-Id")) {
+		t.Fatalf("error body %q: want success=false and trace_id = X-Request-Id", resp.Body())
+	}
+	return e.Error.Code
+}
+
+func TestClasses(t *testing.T) {
+	cases := []struct {
+		name       string
+		body       string
+		opts       []reqOpt
+		upStatus   int
+		upBody     string
+		upHeader   map[string]string
+		upErr      error
+		wantStatus int
+		wantCode   contracts.ErrorCode // for non-200
+		wantResult string              // for 200
+		wantClass  billing.Class
+		wantCalls  int64
+		passBody   bool // response body equals upstream body
+	}{
+		{name: "billed consistent", upStatus: 200, upBody: `{"result":"0","description":"x"}`, wantStatus: 200, wantResult: "0", wantClass: billing.Billed, wantCalls: 1, passBody: true},
+		{name: "billed inconsistent", upStatus: 200, upBody: `{"result":"-1","description":"x"}`, wantStatus: 200, wantResult: "-1", wantClass: billing.Billed, wantCalls: 1, passBody: true},
+		{name: "not billed no record", upStatus: 200, upBody: `{"description":"x","result":"-5"}`, wantStatus: 200, wantResult: "-5", wantClass: billing.NotBilled, wantCalls: 1, passBody: true},
+		{name: "not billed upgrading", upStatus: 200, upBody: `{"result":"-6","description":"x","extra":{"a":[1,"}"]}}`, wantStatus: 200, wantResult: "-6", wantClass: billing.NotBilled, wantCalls: 1, passBody: true},
+		{name: "local illegal id", body: `{"name":"张三","id_card":"110101191111110011"}`, wantStatus: 200, wantResult: "-2", wantClass: billing.LocalReject},
+		{name: "local illegal name", body: `{"name":"X","id_card":"110101191111110010"}`, wantStatus: 200, wantResult: "-3", wantClass: billing.LocalReject},
+		{name: "malformed json", body: `{"name":`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
+		{name: "wrong type", body: `{"name":1,"id_card":"110101191111110010"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
+		{name: "missing id", body: `{"name":"张三"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
+		{name: "empty body", body: ` `, wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
+		{name: "oversized", body: `{"name":"` + strings.Repeat("a", 5000) + `"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
+		{name: "not json content type", opts: []reqOpt{withHeader("Content-Type", "text/plain")}, wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
+		{name: "bad validity", body: fmt.Sprintf(`{"name":%q,"id_card":%q,"validity_begin":"2020-01-01"}`, goodName, goodID), wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
+		{name: "connection error", upErr: errors.New("dial tcp: connection refused"), wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		{name: "timeout", upErr: fasthttp.ErrTimeout, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		{name: "garbage 200", upStatus: 200, upBody: `<html>oops</html>`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		{name: "truncated 200", upStatus: 200, upBody: `{"result":"0","descr`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		{name: "empty 200", upStatus: 200, upBody: ``, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		{name: "wrong shape", upStatus: 200, upBody: `{"result":0}`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		{name: "array", upStatus: 200, upBody: `["result","0"]`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		{name: "nested result only", upStatus: 200, upBody: `{"data":{"result":"0"}}`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		{name: "unknown code", upStatus: 200, upBody: `{"result":"-42","description":"x"}`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		{name: "upstream 429 passed through", upStatus: 429, upBody: `{"success":false,"error":{"code":"too_many_requests","message":"m"},"trace_id":"u-1"}`, upHeader: map[string]string{"Retry-After": "3"}, wantStatus: 429, wantClass: billing.UpstreamError, wantCalls: 1, passBody: true},
+		{name: "upstream 500 passed through", upStatus: 500, upBody: `{"success":false,"error":{"code":"api_error","message":"m"},"trace_id":"u-2"}`, wantStatus: 500, wantClass: billing.UpstreamError, wantCalls: 1, passBody: true},
+		{name: "upstream 502 html", upStatus: 502, upBody: `<html>bad gateway</html>`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		{name: "upstream refuses our credential", upStatus: 401, upBody: `{"success":false,"error":{"code":"invalid_token","message":"m"},"trace_id":"u"}`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.up.status, h.up.body, h.up.err, h.up.header = tc.upStatus, tc.upBody, tc.upErr, tc.upHeader
+			body := tc.body
+			if body == "" {
+				body = goodBody()
+			}
+			resp := h.do(body, tc.opts...)
+			if resp.StatusCode() != tc.wantStatus {
+				t.Fatalf("status %d, want %d; body %s", resp.StatusCode(), tc.wantStatus, resp.Body())
+			}
+			if len(resp.Header.Peek("X-Request-Id")) == 0 {
+				t.Error("no X-Request-Id")
+			}
+			if tc.wantCode != "" {
+				if c := errorCode(t, resp); c != tc.wantCode {
+					t.Fatalf("code %s, want %s", c, tc.wantCode)
+				}
+			}
+			if tc.wantResult != "" {
+				var cr contracts.CheckResponse
+				if err := json.Unmarshal(resp.Body(), &cr); err != nil || string(cr.Result) != tc.wantResult || cr.Description == "" {
+					t.Fatalf("body %s, want result %s with a description", resp.Body(), tc.wantResult)
+				}
+			}
+			if tc.passBody && string(resp.Body()) != tc.upBody {
+				t.Fatalf("body %q, want upstream body unchanged %q", resp.Body(), tc.upBody)
+			}
+			if got := h.up.calls.Load(); got != tc.wantCalls {
+				t.Fatalf("upstream calls %d, want %d", got, tc.wantCalls)
+			}
+			if tc.upHeader["Retry-After"] != "" && string(resp.Header.Peek("Retry-After")) != tc.upHeader["Retry-After"] {
+				t.Error("upstream Retry-After not passed on")
+			}
+			es := h.led.all()
+			if len(es) != 1 {
+				t.Fatalf("ledger entries %d, want 1", len(es))
+			}
+			e := es[0]
+			if e.Class != string(tc.wantClass) || e.Billed != (tc.wantClass == billing.Billed) || e.HTTPStatus != tc.wantStatus ||
+				e.Tenant != "t1" || e.KeyID != "k1" || e.Route != "check-2e" || e.Day != "2026-11-22" {
+				t.Fatalf("ledger entry %+v", e)
+			}
+			if strings.Contains(fmt.Sprintf("%+v", e), goodName) || strings.Contains(fmt.Sprintf("%+v", e), goodID) {
+				t.Fatalf("ledger entry holds personal data: %+v", e)
+			}
+			// The quota holds exactly the billed answers, nothing in flight.
+			u := h.quota.Tenant("t1", now)
+			wantUsed := int64(0)
+			if tc.wantClass == billing.Billed {
+				wantUsed = 1
+			}
+			if u.Used != wantUsed || u.Reserved != 0 {
+				t.Fatalf("quota %+v, want used %d, nothing reserved", u, wantUsed)
+			}
+		})
+	}
+}
+
+func TestAuthentication(t *testing.T) {
+	tenants := []config.Tenant{
+		{ID: "t1", Rate: 100, Burst: 100, Keys: []config.Key{{ID: "k1", Key: "good-key"}, {ID: "k2", Key: "off-key", Disabled: true}}},
+		{ID: "t2", Rate: 100, Burst: 100, Disabled: true, Keys: []config.Key{{ID: "k3", Key: "tenant-off"}}},
+	}
+	cases := []struct {
+		name, header string
+		want         int
+	}{
+		{"good", "Bearer good-key", 200},
+		{"lower-case scheme", "bearer good-key", 200},
+		{"missing", "", 401},
+		{"no scheme", "good-key", 401},
+		{"unknown", "Bearer nope", 401},
+		{"disabled key", "Bearer off-key", 401},
+		{"disabled tenant", "Bearer tenant-off", 401},
+		{"empty token", "Bearer ", 401},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, tenants)
+			resp := h.do(goodBody(), withAuth(tc.header))
+			if resp.StatusCode() != tc.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode(), tc.want)
+			}
+			if tc.want == 401 {
+				if c := errorCode(t, resp); c != contracts.ErrInvalidToken {
+					t.Fatalf("code %s", c)
+				}
+				if n := len(h.led.all()); n != 0 || h.up.calls.Load() != 0 {
+					t.Fatalf("unauthenticated request recorded (%d) or forwarded", n)
+				}
+			}
+		})
+	}
+}
+
+func TestForwardedHeaders(t *testing.T) {
+	h := newHarness(t, nil)
+	h.do(goodBody(), withHeader("Prefer", "result=-5"))
+	if string(h.up.last.Prefer) != "result=-5" {
+		t.Fatalf("Prefer not forwarded: %q", h.up.last.Prefer)
+	}
+	if string(h.up.last.Body) != goodBody() || h.up.last.Path != contracts.CheckPath {
+		t.Fatalf("forwarded %+v", h.up.last)
+	}
+	h.route.ForwardPrefer = false
+	h.do(goodBody(), withHeader("Prefer", "result=-5"))
+	if len(h.up.last.Prefer) != 0 {
+		t.Fatal("Prefer forwarded on a route that forbids it")
+	}
+}
+
+func TestRateLimitHeaders(t *testing.T) {
+	tenants := []config.Tenant{{ID: "t1", Rate: 1, Burst: 3, Keys: []config.Key{{ID: "k1", Key: "good-key"}}}}
+	h := newHarness(t, tenants)
+	for i, wantRemaining := range []string{"2", "1", "0"} {
+		resp := h.do(goodBody())
+		if resp.StatusCode() != 200 {
+			t.Fatalf("request %d: %d", i, resp.StatusCode())
+		}
+		if got := string(resp.Header.Peek("RateLimit-Remaining")); got != wantRemaining {
+			t.Fatalf("request %d: RateLimit-Remaining %s, want %s", i, got, wantRemaining)
+		}
+		if string(resp.Header.Peek("RateLimit-Limit")) != "3" {
+			t.Fatalf("RateLimit-Limit %s", resp.Header.Peek("RateLimit-Limit"))
+		}
+	}
+	resp := h.do(goodBody())
+	if resp.StatusCode() != 429 || errorCode(t, resp) != contracts.ErrTooManyRequests {
+		t.Fatalf("status %d body %s", resp.StatusCode(), resp.Body())
+	}
+	if string(resp.Header.Peek("Retry-After")) != "1" || string(resp.Header.Peek("RateLimit-Reset")) != "3" {
+		t.Fatalf("Retry-After %q RateLimit-Reset %q", resp.Header.Peek("Retry-After"), resp.Header.Peek("RateLimit-Reset"))
+	}
+	if h.up.calls.Load() != 3 {
+		t.Fatal("rate-limited request forwarded")
+	}
+	es := h.led.all()
+	if es[len(es)-1].Class != string(billing.RateLimited) {
+		t.Fatalf("last class %s", es[len(es)-1].Class)
+	}
+	// A second later one token is back.
+	h.p.Now = func() time.Time { return now.Add(time.Second) }
+	if resp := h.do(goodBody()); resp.StatusCode() != 200 {
+		t.Fatalf("after refill: %d", resp.StatusCode())
+	}
+}
+
+func TestQuotaExactUnderConcurrency(t *testing.T) {
+	const quotaN, clients, perClient = 50, 64, 8
+	tenants := []config.Tenant{{ID: "t1", DailyQuota: quotaN, Rate: 1e9, Burst: 1e9, Keys: []config.Key{{ID: "k1", Key: "good-key"}}}}
+	h := newHarness(t, tenants)
+	// Every third answer is not billed: releases must hand units back.
+	var n atomic.Int64
+	h.p.Forward = forwardFunc(func(r *upstream.Request, resp *fasthttp.Response) error {
+		resp.SetStatusCode(200)
+		if n.Add(1)%3 == 0 {
+			resp.SetBodyString(`{"result":"-5","description":"x"}`)
+		} else {
+			resp.SetBodyString(`{"result":"0","description":"x"}`)
+		}
+		return nil
+	})
+	var billed, usedUp, other atomic.Int64
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < perClient; i++ {
+				resp := h.do(goodBody())
+				switch {
+				case resp.StatusCode() == 200 && strings.Contains(string(resp.Body()), `"result":"0"`):
+					billed.Add(1)
+				case resp.StatusCode() == 402:
+					usedUp.Add(1)
+				case resp.StatusCode() == 200:
+				default:
+					other.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if billed.Load() != quotaN || other.Load() != 0 || usedUp.Load() == 0 {
+		t.Fatalf("billed %d (want %d), used_up %d, other %d", billed.Load(), quotaN, usedUp.Load(), other.Load())
+	}
+	var ledgerBilled int64
+	for _, e := range h.led.all() {
+		if e.Billed {
+			ledgerBilled++
+		}
+	}
+	if ledgerBilled != quotaN {
+		t.Fatalf("ledger billed %d", ledgerBilled)
+	}
+}
+
+type forwardFunc func(*upstream.Request, *fasthttp.Response) error
+
+func (f forwardFunc) Forward(r *upstream.Request, resp *fasthttp.Response) error { return f(r, resp) }
+
+func TestQuotaPerKeyAndTenant(t *testing.T) {
+	tenants := []config.Tenant{{ID: "t1", DailyQuota: 3, Rate: 1e6, Burst: 1e6, Keys: []config.Key{
+		{ID: "k1", Key: "good-key", DailyQuota: 2}, {ID: "k2", Key: "other-key"},
+	}}}
+	h := newHarness(t, tenants)
+	seq := []struct {
+		key  string
+		want int
+	}{{"good-key", 200}, {"good-key", 200}, {"good-key", 402}, {"other-key", 200}, {"other-key", 402}}
+	for i, s := range seq {
+		resp := h.do(goodBody(), withAuth("Bearer "+s.key))
+		if resp.StatusCode() != s.want {
+			t.Fatalf("step %d (%s): %d, want %d", i, s.key, resp.StatusCode(), s.want)
+		}
+		if s.want == 402 && errorCode(t, resp) != contracts.ErrUsedUp {
+			t.Fatal("want used_up")
+		}
+	}
+	// The next day starts afresh.
+	h.p.Now = func() time.Time { return now.Add(24 * time.Hour) }
+	if resp := h.do(goodBody()); resp.StatusCode() != 200 {
+		t.Fatalf("next day: %d", resp.StatusCode())
+	}
+}
+
+func TestEncryptedRequestSkipsLocalValidation(t *testing.T) {
+	h := newHarness(t, nil)
+	body := `{"name":"Y2lwaGVy","id_card":"Y2lwaGVydGV4dA==","encryption":{"encrypt_list":["name","id_card"],"ciphertext_blob":"a","iv":"b","algorithm":"AES-256-CBC"}}`
+	resp := h.do(body)
+	if resp.StatusCode() != 200 || h.up.calls.Load() != 1 {
+		t.Fatalf("status %d calls %d", resp.StatusCode(), h.up.calls.Load())
+	}
+	if e := h.led.all()[0]; e.IDMasked != "encrypted" {
+		t.Fatalf("masked %q", e.IDMasked)
+	}
+}
+
+func TestValidityRouteAnswersLocally(t *testing.T) {
+	h := newHarness(t, nil)
+	h.route.Local.IllegalValidity = "-4"
+	body := fmt.Sprintf(`{"name":%q,"id_card":%q,"validity_begin":"20200101","validity_end":"20100101"}`, goodName, goodID)
+	resp := h.do(body)
+	if resp.StatusCode() != 200 || !strings.Contains(string(resp.Body()), `"result":"-4"`) || h.up.calls.Load() != 0 {
+		t.Fatalf("status %d body %s calls %d", resp.StatusCode(), resp.Body(), h.up.calls.Load())
+	}
+}
+
+func TestIDsUnique(t *testing.T) {
+	g := NewIDs()
+	seen := map[string]bool{}
+	for i := 0; i < 1000; i++ {
+		id := g.Next()
+		if len(id) != 36 || seen[id] {
+			t.Fatalf("id %q", id)
+		}
+		seen[id] = true
+	}
+}
+
+// FuzzServe: no panic, and garbage never gets a 200 that is not a local
+// -2/-3 verdict; nothing invalid reaches the upstream.
+func FuzzServe(f *testing.F) {
+	f.Add([]byte(goodBody()))
+	f.Add([]byte(`{"name":"张三","id_card":"11010519491231002X","validity_begin":"20200101","validity_end":"00000000"}`))
+	f.Add([]byte(`{"encryption":{}}`))
+	f.Add([]byte(`[]`))
+	f.Add([]byte("\xff\xfe"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		h := newHarness(t, nil)
+		resp := h.do(string(body))
+		if resp.StatusCode() != 200 {
+			if resp.StatusCode() != 400 {
+				t.Fatalf("status %d for %q", resp.StatusCode(), body)
+			}
+			return
+		}
+		if h.up.calls.Load() == 1 {
+			req, err := contracts.DecodeCheckRequest(body)
+			if err != nil {
+				t.Fatalf("undecodable body forwarded: %q", body)
+			}
+			if req.Encryption == nil && contracts.Validate(&req, now) != nil {
+				t.Fatalf("invalid body forwarded: %q", body)
+			}
+		}
+	})
+}

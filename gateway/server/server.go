@@ -1,0 +1,309 @@
+// Package server wires the gateway: it builds every pipeline step from the
+// config, serves the client and admin listeners, reloads tenants and keys on
+// demand, and shuts down without losing a ledger entry.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/admin"
+	"github.com/idgate/idgate/gateway/auth"
+	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/keystore"
+	"github.com/idgate/idgate/gateway/ledger"
+	"github.com/idgate/idgate/gateway/metrics"
+	"github.com/idgate/idgate/gateway/pipeline"
+	"github.com/idgate/idgate/gateway/quota"
+	"github.com/idgate/idgate/gateway/ratelimit"
+	"github.com/idgate/idgate/gateway/upstream"
+)
+
+// Server is one gateway instance.
+type Server struct {
+	cfg     config.Config
+	cfgPath string
+	log     *slog.Logger
+
+	dir      *auth.Store
+	limits   *ratelimit.Limiters
+	calendar *quota.Calendar
+	quota    *quota.Counter
+	upstream *upstream.Client
+	ledger   *ledger.SQLite
+	keys     *keystore.SQLite
+	Metrics  *metrics.Metrics
+	pipeline *pipeline.Pipeline
+
+	app      *fiber.App
+	adminApp *fiber.App
+
+	reloadMu sync.Mutex
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Option adjusts a server before it starts (tests use it for the clock).
+type Option func(*Server)
+
+// WithForwarder replaces the upstream step (tests, and issue 4's retries).
+func WithForwarder(f func(pipeline.Forwarder) pipeline.Forwarder) Option {
+	return func(s *Server) { s.pipeline.Forward = f(s.pipeline.Forward) }
+}
+
+// New builds a server from a validated config. cfgPath is re-read on
+// Reload ("" means the embedded defaults).
+func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*Server, error) {
+	s := &Server{cfg: cfg, cfgPath: cfgPath, log: log}
+	s.calendar = quota.NewCalendar(cfg.Location())
+	s.quota = quota.NewCounter(s.calendar)
+	s.limits = ratelimit.New()
+	s.Metrics = metrics.New()
+
+	up, err := upstream.New(cfg.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	s.upstream = up
+
+	db, err := ledger.OpenDB(cfg.Store.Path)
+	if err != nil {
+		return nil, err
+	}
+	if s.keys, err = keystore.New(db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	overrides, err := s.keys.Overrides(context.Background())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	d, err := auth.NewDirectory(cfg.Tenants, overrides)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.dir = auth.NewStore(d)
+	s.ledger = ledger.New(db, cfg.Store.QueueSize, cfg.Store.BatchSize, log)
+
+	// The quota restarts where the ledger says today stands: one source of
+	// truth, no second counter file to drift.
+	now := time.Now()
+	today := s.calendar.Day(now)
+	counts, err := s.ledger.BilledOn(context.Background(), today)
+	if err != nil {
+		s.ledger.Close()
+		return nil, err
+	}
+	s.quota.Seed(today, counts)
+
+	s.Metrics.Gauge("ledger_queue_length", "Ledger entries waiting to be written.", func() float64 { return float64(s.ledger.QueueLen()) })
+	s.Metrics.Gauge("ledger_written_total", "Ledger entries written since start.", func() float64 { return float64(s.ledger.Written()) })
+
+	routes := make([]*pipeline.Route, 0, len(cfg.Routes))
+	for _, rc := range cfg.Routes {
+		r, err := pipeline.NewRoute(rc)
+		if err != nil {
+			s.ledger.Close()
+			return nil, err
+		}
+		routes = append(routes, r)
+	}
+	s.pipeline = &pipeline.Pipeline{
+		Auth: s.dir, Limits: s.limits, Quota: s.quota, Forward: s.upstream, Ledger: s.ledger,
+		Calendar: s.calendar, Metrics: s.Metrics, IDs: pipeline.NewIDs(), Log: log,
+		MaxBody: cfg.MaxBodyBytes, Now: time.Now,
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.app = s.newMainApp(routes)
+	s.adminApp = s.newAdminApp()
+	return s, nil
+}
+
+func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
+	app := fiber.New(fiber.Config{
+		DisableStartupMessage: true,
+		BodyLimit:             s.cfg.MaxBodyBytes,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           90 * time.Second,
+		// Errors raised by the server itself (oversized body, malformed
+		// HTTP) get the contract's vocabulary too.
+		ErrorHandler: func(c *fiber.Ctx, err error) error {
+			code := contracts.ErrAPIError
+			var fe *fiber.Error
+			if errors.As(err, &fe) && fe.Code < 500 {
+				code = contracts.ErrTokenMismatched
+			}
+			pipeline.WriteError(c.Context(), code, "", s.pipeline.IDs.Next())
+			return nil
+		},
+	})
+	for _, rt := range routes {
+		rt := rt
+		app.Post(rt.Path, func(c *fiber.Ctx) error {
+			s.pipeline.Serve(c.Context(), rt)
+			return nil
+		})
+	}
+	s.health(app)
+	app.Use(func(c *fiber.Ctx) error {
+		start := time.Now()
+		pipeline.WriteError(c.Context(), contracts.ErrAPINotImplemented, "", s.pipeline.IDs.Next())
+		s.pipeline.ObserveUnknownRoute(time.Since(start))
+		return nil
+	})
+	return app
+}
+
+func (s *Server) newAdminApp() *fiber.App {
+	app := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute})
+	s.health(app)
+	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})))
+	admin.Register(app, admin.Options{
+		Token: s.cfg.Admin.Token, Dir: s.dir, Keys: s, Quota: s.quota, Ledger: s.ledger,
+		Calendar: s.calendar, Reload: s.Reload, Now: time.Now,
+	})
+	return app
+}
+
+// health mounts /healthz (the process runs) and /readyz (the upstream
+// accepts connections and the ledger is writable).
+func (s *Server) health(app *fiber.App) {
+	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
+	app.Get("/readyz", func(c *fiber.Ctx) error {
+		checks := fiber.Map{}
+		ready := true
+		if err := s.upstream.Ping(); err != nil {
+			checks["upstream"], ready = err.Error(), false
+		} else {
+			checks["upstream"] = "ok"
+		}
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		if err := s.ledger.Ping(ctx); err != nil {
+			checks["ledger"], ready = err.Error(), false
+		} else {
+			checks["ledger"] = "ok"
+		}
+		status := fiber.StatusOK
+		if !ready {
+			status = fiber.StatusServiceUnavailable
+		}
+		return c.Status(status).JSON(fiber.Map{"ready": ready, "checks": checks})
+	})
+}
+
+// Serve starts both listeners and returns at once.
+func (s *Server) Serve(ln, adminLn net.Listener) {
+	go func() {
+		if err := s.app.Listener(ln); err != nil {
+			s.log.Error("gateway listener stopped", "err", err)
+		}
+	}()
+	go func() {
+		if err := s.adminApp.Listener(adminLn); err != nil {
+			s.log.Error("admin listener stopped", "err", err)
+		}
+	}()
+}
+
+// PutKey persists an admin key change and rebuilds the directory with it.
+func (s *Server) PutKey(ctx context.Context, o auth.Override) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if err := s.keys.Put(ctx, o); err != nil {
+		return err
+	}
+	return s.rebuild(ctx, s.cfg.Tenants)
+}
+
+// rebuild must hold reloadMu.
+func (s *Server) rebuild(ctx context.Context, tenants []config.Tenant) error {
+	overrides, err := s.keys.Overrides(ctx)
+	if err != nil {
+		return err
+	}
+	d, err := auth.NewDirectory(tenants, overrides)
+	if err != nil {
+		return err
+	}
+	s.dir.Swap(d)
+	s.limits.Prune(func(id string) bool { _, ok := d.Key(id); return ok })
+	return nil
+}
+
+// Reload re-reads the config file and swaps in its tenants, keys and
+// limits. Requests in flight keep the snapshot they started with. Other
+// settings (listeners, upstream, routes, store) need a restart; a change to
+// them is logged and ignored.
+func (s *Server) Reload() error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	err := s.reload()
+	if err != nil {
+		s.Metrics.Reload("error")
+		s.log.Error("reload failed; keeping the previous tenants and keys", "err", err)
+		return err
+	}
+	s.Metrics.Reload("ok")
+	return nil
+}
+
+func (s *Server) reload() error {
+	cfg, err := config.Load(s.cfgPath)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	if err := s.rebuild(context.Background(), cfg.Tenants); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	if !reflect.DeepEqual(cfg.Routes, s.cfg.Routes) || cfg.Upstream != s.cfg.Upstream ||
+		cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin || cfg.Store != s.cfg.Store {
+		s.log.Warn("reload: only tenants, keys and limits are reloaded; restart to apply other changes")
+	}
+	s.cfg.Tenants = cfg.Tenants
+	s.log.Info("reloaded tenants and keys", "tenants", len(cfg.Tenants))
+	return nil
+}
+
+// Shutdown stops accepting, lets in-flight requests finish (bounded by
+// ctx), then flushes and closes the ledger. Entries of every answered
+// request are written before it returns.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopOnce.Do(func() {
+		var errs []error
+		if err := s.app.ShutdownWithContext(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("gateway listener: %w", err))
+		}
+		if err := s.adminApp.ShutdownWithContext(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("admin listener: %w", err))
+		}
+		if err := s.ledger.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		s.upstream.CloseIdle()
+		s.stopErr = errors.Join(errs...)
+	})
+	return s.stopErr
+}
+
+// Ledger exposes the ledger (tests reconcile against it).
+func (s *Server) Ledger() *ledger.SQLite { return s.ledger }
+
+// Quota exposes the quota counters.
+func (s *Server) Quota() *quota.Counter { return s.quota }

@@ -1,0 +1,118 @@
+// Package upstream forwards a check to the authority (or the simulator)
+// over a pooled keep-alive fasthttp client, with the gateway's credential.
+// The client's own Authorization never leaves the gateway.
+package upstream
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/gateway/config"
+)
+
+// Request is what the pipeline hands to Forward.
+type Request struct {
+	Path      string
+	Body      []byte
+	Prefer    []byte // forwarded only when non-empty
+	RequestID []byte
+}
+
+// Client is one upstream's connection pool.
+type Client struct {
+	hc      *fasthttp.HostClient
+	host    string
+	scheme  string
+	auth    string
+	timeout time.Duration
+	addr    string
+	dialTO  time.Duration
+}
+
+// New builds a client from the upstream config (validated at load).
+func New(c config.Upstream) (*Client, error) {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		if u.Scheme == "https" {
+			addr = net.JoinHostPort(u.Hostname(), "443")
+		} else {
+			addr = net.JoinHostPort(u.Hostname(), "80")
+		}
+	}
+	dialTO := c.ConnectTimeout.D()
+	hc := &fasthttp.HostClient{
+		Addr:                addr,
+		Name:                "idgate-gateway",
+		IsTLS:               u.Scheme == "https",
+		MaxConns:            c.MaxConns,
+		MaxIdleConnDuration: c.MaxIdleConnDuration.D(),
+		ReadTimeout:         c.Timeout.D(),
+		WriteTimeout:        c.Timeout.D(),
+		MaxResponseBodySize: c.MaxResponseBytes,
+		// A request waits briefly for a pooled connection instead of
+		// failing at once when every connection is busy.
+		MaxConnWaitTimeout: c.Timeout.D(),
+		Dial: func(a string) (net.Conn, error) {
+			return fasthttp.DialTimeout(a, dialTO)
+		},
+		// POST is not idempotent: never resend a check that may have been
+		// billed. Issue 4's retry policy decides retries explicitly.
+		RetryIfErr:             func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+		DisablePathNormalizing: true,
+	}
+	if hc.IsTLS {
+		hc.TLSConfig = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+	}
+	return &Client{
+		hc: hc, host: u.Host, scheme: u.Scheme, auth: "Bearer " + c.Token,
+		timeout: c.Timeout.D(), addr: addr, dialTO: dialTO,
+	}, nil
+}
+
+// Forward sends r and fills resp. An error means no usable HTTP answer
+// (connection refused, reset, timeout, malformed HTTP).
+func (c *Client) Forward(r *Request, resp *fasthttp.Response) error {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.Header.SetMethod(fasthttp.MethodPost)
+	uri := req.URI()
+	uri.SetScheme(c.scheme)
+	uri.SetHost(c.host)
+	uri.SetPath(r.Path)
+	req.Header.SetHost(c.host)
+	req.Header.Set(fasthttp.HeaderAuthorization, c.auth)
+	req.Header.SetContentType("application/json")
+	req.Header.Set(fasthttp.HeaderAccept, "application/json")
+	if len(r.Prefer) > 0 {
+		req.Header.SetBytesV("Prefer", r.Prefer)
+	}
+	if len(r.RequestID) > 0 {
+		req.Header.SetBytesV("X-Request-Id", r.RequestID)
+	}
+	req.SetBodyRaw(r.Body)
+	if err := c.hc.DoTimeout(req, resp, c.timeout); err != nil {
+		return fmt.Errorf("upstream: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether the upstream accepts TCP connections.
+func (c *Client) Ping() error {
+	conn, err := net.DialTimeout("tcp", c.addr, c.dialTO)
+	if err != nil {
+		return fmt.Errorf("upstream: %w", err)
+	}
+	return conn.Close()
+}
+
+// CloseIdle drops pooled connections (shutdown).
+func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }

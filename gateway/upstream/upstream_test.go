@@ -1,0 +1,119 @@
+package upstream
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/gateway/config"
+)
+
+func TestResultField(t *testing.T) {
+	cases := []struct {
+		body string
+		want string
+		ok   bool
+	}{
+		{`{"result":"0","description":"x"}`, "0", true},
+		{` { "description" : "a\"b}" , "result" : "-1" } `, "-1", true},
+		{`{"sim":42.5,"nested":{"result":"9"},"arr":[{"x":"]"}],"result":"-5"}`, "-5", true},
+		{`{"result":0}`, "", false},
+		{`{"result":null}`, "", false},
+		{`{"result":"\u0030"}`, "", false},
+		{`{"description":"x"}`, "", false},
+		{`{"result":"0"`, "", false},
+		{`{"result":"0"}trailing`, "", false},
+		{`["result","0"]`, "", false},
+		{``, "", false},
+		{`garbage`, "", false},
+	}
+	for _, tc := range cases {
+		got, ok := ResultField([]byte(tc.body))
+		if ok != tc.ok || string(got) != tc.want {
+			t.Errorf("ResultField(%q) = %q, %v; want %q, %v", tc.body, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func FuzzResultField(f *testing.F) {
+	f.Add([]byte(`{"result":"0","description":"x"}`))
+	f.Add([]byte(`{"a":[1,{"b":"\""}],"result":"-1"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, ok := ResultField(b)
+		if ok && strings.ContainsAny(string(r), `"\`) {
+			t.Fatalf("result %q from %q", r, b)
+		}
+	})
+}
+
+// fakeServer is an in-process upstream on a loopback port.
+func fakeServer(t *testing.T, h fasthttp.RequestHandler) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &fasthttp.Server{Handler: h}
+	go s.Serve(ln)
+	t.Cleanup(func() { s.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+func client(t *testing.T, url string, timeout time.Duration) *Client {
+	t.Helper()
+	c, err := New(config.Upstream{URL: url, Token: "up-secret", Timeout: config.Duration(timeout),
+		ConnectTimeout: config.Duration(time.Second), MaxConns: 4, MaxIdleConnDuration: config.Duration(time.Second), MaxResponseBytes: 1 << 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestForwardInjectsCredential(t *testing.T) {
+	got := make(chan *fasthttp.RequestHeader, 1)
+	url := fakeServer(t, func(ctx *fasthttp.RequestCtx) {
+		h := &fasthttp.RequestHeader{}
+		ctx.Request.Header.CopyTo(h)
+		got <- h
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"result":"0","description":"ok"}`)
+	})
+	c := client(t, url, time.Second)
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	err := c.Forward(&Request{Path: "/identity/idcard/check-2e", Body: []byte(`{}`), Prefer: []byte("result=-5"), RequestID: []byte("rid")}, resp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := <-got
+	if string(h.Peek("Authorization")) != "Bearer up-secret" || string(h.Peek("Prefer")) != "result=-5" ||
+		string(h.Peek("X-Request-Id")) != "rid" || string(h.RequestURI()) != "/identity/idcard/check-2e" {
+		t.Fatalf("upstream saw %s", h.String())
+	}
+	if string(resp.Body()) != `{"result":"0","description":"ok"}` {
+		t.Fatalf("body %s", resp.Body())
+	}
+}
+
+func TestForwardErrors(t *testing.T) {
+	url := fakeServer(t, func(ctx *fasthttp.RequestCtx) { time.Sleep(300 * time.Millisecond) })
+	c := client(t, url, 50*time.Millisecond)
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if err := c.Forward(&Request{Path: "/"}, resp); err == nil {
+		t.Fatal("want timeout")
+	}
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr().String()
+	l.Close()
+	c = client(t, "http://"+addr, time.Second)
+	if err := c.Forward(&Request{Path: "/"}, resp); err == nil {
+		t.Fatal("want connection refused")
+	}
+	if err := c.Ping(); err == nil {
+		t.Fatal("ping of a closed port succeeded")
+	}
+}
