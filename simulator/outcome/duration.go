@@ -34,6 +34,9 @@ func ParseDuration(s string) (Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("duration %q: want e.g. 200ms or 1.5s", s)
 	}
+	if v < 0 {
+		return 0, fmt.Errorf("duration %q is negative", s)
+	}
 	return Duration(v), nil
 }
 
