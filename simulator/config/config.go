@@ -191,6 +191,9 @@ var EnvVars = []struct{ Name, Setting string }{
 	{"IDGATE_SIM_HTTP_IDLE_TIMEOUT", "http.idle_timeout"},
 	{"IDGATE_SIM_HTTP_SHUTDOWN_TIMEOUT", "http.shutdown_timeout"},
 	{"IDGATE_SIM_LOG_LEVEL", "log_level"},
+	{"IDGATE_SIM_SESSIONS_TIME_SCALE", "sessions.time_scale"},
+	{"IDGATE_SIM_SESSIONS_PUBLIC_URL", "sessions.public_url"},
+	{"IDGATE_SIM_WEBHOOK_SECRET", "sessions.webhook.secret"},
 }
 
 // ApplyEnv overrides settings from the environment.

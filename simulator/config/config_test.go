@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/simulator/outcome"
+	"github.com/idgate/idgate/simulator/session"
 )
 
 func TestShippedFileEqualsDefaults(t *testing.T) {
@@ -80,6 +81,9 @@ func TestLoadEnvOverrides(t *testing.T) {
 		"IDGATE_SIM_HTTP_IDLE_TIMEOUT":         "3s",
 		"IDGATE_SIM_HTTP_SHUTDOWN_TIMEOUT":     "4s",
 		"IDGATE_SIM_LOG_LEVEL":                 "debug",
+		"IDGATE_SIM_SESSIONS_TIME_SCALE":       "0.01",
+		"IDGATE_SIM_SESSIONS_PUBLIC_URL":       "https://sim.example",
+		"IDGATE_SIM_WEBHOOK_SECRET":            "hook-secret",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -94,7 +98,9 @@ func TestLoadEnvOverrides(t *testing.T) {
 		HTTP:       HTTP{ReadTimeout: Duration(time.Second), WriteTimeout: Duration(2 * time.Second), IdleTimeout: Duration(3 * time.Second), ShutdownTimeout: Duration(4 * time.Second)},
 		Scenarios:  map[string]outcome.ScenarioSpec{},
 		LogLevel:   "debug",
+		Sessions:   session.DefaultConfig(),
 	}
+	want.Sessions.TimeScale, want.Sessions.PublicURL, want.Sessions.Webhook.Secret = 0.01, "https://sim.example", "hook-secret"
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got  %+v\nwant %+v", cfg, want)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -43,8 +44,8 @@ type Config struct {
 
 // WebhookConfig shapes webhook delivery.
 type WebhookConfig struct {
-	// Secret signs deliveries; SecretFile, or the environment variable
-	// IDGATE_SIM_WEBHOOK_SECRET, override it.
+	// Secret signs deliveries; the environment variable
+	// IDGATE_SIM_WEBHOOK_SECRET, then SecretFile, override it.
 	Secret     string `yaml:"secret"`
 	SecretFile string `yaml:"secret_file"`
 	// MaxAttempts per event, the first delivery included.
@@ -82,11 +83,33 @@ func DefaultConfig() Config {
 	}
 }
 
-// ApplyEnv reads the webhook secret from the environment or a file.
-func (c *Config) ApplyEnv() error {
-	if v := os.Getenv("IDGATE_SIM_WEBHOOK_SECRET"); v != "" {
+// EnvVars are the environment overrides of the sessions section.
+var EnvVars = []struct{ Name, Setting string }{
+	{"IDGATE_SIM_SESSIONS_TIME_SCALE", "sessions.time_scale"},
+	{"IDGATE_SIM_SESSIONS_PUBLIC_URL", "sessions.public_url"},
+	{"IDGATE_SIM_WEBHOOK_SECRET", "sessions.webhook.secret"},
+}
+
+// ApplyEnv overrides settings from the environment.
+func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
+	if v, ok := getenv("IDGATE_SIM_SESSIONS_TIME_SCALE"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil {
+			return fmt.Errorf("IDGATE_SIM_SESSIONS_TIME_SCALE: not a number")
+		}
+		c.TimeScale = f
+	}
+	if v, ok := getenv("IDGATE_SIM_SESSIONS_PUBLIC_URL"); ok {
+		c.PublicURL = v
+	}
+	if v, ok := getenv("IDGATE_SIM_WEBHOOK_SECRET"); ok {
 		c.Webhook.Secret = v
 	}
+	return nil
+}
+
+// ResolveFiles reads the webhook secret from secret_file, if set.
+func (c *Config) ResolveFiles() error {
 	if c.Webhook.SecretFile != "" {
 		b, err := os.ReadFile(c.Webhook.SecretFile)
 		if err != nil {

@@ -66,6 +66,7 @@ const (
 	PhonePrefix      = "/phone"
 	PhoneSessions    = PhonePrefix + "/sessions"
 	PhoneOpen        = PhonePrefix + "/open"
+	PhoneCodes       = PhonePrefix + "/codes"
 	PhoneQR          = PhonePrefix + "/qr/:token"
 	AdminWebhookPath = "/admin/sessions/webhooks"
 )
@@ -81,6 +82,7 @@ func Register(r fiber.Router, svc *Service, auth Auth) {
 	r.Post(contracts.SessionQRRoute, h.tenant(h.regenerate))
 
 	r.Get(PhoneSessions, h.list)
+	r.Get(PhoneCodes, h.codes)
 	r.Get(PhoneQR, h.scanRedirect)
 	r.Post(PhoneOpen, h.open)
 	r.Get(PhoneSessions+"/:request_id", h.phoneStatus)
@@ -196,6 +198,23 @@ func (h *handlers) regenerate(c *fiber.Ctx, tok string) error {
 		return fail(c, err)
 	}
 	return c.JSON(s)
+}
+
+type codeJSON struct {
+	Code      contracts.SessionCode `json:"code"`
+	Stage     contracts.CodeStage   `json:"stage"`
+	Message   string                `json:"message"`
+	Billing   contracts.Billing     `json:"billing"`
+	Retryable bool                  `json:"retryable"`
+}
+
+// codes lists every session code, so the console's menus follow the table.
+func (h *handlers) codes(c *fiber.Ctx) error {
+	out := make([]codeJSON, len(contracts.SessionCodes))
+	for i, x := range contracts.SessionCodes {
+		out[i] = codeJSON{x.Code, x.Stage, x.Message, x.Billing, x.Retryable}
+	}
+	return c.JSON(fiber.Map{"codes": out})
 }
 
 func (h *handlers) list(c *fiber.Ctx) error {

@@ -20,8 +20,12 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/gofiber/fiber/v2"
+
 	"github.com/idgate/idgate/simulator/config"
+	"github.com/idgate/idgate/simulator/console"
 	"github.com/idgate/idgate/simulator/server"
+	"github.com/idgate/idgate/simulator/session"
 )
 
 func main() {
@@ -45,7 +49,17 @@ func run() error {
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
 
-	srv, err := server.New(cfg, server.WithLogger(log))
+	sessions, err := session.New(cfg.Sessions, log)
+	if err != nil {
+		return err
+	}
+	defer sessions.Close()
+	sessions.StartSweeper()
+	log.Info("simulator: verification sessions", "seed", sessions.Seed(), "time_scale", cfg.Sessions.TimeScale)
+	srv, err := server.New(cfg, server.WithLogger(log), server.WithMountEnv(func(app *fiber.App, env server.MountEnv) {
+		session.Register(app, sessions, session.TokenAuth(env.Config.Tokens, env.Config.AdminToken))
+		console.Register(app)
+	}))
 	if err != nil {
 		return err
 	}

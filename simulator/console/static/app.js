@@ -1,0 +1,184 @@
+// The phone console: plain DOM and fetch, no framework, no build step.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+let current = null;      // request ID the phone has open
+let lastSeen = '';       // version:state:code of the last logged status
+let pendingQR = new URLSearchParams(location.search).get('qr');
+
+async function api(method, path, { body, token, prefer } = {}) {
+  const headers = { 'Accept': 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers['Authorization'] = 'Bearer ' + token;
+  if (prefer) headers['Prefer'] = prefer;
+  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    const e = data.error || {};
+    const err = new Error(`${res.status} ${e.code || ''}${e.session_code ? ' (' + e.session_code + ')' : ''}: ${e.message || res.statusText}`);
+    err.code = e.code;
+    throw err;
+  }
+  return data;
+}
+
+function say(text) { $('message').textContent = text || ''; }
+
+function fill(select, codes, stage) {
+  for (const c of codes.filter((c) => c.stage === stage)) {
+    const o = document.createElement('option');
+    o.value = String(c.code);
+    o.textContent = `${c.code} ${c.message}`;
+    select.appendChild(o);
+  }
+}
+
+async function loadCodes() {
+  const { codes } = await api('GET', '/phone/codes');
+  fill($('nfc-outcome'), codes, 'nfc');
+  fill($('liveness-outcome'), codes, 'liveness');
+  fill($('review-outcome'), codes, 'review');
+}
+
+// ---- tenant side -------------------------------------------------------
+
+$('create').onclick = async () => {
+  say('');
+  const body = { flow: $('flow').value };
+  if ($('exp-name').value || $('exp-id').value) { body.name = $('exp-name').value.trim(); body.id_card = $('exp-id').value.trim(); }
+  try {
+    const s = await api('POST', '/identity/sessions', { body, token: $('token').value.trim(), prefer: $('create-prefer').value.trim() });
+    $('qr').src = 'data:image/png;base64,' + s.qr_png;
+    $('created-id').textContent = s.request_id;
+    $('created-url').textContent = s.qr_url;
+    $('created').hidden = false;
+    $('request-id-input').value = s.request_id;
+    refreshList();
+  } catch (e) { say(e.message); }
+};
+
+// ---- live sessions -----------------------------------------------------
+
+async function refreshList() {
+  let list;
+  try { ({ sessions: list } = await api('GET', '/phone/sessions?limit=50')); } catch (e) { return; }
+  const tbody = $('sessions');
+  tbody.replaceChildren();
+  for (const s of list) {
+    const tr = document.createElement('tr');
+    tr.dataset.id = s.request_id;
+    const cells = [s.request_id.slice(0, 12) + '…', s.flow, s.state, new Date(s.expires_at).toLocaleTimeString()];
+    for (const text of cells) { const td = document.createElement('td'); td.textContent = text; tr.appendChild(td); }
+    const td = document.createElement('td');
+    const scan = document.createElement('button');
+    scan.className = 'scan';
+    scan.textContent = 'Scan QR';
+    scan.disabled = s.state !== 'created';
+    scan.onclick = () => { pendingQR = s.qr_url.slice(s.qr_url.lastIndexOf('/') + 1); showScanned(); };
+    const watch = document.createElement('button');
+    watch.className = 'watch';
+    watch.textContent = 'Watch';
+    watch.onclick = () => follow(s.request_id);
+    td.append(scan, watch);
+    tr.appendChild(td);
+    tbody.appendChild(tr);
+  }
+  $('no-sessions').hidden = list.length > 0;
+}
+
+function showScanned() {
+  $('qr-token').textContent = pendingQR;
+  $('scanned-qr').hidden = !pendingQR;
+}
+
+$('open-qr').onclick = () => open({ qr_token: pendingQR });
+$('open-id').onclick = () => open({ request_id: $('request-id-input').value.trim() });
+
+async function open(req) {
+  say('');
+  req.permission_granted = $('grant').checked;
+  try {
+    const v = await api('POST', '/phone/open', { body: req });
+    pendingQR = null;
+    showScanned();
+    follow(v.request_id, v);
+  } catch (e) { say(e.message); }
+}
+
+// ---- the phone ---------------------------------------------------------
+
+function follow(id, view) {
+  if (current !== id) { current = id; lastSeen = ''; $('log').replaceChildren(); }
+  $('phone-id').textContent = id;
+  if (view) render(view); else poll();
+}
+
+function render(v) {
+  const code = v.error ? v.error.code : '';
+  $('state').textContent = v.state;
+  $('state').className = 'badge ' + v.state;
+  $('code').textContent = v.error ? `${v.error.code} ${v.error.message}` : '';
+  $('attempts').textContent = v.attempts ? `attempts left: ${v.attempts_left}` : '';
+  const key = `${v.version}:${v.state}:${code}:${v.attempts}`;
+  if (key !== lastSeen) {
+    lastSeen = key;
+    const li = document.createElement('li');
+    li.dataset.state = v.state;
+    li.textContent = `${new Date(v.updated_at).toLocaleTimeString()} ${v.state}${code !== '' ? ' · ' + code : ''}`;
+    $('log').appendChild(li);
+  }
+  const card = $('card');
+  if (v.card) {
+    const c = v.card;
+    card.replaceChildren();
+    const rows = [['Name', c.name], ['Gender', c.gender], ['Ethnicity', c.ethnicity], ['Birth', c.birth_date], ['Address', c.address],
+      ['ID number', c.id_card], ['Issued by', c.issuing_authority], ['Valid', `${c.validity_begin}–${c.validity_end}`]];
+    for (const [k, val] of rows) {
+      const dt = document.createElement('span'); dt.textContent = k;
+      const dd = document.createElement('span'); dd.textContent = val; dd.dataset.field = k;
+      card.append(dt, dd);
+    }
+    card.hidden = false;
+  } else {
+    card.hidden = true;
+  }
+  const nfc = v.flow === 'nfc';
+  $('nfc-step').hidden = !nfc;
+  $('liveness-step').hidden = !nfc;
+  $('confirm').hidden = !nfc;
+  $('app-step').hidden = nfc;
+  $('read').disabled = v.state !== 'scanned';
+  $('confirm').disabled = v.state !== 'card_read';
+  $('liveness').disabled = v.state !== 'confirmed';
+  $('authorize').disabled = v.state !== 'scanned';
+}
+
+async function poll() {
+  if (!current) return;
+  try { render(await api('GET', '/phone/sessions/' + encodeURIComponent(current))); } catch (e) { say(e.message); }
+}
+
+async function step(path, body, prefer) {
+  say('');
+  try { render(await api('POST', `/phone/sessions/${encodeURIComponent(current)}/${path}`, { body, prefer })); }
+  catch (e) { say(e.message); }
+}
+
+$('read').onclick = () => {
+  const [platform, model, os_version] = $('device').value.split('|');
+  step('nfc', { device: { platform, model, os_version } }, 'nfc=' + $('nfc-outcome').value);
+};
+$('confirm').onclick = () => step('confirm', {});
+$('liveness').onclick = () => {
+  const prefer = ['liveness=' + $('liveness-outcome').value, 'review=' + $('review-outcome').value];
+  if ($('review-delay').value.trim()) prefer.push('review_delay=' + $('review-delay').value.trim());
+  step('liveness', { mode: $('liveness-mode').value }, prefer.join(', '));
+};
+$('authorize').onclick = () => step('authorize', {}, 'app_auth=' + $('app-outcome').value);
+
+// Poll, not SSE: it survives proxies and restarts, and a QA page needs no
+// more than twice a second.
+setInterval(() => { refreshList(); poll(); }, 500);
+loadCodes().catch((e) => say(e.message));
+refreshList();
+showScanned();
