@@ -4,6 +4,9 @@
 set -euo pipefail
 need_apt=()
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
+# Node.js runs the field-encryption interop test (contracts/fieldcrypto).
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
+command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (Debian packages)"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
@@ -19,4 +22,12 @@ if ! [ -x bin/k6 ] || ! bin/k6 version 2>/dev/null | grep -q "${K6_VERSION#v}"; 
   echo "setup: building k6 ${K6_VERSION} into bin/ (a few minutes, once)"
   mkdir -p bin
   GOBIN="$PWD/bin" GOFLAGS=-buildvcs=false go install "go.k6.io/k6@${K6_VERSION}"
+fi
+
+# npm modules of the field-encryption interop test (sm-crypto), pinned by
+# its package-lock.json; the Go test runs the same `npm ci` if this did not.
+interop="$(dirname "$0")/../contracts/fieldcrypto/testdata/interop"
+if ! [ -d "$interop/node_modules/sm-crypto" ]; then
+  echo "setup: npm ci in contracts/fieldcrypto/testdata/interop"
+  (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error)
 fi
