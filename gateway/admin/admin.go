@@ -13,6 +13,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -200,7 +201,7 @@ func (a *api) createKey(c *fiber.Ctx) error {
 	}
 	var req keyRequest
 	if len(c.Body()) > 0 {
-		if err := c.BodyParser(&req); err != nil {
+		if err := json.Unmarshal(c.Body(), &req); err != nil {
 			return fail(c, fiber.StatusBadRequest, "body must be JSON: {id, rate, burst, daily_quota}")
 		}
 	}

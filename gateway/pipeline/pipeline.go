@@ -258,7 +258,7 @@ func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time) (co
 	if len(body) > p.MaxBody {
 		return contracts.CheckRequest{}, verdict{errCode: contracts.ErrTokenMismatched, reason: "request body is too large"}
 	}
-	if ct := ctx.Request.Header.ContentType(); len(ct) > 0 && !contracts.IsJSONContentType(b2s(ct)) {
+	if ct := ctx.Request.Header.ContentType(); !contracts.IsJSONContentType(b2s(ct)) {
 		return contracts.CheckRequest{}, verdict{errCode: contracts.ErrTokenMismatched, reason: "content type must be application/json"}
 	}
 	req, err := contracts.DecodeCheckRequest(body)

@@ -137,16 +137,25 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 	app := fiber.New(fiber.Config{
 		DisableStartupMessage: true,
-		BodyLimit:             s.cfg.MaxBodyBytes,
-		ReadTimeout:           30 * time.Second,
-		WriteTimeout:          30 * time.Second,
-		IdleTimeout:           90 * time.Second,
+		// The authority's paths are exact: /Check-2e and check-2e/ are
+		// unknown APIs, as the simulator has them.
+		CaseSensitive: true,
+		StrictRouting: true,
+		BodyLimit:     s.cfg.MaxBodyBytes,
+		ReadTimeout:   30 * time.Second,
+		WriteTimeout:  30 * time.Second,
+		IdleTimeout:   90 * time.Second,
 		// Errors raised by the server itself (oversized body, malformed
 		// HTTP) get the contract's vocabulary too.
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
 			code := contracts.ErrAPIError
 			var fe *fiber.Error
-			if errors.As(err, &fe) && fe.Code < 500 {
+			switch {
+			case !errors.As(err, &fe):
+				s.log.Error("unexpected handler error", "err", err)
+			case fe.Code == fiber.StatusNotFound || fe.Code == fiber.StatusMethodNotAllowed:
+				code = contracts.ErrAPINotImplemented
+			case fe.Code < 500:
 				code = contracts.ErrTokenMismatched
 			}
 			pipeline.WriteError(c.Context(), code, "", s.pipeline.IDs.Next())
