@@ -31,3 +31,21 @@ if ! [ -d "$interop/node_modules/sm-crypto" ]; then
   echo "setup: npm ci in contracts/fieldcrypto/testdata/interop"
   (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# Headless Chromium (and a CJK font, so card data is legible in the
+# screenshot) for the QA console's browser test (simulator/console), and its
+# playwright-core, pinned by package-lock.json.
+need_console=()
+[ -x /usr/bin/chromium ] || need_console+=(chromium)
+fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || need_console+=(fonts-wqy-microhei)
+if [ ${#need_console[@]} -gt 0 ]; then
+  echo "setup: installing ${need_console[*]} (Debian packages)"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_console[@]}" >/dev/null
+fi
+console_e2e="$(dirname "$0")/../simulator/console/e2e"
+if ! [ -d "$console_e2e/node_modules/playwright-core" ]; then
+  echo "setup: npm ci in simulator/console/e2e"
+  (cd "$console_e2e" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,158 @@
+// End-to-end test of the QA phone console in headless Chromium. Started by
+// console_e2e_test.go against the real simulator binary; exits non-zero on
+// the first failed expectation.
+//
+//   BASE_URL=http://127.0.0.1:8081 SCREENSHOT=../../../test-artifacts/console.png node console.e2e.js
+'use strict';
+
+const { chromium } = require('playwright-core');
+
+const BASE = process.env.BASE_URL || 'http://127.0.0.1:8081';
+const SCREENSHOT = process.env.SCREENSHOT || 'console.png';
+const TOKEN = process.env.SIM_TOKEN || 'sim-token';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const STEP_TIMEOUT = 10_000;
+
+function fail(msg) { throw new Error(msg); }
+
+async function expectState(page, state) {
+  await page.waitForFunction((s) => document.getElementById('state').textContent === s, state, { timeout: STEP_TIMEOUT })
+    .catch(async () => fail(`state ${await page.textContent('#state')}, want ${state}; message: ${await page.textContent('#message')}`));
+}
+
+async function expectText(page, sel, text) {
+  await page.waitForFunction(([sel, t]) => document.querySelector(sel).textContent.includes(t), [sel, text], { timeout: STEP_TIMEOUT })
+    .catch(async () => fail(`${sel} is ${JSON.stringify(await page.textContent(sel))}, want it to contain ${JSON.stringify(text)}`));
+}
+
+// createSession uses the page's tenant form and returns the request ID.
+async function createSession(page, { flow = 'nfc', prefer = '' } = {}) {
+  await page.selectOption('#flow', flow);
+  await page.fill('#create-prefer', prefer);
+  const before = await page.textContent('#created-id');
+  await page.click('#create');
+  await page.waitForFunction((b) => { const t = document.getElementById('created-id').textContent; return t && t !== b; }, before, { timeout: STEP_TIMEOUT });
+  const id = await page.textContent('#created-id');
+  const src = await page.getAttribute('#qr', 'src');
+  if (!src.startsWith('data:image/png;base64,iVBOR')) fail('the QR code is not a PNG');
+  return id;
+}
+
+async function openByRequestID(page, id) {
+  await page.fill('#request-id-input', id);
+  await page.click('#open-id');
+  await expectState(page, 'scanned');
+  await expectText(page, '#phone-id', id);
+}
+
+async function readCard(page, device, outcome) {
+  await page.selectOption('#device', { label: device });
+  await page.selectOption('#nfc-outcome', outcome);
+  await page.click('#read');
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+    page.on('pageerror', (e) => { console.error('page error:', e.message); process.exitCode = 1; });
+    await page.goto(BASE + '/console/');
+    await page.fill('#token', TOKEN);
+    // The outcome menus come from GET /phone/codes.
+    await page.waitForSelector('#nfc-outcome option[value="66664020"]', { state: 'attached', timeout: STEP_TIMEOUT });
+
+    // 1. Main path: scan the QR code from the live list, a card that moves
+    //    once, then a good read, confirm, liveness, review approved.
+    const id = await createSession(page);
+    await page.click(`#sessions tr[data-id="${id}"] button.scan`, { timeout: STEP_TIMEOUT });
+    await page.waitForSelector('#scanned-qr:not([hidden])', { timeout: STEP_TIMEOUT });
+    await page.click('#open-qr');
+    await expectState(page, 'scanned');
+    await readCard(page, 'Xiaomi 14 · Android 14', '66664020');
+    await expectText(page, '#code', '66664020');
+    await expectText(page, '#attempts', 'attempts left: 2');
+    await expectState(page, 'scanned');
+    await readCard(page, 'iPhone 15 · iOS 17.2', 'success');
+    await expectState(page, 'card_read');
+    await page.waitForSelector('#card:not([hidden]) [data-field="ID number"]', { timeout: STEP_TIMEOUT });
+    await page.click('#confirm');
+    await expectState(page, 'confirmed');
+    await page.selectOption('#liveness-mode', 'action');
+    await page.selectOption('#liveness-outcome', 'pass');
+    await page.selectOption('#review-outcome', 'approved');
+    await page.fill('#review-delay', ''); // the configured 15 min × time_scale
+    await page.click('#liveness');
+    await expectState(page, 'under_review');
+    await expectState(page, 'approved'); // the poll shows the review finishing
+    for (const s of ['scanned', 'card_read', 'confirmed', 'under_review', 'approved']) {
+      if (!(await page.$(`#log li[data-state="${s}"]`))) fail(`state log lacks ${s}`);
+    }
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    const res = await fetch(`${BASE}/identity/sessions/${id}/result`, { headers: { Authorization: 'Bearer ' + TOKEN } });
+    const result = await res.json();
+    if (res.status !== 200 || result.decision !== 'approved' || result.billing !== 'billed' || !result.card || result.liveness.mode !== 'action') {
+      fail(`result ${res.status} ${JSON.stringify(result).slice(0, 300)}`);
+    }
+    // A second scan of the used session is refused.
+    await page.fill('#request-id-input', id);
+    await page.click('#open-id');
+    await expectText(page, '#message', 'session_completed');
+
+    // 2. iPhone App Clip path on an unsupported device: typed Request ID,
+    //    Google Pixel refused with 600100.
+    const pixel = await createSession(page);
+    await openByRequestID(page, pixel);
+    await page.fill('#request-id-input', pixel);
+    await page.click('#open-id');
+    await expectText(page, '#message', 'qr_already_used');
+    await readCard(page, 'Google Pixel 8 · Android 14 (unsupported)', 'success');
+    await expectState(page, 'failed');
+    await expectText(page, '#code', '600100');
+
+    // 3. Liveness failure (1003) leaves the session at confirmed, then a
+    //    rejected review (2016) through the review menu.
+    const rej = await createSession(page);
+    await openByRequestID(page, rej);
+    await readCard(page, 'HUAWEI Mate 60 · Android 12', 'success');
+    await expectState(page, 'card_read');
+    await page.click('#confirm');
+    await expectState(page, 'confirmed');
+    await page.selectOption('#liveness-outcome', '1003');
+    await page.click('#liveness');
+    await expectText(page, '#code', '1003');
+    await expectState(page, 'confirmed');
+    await page.selectOption('#liveness-outcome', 'pass');
+    await page.selectOption('#review-outcome', '2016');
+    await page.fill('#review-delay', '0s');
+    await page.click('#liveness');
+    await expectState(page, 'rejected');
+    await expectText(page, '#code', '2016');
+
+    // 4. App authorisation (seed 002): account not real-name verified.
+    const app = await createSession(page, { flow: 'app_auth' });
+    await openByRequestID(page, app);
+    await page.selectOption('#app-outcome', 'not_verified');
+    await page.click('#authorize');
+    await expectState(page, 'failed');
+    await expectText(page, '#code', '7001');
+
+    // 5. Permission refused on open: the user quit (600101).
+    const quit = await createSession(page);
+    await page.uncheck('#grant');
+    await page.fill('#request-id-input', quit);
+    await page.click('#open-id');
+    await expectState(page, 'failed');
+    await expectText(page, '#code', '600101');
+    await page.check('#grant');
+
+    console.log('console e2e: ok');
+  } finally {
+    await browser.close();
+  }
+}
+
+main().catch((e) => { console.error('console e2e:', e.message); process.exit(1); });

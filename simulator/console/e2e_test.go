@@ -1,0 +1,78 @@
+package console_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/idgate/idgate/internal/testbin"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// need reports a missing tool: a failure under CI=true, where the browser
+// test must run, a skip elsewhere.
+func need(t *testing.T, ok bool, what string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is missing (run make setup)", what)
+	}
+	t.Skipf("%s is missing (run make setup); CI=true makes this a failure", what)
+}
+
+// TestConsoleInChromium starts the real simulator and drives the console
+// in headless Chromium through e2e/console.e2e.js: the main NFC path by QR
+// scan with a retried read and an approved review, the App Clip path on a
+// refused Pixel, a failed then passed liveness with a rejected review, app
+// authorisation refused, and permission refused.
+func TestConsoleInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	node, err := exec.LookPath("node")
+	need(t, err == nil, "node")
+	_, err = os.Stat(chromiumPath)
+	need(t, err == nil, chromiumPath)
+	root, err := testbin.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2e := filepath.Join(root, "simulator", "console", "e2e")
+	_, err = os.Stat(filepath.Join(e2e, "node_modules", "playwright-core"))
+	need(t, err == nil, "simulator/console/e2e/node_modules (npm ci)")
+
+	bin := testbin.Build(t, "./simulator/cmd/simulator")
+	addr := testbin.FreeAddr(t)
+	// time_scale 0.002: the 15-minute review takes 1.8 s.
+	testbin.Start(t, bin, []string{"-listen", addr}, []string{
+		"IDGATE_SIM_CONFIG=", "IDGATE_SIM_TOKENS=sim-token", "IDGATE_SIM_ADMIN_TOKEN=sim-admin-token",
+		"IDGATE_SIM_SESSIONS_TIME_SCALE=0.002", "IDGATE_SIM_SESSIONS_PUBLIC_URL=",
+	}, "http://"+addr+"/healthz")
+
+	artifacts := filepath.Join(root, "test-artifacts")
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(artifacts, "console.png")
+	_ = os.Remove(shot)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "console.e2e.js")
+	cmd.Dir = e2e
+	cmd.Env = append(os.Environ(), "BASE_URL=http://"+addr, "SCREENSHOT="+shot, "CHROMIUM="+chromiumPath, "SIM_TOKEN=sim-token")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("console e2e: %v\n%s", err, out)
+	}
+	if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
+		t.Fatalf("no screenshot at %s: %v", shot, err)
+	}
+	t.Logf("%s; screenshot %s", out, shot)
+}
