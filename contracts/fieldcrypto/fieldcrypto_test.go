@@ -444,8 +444,15 @@ func TestSessionOpenChecksAlgorithm(t *testing.T) {
 
 func TestMaskRejection(t *testing.T) {
 	fx := newFixture(t, nil)
-	_, cbc, _ := seal(t, fx.to[AES256CBC], samples[0], FieldName)
-	_, gcm, _ := seal(t, fx.to[SM4GCM], samples[0], AllFields)
+	open := func(alg Algorithm, set FieldSet) *Session {
+		sealed, _, enc := seal(t, fx.to[alg], samples[0], set)
+		_, s, err := fx.ring.Open(&enc, sealed)
+		if err != nil {
+			t.Fatal(detail(err))
+		}
+		return s
+	}
+	cbc, gcm := open(AES256CBC, FieldName), open(SM4GCM, AllFields)
 	illegalName := &contracts.Rejection{Result: contracts.ResultIllegalName, Reason: "x"}
 	illegalID := &contracts.Rejection{Result: contracts.ResultIllegalID, Reason: "x"}
 	for _, c := range []struct {
@@ -518,6 +525,43 @@ func TestUnpad(t *testing.T) {
 		out, ok := unpad(c.in)
 		if ok != c.good || (ok && len(out) != c.n) {
 			t.Errorf("unpad(%v) = %d, %v", c.in[10:], len(out), ok)
+		}
+	}
+}
+
+// One keyring and one session serve many requests at once (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	fx := newFixture(t, NewKeyCache(16, DefaultCacheTTL))
+	for _, alg := range algorithms {
+		sealed, _, enc := seal(t, fx.to[alg], samples[1], AllFields)
+		_, server, err := fx.ring.Open(&enc, sealed)
+		if err != nil {
+			t.Fatal(detail(err))
+		}
+		done := make(chan error, 8)
+		for g := 0; g < 8; g++ {
+			go func() {
+				for i := 0; i < 20; i++ {
+					e := enc
+					got, _, err := fx.ring.Open(&e, sealed)
+					if err == nil && got != samples[1] {
+						err = errors.New("wrong plaintext")
+					}
+					if err == nil {
+						_, _, err = server.Seal(samples[1], server.Fields())
+					}
+					if err != nil {
+						done <- err
+						return
+					}
+				}
+				done <- nil
+			}()
+		}
+		for g := 0; g < 8; g++ {
+			if err := <-done; err != nil {
+				t.Fatal(detail(err))
+			}
 		}
 	}
 }

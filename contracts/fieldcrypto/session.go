@@ -77,8 +77,8 @@ func newSession(alg Algorithm, key, iv []byte, ivB64, blob string, set FieldSet)
 // Algorithm is the session's algorithm.
 func (s *Session) Algorithm() Algorithm { return s.alg }
 
-// Fields is the set of fields the peer encrypted (receiver side) or that
-// were last sealed (client side): by default, the answer encrypts these.
+// Fields is the set of fields the client encrypted, on the receiver side:
+// the answer encrypts these by default. Zero for sessions from NewSession.
 func (s *Session) Fields() FieldSet { return s.set }
 
 // Blob is the wrapped data key, base64, exactly as sent or received.
@@ -117,7 +117,6 @@ func (s *Session) Seal(plain Fields, set FieldSet) (Fields, contracts.Encryption
 		}
 		*p = b64.EncodeToString(s.cbcSeal(*p))
 	}
-	s.set = set
 	return out, enc, nil
 }
 

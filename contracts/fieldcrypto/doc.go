@@ -1,0 +1,154 @@
+// Package fieldcrypto is the codec of the check API's sensitive-field
+// encryption object (contracts.Encryption, REFERENCE section 3), both
+// algorithms, both directions: a client seals name and id_card for a
+// receiver's public key, the receiver opens them with its private keys and
+// seals the answer's fields with the client's data key and IV.
+//
+// # API
+//
+// Client side (a test client, the gateway towards the upstream):
+//
+//	to, err := fieldcrypto.LoadRecipient("file:/etc/idgate/upstream-sm2.pub") // or NewRecipient(pub)
+//	sess, err := fieldcrypto.NewSession(to)            // fresh data key + IV, wrapped for to
+//	sealed, enc, err := sess.Seal(fields, fieldcrypto.AllFields)
+//	// or, on a whole request: sess, err := fieldcrypto.SealRequest(&req, to, fieldcrypto.AllFields)
+//	plain, err := sess.Open(answerEnc, answerFields)   // the answer, same key
+//
+// Receiver side (the simulator, the gateway in terminate mode):
+//
+//	keys, err := fieldcrypto.LoadPrivateKeys("env:IDGATE_RSA_KEY", "file:/keys/sm2-new.pem", "file:/keys/sm2-old.pem")
+//	ring, err := fieldcrypto.NewKeyring(fieldcrypto.NewKeyCache(10000, 5*time.Minute), keys...)
+//	plain, sess, err := ring.Open(req.Encryption, fieldcrypto.Fields{Name: req.Name, IDCard: req.IDCard})
+//	// or in place: sess, err := ring.OpenRequest(&req)  (sess == nil: not encrypted)
+//	if err != nil {
+//		rej := fieldcrypto.Rejection(err) // 400 token_mismatched + safe message; never billed
+//	}
+//	rej := sess.MaskRejection(contracts.Validate(&req, now)) // see "Padding oracle" below
+//	answerFields, answerEnc, err := sess.Seal(plainAnswerFields, sess.Fields())
+//
+// The simulator's keys: EnsureKeyFile(path, AES256CBC) and
+// EnsureKeyFile(path, SM4GCM) create PEM files (0600) on first run and load
+// them afterwards; serve ring.PublicKeys() through MarshalPublicKeyPEM.
+//
+// The gateway per mode: passthrough does not use this package. terminate
+// opens with its own Keyring (ring.OpenRequest), validates, caches and
+// bills on the plaintext held in memory, re-seals for the upstream with
+// SealRequest(&upReq, upstream, sess.Fields()) (a fresh data key: the
+// client's key is never sent onwards), opens the upstream's answer with
+// that upstream session and seals it for the client with sess.Seal.
+// encrypt-upstream only does the SealRequest / upstream-session Open half.
+//
+// Keyring, Session, Recipient and KeyCache are safe for concurrent use.
+// A Keyring is immutable: rotate keys (or reload files) by building a new
+// one and swapping it atomically.
+//
+// # Errors
+//
+// Every error of Open is an *Error with a Kind; sentinels match with
+// errors.Is. Every one is answered with HTTP 400 and the API's code
+// token_mismatched ("missing or invalid parameters"), never billed;
+// Rejection does that mapping and returns contracts.ErrAPIError (500) for
+// anything else, which only a broken random source can cause.
+//
+//	sentinel                  kind (metric label)    message to the client
+//	ErrUnsupportedAlgorithm   unsupported_algorithm  encryption.algorithm is not supported (AES-256-CBC or SM4-GCM)
+//	ErrFieldNotAllowed        field_not_allowed      encryption.encrypt_list: unsupported field to encrypt (...)
+//	ErrInvalidBase64          invalid_base64         <field> is not valid base64  (iv, ciphertext_blob, tag_list, name, id_card)
+//	ErrIVLength               iv_length              encryption.iv must be 16 bytes for AES-256-CBC and 12 bytes for SM4-GCM
+//	ErrTagList                tag_list               encryption.tag_list must hold one 16-byte tag per encrypt_list entry (...)
+//	ErrBlob      (decrypt)    blob                   encryption: decrypt failure
+//	ErrUnwrap    (decrypt)    unwrap                 encryption: decrypt failure
+//	ErrPadding   (decrypt)    padding                encryption: decrypt failure
+//	ErrTagMismatch (decrypt)  tag_mismatch           encryption: decrypt failure
+//	ErrPlaintext (decrypt)    plaintext              encryption: decrypt failure
+//
+// ErrDecrypt matches all five decrypt kinds. Error() is the client text,
+// identical for every decrypt failure; Detail() tells the kinds apart for
+// logs and metrics, which the client never sees. Structural checks (all but
+// the decrypt kinds) run before any private-key operation, so a malformed
+// object costs no RSA or SM2 work.
+//
+// "Wrong blob" versus "wrong key": SM2 authenticates the wrapped key (C3),
+// so a blob for another key or an altered one is ErrUnwrap. RSA PKCS#1 v1.5
+// cannot be told apart safely: the receiver uses the standard library's
+// rsa.DecryptPKCS1v15SessionKey, which leaves a substitute key in place of
+// a badly padded one, so a wrong RSA key or blob shows as ErrPadding or
+// ErrPlaintext (the fields do not decrypt). The substitute is derived from
+// the blob with a secret of the private key (implicit rejection, as in
+// draft-irtf-cfrg-rsa-guidance) rather than drawn at random: a random one
+// would differ between two submissions of one blob while a real key would
+// not, which is itself an oracle. Only public properties give ErrBlob
+// (length differs from every key's modulus size, value above the modulus).
+//
+// # Wire format (decisions)
+//
+//   - Base64 is the standard alphabet with padding (RFC 4648 section 4), as
+//     Node's Buffer and Java's Base64.getEncoder write it. Line breaks are
+//     tolerated; URL-safe or unpadded base64 is ErrInvalidBase64.
+//   - A field's plaintext is its UTF-8 bytes; GCM uses no additional data
+//     and 16-byte tags; the field carries the ciphertext without its tag,
+//     tag_list the tags in encrypt_list order. encrypt_list order is the
+//     client's; this package emits name before id_card.
+//   - RSA: PKCS#1 v1.5 type 2 wrapping of the 32-byte key; the blob is as
+//     long as the modulus. Receiver keys are at least 2048 bits.
+//   - SM2 (GB/T 32918.4, SM3 KDF and hash), C1C3C2 order. This package
+//     emits C1 with its 0x04 prefix: 0x04||X||Y||C3||C2, 113 bytes, the
+//     standard's point encoding and what gmsm, BouncyCastle and Hutool
+//     write. The sm-crypto npm package writes and reads hex without the
+//     0x04 (X||Y||C3||C2, 112 bytes); Open accepts that too, as well as a
+//     compressed C1 (81 bytes) and the ASN.1 DER form of GM/T 0009. The
+//     layout is told by length, unambiguous for a 16-byte key. For a
+//     receiver that only reads sm-crypto's layout, use
+//     Recipient.WithSM2Encoding(SM2Bare). C1C2C3 (the 2010 draft order) is
+//     rejected (ErrUnwrap). The interop test proves both layouts each way.
+//
+// # Nonce and IV reuse (decision)
+//
+// The scheme encrypts every field of a request, and those of its answer,
+// under one data key and one IV. For AES-256-CBC that makes encryption
+// deterministic per request (equal plaintexts give equal ciphertexts). For
+// SM4-GCM it is nonce reuse, which GCM does not survive: the XOR of two
+// fields' ciphertexts is the XOR of their plaintexts (an ID number's
+// structure is largely guessable, so a name leaks in part to whoever sees
+// two ciphertexts of one request), and two tags under one nonce reveal the
+// GHASH key, after which tags for that key and nonce can be forged.
+//
+// Deriving a distinct nonce per field would avoid it, but the receiver
+// would then fail to decrypt anything a client following the scheme sent,
+// and the authority would fail to decrypt what we send. Interoperability
+// wins: this package follows the scheme exactly. What limits the damage:
+// every Session this package creates draws a fresh random data key, so the
+// reuse never spans requests, only the (at most four) fields of one request
+// and its answer; an answer that echoes the request's values with the
+// request's key and nonce produces the request's own ciphertexts and tags
+// and so reveals nothing new, which is why the answer should echo exactly
+// the values received; and the whole exchange runs inside TLS, so the exposure
+// is to parties that see decrypted HTTP bodies (proxies, body logs), which
+// is what the field encryption was meant to cover. Answers with sensitive
+// fields that differ from the request's widen the exposure; avoid them.
+//
+// # Padding oracle (AES-256-CBC)
+//
+// CBC has no integrity check. Someone holding a captured request can replay
+// it with a modified IV: a valid padding then decrypts to a name or ID that
+// validation rejects (result -3 or -2), while invalid padding is a decrypt
+// failure; that difference is Vaudenay's padding oracle and recovers a
+// one-block name byte by byte. Decrypt failures are already uniform;
+// Session.MaskRejection also answers -2/-3 about an encrypted field with
+// the decrypt failure for CBC sessions. Callers should apply it to the
+// result of contracts.Validate. The remaining signal is timing (valid
+// padding goes on to validation); rate limits bound the number of probes.
+//
+// # Unwrapped-key cache
+//
+// The private-key operation dominates the cost of an encrypted request
+// (RSA-2048 about 1 ms, SM2 about 0.1 ms; the symmetric work is a few
+// microseconds). KeyCache keeps unwrapped data keys, bounded (LRU) and for
+// a fixed time from insertion, keyed by SHA-256 of the ring's fingerprint,
+// the algorithm and the blob, so a client that reuses a wrapped key skips
+// the unwrap. A key enters the cache only after every field decrypted with
+// it, and with implicit rejection the unwrap of a blob is deterministic, so
+// a hit gives exactly what a miss would: the cache changes timing, not
+// answers. A cache shared by keyrings cannot open a blob for a key a ring
+// does not hold.
+package fieldcrypto
