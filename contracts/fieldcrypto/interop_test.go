@@ -65,6 +65,12 @@ type interopOutput struct {
 		Plain   plainFields `json:"plain"`
 		Request wireRequest `json:"request"`
 	} `json:"nodeVectors"`
+	SM2Generated struct {
+		PrivateHex string      `json:"privateHex"`
+		PublicHex  string      `json:"publicHex"`
+		Plain      plainFields `json:"plain"`
+		Request    wireRequest `json:"request"`
+	} `json:"sm2Generated"`
 }
 
 // interopUnavailable fails under CI (where a missing toolchain is a broken
@@ -208,5 +214,24 @@ func TestInteropNode(t *testing.T) {
 		if sess.Algorithm() != Algorithm(req.Encryption.Algorithm) {
 			t.Errorf("%s: session algorithm %s", v.Label, sess.Algorithm())
 		}
+	}
+
+	// A key pair sm-crypto generated, read from its hex forms.
+	g := out.SM2Generated
+	priv, err := ParseSM2PrivateKeyHex(g.PrivateHex)
+	if err != nil {
+		t.Fatalf("sm-crypto private key %d hex digits: %v", len(g.PrivateHex), err)
+	}
+	pub, err := ParseSM2PublicKeyHex(g.PublicHex)
+	if err != nil || !pub.Equal(&priv.PublicKey) {
+		t.Fatalf("sm-crypto public key: %v", err)
+	}
+	genRing, err := NewKeyring(nil, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := genRing.Open(g.Request.Encryption, Fields{Name: g.Request.Name, IDCard: g.Request.IDCard})
+	if err != nil || got != (Fields{Name: g.Plain.Name, IDCard: g.Plain.IDCard}) {
+		t.Errorf("request for an sm-crypto key: %s %+v", detail(err), got)
 	}
 }

@@ -5,10 +5,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,12 +162,21 @@ func ReadSecret(source string) ([]byte, error) {
 
 // LoadPrivateKeys reads and parses the private keys of each source (see
 // ReadSecret), in order: list the new key before the old during a rotation.
+// A source is PEM (ParsePrivateKeysPEM) or an SM2 key as 64 hex digits.
 func LoadPrivateKeys(sources ...string) ([]crypto.PrivateKey, error) {
 	var keys []crypto.PrivateKey
 	for _, src := range sources {
 		data, err := ReadSecret(src)
 		if err != nil {
 			return nil, err
+		}
+		if hexKey := strings.TrimSpace(string(data)); isHex(hexKey) {
+			k, err := ParseSM2PrivateKeyHex(hexKey)
+			if err != nil {
+				return nil, fmt.Errorf("%w (from %s)", err, src)
+			}
+			keys = append(keys, k)
+			continue
 		}
 		ks, err := ParsePrivateKeysPEM(data)
 		if err != nil {
@@ -176,17 +187,77 @@ func LoadPrivateKeys(sources ...string) ([]crypto.PrivateKey, error) {
 	return keys, nil
 }
 
-// LoadRecipient reads a public key (see ReadSecret) for sealing.
+// LoadRecipient reads a public key (see ReadSecret) for sealing: PEM, or an
+// SM2 key in sm-crypto's hex form (see ParseSM2PublicKeyHex).
 func LoadRecipient(source string) (Recipient, error) {
 	data, err := ReadSecret(source)
 	if err != nil {
 		return Recipient{}, err
 	}
-	pub, err := ParsePublicKeyPEM(data)
+	var pub crypto.PublicKey
+	if hexKey := strings.TrimSpace(string(data)); isHex(hexKey) {
+		pub, err = ParseSM2PublicKeyHex(hexKey)
+	} else {
+		pub, err = ParsePublicKeyPEM(data)
+	}
 	if err != nil {
 		return Recipient{}, fmt.Errorf("%w (from %s)", err, source)
 	}
 	return NewRecipient(pub)
+}
+
+// ParseSM2PublicKeyHex reads an SM2 public key as Chinese SDKs such as
+// sm-crypto print it: hex of 04||X||Y (130 digits) or X||Y (128 digits).
+// The point must lie on the curve.
+func ParseSM2PublicKeyHex(s string) (*ecdsa.PublicKey, error) {
+	b, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil {
+		return nil, errors.New("fieldcrypto: SM2 public key: not hex")
+	}
+	switch {
+	case len(b) == 65 && b[0] == 0x04:
+		b = b[1:]
+	case len(b) == 64:
+	default:
+		return nil, fmt.Errorf("fieldcrypto: SM2 public key: %d bytes, want 65 (04||X||Y) or 64", len(b))
+	}
+	curve := sm2.P256()
+	x, y := new(big.Int).SetBytes(b[:32]), new(big.Int).SetBytes(b[32:])
+	if !curve.IsOnCurve(x, y) {
+		return nil, errors.New("fieldcrypto: SM2 public key: point not on the curve")
+	}
+	return &ecdsa.PublicKey{Curve: curve, X: x, Y: y}, nil
+}
+
+// ParseSM2PrivateKeyHex reads an SM2 private key as 64 hex digits (the
+// scalar d), the form sm-crypto's generateKeyPairHex prints.
+func ParseSM2PrivateKeyHex(s string) (*sm2.PrivateKey, error) {
+	b, err := hex.DecodeString(strings.TrimSpace(s))
+	if err != nil || len(b) != 32 {
+		return nil, errors.New("fieldcrypto: SM2 private key: want 64 hex digits")
+	}
+	curve := sm2.P256()
+	d := new(big.Int).SetBytes(b)
+	// SM2 private keys lie in [1, n-2].
+	if d.Sign() == 0 || d.Cmp(new(big.Int).Sub(curve.Params().N, big.NewInt(1))) >= 0 {
+		return nil, errors.New("fieldcrypto: SM2 private key: scalar out of range")
+	}
+	k := &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: curve}, D: d}
+	k.X, k.Y = curve.ScalarBaseMult(b)
+	return new(sm2.PrivateKey).FromECPrivateKey(k)
+}
+
+func isHex(s string) bool {
+	if len(s) == 0 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // GenerateKey makes a private key for alg: RSA-2048 for AES-256-CBC, SM2 for

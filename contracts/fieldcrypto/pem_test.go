@@ -8,7 +8,9 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -225,5 +227,56 @@ func TestNewRecipientRejects(t *testing.T) {
 	}
 	if _, err := PublicKey("x"); err == nil {
 		t.Error("PublicKey of a string")
+	}
+}
+
+func TestSM2Hex(t *testing.T) {
+	_, s := testKeys(t)
+	k := s[0]
+	privHex := hex.EncodeToString(k.D.FillBytes(make([]byte, 32)))
+	xy := hex.EncodeToString(k.X.FillBytes(make([]byte, 32))) + hex.EncodeToString(k.Y.FillBytes(make([]byte, 32)))
+	priv, err := ParseSM2PrivateKeyHex(privHex)
+	if err != nil || !priv.Equal(k) {
+		t.Fatalf("private: %v", err)
+	}
+	for _, pubHex := range []string{"04" + xy, xy, strings.ToUpper("04"+xy) + "\n"} {
+		pub, err := ParseSM2PublicKeyHex(pubHex)
+		if err != nil || !pub.Equal(&k.PublicKey) {
+			t.Fatalf("public %q: %v", pubHex[:8], err)
+		}
+	}
+	offCurve := "04" + xy[:127] + string("01"[xy[127]&1])
+	for name, bad := range map[string]string{
+		"short":     xy[:100],
+		"not hex":   "zz" + xy[2:],
+		"off curve": offCurve,
+		"prefix 05": "05" + xy,
+	} {
+		if _, err := ParseSM2PublicKeyHex(bad); err == nil {
+			t.Errorf("public %s accepted", name)
+		}
+	}
+	n := sm2.P256().Params().N
+	for name, bad := range map[string]string{
+		"zero":    strings.Repeat("0", 64),
+		"n-1":     hex.EncodeToString(new(big.Int).Sub(n, big.NewInt(1)).Bytes()),
+		"short":   privHex[:62],
+		"not hex": "x" + privHex[1:],
+	} {
+		if _, err := ParseSM2PrivateKeyHex(bad); err == nil {
+			t.Errorf("private %s accepted", name)
+		}
+	}
+
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "priv.hex"), []byte(privHex+"\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "pub.hex"), []byte("04"+xy), 0o644)
+	keys, err := LoadPrivateKeys(filepath.Join(dir, "priv.hex"))
+	if err != nil || !keys[0].(*sm2.PrivateKey).Equal(k) {
+		t.Fatalf("LoadPrivateKeys(hex): %v", err)
+	}
+	to, err := LoadRecipient(filepath.Join(dir, "pub.hex"))
+	if err != nil || to.Algorithm() != SM4GCM {
+		t.Fatalf("LoadRecipient(hex): %v", err)
 	}
 }

@@ -19,7 +19,8 @@
 // stdin:  {rsa:{privatePem,publicPem}, sm2:{privateHex,publicHex},
 //          samples:[{name,id_card}], goVectors:[{label,request,answer}]}
 // stdout: {selfTest, decrypted:[{label,request,answer,error}],
-//          nodeVectors:[{label,plain,request}]}
+//          nodeVectors:[{label,plain,request}],
+//          sm2Generated:{privateHex,publicHex,plain,request}}
 import crypto from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import smCrypto from 'sm-crypto';
@@ -249,5 +250,15 @@ input.samples.forEach((plain, i) => {
   output.nodeVectors.push({ label: `node SM4-GCM bare #${i}`, plain, request: sealRequest(input, 'SM4-GCM', plain, list, false) });
   output.nodeVectors.push({ label: `node SM4-GCM 04-prefixed #${i}`, plain, request: sealRequest(input, 'SM4-GCM', plain, list, true) });
 });
+
+// A key pair made by sm-crypto, in its hex forms, and a request sealed for
+// it: Go must read the keys as SDK users hand them over.
+const gen = sm2.generateKeyPairHex();
+output.sm2Generated = {
+  privateHex: gen.privateKey,
+  publicHex: gen.publicKey,
+  plain: input.samples[0],
+  request: sealRequest({ ...input, sm2: { publicHex: gen.publicKey } }, 'SM4-GCM', input.samples[0], ['name', 'id_card'], false),
+};
 
 process.stdout.write(JSON.stringify(output));
