@@ -50,6 +50,13 @@ type CheckResponse struct {
 	Sim *float64 `json:"sim,omitempty"`
 }
 
+// BodyReadCap is how much of an oversized body a server reads before it
+// answers 400 token_mismatched. fasthttp cannot linger after a response, so
+// refusing a body it has not read resets the client's upload and the client
+// never sees the answer; within the cap it always does. Beyond the cap the
+// connection is closed: reading further would let one client pin memory.
+const BodyReadCap = 1 << 20
+
 // FaceThreshold is the similarity at or above which a face comparison passes
 // (false-accept rate about 1/1,000).
 const FaceThreshold = 70.0
