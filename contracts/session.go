@@ -223,7 +223,6 @@ const (
 	ErrQRAlreadyUsed    ErrorCode = "qr_already_used"   // 409: second scan of a used QR code
 	ErrFlowNotFinished  ErrorCode = "flow_not_finished" // 409, code 17: result asked too early
 	ErrSessionCapacity  ErrorCode = "too_many_sessions" // 429: the store is full
-	ErrRetryLimit       ErrorCode = "retry_limit"       // 409, code 16
 )
 
 // SessionErrors lists the session API's own errors. The check API's
@@ -236,7 +235,6 @@ var SessionErrors = []ErrorInfo{
 	{ErrQRAlreadyUsed, http.StatusConflict, "This QR code was already scanned", true},
 	{ErrFlowNotFinished, http.StatusConflict, "The verification flow has not finished yet", true},
 	{ErrSessionCapacity, http.StatusTooManyRequests, "Too many open verification sessions, try again later", false},
-	{ErrRetryLimit, http.StatusConflict, "Too many failed attempts, start a new verification", true},
 }
 
 // SessionErrorCodes maps session errors to the authority's numeric code.
@@ -244,7 +242,6 @@ var SessionErrorCodes = map[ErrorCode]SessionCode{
 	ErrSessionExpired:   CodeTokenExpired,
 	ErrSessionCompleted: CodeAlreadyComplete,
 	ErrFlowNotFinished:  CodeNotFinished,
-	ErrRetryLimit:       CodeRetryLimit,
 }
 
 // LookupSessionError returns a session error's status and message.

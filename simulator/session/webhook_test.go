@@ -179,31 +179,3 @@ func TestJournalBounded(t *testing.T) {
 		t.Fatal("disabled journal kept entries")
 	}
 }
-
-func TestVerifyWebhook(t *testing.T) {
-	secret := []byte("s3cret")
-	now := time.Unix(1_700_000_000, 0)
-	body := []byte(`{"a":1}`)
-	ts, sig := contracts.SignWebhook(secret, now, body)
-	tests := []struct {
-		name      string
-		secret    []byte
-		ts, sig   string
-		body      []byte
-		at        time.Time
-		wantError error
-	}{
-		{"valid", secret, ts, sig, body, now, nil},
-		{"tampered body", secret, ts, sig, []byte(`{"a":2}`), now, contracts.ErrWebhookSignature},
-		{"wrong secret", []byte("other"), ts, sig, body, now, contracts.ErrWebhookSignature},
-		{"replayed late", secret, ts, sig, body, now.Add(6 * time.Minute), contracts.ErrWebhookStale},
-		{"bad timestamp", secret, "yesterday", sig, body, now, contracts.ErrWebhookStale},
-		{"no scheme", secret, ts, sig[3:], body, now, contracts.ErrWebhookSignature},
-		{"not hex", secret, ts, "v1=zz", body, now, contracts.ErrWebhookSignature},
-	}
-	for _, tt := range tests {
-		if err := contracts.VerifyWebhook(tt.secret, tt.ts, tt.sig, tt.body, tt.at, 5*time.Minute); err != tt.wantError {
-			t.Errorf("%s: %v, want %v", tt.name, err, tt.wantError)
-		}
-	}
-}
