@@ -39,6 +39,7 @@ if (SCENARIO === 'ramping' || SCENARIO === 'both') {
 }
 
 export const options = {
+  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
   scenarios,
   discardResponseBodies: false,
   thresholds: {

@@ -4,6 +4,7 @@ import { check, group } from 'k6';
 import { check2e, isResult, isError, pick, magic, summary, BASE_URL } from './lib/common.js';
 
 export const options = {
+  summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
   vus: 1,
   iterations: 1,
   thresholds: { checks: ['rate==1'] },
