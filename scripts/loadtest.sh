@@ -21,7 +21,7 @@ wait_healthy() {
 IDGATE_SIM_JOURNAL_ENABLED=false ./bin/simulator >var/loadtest/simulator.log 2>&1 &
 pids+=($!)
 wait_healthy http://127.0.0.1:8081/healthz
-IDGATE_GW_LEDGER_PATH=var/loadtest/ledger.db ./bin/gateway >var/loadtest/gateway.log 2>&1 &
+IDGATE_GW_STORE_PATH=var/loadtest/ledger.db ./bin/gateway >var/loadtest/gateway.log 2>&1 &
 pids+=($!)
 wait_healthy http://127.0.0.1:8080/healthz
 go run ./loadtest/cmd/idgen -n 20000 -seed 1 > loadtest/results/data.json

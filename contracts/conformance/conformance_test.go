@@ -32,7 +32,7 @@ func TestGatewayConforms(t *testing.T) {
 	gw := testbin.Build(t, "./gateway/cmd/gateway")
 	testbin.Start(t, sim, []string{"-listen", simAddr}, nil, "http://"+simAddr+"/healthz")
 	testbin.Start(t, gw, []string{"-listen", gwAddr, "-admin-listen", adminAddr},
-		[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_LEDGER_PATH=" + filepath.Join(t.TempDir(), "ledger.db")},
+		[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(t.TempDir(), "ledger.db")},
 		"http://"+gwAddr+"/healthz")
 	conformance.Run(t, conformance.Target{BaseURL: "http://" + gwAddr, Token: "demo-key", Prefer: true, Magic: true, Gateway: true})
 }

@@ -106,7 +106,7 @@ func run(args []string) error {
 	}
 	if _, err := os.Stat(filepath.Join(*binDir, "gateway")); err == nil {
 		gw, err := start("gateway", "http://"+gwAddr+"/healthz",
-			[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_LEDGER_PATH=" + filepath.Join(tmp, "ledger.db"), "IDGATE_GW_LOG_LEVEL=error"},
+			[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(tmp, "ledger.db"), "IDGATE_GW_LOG_LEVEL=error"},
 			filepath.Join(*binDir, "gateway"), "-listen", gwAddr, "-admin-listen", gwAdmin)
 		if err != nil {
 			return err
