@@ -102,7 +102,7 @@ func Default() Config {
 		MaxLatency: Duration(60 * time.Second),
 		MaxHang:    Duration(120 * time.Second),
 		RateLimit:  RateLimit{PerSecond: 1_000_000, Burst: 1_000_000},
-		DailyLimit: DailyLimit{PerIDNumber: 1_000_000, TimeZone: "Asia/Shanghai", MaxTracked: 1_000_000},
+		DailyLimit: DailyLimit{PerIDNumber: 100_000_000, TimeZone: "Asia/Shanghai", MaxTracked: 1_000_000},
 		Journal:    Journal{Enabled: true, Size: 1000},
 		HTTP: HTTP{
 			ReadTimeout:     Duration(30 * time.Second),

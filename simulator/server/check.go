@@ -72,6 +72,7 @@ func (s *Server) check(c *fiber.Ctx) error {
 	ctx := c.Context()
 	start := time.Now()
 	a := answer{result: -1}
+	var err error
 
 	tok := s.authenticate(ctx, &a)
 	if tok == nil {
@@ -89,23 +90,23 @@ func (s *Server) check(c *fiber.Ctx) error {
 		s.finish(ctx, tok, nil, &a, start)
 		return nil
 	}
-	req, err := contracts.DecodeCheckRequest(ctx.Request.Body())
-	if err != nil {
-		var re *contracts.RequestError
-		msg := "request body is not a valid check request"
-		if errors.As(err, &re) {
-			msg = re.Reason
+	var req contracts.CheckRequest
+	if body := ctx.Request.Body(); !decodeFast(body, &req) {
+		if req, err = contracts.DecodeCheckRequest(body); err != nil {
+			s.badBody(ctx, tok, err, &a, start)
+			return nil
 		}
-		a.setError(contracts.ErrTokenMismatched, msg, srcValidation)
-		s.finish(ctx, tok, nil, &a, start)
-		return nil
 	}
 	if req.Encryption != nil {
 		a.setError(contracts.ErrTokenMismatched, encryptionUnsupported, srcValidation)
 		s.finish(ctx, tok, &req, &a, start)
 		return nil
 	}
-	if rej := contracts.Validate(&req, s.now()); rej != nil {
+	now := start
+	if s.clock != nil {
+		now = s.clock()
+	}
+	if rej := contracts.Validate(&req, now); rej != nil {
 		if rej.Result != "" {
 			a.result, a.source = stats.ResultIndex(rej.Result), srcValidation
 		} else {
@@ -123,12 +124,22 @@ func (s *Server) check(c *fiber.Ctx) error {
 			return nil
 		}
 	}
-	s.decide(tok, &req, &p, &a)
+	s.decide(tok, &req, &p, &a, now)
 	if a.latency > 0 {
 		time.Sleep(a.latency)
 	}
 	s.finish(ctx, tok, &req, &a, start)
 	return nil
+}
+
+func (s *Server) badBody(ctx *fasthttp.RequestCtx, tok *tokenState, err error, a *answer, start time.Time) {
+	var re *contracts.RequestError
+	msg := "request body is not a valid check request"
+	if errors.As(err, &re) {
+		msg = re.Reason
+	}
+	a.setError(contracts.ErrTokenMismatched, msg, srcValidation)
+	s.finish(ctx, tok, nil, a, start)
 }
 
 func (a *answer) setError(code contracts.ErrorCode, msg, source string) {
@@ -183,7 +194,7 @@ func (s *Server) parsePrefer(ctx *fasthttp.RequestCtx, p *outcome.Prefer) error 
 // to requests none of them decides, so explicit test outcomes never turn
 // into "-7". A scenario draws for every valid request, decided elsewhere
 // or not, so its n-th draw always belongs to the n-th valid request.
-func (s *Server) decide(tok *tokenState, req *contracts.CheckRequest, p *outcome.Prefer, a *answer) {
+func (s *Server) decide(tok *tokenState, req *contracts.CheckRequest, p *outcome.Prefer, a *answer, now time.Time) {
 	var d outcome.Draw
 	sc := tok.scenario.Load()
 	if sc != nil {
@@ -195,10 +206,7 @@ func (s *Server) decide(tok *tokenState, req *contracts.CheckRequest, p *outcome
 		a.latency = p.Latency
 	}
 	a.faultSeed = d.FaultSeed
-	if a.faultSeed == 0 {
-		a.faultSeed = inputHash(req)
-	}
-	magic, isMagic := contracts.LookupMagic(req.IDCard)
+	magic, isMagic := s.magic[req.IDCard]
 
 	switch {
 	case p.Fault != fault.None:
@@ -230,7 +238,7 @@ func (s *Server) decide(tok *tokenState, req *contracts.CheckRequest, p *outcome
 			a.result = stats.ResultIndex(d.Result)
 			a.sim, a.hasSim = d.Sim, d.HasSim
 		}
-	case s.daily != nil && !s.daily.Allow(req.IDCard, s.now()):
+	case s.daily != nil && !s.daily.Allow(req.IDCard, now):
 		a.result, a.source = resultDaily, srcDailyLimit
 	default:
 		a.result, a.source = resultConsistent, srcDefault
@@ -266,6 +274,10 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 	}
 	switch {
 	case a.fault != fault.None:
+		if a.faultSeed == 0 && req != nil {
+			// Without a scenario, the garbage follows from the input.
+			a.faultSeed = inputHash(req)
+		}
 		s.faults.Inject(ctx, a.fault, a.faultSeed)
 		s.book.Totals.Fault(a.fault)
 		if tok != nil {

@@ -70,10 +70,14 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 
 // Server is one simulator instance. Several can run in one process.
 type Server struct {
-	cfg        config.Config
-	app        *fiber.App
-	log        *slog.Logger
-	now        func() time.Time
+	cfg config.Config
+	app *fiber.App
+	log *slog.Logger
+	now func() time.Time
+	// clock is the WithClock override, nil for the wall clock: the hot
+	// path then reuses the one time.Now it takes anyway.
+	clock      func() time.Time
+	magic      map[string]contracts.MagicIdentity
 	maxLatency time.Duration
 
 	tokens     map[string]*tokenState
@@ -100,14 +104,20 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := options{logger: slog.Default(), now: time.Now}
+	o := options{logger: slog.Default()}
 	for _, opt := range opts {
 		opt(&o)
+	}
+	clock := o.now
+	if o.now == nil {
+		o.now = time.Now
 	}
 	s := &Server{
 		cfg:        cfg,
 		log:        o.logger,
 		now:        o.now,
+		clock:      clock,
+		magic:      make(map[string]contracts.MagicIdentity, len(contracts.MagicIdentities)),
 		maxLatency: cfg.MaxLatency.D(),
 		tokens:     make(map[string]*tokenState, len(cfg.Tokens)),
 		adminToken: []byte(cfg.AdminToken),
@@ -136,6 +146,9 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 		s.daily = dailylimit.New(cfg.DailyLimit.PerIDNumber, loc, cfg.DailyLimit.MaxTracked, s.metrics.untracked.Inc)
+	}
+	for _, m := range contracts.MagicIdentities {
+		s.magic[m.IDCard] = m
 	}
 	for i, r := range contracts.Results {
 		s.answers[i] = contracts.AppendResponse(nil, contracts.CheckResponse{Result: r.Code, Description: r.Description})
