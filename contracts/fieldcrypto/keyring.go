@@ -70,8 +70,7 @@ func NewKeyring(cache *KeyCache, keys ...crypto.PrivateKey) (*Keyring, error) {
 				return nil, fmt.Errorf("fieldcrypto: keyring: key %d is not an SM2 key", i)
 			}
 			k.sm2 = append(k.sm2, v)
-			h.Write(v.PublicKey.X.Bytes())
-			h.Write(v.PublicKey.Y.Bytes())
+			h.Write(sm2Point(&v.PublicKey))
 		case *ecdsa.PrivateKey:
 			if v == nil || !sm2.IsSM2PublicKey(&v.PublicKey) {
 				return nil, fmt.Errorf("fieldcrypto: keyring: key %d: ECDSA key not on the SM2 curve", i)
@@ -81,8 +80,7 @@ func NewKeyring(cache *KeyCache, keys ...crypto.PrivateKey) (*Keyring, error) {
 				return nil, fmt.Errorf("fieldcrypto: keyring: key %d: %w", i, err)
 			}
 			k.sm2 = append(k.sm2, sk)
-			h.Write(sk.PublicKey.X.Bytes())
-			h.Write(sk.PublicKey.Y.Bytes())
+			h.Write(sm2Point(&sk.PublicKey))
 		default:
 			return nil, fmt.Errorf("fieldcrypto: keyring: key %d: unsupported key type %T", i, key)
 		}
@@ -92,6 +90,14 @@ func NewKeyring(cache *KeyCache, keys ...crypto.PrivateKey) (*Keyring, error) {
 	}
 	h.Sum(k.id[:0])
 	return k, nil
+}
+
+// sm2Point is the fixed-length X||Y of an SM2 public key.
+func sm2Point(pub *ecdsa.PublicKey) []byte {
+	b := make([]byte, 64)
+	pub.X.FillBytes(b[:32])
+	pub.Y.FillBytes(b[32:])
+	return b
 }
 
 // Accepts reports whether the ring holds a key for alg.
