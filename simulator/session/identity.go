@@ -10,46 +10,23 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/idcard"
+	"github.com/idgate/idgate/simulator/identity"
 )
 
-// IdentityGenerator draws a plausible card holder. The simulator core's
-// generator plugs in here; localIdentity is the fallback.
+// IdentityGenerator draws a plausible card holder whose card is valid on
+// now, from r only (so a seed reproduces it). The default is the simulator
+// core's generator, identity.CardData.
 type IdentityGenerator func(r *rand.Rand, now time.Time) contracts.CardData
 
-// ethnicities are GB/T 3304 codes; Han is drawn about nine times in ten.
+// ethnicities are GB/T 3304 codes for holders given at creation (whose name
+// and number are fixed); Han is drawn about nine times in ten.
 var ethnicities = []struct{ code, name string }{
 	{"01", "汉"}, {"02", "蒙古"}, {"03", "回"}, {"04", "藏"}, {"05", "维吾尔"}, {"06", "苗"},
 	{"07", "彝"}, {"08", "壮"}, {"09", "布依"}, {"10", "朝鲜"}, {"11", "满"}, {"12", "侗"},
 	{"13", "瑶"}, {"14", "白"}, {"15", "土家"},
 }
 
-var (
-	surnames   = []rune("王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈")
-	givenChars = []rune("伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国文红玉志海波宁鹏飞雪梅晨宇浩然欣怡子涵")
-	streets    = []string{"建国路", "人民路", "解放路", "中山路", "和平街", "长安街", "新华路", "学院路", "胜利路", "光明街"}
-)
-
-// localIdentity generates a holder aged 18 to 70 with a card that is valid
-// today. It uses only r, so a seed reproduces it.
-func localIdentity(r *rand.Rand, now time.Time) contracts.CardData {
-	div := idcard.Counties[r.IntN(len(idcard.Counties))]
-	birth := now.AddDate(-18-r.IntN(53), 0, -r.IntN(365))
-	birth = time.Date(birth.Year(), birth.Month(), birth.Day(), 0, 0, 0, 0, time.UTC)
-	g := idcard.Female
-	if r.IntN(2) == 1 {
-		g = idcard.Male
-	}
-	id, err := idcard.Generate(div, birth, g, 1+r.IntN(998))
-	if err != nil {
-		// Counties only holds valid divisions; this is a programming error.
-		panic("session: generate identity: " + err.Error())
-	}
-	name := string(surnames[r.IntN(len(surnames))])
-	for n := 1 + r.IntN(2); n > 0; n-- {
-		name += string(givenChars[r.IntN(len(givenChars))])
-	}
-	return completeCard(r, now, name, id)
-}
+var streets = []string{"建国路", "人民路", "解放路", "中山路", "和平街", "长安街", "新华路", "学院路", "胜利路", "光明街"}
 
 // completeCard fills in everything the chip holds for a known name and ID
 // number: the rest is drawn from r, consistent with the number.
@@ -87,7 +64,7 @@ func completeCard(r *rand.Rand, now time.Time, name, id string) contracts.CardDa
 		BirthDate:        num.Birth.Format("20060102"),
 		Address:          region + streets[r.IntN(len(streets))] + itoa(1+r.IntN(300)) + "号",
 		IDCard:           id,
-		IssuingAuthority: region + "公安局",
+		IssuingAuthority: identity.Authority(num.Division),
 		ValidityBegin:    begin.Format("20060102"),
 		ValidityEnd:      idcard.ExpiryFor(num.Birth, begin),
 	}

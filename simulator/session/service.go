@@ -28,6 +28,7 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/idcard"
+	"github.com/idgate/idgate/simulator/identity"
 )
 
 // Error is a refused step; Code is the API's error vocabulary.
@@ -125,6 +126,7 @@ type Service struct {
 	log      *slog.Logger
 	hooks    *Dispatcher
 	identity IdentityGenerator
+	renderQR func(payload string) ([]byte, error)
 	seed     uint64
 	ordinal  atomic.Uint64
 	scen     map[string]Plan // tenant hash → plan
@@ -143,6 +145,16 @@ type Option func(*Service)
 // WithClock replaces the wall clock (tests).
 func WithClock(c Clock) Option { return func(s *Service) { s.clock = c } }
 
+// WithQRRenderer replaces the QR code renderer; tests that do not look at
+// the image skip its cost (about 3 ms and 1 MB of garbage per code).
+func WithQRRenderer(f func(payload string) ([]byte, error)) Option {
+	return func(s *Service) { s.renderQR = f }
+}
+
+// RenderQR draws payload as a 256×256 PNG with medium (15 %) error
+// correction, enough for a phone camera at arm's length from a screen.
+func RenderQR(payload string) ([]byte, error) { return qrcode.Encode(payload, qrcode.Medium, 256) }
+
 // WithIdentityGenerator replaces the built-in holder generator.
 func WithIdentityGenerator(g IdentityGenerator) Option { return func(s *Service) { s.identity = g } }
 
@@ -156,7 +168,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Service, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{
-		cfg: cfg, clock: RealClock{}, log: log, identity: localIdentity, seed: cfg.Seed,
+		cfg: cfg, clock: RealClock{}, log: log, identity: identity.CardData, renderQR: RenderQR, seed: cfg.Seed,
 		sessions: map[string]*session{}, byQR: map[string]*session{}, scen: map[string]Plan{},
 	}
 	for _, o := range opts {
@@ -309,7 +321,7 @@ func (s *Service) Create(token string, req contracts.CreateSessionRequest, prefe
 func (s *Service) newQR(x *session, now time.Time) error {
 	x.qrToken = randHex(x.rng)
 	x.expires = now.Add(s.cfg.TTL)
-	png, err := qrcode.Encode(x.qrURL(), qrcode.Medium, 256)
+	png, err := s.renderQR(x.qrURL())
 	if err != nil {
 		return errf(contracts.ErrAPIError, "render QR code: %v", err)
 	}

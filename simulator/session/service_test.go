@@ -1,14 +1,20 @@
 package session
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"image/png"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/idgate/idgate/contracts"
 )
+
+// stubQR stands in for the QR renderer where the image does not matter:
+// the real one costs milliseconds, many times that under -race.
+func stubQR(string) ([]byte, error) { return placeholderPhoto, nil }
 
 var t0 = time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)
 
@@ -22,7 +28,7 @@ func newSvc(t *testing.T, mut func(*Config)) (*Service, *FakeClock) {
 		mut(&cfg)
 	}
 	clk := NewFakeClock(t0)
-	s, err := New(cfg, nil, WithClock(clk))
+	s, err := New(cfg, nil, WithClock(clk), WithQRRenderer(stubQR))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,16 +528,18 @@ func TestConcurrentSessionsAndPolls(t *testing.T) {
 		}()
 		go func() { // the tenant polling
 			defer wg.Done()
-			for j := 0; j < 20; j++ {
+			for j := 0; j < 10; j++ {
 				if _, err := s.Status(tok, id); err != nil {
 					errs <- err
 				}
-				_ = s.Live(10)
+				if j%5 == 0 {
+					_ = s.Live(10)
+				}
 			}
 		}()
 	}
 	go func() { // the sweeper
-		for i := 0; i < 20; i++ {
+		for i := 0; i < 5; i++ {
 			s.Sweep()
 		}
 	}()
@@ -539,5 +547,19 @@ func TestConcurrentSessionsAndPolls(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+func TestRenderQR(t *testing.T) {
+	b, err := RenderQR("http://127.0.0.1:8081/phone/qr/0123456789abcdef0123456789abcdef")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("not a PNG: %v", err)
+	}
+	if r := img.Bounds(); r.Dx() != 256 || r.Dy() != 256 {
+		t.Fatalf("size %v", r)
 	}
 }

@@ -61,7 +61,7 @@ func webhookSvc(t *testing.T, mut func(*Config)) *Service {
 	if mut != nil {
 		mut(&cfg)
 	}
-	s, err := New(cfg, nil)
+	s, err := New(cfg, nil, WithQRRenderer(stubQR))
 	if err != nil {
 		t.Fatal(err)
 	}
