@@ -13,8 +13,13 @@ package pipeline
 
 import (
 	"encoding/json"
+	"errors"
+	"io"
 	"log/slog"
+	"net"
+	"os"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -183,8 +188,10 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	ans := classify(rt, resp, err)
 	x.result = ans.result
 	if ans.problem != "" {
+		// The error's kind only: fasthttp quotes the upstream's bytes in its
+		// parse errors, and those bytes are not ours to log.
 		p.Log.Warn("upstream answer unusable", "request_id", x.requestID, "route", rt.Name,
-			"tenant", key.Tenant.ID, "status", resp.StatusCode(), "problem", ans.problem, "err", err)
+			"tenant", key.Tenant.ID, "status", resp.StatusCode(), "problem", ans.problem, "err", errKind(err))
 	}
 
 	// 7. Commit the unit when billed, release it otherwise.
@@ -354,6 +361,31 @@ func classify(rt *Route, resp *fasthttp.Response, err error) answer {
 		return answer{class: billing.UpstreamError}
 	default:
 		return answer{class: billing.UpstreamError, ownError: true, problem: "upstream error unreadable"}
+	}
+}
+
+// errKind names a forward error without quoting anything the upstream sent.
+func errKind(err error) string {
+	var netErr net.Error
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, fasthttp.ErrTimeout), os.IsTimeout(err):
+		return "timeout"
+	case errors.Is(err, fasthttp.ErrNoFreeConns):
+		return "no free connections"
+	case errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "connection closed"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused"
+	case errors.Is(err, syscall.ECONNRESET):
+		return "connection reset"
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return "response too large"
+	case errors.As(err, &netErr):
+		return "network error"
+	default:
+		return "malformed response"
 	}
 }
 

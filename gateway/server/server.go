@@ -48,6 +48,8 @@ type Server struct {
 
 	app      *fiber.App
 	adminApp *fiber.App
+	ln       *trackingListener
+	adminLn  *trackingListener
 
 	reloadMu sync.Mutex
 	stopOnce sync.Once
@@ -219,13 +221,14 @@ func (s *Server) health(app *fiber.App) {
 
 // Serve starts both listeners and returns at once.
 func (s *Server) Serve(ln, adminLn net.Listener) {
+	s.ln, s.adminLn = newTrackingListener(ln), newTrackingListener(adminLn)
 	go func() {
-		if err := s.app.Listener(ln); err != nil {
+		if err := s.app.Listener(s.ln); err != nil {
 			s.log.Error("gateway listener stopped", "err", err)
 		}
 	}()
 	go func() {
-		if err := s.adminApp.Listener(adminLn); err != nil {
+		if err := s.adminApp.Listener(s.adminLn); err != nil {
 			s.log.Error("admin listener stopped", "err", err)
 		}
 	}()
@@ -296,6 +299,8 @@ func (s *Server) reload() error {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() {
 		var errs []error
+		stopReaper := s.reapUnused()
+		defer stopReaper()
 		if err := s.app.ShutdownWithContext(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("gateway listener: %w", err))
 		}
@@ -309,6 +314,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.stopErr = errors.Join(errs...)
 	})
 	return s.stopErr
+}
+
+// reapUnused closes never-used connections while shutdown waits.
+func (s *Server) reapUnused() (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				for _, l := range []*trackingListener{s.ln, s.adminLn} {
+					if l != nil {
+						l.closeUnused(200 * time.Millisecond)
+					}
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // Ledger exposes the ledger (tests reconcile against it).

@@ -405,3 +405,20 @@ func TestShutdownFlushesLedger(t *testing.T) {
 		t.Fatalf("ledger has %d globex entries, clients got %d answers", n, ok.Load())
 	}
 }
+
+// A client that dialled a connection and never used it must not hold up
+// shutdown until the read timeout (fasthttp would wait for it).
+func TestShutdownClosesUnusedConnections(t *testing.T) {
+	up := startUpstream(t)
+	g := startGateway(t, testConfig(t, up.url, filepath.Join(t.TempDir(), "l.db")), "")
+	c, err := net.Dial("tcp", strings.TrimPrefix(g.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.s.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with an unused connection open: %v", err)
+	}
+}
