@@ -118,39 +118,58 @@ func Saturate(t Target, conns int, d time.Duration) Result {
 
 // FixedRate sends rate requests per second for d, each on schedule whether
 // or not earlier ones finished (an open loop, so slow answers cannot hide
-// behind fewer requests), and reports latency from the scheduled time.
+// behind fewer requests), and reports latency from the scheduled time. A
+// fixed pool of workers takes the schedule from a channel: spawning a
+// goroutine per request would cost the generator more than the servers.
 func FixedRate(t Target, rate int, d time.Duration) (Result, error) {
 	if rate <= 0 {
 		return Result{}, fmt.Errorf("load: rate must be positive")
 	}
-	c := newClient(t, 512)
+	const workers = 256
+	c := newClient(t, workers)
+	c.MaxConnWaitTimeout = 10 * time.Second
 	total := int(float64(rate) * d.Seconds())
 	lat := make([]time.Duration, total)
 	var errs, non200 atomic.Int64
-	interval := time.Second / time.Duration(rate)
-	var wg sync.WaitGroup
-	pool := sync.Pool{New: func() any { return &worker{req: fasthttp.AcquireRequest(), resp: fasthttp.AcquireResponse()} }}
-	start := time.Now()
-	for i := 0; i < total; i++ {
-		due := start.Add(time.Duration(i) * interval)
-		if wait := time.Until(due); wait > 0 {
-			time.Sleep(wait)
-		}
-		wg.Add(1)
-		go func(i int, due time.Time) {
-			defer wg.Done()
-			w := pool.Get().(*worker)
-			defer pool.Put(w)
-			ok, err := t.do(c, w, int64(i))
-			lat[i] = time.Since(due)
-			switch {
-			case err != nil:
-				errs.Add(1)
-			case !ok:
-				non200.Add(1)
-			}
-		}(i, due)
+	type job struct {
+		i   int
+		due time.Time
 	}
+	jobs := make(chan job, workers*4)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wk := &worker{req: fasthttp.AcquireRequest(), resp: fasthttp.AcquireResponse()}
+			for j := range jobs {
+				ok, err := t.do(c, wk, int64(j.i))
+				lat[j.i] = time.Since(j.due)
+				switch {
+				case err != nil:
+					errs.Add(1)
+				case !ok:
+					non200.Add(1)
+				}
+			}
+		}()
+	}
+	interval := time.Second / time.Duration(rate)
+	start := time.Now()
+	for i := 0; i < total; {
+		now := time.Now()
+		// Release every request whose time has come, then sleep briefly:
+		// the schedule stays exact without a timer per request.
+		for ; i < total; i++ {
+			due := start.Add(time.Duration(i) * interval)
+			if due.After(now) {
+				break
+			}
+			jobs <- job{i, due}
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	close(jobs)
 	wg.Wait()
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	return Result{Requests: int64(total), Errors: errs.Load(), Non200: non200.Load(), Duration: time.Since(start), Latencies: lat}, nil
