@@ -81,7 +81,7 @@ func Register(r fiber.Router, svc *Service, auth Auth) {
 	r.Get(contracts.SessionQRRoute, h.tenant(h.qr))
 	r.Post(contracts.SessionQRRoute, h.tenant(h.regenerate))
 
-	r.Get(PhoneSessions, h.list)
+	r.Get(PhoneSessions, h.tenant(h.list))
 	r.Get(PhoneCodes, h.codes)
 	r.Get(PhoneQR, h.scanRedirect)
 	r.Post(PhoneOpen, h.open)
@@ -217,9 +217,11 @@ func (h *handlers) codes(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"codes": out})
 }
 
-func (h *handlers) list(c *fiber.Ctx) error {
+// list is the console's session list: the caller's tenant only, so the
+// Request IDs of other tenants are not handed out.
+func (h *handlers) list(c *fiber.Ctx, tok string) error {
 	limit, _ := strconv.Atoi(c.Query("limit", "100"))
-	return c.JSON(fiber.Map{"sessions": h.svc.Live(limit)})
+	return c.JSON(fiber.Map{"sessions": h.svc.Live(tok, limit)})
 }
 
 // scanRedirect is where the QR code points: a phone camera opens it, and

@@ -90,10 +90,11 @@ func TestHTTPFlow(t *testing.T) {
 		t.Fatalf("scan redirect: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 
-	b = do(t, app, call{method: "GET", path: PhoneSessions, wantStatus: 200})
+	b = do(t, app, call{method: "GET", path: PhoneSessions, token: tok, wantStatus: 200})
 	if !strings.Contains(string(b), id) || strings.Contains(string(b), "张三") {
 		t.Fatalf("live list: %s", b)
 	}
+	do(t, app, call{method: "GET", path: PhoneSessions, wantStatus: 401, wantCode: contracts.ErrInvalidToken})
 	pp := PhoneSessions + "/" + id
 	do(t, app, call{method: "POST", path: pp + "/confirm", wantStatus: 409, wantCode: contracts.ErrStepOutOfOrder})
 	do(t, app, call{method: "POST", path: PhoneOpen, body: `{"qr_token":"` + qrToken + `","permission_granted":true}`, wantStatus: 200})

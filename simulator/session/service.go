@@ -129,6 +129,7 @@ type Service struct {
 	renderQR func(payload string) ([]byte, error)
 	seed     uint64
 	ordinal  atomic.Uint64
+	metrics  atomic.Pointer[metrics]
 	scen     map[string]Plan // tenant hash → plan
 
 	mu       sync.RWMutex
@@ -356,6 +357,7 @@ func (x *session) change(now time.Time, to contracts.SessionState, f *contracts.
 }
 
 func (s *Service) emit(x *session, ev contracts.SessionEvent) {
+	s.countTransition(ev.State)
 	if x.callback != "" {
 		s.hooks.Send(x.callback, ev)
 	}
@@ -788,12 +790,17 @@ func (s *Service) PhoneStatus(id string) (PhoneView, error) {
 	return s.phoneView(x), nil
 }
 
-// Live lists sessions that are not final, newest first, for the console.
-func (s *Service) Live(limit int) []Summary {
+// Live lists the tenant's sessions that are neither final nor expired,
+// newest first, for the console.
+func (s *Service) Live(token string, limit int) []Summary {
+	tenant := tenantKey(token)
 	all := s.snapshot()
 	now := s.clock.Now()
 	out := make([]Summary, 0, len(all))
 	for _, x := range all {
+		if x.tenant != tenant {
+			continue // immutable after creation: no lock needed
+		}
 		x.mu.Lock()
 		s.expireIfDue(x, now)
 		if !x.state.Final() && x.state != contracts.StateExpired {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/idgate/idgate/contracts"
 )
 
@@ -533,7 +535,7 @@ func TestConcurrentSessionsAndPolls(t *testing.T) {
 					errs <- err
 				}
 				if j%5 == 0 {
-					_ = s.Live(10)
+					_ = s.Live(tok, 10)
 				}
 			}
 		}()
@@ -562,4 +564,63 @@ func TestRenderQR(t *testing.T) {
 	if r := img.Bounds(); r.Dx() != 256 || r.Dy() != 256 {
 		t.Fatalf("size %v", r)
 	}
+}
+
+func TestLiveIsPerTenantAndMetricsCount(t *testing.T) {
+	s, clk := newSvc(t, nil)
+	reg := prometheus.NewRegistry()
+	if err := s.Instrument(reg); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := s.Create(tok, contracts.CreateSessionRequest{}, "", "http://sim.test")
+	b, _ := s.Create("other-tenant", contracts.CreateSessionRequest{}, "", "http://sim.test")
+	if l := s.Live(tok, 0); len(l) != 1 || l[0].RequestID != a.RequestID {
+		t.Fatalf("tenant list: %+v", l)
+	}
+	if l := s.Live("other-tenant", 0); len(l) != 1 || l[0].RequestID != b.RequestID {
+		t.Fatalf("other tenant list: %+v", l)
+	}
+	run(t, s, clk, a.RequestID, []step{{op: "open", want: contracts.StateScanned}})
+	clk.Advance(time.Hour)
+	if l := s.Live(tok, 0); len(l) != 0 {
+		t.Fatalf("expired sessions listed: %+v", l)
+	}
+	// created happened before Instrument; the expiry is session a's (b
+	// was not looked at since, so it stays created until swept).
+	got := gather(t, reg)
+	for k, v := range map[string]float64{
+		`idgate_simulator_session_transitions_total{state="scanned"}`:  1,
+		`idgate_simulator_session_transitions_total{state="expired"}`:  1,
+		`idgate_simulator_session_transitions_total{state="approved"}`: 0,
+		`idgate_simulator_sessions`:                                    2,
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+}
+
+// gather flattens a registry into "name{label="value"}" → value.
+func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			if lp := m.GetLabel(); len(lp) > 0 {
+				key += "{" + lp[0].GetName() + `="` + lp[0].GetValue() + `"}`
+			}
+			switch {
+			case m.Counter != nil:
+				out[key] = m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				out[key] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return out
 }

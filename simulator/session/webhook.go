@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/idgate/idgate/contracts"
@@ -105,6 +106,8 @@ type Dispatcher struct {
 	log     *slog.Logger
 	journal *Journal
 	queue   chan *delivery
+	// onAttempt counts attempts by outcome (metrics); nil until set.
+	onAttempt atomic.Pointer[func(outcome string)]
 
 	mu     sync.Mutex
 	closed bool
@@ -245,6 +248,9 @@ func (d *Dispatcher) record(dl *delivery, status int, err error, outcome string,
 		a.Error = err.Error()
 	}
 	d.journal.add(a)
+	if f := d.onAttempt.Load(); f != nil {
+		(*f)(outcome)
+	}
 }
 
 // Close stops the workers; queued events and pending retries are dropped

@@ -57,6 +57,9 @@ func run() error {
 	sessions.StartSweeper()
 	log.Info("simulator: verification sessions", "seed", sessions.Seed(), "time_scale", cfg.Sessions.TimeScale)
 	srv, err := server.New(cfg, server.WithLogger(log), server.WithMountEnv(func(app *fiber.App, env server.MountEnv) {
+		if err := sessions.Instrument(env.Registry); err != nil {
+			log.Error("simulator: session metrics", "err", err)
+		}
 		session.Register(app, sessions, session.TokenAuth(env.Config.Tokens, env.Config.AdminToken))
 		console.Register(app)
 	}))

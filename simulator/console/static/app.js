@@ -61,7 +61,8 @@ $('create').onclick = async () => {
 
 async function refreshList() {
   let list;
-  try { ({ sessions: list } = await api('GET', '/phone/sessions?limit=50')); } catch (e) { return; }
+  // The list is per tenant: the token field says whose sessions to show.
+  try { ({ sessions: list } = await api('GET', '/phone/sessions?limit=50', { token: $('token').value.trim() })); } catch (e) { return; }
   const tbody = $('sessions');
   tbody.replaceChildren();
   for (const s of list) {
