@@ -49,6 +49,8 @@ type Config struct {
 	// Scenarios programs tokens at start-up, as PUT /admin/scenarios/{token}
 	// does at run time.
 	Scenarios map[string]outcome.ScenarioSpec `yaml:"scenarios"`
+	// Encryption is how the check API opens encrypted requests.
+	Encryption Encryption `yaml:"encryption"`
 	// Sessions configures the verification-session API (simulator/session).
 	Sessions session.Config `yaml:"sessions"`
 	// LogLevel is debug, info, warn or error.
@@ -82,6 +84,23 @@ type Journal struct {
 	Size int `yaml:"size"`
 }
 
+// Encryption configures the receiver side of the sensitive-field
+// encryption object (contracts/fieldcrypto).
+type Encryption struct {
+	// Enabled: encrypted requests are opened; off, they get 400
+	// token_mismatched.
+	Enabled bool `yaml:"enabled"`
+	// RSAKeyFile is the PEM private key for AES-256-CBC requests, created
+	// on first run when missing. Empty: a key generated in memory on first
+	// use (a new one each start).
+	RSAKeyFile string `yaml:"rsa_key_file"`
+	// SM2KeyFile is the same for SM4-GCM requests.
+	SM2KeyFile string `yaml:"sm2_key_file"`
+	// ExtraKeys are more private keys accepted during a rotation, as
+	// "file:PATH" or "env:NAME" (PEM, or an SM2 key as 64 hex digits).
+	ExtraKeys []string `yaml:"extra_keys"`
+}
+
 // HTTP holds server timeouts.
 type HTTP struct {
 	ReadTimeout     Duration `yaml:"read_timeout"`
@@ -110,9 +129,10 @@ func Default() Config {
 			IdleTimeout:     Duration(120 * time.Second),
 			ShutdownTimeout: Duration(10 * time.Second),
 		},
-		Scenarios: map[string]outcome.ScenarioSpec{},
-		LogLevel:  "info",
-		Sessions:  session.DefaultConfig(),
+		Scenarios:  map[string]outcome.ScenarioSpec{},
+		LogLevel:   "info",
+		Encryption: Encryption{Enabled: true, ExtraKeys: []string{}},
+		Sessions:   session.DefaultConfig(),
 	}
 }
 
@@ -163,6 +183,9 @@ func decodeYAML(b []byte, cfg *Config) error {
 	if cfg.Scenarios == nil {
 		cfg.Scenarios = map[string]outcome.ScenarioSpec{}
 	}
+	if cfg.Encryption.ExtraKeys == nil {
+		cfg.Encryption.ExtraKeys = []string{}
+	}
 	return nil
 }
 
@@ -191,6 +214,10 @@ var EnvVars = []struct{ Name, Setting string }{
 	{"IDGATE_SIM_HTTP_IDLE_TIMEOUT", "http.idle_timeout"},
 	{"IDGATE_SIM_HTTP_SHUTDOWN_TIMEOUT", "http.shutdown_timeout"},
 	{"IDGATE_SIM_LOG_LEVEL", "log_level"},
+	{"IDGATE_SIM_ENCRYPTION_ENABLED", "encryption.enabled"},
+	{"IDGATE_SIM_ENCRYPTION_RSA_KEY_FILE", "encryption.rsa_key_file"},
+	{"IDGATE_SIM_ENCRYPTION_SM2_KEY_FILE", "encryption.sm2_key_file"},
+	{"IDGATE_SIM_ENCRYPTION_EXTRA_KEYS", "encryption.extra_keys (comma-separated)"},
 	{"IDGATE_SIM_SESSIONS_TIME_SCALE", "sessions.time_scale"},
 	{"IDGATE_SIM_SESSIONS_PUBLIC_URL", "sessions.public_url"},
 	{"IDGATE_SIM_WEBHOOK_SECRET", "sessions.webhook.secret"},
@@ -266,6 +293,12 @@ func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
 	dur("IDGATE_SIM_HTTP_IDLE_TIMEOUT", &c.HTTP.IdleTimeout)
 	dur("IDGATE_SIM_HTTP_SHUTDOWN_TIMEOUT", &c.HTTP.ShutdownTimeout)
 	str("IDGATE_SIM_LOG_LEVEL", &c.LogLevel)
+	boolean("IDGATE_SIM_ENCRYPTION_ENABLED", &c.Encryption.Enabled)
+	str("IDGATE_SIM_ENCRYPTION_RSA_KEY_FILE", &c.Encryption.RSAKeyFile)
+	str("IDGATE_SIM_ENCRYPTION_SM2_KEY_FILE", &c.Encryption.SM2KeyFile)
+	if v, ok := getenv("IDGATE_SIM_ENCRYPTION_EXTRA_KEYS"); ok {
+		c.Encryption.ExtraKeys = splitTokens(v)
+	}
 	if err := c.Sessions.ApplyEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
@@ -397,6 +430,11 @@ func (c *Config) Validate() error {
 		}
 		if err := sc.Validate(c.MaxLatency.D()); err != nil {
 			bad("scenarios[%s]: %v", tok, err)
+		}
+	}
+	for i, k := range c.Encryption.ExtraKeys {
+		if k == "" {
+			bad("encryption.extra_keys[%d]: empty key source", i)
 		}
 	}
 	switch strings.ToLower(c.LogLevel) {

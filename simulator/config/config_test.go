@@ -81,6 +81,10 @@ func TestLoadEnvOverrides(t *testing.T) {
 		"IDGATE_SIM_HTTP_IDLE_TIMEOUT":         "3s",
 		"IDGATE_SIM_HTTP_SHUTDOWN_TIMEOUT":     "4s",
 		"IDGATE_SIM_LOG_LEVEL":                 "debug",
+		"IDGATE_SIM_ENCRYPTION_ENABLED":        "true",
+		"IDGATE_SIM_ENCRYPTION_RSA_KEY_FILE":   "/keys/rsa.pem",
+		"IDGATE_SIM_ENCRYPTION_SM2_KEY_FILE":   "/keys/sm2.pem",
+		"IDGATE_SIM_ENCRYPTION_EXTRA_KEYS":     "file:/keys/old.pem,env:OLD_SM2",
 		"IDGATE_SIM_SESSIONS_TIME_SCALE":       "0.01",
 		"IDGATE_SIM_SESSIONS_PUBLIC_URL":       "https://sim.example",
 		"IDGATE_SIM_WEBHOOK_SECRET":            "hook-secret",
@@ -98,6 +102,7 @@ func TestLoadEnvOverrides(t *testing.T) {
 		HTTP:       HTTP{ReadTimeout: Duration(time.Second), WriteTimeout: Duration(2 * time.Second), IdleTimeout: Duration(3 * time.Second), ShutdownTimeout: Duration(4 * time.Second)},
 		Scenarios:  map[string]outcome.ScenarioSpec{},
 		LogLevel:   "debug",
+		Encryption: Encryption{Enabled: true, RSAKeyFile: "/keys/rsa.pem", SM2KeyFile: "/keys/sm2.pem", ExtraKeys: []string{"file:/keys/old.pem", "env:OLD_SM2"}},
 		Sessions:   session.DefaultConfig(),
 	}
 	want.Sessions.TimeScale, want.Sessions.PublicURL, want.Sessions.Webhook.Secret = 0.01, "https://sim.example", "hook-secret"

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/contracts/idcard"
 	"github.com/idgate/idgate/simulator/fault"
 	"github.com/idgate/idgate/simulator/journal"
@@ -97,16 +98,24 @@ func (s *Server) check(c *fiber.Ctx) error {
 			return nil
 		}
 	}
-	if req.Encryption != nil {
-		a.setError(contracts.ErrTokenMismatched, encryptionUnsupported, srcValidation)
-		s.finish(ctx, tok, &req, &a, start)
-		return nil
-	}
 	now := start
 	if s.clock != nil {
 		now = s.clock()
 	}
-	if rej := contracts.Validate(&req, now); rej != nil {
+	var sess *fieldcrypto.Session
+	if req.Encryption != nil {
+		if sess = s.openEncrypted(&req, &a); sess == nil {
+			s.finish(ctx, tok, nil, &a, start)
+			return nil
+		}
+	}
+	rej := contracts.Validate(&req, now)
+	if sess != nil {
+		// Refusing a decrypted field as -2/-3 would tell a CBC padding
+		// oracle that the padding was right.
+		rej = sess.MaskRejection(rej)
+	}
+	if rej != nil {
 		if rej.Result != "" {
 			a.result, a.source = stats.ResultIndex(rej.Result), srcValidation
 		} else {
@@ -130,6 +139,28 @@ func (s *Server) check(c *fiber.Ctx) error {
 	}
 	s.finish(ctx, tok, &req, &a, start)
 	return nil
+}
+
+// openEncrypted decrypts an encrypted request in place. On failure it
+// fills a with the error and returns nil.
+func (s *Server) openEncrypted(req *contracts.CheckRequest, a *answer) *fieldcrypto.Session {
+	if s.crypto == nil {
+		a.setError(contracts.ErrTokenMismatched, encryptionUnsupported, srcValidation)
+		return nil
+	}
+	ring, err := s.crypto.keyring()
+	if err != nil {
+		s.log.Error("simulator: encryption keys unavailable", "error", err)
+		a.setError(contracts.ErrAPIError, "", srcValidation)
+		return nil
+	}
+	sess, err := ring.OpenRequest(req)
+	if err != nil {
+		rej := fieldcrypto.Rejection(err)
+		a.setError(rej.Error, rej.Reason, srcValidation)
+		return nil
+	}
+	return sess
 }
 
 func (s *Server) badBody(ctx *fasthttp.RequestCtx, tok *tokenState, err error, a *answer, start time.Time) {

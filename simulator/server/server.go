@@ -87,6 +87,7 @@ type Server struct {
 	daily      *dailylimit.Limiter // nil: no daily limit
 	faults     *fault.Injector
 	metrics    *metrics
+	crypto     *receiver // nil: encryption off
 
 	// answers are the complete bodies of answers without sim, built once.
 	answers [8][]byte
@@ -150,6 +151,13 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	for _, m := range contracts.MagicIdentities {
 		s.magic[m.IDCard] = m
 	}
+	if cfg.Encryption.Enabled {
+		r, err := newReceiver(cfg.Encryption)
+		if err != nil {
+			return nil, err
+		}
+		s.crypto = r
+	}
 	for i, r := range contracts.Results {
 		s.answers[i] = contracts.AppendResponse(nil, contracts.CheckResponse{Result: r.Code, Description: r.Description})
 	}
@@ -177,6 +185,9 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		metricsHandler(c.Context())
 		return nil
 	})
+	if s.crypto != nil {
+		s.app.Get(PublicKeysPath, s.publicKeys)
+	}
 	s.registerAdmin()
 	s.app.Post(contracts.CheckPath, s.check)
 	env := MountEnv{Config: cfg, Logger: s.log, Registry: s.metrics.reg, Now: s.now}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/fieldcrypto"
+	"github.com/idgate/idgate/simulator/config"
+)
+
+func sealed(t *testing.T, to fieldcrypto.Recipient, name, id string) string {
+	t.Helper()
+	req := contracts.CheckRequest{Name: name, IDCard: id}
+	if _, err := fieldcrypto.SealRequest(&req, to, fieldcrypto.AllFields); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(req)
+	return string(b)
+}
+
+func TestEncryptedRequests(t *testing.T) {
+	dir := t.TempDir()
+	ts := start(t, func(c *config.Config) {
+		// The SM2 key from a file (created now), the RSA key in memory.
+		c.Encryption.SM2KeyFile = filepath.Join(dir, "sm2.pem")
+	})
+	resp, err := ts.client.Get(ts.URL + PublicKeysPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys PublicKeys
+	err = json.NewDecoder(resp.Body).Decode(&keys)
+	resp.Body.Close()
+	if err != nil || len(keys.Keys) != 2 {
+		t.Fatalf("public keys: %+v %v", keys, err)
+	}
+	for _, k := range keys.Keys {
+		pub, err := fieldcrypto.ParsePublicKeyPEM([]byte(k.PEM))
+		if err != nil {
+			t.Fatal(err)
+		}
+		to, err := fieldcrypto.NewRecipient(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Run(string(k.Algorithm), func(t *testing.T) {
+			if r := ts.check(t, sealed(t, to, validName, validID)); r.Result != contracts.ResultConsistent {
+				t.Errorf("result %s", r.Result)
+			}
+			// Magic identities work encrypted too.
+			m := contracts.MagicIdentities[1]
+			if r := ts.check(t, sealed(t, to, m.Name, m.IDCard)); r.Result != m.Result {
+				t.Errorf("magic: result %s, want %s", r.Result, m.Result)
+			}
+			// A tampered ciphertext is one uniform 400.
+			var req contracts.CheckRequest
+			json.Unmarshal([]byte(sealed(t, to, validName, validID)), &req)
+			req.Name, req.IDCard = req.IDCard, req.Name
+			b, _ := json.Marshal(req)
+			st, h, body := ts.do(t, contracts.CheckPath, string(b))
+			e := expectError(t, st, h, body, 400, contracts.ErrTokenMismatched)
+			if e.Error.Message != fieldcrypto.DecryptFailure {
+				t.Errorf("message %q", e.Error.Message)
+			}
+			// An illegal name: -3 for SM4-GCM; for CBC the decrypt
+			// failure, so padding cannot be probed.
+			st, h, body = ts.do(t, contracts.CheckPath, sealed(t, to, "Bob", validID))
+			if k.Algorithm == fieldcrypto.AES256CBC {
+				expectError(t, st, h, body, 400, contracts.ErrTokenMismatched)
+			} else if st != 200 || !strings.Contains(string(body), `"result":"-3"`) {
+				t.Errorf("illegal name under GCM: %d %s", st, body)
+			}
+		})
+	}
+	// The journal holds the decrypted number, masked; never ciphertext.
+	_, b := ts.admin(t, http.MethodGet, "/admin/journal", "")
+	if !strings.Contains(string(b), "110105********002X") {
+		t.Errorf("journal %s", b)
+	}
+}
+
+func TestEncryptionDisabled(t *testing.T) {
+	ts := start(t, func(c *config.Config) { c.Encryption.Enabled = false })
+	to := func() fieldcrypto.Recipient {
+		k, _ := fieldcrypto.GenerateKey(fieldcrypto.SM4GCM)
+		pub, _ := fieldcrypto.PublicKey(k)
+		r, _ := fieldcrypto.NewRecipient(pub)
+		return r
+	}()
+	st, h, b := ts.do(t, contracts.CheckPath, sealed(t, to, validName, validID))
+	if e := expectError(t, st, h, b, 400, contracts.ErrTokenMismatched); e.Error.Message != encryptionUnsupported {
+		t.Errorf("message %q", e.Error.Message)
+	}
+	resp, err := ts.client.Get(ts.URL + PublicKeysPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	expectError(t, resp.StatusCode, resp.Header, body, 400, contracts.ErrAPINotImplemented)
+}
+
+func TestBadKeyFileStopsStart(t *testing.T) {
+	cfg := config.Default()
+	cfg.Encryption.RSAKeyFile = t.TempDir() // a directory is not a key file
+	if _, err := New(cfg); err == nil {
+		t.Fatal("New accepted an unreadable key file")
+	}
+}
