@@ -179,3 +179,52 @@ func TestJournalBounded(t *testing.T) {
 		t.Fatal("disabled journal kept entries")
 	}
 }
+
+// TestWebhookBackoffDoubles drives retries with a fake clock: each wait is
+// within [b/2, b] for b = 1 s, 2 s, 4 s, ..., and nothing is retried
+// before the clock gets there.
+func TestWebhookBackoffDoubles(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Seed = 3
+	cfg.Webhook.MaxAttempts = 4
+	clk := NewFakeClock(t0)
+	s, err := New(cfg, nil, WithClock(clk), WithQRRenderer(stubQR))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	rv := &receiver{t: t, secret: []byte(cfg.Webhook.Secret), failFirst: 1000, got: make(chan struct{}, 1)}
+	srv := httptest.NewServer(rv)
+	defer srv.Close()
+	sess, _ := s.Create(tok, contracts.CreateSessionRequest{CallbackURL: srv.URL}, "", "http://sim.test")
+
+	waitJournal := func(n int) []DeliveryAttempt {
+		t.Helper()
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(2 * time.Millisecond) {
+			// Wait for the retry timer too: the journal entry is written
+			// just before it is scheduled.
+			if j := s.Journal().List(sess.RequestID, 0); len(j) >= n && (j[n-1].Outcome != OutcomeRetrying || clk.Pending() > 0) {
+				return j
+			}
+		}
+		t.Fatalf("journal never reached %d entries", n)
+		return nil
+	}
+	for attempt, b := 1, time.Second; attempt <= 3; attempt, b = attempt+1, b*2 {
+		j := waitJournal(attempt)
+		a := j[attempt-1]
+		wait := a.NextAt.Sub(a.At)
+		if a.Outcome != OutcomeRetrying || wait < b/2 || wait > b {
+			t.Fatalf("attempt %d: %s, next in %s; want retrying within [%s, %s]", attempt, a.Outcome, wait, b/2, b)
+		}
+		clk.Advance(wait - time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
+		if n := len(s.Journal().List(sess.RequestID, 0)); n != attempt {
+			t.Fatalf("retried before the backoff elapsed: %d entries", n)
+		}
+		clk.Advance(time.Millisecond)
+	}
+	if j := waitJournal(4); j[3].Outcome != OutcomeGaveUp || j[3].Attempt != 4 {
+		t.Fatalf("last attempt: %+v", j[3])
+	}
+}
