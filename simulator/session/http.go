@@ -69,6 +69,9 @@ const (
 	PhoneCodes       = PhonePrefix + "/codes"
 	PhoneQR          = PhonePrefix + "/qr/:token"
 	AdminWebhookPath = "/admin/sessions/webhooks"
+	// AdminScenarioPath programs a token's sessions at run time, as
+	// sessions.scenarios does at start-up.
+	AdminScenarioPath = "/admin/sessions/scenarios/:token"
 )
 
 // Register mounts the session API, the phone side and the admin journal
@@ -92,6 +95,9 @@ func Register(r fiber.Router, svc *Service, auth Auth) {
 	r.Post(PhoneSessions+"/:request_id/authorize", h.authorize)
 
 	r.Get(AdminWebhookPath, h.webhooks)
+	r.Get(AdminScenarioPath, h.admin(h.scenarioGet))
+	r.Put(AdminScenarioPath, h.admin(h.scenarioPut))
+	r.Delete(AdminScenarioPath, h.admin(h.scenarioDelete))
 }
 
 type handlers struct {
@@ -293,6 +299,40 @@ func (h *handlers) authorize(c *fiber.Ctx) error {
 		return fail(c, err)
 	}
 	return c.JSON(v)
+}
+
+func (h *handlers) admin(next fiber.Handler) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if h.auth.Admin == nil || !h.auth.Admin(c) {
+			return fail(c, &Error{Code: contracts.ErrInvalidToken})
+		}
+		return next(c)
+	}
+}
+
+// ScenarioBody is the body of GET and PUT AdminScenarioPath.
+type ScenarioBody struct {
+	Prefer string `json:"prefer"`
+}
+
+func (h *handlers) scenarioGet(c *fiber.Ctx) error {
+	return c.JSON(ScenarioBody{Prefer: h.svc.Scenario(c.Params("token"))})
+}
+
+func (h *handlers) scenarioPut(c *fiber.Ctx) error {
+	var b ScenarioBody
+	if err := decode(c, &b); err != nil {
+		return fail(c, err)
+	}
+	if err := h.svc.SetScenario(c.Params("token"), b.Prefer); err != nil {
+		return fail(c, err)
+	}
+	return c.JSON(b)
+}
+
+func (h *handlers) scenarioDelete(c *fiber.Ctx) error {
+	_ = h.svc.SetScenario(c.Params("token"), "")
+	return c.SendStatus(fiber.StatusNoContent)
 }
 
 func (h *handlers) webhooks(c *fiber.Ctx) error {

@@ -125,4 +125,22 @@ func TestHTTPFlow(t *testing.T) {
 	do(t, app, call{method: "POST", path: pp + "/liveness", wantStatus: 409, wantCode: contracts.ErrSessionCompleted, wantSession: contracts.CodeAlreadyComplete})
 	do(t, app, call{method: "GET", path: AdminWebhookPath, token: tok, wantStatus: 401})
 	do(t, app, call{method: "GET", path: AdminWebhookPath + "?request_id=" + id, token: "admin-token", wantStatus: 200})
+
+	do(t, app, call{method: "PUT", path: "/admin/sessions/scenarios/" + tok, token: tok, body: `{"prefer":"review=2005"}`, wantStatus: 401})
+	do(t, app, call{method: "PUT", path: "/admin/sessions/scenarios/" + tok, token: "admin-token", body: `{"prefer":"review=9"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched})
+	do(t, app, call{method: "PUT", path: "/admin/sessions/scenarios/" + tok, token: "admin-token", body: `{"prefer":"app_auth=not_verified"}`, wantStatus: 200})
+	if b := do(t, app, call{method: "GET", path: "/admin/sessions/scenarios/" + tok, token: "admin-token", wantStatus: 200}); !strings.Contains(string(b), "not_verified") {
+		t.Fatalf("scenario: %s", b)
+	}
+	b = do(t, app, call{method: "POST", path: contracts.SessionsPath, token: tok, body: `{"flow":"app_auth"}`, wantStatus: 201})
+	_ = json.Unmarshal(b, &s)
+	do(t, app, call{method: "POST", path: PhoneOpen, body: `{"request_id":"` + s.RequestID + `"}`, wantStatus: 200})
+	b = do(t, app, call{method: "POST", path: PhoneSessions + "/" + s.RequestID + "/authorize", wantStatus: 200})
+	if !strings.Contains(string(b), `"code":7001`) {
+		t.Fatalf("scenario not applied: %s", b)
+	}
+	do(t, app, call{method: "DELETE", path: "/admin/sessions/scenarios/" + tok, token: "admin-token", wantStatus: 204})
+	if b := do(t, app, call{method: "GET", path: "/admin/sessions/scenarios/" + tok, token: "admin-token", wantStatus: 200}); string(b) != `{"prefer":""}` {
+		t.Fatalf("scenario after delete: %s", b)
+	}
 }

@@ -130,7 +130,8 @@ type Service struct {
 	seed     uint64
 	ordinal  atomic.Uint64
 	metrics  atomic.Pointer[metrics]
-	scen     map[string]Plan // tenant hash → plan
+	scenMu   sync.RWMutex
+	scen     map[string]scenario // tenant hash → plan
 
 	mu       sync.RWMutex
 	sessions map[string]*session
@@ -170,7 +171,7 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Service, error) {
 	}
 	s := &Service{
 		cfg: cfg, clock: RealClock{}, log: log, identity: identity.CardData, renderQR: RenderQR, seed: cfg.Seed,
-		sessions: map[string]*session{}, byQR: map[string]*session{}, scen: map[string]Plan{},
+		sessions: map[string]*session{}, byQR: map[string]*session{}, scen: map[string]scenario{},
 	}
 	for _, o := range opts {
 		o(s)
@@ -181,8 +182,9 @@ func New(cfg Config, log *slog.Logger, opts ...Option) (*Service, error) {
 		s.seed = binary.LittleEndian.Uint64(b[:]) | 1
 	}
 	for tok, p := range cfg.Scenarios {
-		plan, _ := ParsePlan(p) // validated
-		s.scen[tenantKey(tok)] = plan
+		if err := s.SetScenario(tok, p); err != nil {
+			return nil, err // Validate parsed it already
+		}
 	}
 	s.hooks = NewDispatcher(cfg.Webhook, s.clock, nil, log)
 	return s, nil
@@ -273,7 +275,9 @@ func (s *Service) Create(token string, req contracts.CreateSessionRequest, prefe
 		return contracts.Session{}, errf(contracts.ErrTokenMismatched, "%v", err)
 	}
 	tenant := tenantKey(token)
-	plan := s.scen[tenant]
+	s.scenMu.RLock()
+	plan := s.scen[tenant].plan
+	s.scenMu.RUnlock()
 	if m, ok := contracts.LookupSessionMagic(req.IDCard); ok {
 		mp, _ := ParsePlan(m.Prefer)
 		plan = plan.Merge(mp)
@@ -869,3 +873,32 @@ func (s *Service) snapshot() []*session {
 func marshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 func newRand(n uint64) *rand.Rand { return rand.New(rand.NewPCG(0x5eed, n)) }
+
+type scenario struct {
+	prefer string
+	plan   Plan
+}
+
+// SetScenario makes every session the token creates from now on follow
+// prefer (the Prefer header's grammar); "" clears it.
+func (s *Service) SetScenario(token, prefer string) error {
+	plan, err := ParsePlan(prefer)
+	if err != nil {
+		return errf(contracts.ErrTokenMismatched, "%v", err)
+	}
+	s.scenMu.Lock()
+	defer s.scenMu.Unlock()
+	if strings.TrimSpace(prefer) == "" {
+		delete(s.scen, tenantKey(token))
+		return nil
+	}
+	s.scen[tenantKey(token)] = scenario{prefer: prefer, plan: plan}
+	return nil
+}
+
+// Scenario is the token's scenario, "" when it has none.
+func (s *Service) Scenario(token string) string {
+	s.scenMu.RLock()
+	defer s.scenMu.RUnlock()
+	return s.scen[tenantKey(token)].prefer
+}
