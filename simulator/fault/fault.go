@@ -199,6 +199,10 @@ func (in *Injector) Close() {
 	}
 	in.mu.Unlock()
 	for _, c := range conns {
+		// fasthttp's hijacked connection ignores Close (it closes the
+		// connection itself when the fault returns); an expired read
+		// deadline ends the hang's read either way.
+		_ = c.SetReadDeadline(time.Now())
 		_ = c.Close()
 	}
 }

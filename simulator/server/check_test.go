@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -508,4 +509,34 @@ func mustSpec(t *testing.T, js string) (spec outcomeSpec) {
 		t.Fatal(err)
 	}
 	return spec
+}
+
+func TestShutdownReleasesHangingClients(t *testing.T) {
+	ts := start(t, nil)
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := ts.send(contracts.CheckPath, checkBody(validName, validID), withPrefer("fault=hang"))
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ts.faults.Hanging() != 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hang never started")
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := ts.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Error("the hanging client got an answer")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hanging client was not released by shutdown")
+	}
 }
