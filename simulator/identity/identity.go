@@ -153,7 +153,7 @@ func divisionFor(f *gofakeit.Faker, e ethnicity) string {
 var (
 	// The most common single surnames, roughly by frequency, and a few
 	// compound ones.
-	surnames = strings.Fields("王 李 张 刘 陈 杨 黄 赵 吴 周 徐 孙 马 朱 胡 郭 何 林 高 罗 郑 梁 谢 宋 唐 许 韩 邓 冯 曹 彭 曾 肖 田 董 潘 袁 蔡 蒋 余 于 杜 叶 程 魏 苏 吕 丁 任 卢 姚 沈 钟 姜 崔 谭 陆 范 汪 廖 石 金 韦 贾 夏 付 方 邹 熊 白 孟 秦 邱 侯 江 尹 薛 闫 段 雷 龙 黎 史 陶 贺 毛 郝 顾 龚 邵 万 覃 武 钱 戴 严 欧阳 司马 上官 诸葛")
+	surnames    = strings.Fields("王 李 张 刘 陈 杨 黄 赵 吴 周 徐 孙 马 朱 胡 郭 何 林 高 罗 郑 梁 谢 宋 唐 许 韩 邓 冯 曹 彭 曾 肖 田 董 潘 袁 蔡 蒋 余 于 杜 叶 程 魏 苏 吕 丁 任 卢 姚 沈 钟 姜 崔 谭 陆 范 汪 廖 石 金 韦 贾 夏 付 方 邹 熊 白 孟 秦 邱 侯 江 尹 薛 闫 段 雷 龙 黎 史 陶 贺 毛 郝 顾 龚 邵 万 覃 武 钱 戴 严 欧阳 司马 上官 诸葛")
 	givenMale   = []rune("伟强磊军勇杰涛明超刚平辉鹏华飞鑫波斌宇浩凯健俊帆帅旭宁龙林阳东亮成建志国文博思远晨泽睿轩然嘉豪铭")
 	givenFemale = []rune("芳娜敏静丽艳娟霞秀玲桂英华燕萍红梅琳雪婷慧莹颖倩洁琴云欣怡涵萱梓诗雨佳悦晶瑶蕾薇彤妍馨")
 	// Transcribed Uyghur given names; the full name joins two with U+00B7.

@@ -47,10 +47,24 @@ func TestParsePrefer(t *testing.T) {
 			if p != tc.want {
 				t.Errorf("got %+v, want %+v", p, tc.want)
 			}
+			if p.Empty() != (p.Applied() == "") {
+				t.Errorf("Applied() = %q for %+v", p.Applied(), p)
+			}
 			if p.Empty() != (tc.want == Prefer{}) {
 				t.Errorf("Empty() = %v", p.Empty())
 			}
 		})
+	}
+}
+
+func TestApplied(t *testing.T) {
+	p := Prefer{Result: "-5", Status: 429, Fault: fault.Hang, Latency: 1500 * time.Millisecond, HasLatency: true, Sim: 42.5, HasSim: true}
+	if got := p.Applied(); got != "result=-5, status=429, fault=hang, latency=1.5s, sim=42.5" {
+		t.Errorf("Applied() = %q", got)
+	}
+	var back Prefer
+	if err := ParsePrefer(&back, []byte(p.Applied())); err != nil || back != p {
+		t.Errorf("round trip: %+v %v", back, err)
 	}
 }
 

@@ -47,6 +47,36 @@ func (p *Prefer) Empty() bool {
 	return p.Result == "" && p.Status == 0 && p.Fault == fault.None && !p.HasLatency && !p.HasSim
 }
 
+// Applied renders the preferences the simulator understood, for the
+// Preference-Applied response header (RFC 7240 section 3).
+func (p *Prefer) Applied() string {
+	var b []byte
+	add := func(name, v string) {
+		if len(b) > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, name...)
+		b = append(b, '=')
+		b = append(b, v...)
+	}
+	if p.Result != "" {
+		add("result", string(p.Result))
+	}
+	if p.Status != 0 {
+		add("status", strconv.Itoa(p.Status))
+	}
+	if p.Fault != fault.None {
+		add("fault", p.Fault.String())
+	}
+	if p.HasLatency {
+		add("latency", p.Latency.String())
+	}
+	if p.HasSim {
+		add("sim", strconv.FormatFloat(p.Sim, 'f', -1, 64))
+	}
+	return string(b)
+}
+
 // PreferStatuses are the HTTP errors a Prefer header may ask for: the
 // authority's own (seed 003).
 var PreferStatuses = []int{400, 401, 429, 500}

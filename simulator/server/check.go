@@ -134,6 +134,9 @@ func (s *Server) check(c *fiber.Ctx) error {
 		}
 	}
 	s.decide(tok, &req, &p, &a, now)
+	if !p.Empty() {
+		ctx.Response.Header.Set("Preference-Applied", p.Applied())
+	}
 	if a.latency > 0 {
 		time.Sleep(a.latency)
 	}

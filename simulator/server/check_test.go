@@ -221,6 +221,9 @@ func TestPreferCombinations(t *testing.T) {
 	// Status beats result; the first of repeated preferences wins.
 	s, h, b := ts.do(t, contracts.CheckPath, checkBody(validName, validID), withPrefer("result=0, status=500, status=400"))
 	expectError(t, s, h, b, 500, contracts.ErrAPIError)
+	if got := h.Get("Preference-Applied"); got != "result=0, status=500" {
+		t.Errorf("Preference-Applied %q", got)
+	}
 	// sim= sets the similarity when image_url is sent.
 	r = ts.check(t, `{"name":"张三","id_card":"11010519491231002X","image_url":"u"}`, withPrefer("sim=12.5"))
 	if r.Sim == nil || *r.Sim != 12.5 {
