@@ -3,13 +3,17 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/simulator/config"
+	"github.com/idgate/idgate/simulator/fault"
 	"github.com/idgate/idgate/simulator/journal"
+	"github.com/idgate/idgate/simulator/outcome"
 	"github.com/idgate/idgate/simulator/stats"
 )
 
@@ -225,5 +229,30 @@ func TestAdminScenarioValidation(t *testing.T) {
 	}
 	if st, _ := ts.admin(t, http.MethodGet, "/admin/nothing", ""); st != 400 {
 		t.Errorf("unknown admin path: %d", st)
+	}
+}
+
+// TestReadmeInStep keeps simulator/README.md listing every magic identity,
+// fault and Prefer status the code knows.
+func TestReadmeInStep(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, m := range contracts.MagicIdentities {
+		if !strings.Contains(doc, "`"+m.IDCard+"` | "+m.Outcome) {
+			t.Errorf("README lacks magic identity %s (%s)", m.IDCard, m.Outcome)
+		}
+	}
+	for _, k := range fault.Kinds {
+		if !strings.Contains(doc, "`"+k.String()+"`") {
+			t.Errorf("README lacks fault %s", k)
+		}
+	}
+	for _, st := range outcome.PreferStatuses {
+		if !strings.Contains(doc, "`"+strconv.Itoa(st)+"`") {
+			t.Errorf("README lacks Prefer status %d", st)
+		}
 	}
 }
