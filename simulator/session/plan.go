@@ -23,6 +23,7 @@ type Plan struct {
 	Score       *float64               // liveness score
 	Similarity  *float64               // face similarity
 	ReviewDelay *time.Duration         // before time scaling
+	TTL         *time.Duration         // QR validity (create only)
 }
 
 // Merge returns p with every field that o sets taken from o.
@@ -48,6 +49,9 @@ func (p Plan) Merge(o Plan) Plan {
 	if o.ReviewDelay != nil {
 		p.ReviewDelay = o.ReviewDelay
 	}
+	if o.TTL != nil {
+		p.TTL = o.TTL
+	}
 	return p
 }
 
@@ -63,6 +67,8 @@ func (p Plan) Merge(o Plan) Plan {
 //	similarity=<0-100>  face similarity to report; below 70 fails liveness
 //	                    with 1008 unless liveness= says otherwise
 //	review_delay=<Go duration>, before time scaling
+//	ttl=<Go duration>   QR validity instead of the configured one (on
+//	                    create or in a scenario; a step ignores it)
 //
 // Several Prefer headers may be joined with commas before parsing.
 func ParsePlan(header string) (Plan, error) {
@@ -131,6 +137,12 @@ func ParsePlan(header string) (Plan, error) {
 				return Plan{}, fmt.Errorf("prefer review_delay: %q is not a non-negative duration", v)
 			}
 			p.ReviewDelay = &d
+		case "ttl":
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 || d > 24*time.Hour {
+				return Plan{}, fmt.Errorf("prefer ttl: %q is not a duration from 1ns to 24h", v)
+			}
+			p.TTL = &d
 		}
 	}
 	return p, nil

@@ -26,6 +26,9 @@ func TestParsePlan(t *testing.T) {
 		{"app_auth=verified_other", Plan{AppAuth: c(7002)}, false},
 		{"score=88.5,similarity=64", Plan{Score: f(88.5), Similarity: f(64)}, false},
 		{"review_delay=2s", Plan{ReviewDelay: d(2 * time.Second)}, false},
+		{"ttl=90s", Plan{TTL: d(90 * time.Second)}, false},
+		{"ttl=0s", Plan{}, true},
+		{"ttl=48h", Plan{}, true},
 		{"result=-5, status=429, respond-async", Plan{}, false}, // the check API's keys
 		{"nfc=1003", Plan{}, true},
 		{"liveness=600100", Plan{}, true},
@@ -53,7 +56,7 @@ func planEqual(a, b Plan) bool {
 	eqF := func(x, y *float64) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
 	eqD := func(x, y *time.Duration) bool { return (x == nil) == (y == nil) && (x == nil || *x == *y) }
 	return eqC(a.NFC, b.NFC) && eqC(a.Liveness, b.Liveness) && eqC(a.Review, b.Review) && eqC(a.AppAuth, b.AppAuth) &&
-		eqF(a.Score, b.Score) && eqF(a.Similarity, b.Similarity) && eqD(a.ReviewDelay, b.ReviewDelay)
+		eqF(a.Score, b.Score) && eqF(a.Similarity, b.Similarity) && eqD(a.ReviewDelay, b.ReviewDelay) && eqD(a.TTL, b.TTL)
 }
 
 func TestMagicPlansParse(t *testing.T) {

@@ -298,7 +298,11 @@ func (s *Service) Create(token string, req contracts.CreateSessionRequest, prefe
 // not yet shared.
 func (s *Service) newQR(x *session, now time.Time) error {
 	x.qrToken = randHex(x.rng)
-	x.expires = now.Add(s.cfg.TTL)
+	ttl := s.cfg.TTL
+	if x.plan.TTL != nil {
+		ttl = *x.plan.TTL
+	}
+	x.expires = now.Add(ttl)
 	png, err := s.renderQR(x.qrURL())
 	if err != nil {
 		return errf(contracts.ErrAPIError, "render QR code: %v", err)

@@ -624,3 +624,20 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 	}
 	return out
 }
+
+func TestPreferTTL(t *testing.T) {
+	s, clk := newSvc(t, nil)
+	sess, err := s.Create(tok, contracts.CreateSessionRequest{}, "ttl=30s", "http://sim.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.ExpiresAt != t0.Add(30*time.Second) {
+		t.Fatalf("expires_at %s, want 30 s after creation", sess.ExpiresAt)
+	}
+	clk.Advance(30 * time.Second)
+	run(t, s, clk, sess.RequestID, []step{{op: "open_id", wantErr: contracts.ErrSessionExpired}})
+	re, err := s.Regenerate(tok, sess.RequestID)
+	if err != nil || re.ExpiresAt != clk.Now().Add(30*time.Second) {
+		t.Fatalf("regenerated %+v, %v; want the same short TTL", re, err)
+	}
+}

@@ -149,6 +149,20 @@ async function main() {
     await expectText(page, '#code', '600101');
     await page.check('#grant');
 
+    // 6. The QR code expires (Prefer ttl=3s, kept by the regenerated code
+    //    too), opening it is refused with session_expired (15), the tenant
+    //    regenerates it, and the new one opens at once.
+    const exp = await createSession(page, { prefer: 'ttl=3s' });
+    const oldQR = await page.getAttribute('#qr', 'src');
+    await expectText(page, '#created-state', 'expired');
+    await page.fill('#request-id-input', exp);
+    await page.click('#open-id');
+    await expectText(page, '#message', 'session_expired');
+    await page.click('#regenerate');
+    await expectText(page, '#created-state', 'created');
+    if ((await page.getAttribute('#qr', 'src')) === oldQR) fail('regenerate kept the old QR code');
+    await openByRequestID(page, exp);
+
     console.log('console e2e: ok');
   } finally {
     await browser.close();

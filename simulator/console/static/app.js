@@ -5,6 +5,7 @@ const $ = (id) => document.getElementById(id);
 let current = null;      // request ID the phone has open
 let lastSeen = '';       // version:state:code of the last logged status
 let pendingQR = new URLSearchParams(location.search).get('qr');
+let createdID = null;    // the session the tenant panel created last
 
 async function api(method, path, { body, token, prefer } = {}) {
   const headers = { 'Accept': 'application/json' };
@@ -48,11 +49,37 @@ $('create').onclick = async () => {
   if ($('exp-name').value || $('exp-id').value) { body.name = $('exp-name').value.trim(); body.id_card = $('exp-id').value.trim(); }
   try {
     const s = await api('POST', '/identity/sessions', { body, token: $('token').value.trim(), prefer: $('create-prefer').value.trim() });
-    $('qr').src = 'data:image/png;base64,' + s.qr_png;
-    $('created-id').textContent = s.request_id;
-    $('created-url').textContent = s.qr_url;
-    $('created').hidden = false;
+    showCreated(s);
     $('request-id-input').value = s.request_id;
+    refreshList();
+  } catch (e) { say(e.message); }
+};
+
+function showCreated(s) {
+  createdID = s.request_id;
+  $('qr').src = 'data:image/png;base64,' + s.qr_png;
+  $('created-id').textContent = s.request_id;
+  $('created-url').textContent = s.qr_url;
+  renderCreated(s);
+  $('created').hidden = false;
+}
+
+function renderCreated(s) {
+  $('created-state').textContent = s.state;
+  $('created-state').className = 'badge ' + s.state;
+  $('regenerate').disabled = s.state !== 'expired';
+}
+
+// The tenant's own poll of the session it created (GET /identity/sessions/{id}).
+async function pollCreated() {
+  if (!createdID) return;
+  try { renderCreated(await api('GET', '/identity/sessions/' + encodeURIComponent(createdID), { token: $('token').value.trim() })); } catch (e) { /* shown by the phone side */ }
+}
+
+$('regenerate').onclick = async () => {
+  say('');
+  try {
+    showCreated(await api('POST', `/identity/sessions/${encodeURIComponent(createdID)}/qr`, { token: $('token').value.trim() }));
     refreshList();
   } catch (e) { say(e.message); }
 };
@@ -179,7 +206,7 @@ $('authorize').onclick = () => step('authorize', {}, 'app_auth=' + $('app-outcom
 
 // Poll, not SSE: it survives proxies and restarts, and a QA page needs no
 // more than twice a second.
-setInterval(() => { refreshList(); poll(); }, 500);
+setInterval(() => { refreshList(); poll(); pollCreated(); }, 500);
 loadCodes().catch((e) => say(e.message));
 refreshList();
 showScanned();
