@@ -34,8 +34,8 @@ const (
 	srcRouting    = "routing"
 )
 
-// encryptionUnsupported is the answer to encrypted requests until the
-// field codec exists.
+// encryptionUnsupported answers encrypted requests when encryption.enabled
+// is off.
 const encryptionUnsupported = "encryption not supported by this simulator configuration"
 
 // answer is what the simulator decided for one request.
@@ -73,7 +73,6 @@ func (s *Server) check(c *fiber.Ctx) error {
 	ctx := c.Context()
 	start := time.Now()
 	a := answer{result: -1}
-	var err error
 
 	tok := s.authenticate(ctx, &a)
 	if tok == nil {
@@ -93,6 +92,7 @@ func (s *Server) check(c *fiber.Ctx) error {
 	}
 	var req contracts.CheckRequest
 	if body := ctx.Request.Body(); !decodeFast(body, &req) {
+		var err error
 		if req, err = contracts.DecodeCheckRequest(body); err != nil {
 			s.badBody(ctx, tok, err, &a, start)
 			return nil
@@ -159,10 +159,17 @@ func (s *Server) openEncrypted(req *contracts.CheckRequest, a *answer) *fieldcry
 	}
 	sess, err := ring.OpenRequest(req)
 	if err != nil {
+		kind := "error"
+		var fe *fieldcrypto.Error
+		if errors.As(err, &fe) {
+			kind = fe.Kind.String()
+		}
+		s.metrics.encrypted.WithLabelValues(kind).Inc()
 		rej := fieldcrypto.Rejection(err)
 		a.setError(rej.Error, rej.Reason, srcValidation)
 		return nil
 	}
+	s.metrics.encrypted.WithLabelValues("opened").Inc()
 	return sess
 }
 

@@ -77,6 +77,19 @@ func TestEncryptedRequests(t *testing.T) {
 			}
 		})
 	}
+	resp, err = ts.client.Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// Opened: 2 valid + 1 illegal name per algorithm, and the CBC swap,
+	// which decrypts (same key and IV) and is then masked.
+	for _, want := range []string{`idgate_simulator_encrypted_requests_total{outcome="opened"} 7`, `idgate_simulator_encrypted_requests_total{outcome="tag_mismatch"} 1`} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(string(m), "encrypted"))
+		}
+	}
 	// The journal holds the decrypted number, masked; never ciphertext.
 	_, b := ts.admin(t, http.MethodGet, "/admin/journal", "")
 	if !strings.Contains(string(b), "110105********002X") {
@@ -111,4 +124,14 @@ func TestBadKeyFileStopsStart(t *testing.T) {
 	if _, err := New(cfg); err == nil {
 		t.Fatal("New accepted an unreadable key file")
 	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -23,6 +23,9 @@ type metrics struct {
 	duration prometheus.Histogram
 	// untracked counts ID numbers the daily limit could not track.
 	untracked prometheus.Counter
+	// encrypted counts encrypted requests by outcome: opened, or the
+	// fieldcrypto error kind (the detail the client is never told).
+	encrypted *prometheus.CounterVec
 }
 
 func newMetrics(hanging func() float64) *metrics {
@@ -55,6 +58,10 @@ func newMetrics(hanging func() float64) *metrics {
 		Name: "idgate_simulator_hanging_connections",
 		Help: "Connections currently held open by the hang fault.",
 	}, hanging)
-	reg.MustRegister(requests, m.duration, m.untracked, hang)
+	m.encrypted = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "idgate_simulator_encrypted_requests_total",
+		Help: "Encrypted check requests by outcome: opened, or why they could not be (fieldcrypto error kind).",
+	}, []string{"outcome"})
+	reg.MustRegister(requests, m.duration, m.untracked, hang, m.encrypted)
 	return m
 }
