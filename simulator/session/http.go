@@ -159,15 +159,35 @@ func prefer(c *fiber.Ctx) string {
 	return strings.Join(parts, ",")
 }
 
+// applied sets Preference-Applied after a step that honoured prefer; a
+// phone step ignores ttl, so it is not reported there.
+func applied(c *fiber.Ctx, prefer string, step bool) {
+	if prefer == "" {
+		return
+	}
+	p, err := ParsePlan(prefer)
+	if err != nil {
+		return
+	}
+	if step {
+		p.TTL = nil
+	}
+	if a := p.Applied(); a != "" {
+		c.Set("Preference-Applied", a)
+	}
+}
+
 func (h *handlers) create(c *fiber.Ctx, tok string) error {
 	var req contracts.CreateSessionRequest
 	if err := decode(c, &req); err != nil {
 		return fail(c, err)
 	}
-	s, err := h.svc.Create(tok, req, prefer(c), strings.Clone(c.BaseURL()))
+	pref := prefer(c)
+	s, err := h.svc.Create(tok, req, pref, strings.Clone(c.BaseURL()))
 	if err != nil {
 		return fail(c, err)
 	}
+	applied(c, pref, false)
 	c.Location(contracts.SessionPath(s.RequestID))
 	return c.Status(fiber.StatusCreated).JSON(s)
 }
@@ -266,10 +286,12 @@ func (h *handlers) nfc(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return fail(c, err)
 	}
-	v, err := h.svc.ReadCard(c.Params("request_id"), req.Device, prefer(c))
+	pref := prefer(c)
+	v, err := h.svc.ReadCard(c.Params("request_id"), req.Device, pref)
 	if err != nil {
 		return fail(c, err)
 	}
+	applied(c, pref, true)
 	return c.JSON(v)
 }
 
@@ -286,18 +308,22 @@ func (h *handlers) liveness(c *fiber.Ctx) error {
 	if err := decode(c, &req); err != nil {
 		return fail(c, err)
 	}
-	v, err := h.svc.Liveness(c.Params("request_id"), req, prefer(c))
+	pref := prefer(c)
+	v, err := h.svc.Liveness(c.Params("request_id"), req, pref)
 	if err != nil {
 		return fail(c, err)
 	}
+	applied(c, pref, true)
 	return c.JSON(v)
 }
 
 func (h *handlers) authorize(c *fiber.Ctx) error {
-	v, err := h.svc.Authorize(c.Params("request_id"), prefer(c))
+	pref := prefer(c)
+	v, err := h.svc.Authorize(c.Params("request_id"), pref)
 	if err != nil {
 		return fail(c, err)
 	}
+	applied(c, pref, true)
 	return c.JSON(v)
 }
 

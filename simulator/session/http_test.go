@@ -144,3 +144,24 @@ func TestHTTPFlow(t *testing.T) {
 		t.Fatalf("scenario after delete: %s", b)
 	}
 }
+
+func TestPreferenceApplied(t *testing.T) {
+	app, _, _ := newApp(t)
+	tests := []struct{ prefer, want string }{
+		{"review=rejected, result=-5", "review=2006"},
+		{"result=-5", ""},
+		{"ttl=30s", "ttl=30s"},
+	}
+	for _, tt := range tests {
+		req := httptest.NewRequest("POST", contracts.SessionsPath, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Prefer", tt.prefer)
+		resp, err := app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 201 || resp.Header.Get("Preference-Applied") != tt.want {
+			t.Errorf("Prefer %q: %d, Preference-Applied %q, want %q", tt.prefer, resp.StatusCode, resp.Header.Get("Preference-Applied"), tt.want)
+		}
+	}
+}

@@ -183,3 +183,36 @@ func stageWords(okWord string, stage contracts.CodeStage, extra []contracts.Sess
 	}
 	return "one of " + strings.Join(w, ", ")
 }
+
+// Applied renders the fields p sets in the Prefer grammar, for the
+// Preference-Applied response header (RFC 7240 section 3).
+func (p Plan) Applied() string {
+	var parts []string
+	code := func(k string, c *contracts.SessionCode, ok string) {
+		if c == nil {
+			return
+		}
+		if *c == contracts.CodeOK {
+			parts = append(parts, k+"="+ok)
+		} else {
+			parts = append(parts, k+"="+strconv.Itoa(int(*c)))
+		}
+	}
+	code("nfc", p.NFC, "success")
+	code("liveness", p.Liveness, "pass")
+	code("review", p.Review, "approved")
+	code("app_auth", p.AppAuth, "authorized")
+	if p.Score != nil {
+		parts = append(parts, "score="+strconv.FormatFloat(*p.Score, 'f', -1, 64))
+	}
+	if p.Similarity != nil {
+		parts = append(parts, "similarity="+strconv.FormatFloat(*p.Similarity, 'f', -1, 64))
+	}
+	if p.ReviewDelay != nil {
+		parts = append(parts, "review_delay="+p.ReviewDelay.String())
+	}
+	if p.TTL != nil {
+		parts = append(parts, "ttl="+p.TTL.String())
+	}
+	return strings.Join(parts, ", ")
+}

@@ -125,3 +125,22 @@ func TestGeneratedCardsAreValid(t *testing.T) {
 		}
 	}
 }
+
+func TestPlanAppliedRoundTrips(t *testing.T) {
+	for _, in := range []string{
+		"nfc=66664020", "nfc=success, liveness=1003", "review=rejected, app_auth=verified_other",
+		"score=88.5, similarity=64, review_delay=1.5s, ttl=30s", "result=-5, review=approved",
+	} {
+		p, err := ParsePlan(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParsePlan(p.Applied())
+		if err != nil || !planEqual(p, back) {
+			t.Errorf("%q → %q → %+v (%v)", in, p.Applied(), back, err)
+		}
+	}
+	if got := (Plan{}).Applied(); got != "" {
+		t.Errorf("empty plan applied %q", got)
+	}
+}
