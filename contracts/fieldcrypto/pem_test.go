@@ -245,7 +245,11 @@ func TestSM2Hex(t *testing.T) {
 			t.Fatalf("public %q: %v", pubHex[:8], err)
 		}
 	}
-	offCurve := "04" + xy[:127] + string("01"[xy[127]&1])
+	last := "0"
+	if xy[127] == '0' {
+		last = "1"
+	}
+	offCurve := "04" + xy[:127] + last // y changed by a little: off the curve
 	for name, bad := range map[string]string{
 		"short":     xy[:100],
 		"not hex":   "zz" + xy[2:],
