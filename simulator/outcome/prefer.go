@@ -49,32 +49,39 @@ func (p *Prefer) Empty() bool {
 
 // Applied renders the preferences the simulator understood, for the
 // Preference-Applied response header (RFC 7240 section 3).
-func (p *Prefer) Applied() string {
-	var b []byte
-	add := func(name, v string) {
-		if len(b) > 0 {
-			b = append(b, ", "...)
+func (p *Prefer) Applied() string { return string(p.AppendApplied(nil)) }
+
+// AppendApplied is Applied appending to dst, for the hot path.
+func (p *Prefer) AppendApplied(dst []byte) []byte {
+	start := len(dst)
+	sep := func(name string) {
+		if len(dst) > start {
+			dst = append(dst, ", "...)
 		}
-		b = append(b, name...)
-		b = append(b, '=')
-		b = append(b, v...)
+		dst = append(dst, name...)
+		dst = append(dst, '=')
 	}
 	if p.Result != "" {
-		add("result", string(p.Result))
+		sep("result")
+		dst = append(dst, p.Result...)
 	}
 	if p.Status != 0 {
-		add("status", strconv.Itoa(p.Status))
+		sep("status")
+		dst = strconv.AppendInt(dst, int64(p.Status), 10)
 	}
 	if p.Fault != fault.None {
-		add("fault", p.Fault.String())
+		sep("fault")
+		dst = append(dst, p.Fault.String()...)
 	}
 	if p.HasLatency {
-		add("latency", p.Latency.String())
+		sep("latency")
+		dst = append(dst, p.Latency.String()...)
 	}
 	if p.HasSim {
-		add("sim", strconv.FormatFloat(p.Sim, 'f', -1, 64))
+		sep("sim")
+		dst = strconv.AppendFloat(dst, p.Sim, 'f', -1, 64)
 	}
-	return string(b)
+	return dst
 }
 
 // PreferStatuses are the HTTP errors a Prefer header may ask for: the

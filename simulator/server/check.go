@@ -135,7 +135,8 @@ func (s *Server) check(c *fiber.Ctx) error {
 	}
 	s.decide(tok, &req, &p, &a, now)
 	if !p.Empty() {
-		ctx.Response.Header.Set("Preference-Applied", p.Applied())
+		var buf [128]byte
+		ctx.Response.Header.SetBytesV("Preference-Applied", p.AppendApplied(buf[:0]))
 	}
 	if a.latency > 0 {
 		time.Sleep(a.latency)
