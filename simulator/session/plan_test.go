@@ -1,6 +1,7 @@
 package session
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -143,4 +144,34 @@ func TestPlanAppliedRoundTrips(t *testing.T) {
 	if got := (Plan{}).Applied(); got != "" {
 		t.Errorf("empty plan applied %q", got)
 	}
+}
+
+// FuzzCreate feeds arbitrary create requests: every refusal is a 400 in the
+// API's vocabulary, never a panic or a 500.
+func FuzzCreate(f *testing.F) {
+	f.Add("nfc", "张三", "11010519491231002X", "http://127.0.0.1/hook", "ref", "review=2016")
+	f.Add("app_auth", "", "", "", "", "app_auth=maybe")
+	f.Add("fax", "Zhang", "110105194912310021", "ftp://x", "", "ttl=-1s")
+	cfg := DefaultConfig()
+	cfg.Seed = 1
+	cfg.MaxSessions = 1 << 30
+	s, err := New(cfg, nil, WithQRRenderer(stubQR))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(s.Close)
+	f.Fuzz(func(t *testing.T, flow, name, id, callback, ref, prefer string) {
+		req := contracts.CreateSessionRequest{Flow: contracts.SessionFlow(flow), Name: name, IDCard: id, CallbackURL: callback, Reference: ref}
+		sess, err := s.Create(tok, req, prefer, "http://sim.test")
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Code != contracts.ErrTokenMismatched {
+				t.Fatalf("create %+v, Prefer %q: %v", req, prefer, err)
+			}
+			return
+		}
+		if sess.State != contracts.StateCreated || sess.RequestID == "" {
+			t.Fatalf("created %+v", sess)
+		}
+	})
 }
