@@ -68,6 +68,9 @@ type Store struct {
 	Path      string `yaml:"path"`
 	QueueSize int    `yaml:"queue_size"`
 	BatchSize int    `yaml:"batch_size"`
+	// Linger is how long the writer waits for more entries to share one
+	// transaction; it bounds how stale the ledger is, not any request.
+	Linger Duration `yaml:"linger"`
 }
 
 // Route is one API the gateway serves.
@@ -210,7 +213,7 @@ func base() Config {
 			MaxIdleConnDuration: Duration(10 * time.Second),
 			MaxResponseBytes:    1 << 20,
 		},
-		Store: Store{Path: "var/gateway/ledger.db", QueueSize: 65536, BatchSize: 256},
+		Store: Store{Path: "var/gateway/ledger.db", QueueSize: 65536, BatchSize: 1024, Linger: Duration(20 * time.Millisecond)},
 	}
 }
 
@@ -363,8 +366,8 @@ func (c *Config) Validate() error {
 	if c.Store.Path == "" {
 		bad("store.path is empty")
 	}
-	if c.Store.QueueSize <= 0 || c.Store.BatchSize <= 0 {
-		bad("store.queue_size and store.batch_size must be positive")
+	if c.Store.QueueSize <= 0 || c.Store.BatchSize <= 0 || c.Store.Linger < 0 {
+		bad("store.queue_size and store.batch_size must be positive, store.linger not negative")
 	}
 	paths := map[string]bool{}
 	names := map[string]bool{}

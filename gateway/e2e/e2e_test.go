@@ -143,7 +143,7 @@ func (g *gateway) ledgerCount(t *testing.T, f ledger.Filter, billedOnly bool) in
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := ledger.New(db, 1, 1, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l := ledger.New(db, 1, 1, 0, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	defer l.Close()
 	n, err := l.Count(context.Background(), f, billedOnly)
 	if err != nil {

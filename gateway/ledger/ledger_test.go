@@ -19,7 +19,7 @@ func open(t testing.TB, path string) *SQLite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(db, 16, 8, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New(db, 16, 8, 5*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func TestRecordFlushQuery(t *testing.T) {
@@ -107,7 +107,7 @@ func BenchmarkRecord(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	l := New(db, 65536, 256, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l := New(db, 65536, 256, 10*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	e := Entry{Time: time.Now(), Day: "2026-11-22", RequestID: "0f8c1c1e-1234-4abc-8def-0123456789ab", Tenant: "demo", KeyID: "demo-key-1",
 		Route: "check-2e", Result: "0", Class: "billed", Billed: true, HTTPStatus: 200, UpstreamLatency: time.Millisecond, IDMasked: "110101********0010"}
 	b.ReportAllocs()

@@ -268,7 +268,7 @@ func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time) (co
 	if ct := ctx.Request.Header.ContentType(); !contracts.IsJSONContentType(b2s(ct)) {
 		return contracts.CheckRequest{}, verdict{errCode: contracts.ErrTokenMismatched, reason: "content type must be application/json"}
 	}
-	req, err := contracts.DecodeCheckRequest(body)
+	req, err := decode(body)
 	if err != nil {
 		return contracts.CheckRequest{}, verdict{errCode: contracts.ErrTokenMismatched, reason: err.Error()}
 	}
@@ -391,9 +391,10 @@ func errKind(err error) string {
 
 func setRateLimitHeaders(ctx *fasthttp.RequestCtx, d ratelimit.Decision) {
 	h := &ctx.Response.Header
-	h.Set("RateLimit-Limit", strconv.Itoa(d.Limit))
-	h.Set("RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("RateLimit-Reset", strconv.Itoa(ceilSeconds(d.Reset)))
+	var buf [20]byte // strconv.Itoa would allocate for every value above 99
+	h.SetBytesV("RateLimit-Limit", strconv.AppendInt(buf[:0], int64(d.Limit), 10))
+	h.SetBytesV("RateLimit-Remaining", strconv.AppendInt(buf[:0], int64(d.Remaining), 10))
+	h.SetBytesV("RateLimit-Reset", strconv.AppendInt(buf[:0], int64(ceilSeconds(d.Reset)), 10))
 }
 
 func ceilSeconds(d time.Duration) int {

@@ -98,7 +98,7 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 		return nil, err
 	}
 	s.dir = auth.NewStore(d)
-	s.ledger = ledger.New(db, cfg.Store.QueueSize, cfg.Store.BatchSize, log)
+	s.ledger = ledger.New(db, cfg.Store.QueueSize, cfg.Store.BatchSize, cfg.Store.Linger.D(), log)
 
 	// The quota restarts where the ledger says today stands: one source of
 	// truth, no second counter file to drift.

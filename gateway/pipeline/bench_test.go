@@ -1,0 +1,47 @@
+package pipeline
+
+import (
+	"testing"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/ledger"
+	"github.com/idgate/idgate/gateway/upstream"
+)
+
+type nopLedger struct{}
+
+func (nopLedger) Record(ledger.Entry) error { return nil }
+
+// BenchmarkServe is the pipeline alone (every step on, upstream faked in
+// memory, ledger discarding): the gateway's own cost per request.
+func BenchmarkServe(b *testing.B) {
+	h := newHarness(b, nil)
+	h.p.Ledger = nopLedger{}
+	body := []byte(goodBody())
+	up := []byte(`{"result":"0","description":"Name and ID card number are consistent"}`)
+	h.p.Forward = forwardFunc(func(r *upstream.Request, resp *fasthttp.Response) error {
+		resp.SetStatusCode(200)
+		resp.Header.SetContentType("application/json")
+		resp.SetBodyRaw(up)
+		return nil
+	})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var ctx fasthttp.RequestCtx
+		for pb.Next() {
+			ctx.Request.Reset()
+			ctx.Response.Reset()
+			ctx.Request.Header.SetMethod("POST")
+			ctx.Request.SetRequestURI(contracts.CheckPath)
+			ctx.Request.Header.SetContentType("application/json")
+			ctx.Request.Header.Set("Authorization", "Bearer good-key")
+			ctx.Request.SetBodyRaw(body)
+			h.p.Serve(&ctx, h.route)
+			if ctx.Response.StatusCode() != 200 {
+				b.Fatal(ctx.Response.StatusCode())
+			}
+		}
+	})
+}
