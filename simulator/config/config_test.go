@@ -179,3 +179,39 @@ func TestLoadScenarioFromYAML(t *testing.T) {
 		t.Errorf("scenario = %+v", sc)
 	}
 }
+
+// TestScenarioExampleInShippedFile loads the commented scenario example of
+// configs/simulator.yaml, so the documentation cannot rot.
+func TestScenarioExampleInShippedFile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "configs", "simulator.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	var example []string
+	for i, l := range lines {
+		if l != "# scenarios:" {
+			continue
+		}
+		for _, l := range lines[i:] {
+			if !strings.HasPrefix(l, "#") {
+				break
+			}
+			example = append(example, strings.TrimPrefix(strings.TrimPrefix(l, "#"), " "))
+		}
+	}
+	if len(example) < 5 {
+		t.Fatal("scenario example not found")
+	}
+	cfg, err := Parse([]byte(strings.Join(example, "\n")))
+	if err != nil {
+		t.Fatalf("example: %v\n%s", err, strings.Join(example, "\n"))
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("example invalid: %v", err)
+	}
+	sc := cfg.Scenarios["sim-token"]
+	if sc.Seed != 42 || len(sc.Outcomes) != 4 || sc.Latency.Distribution != "lognormal" || len(sc.Faults) != 2 {
+		t.Errorf("example decoded as %+v", sc)
+	}
+}
