@@ -90,8 +90,14 @@ func (s *Server) check(c *fiber.Ctx) error {
 		s.finish(ctx, tok, nil, &a, start)
 		return nil
 	}
+	body := ctx.Request.Body()
+	if len(body) > s.cfg.BodyLimit {
+		a.setError(contracts.ErrTokenMismatched, s.tooLarge, srcValidation)
+		s.finish(ctx, tok, nil, &a, start)
+		return nil
+	}
 	var req contracts.CheckRequest
-	if body := ctx.Request.Body(); !decodeFast(body, &req) {
+	if !decodeFast(body, &req) {
 		var err error
 		if req, err = contracts.DecodeCheckRequest(body); err != nil {
 			s.badBody(ctx, tok, err, &a, start)
@@ -446,7 +452,7 @@ func (s *Server) fiberError(c *fiber.Ctx, err error) error {
 	}
 	switch {
 	case code == fiber.StatusRequestEntityTooLarge:
-		a.setError(contracts.ErrTokenMismatched, "request body exceeds "+strconv.Itoa(s.cfg.BodyLimit)+" bytes", srcValidation)
+		a.setError(contracts.ErrTokenMismatched, s.tooLarge, srcValidation)
 	case code == fiber.StatusNotFound || code == fiber.StatusMethodNotAllowed:
 		a.setError(contracts.ErrAPINotImplemented, "", srcRouting)
 	case code >= 400 && code < 500:

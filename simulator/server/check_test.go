@@ -543,3 +543,22 @@ func TestShutdownReleasesHangingClients(t *testing.T) {
 		t.Fatal("the hanging client was not released by shutdown")
 	}
 }
+
+// TestOversizeBodyIsAnsweredNotReset: a body over body_limit but within
+// contracts.BodyReadCap is read and refused with the API's 400, so the
+// client sees the answer instead of a reset upload.
+func TestOversizeBodyIsAnsweredNotReset(t *testing.T) {
+	ts := start(t, nil)
+	body := `{"name":"张三","id_card":"11010519491231002X","image_url":"` + strings.Repeat("a", contracts.BodyReadCap-200) + `"}`
+	for i := 0; i < 5; i++ {
+		s, h, b := ts.do(t, contracts.CheckPath, body)
+		e := expectError(t, s, h, b, 400, contracts.ErrTokenMismatched)
+		if !strings.Contains(e.Error.Message, "exceeds 65536 bytes") {
+			t.Errorf("message %q", e.Error.Message)
+		}
+	}
+	st := ts.stats(t)
+	if got := st.Tokens[testToken].Statuses["400"]; got != 5 {
+		t.Errorf("oversize bodies counted %d times under the token, want 5", got)
+	}
+}

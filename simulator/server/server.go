@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -89,6 +90,8 @@ type Server struct {
 	metrics    *metrics
 	crypto     *receiver // nil: encryption off
 
+	// tooLarge is the message of an oversized body.
+	tooLarge string
 	// answers are the complete bodies of answers without sim, built once.
 	answers [8][]byte
 }
@@ -120,6 +123,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		clock:      clock,
 		magic:      make(map[string]contracts.MagicIdentity, len(contracts.MagicIdentities)),
 		maxLatency: cfg.MaxLatency.D(),
+		tooLarge:   "request body exceeds " + strconv.Itoa(cfg.BodyLimit) + " bytes",
 		tokens:     make(map[string]*tokenState, len(cfg.Tokens)),
 		adminToken: []byte(cfg.AdminToken),
 		book:       stats.NewBook(cfg.Tokens),
@@ -169,12 +173,16 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		// /Identity/... or a trailing slash should find out here.
 		CaseSensitive: true,
 		StrictRouting: true,
-		BodyLimit:     cfg.BodyLimit,
-		ReadTimeout:   cfg.HTTP.ReadTimeout.D(),
-		WriteTimeout:  cfg.HTTP.WriteTimeout.D(),
-		IdleTimeout:   cfg.HTTP.IdleTimeout.D(),
-		Network:       "tcp",
-		ErrorHandler:  s.fiberError,
+		// fasthttp refuses an oversized body without reading it, and the
+		// close then resets the client's upload before it can read the
+		// answer. Reading up to contracts.BodyReadCap and refusing in the
+		// handler lets every client within the cap see its 400.
+		BodyLimit:    max(cfg.BodyLimit, contracts.BodyReadCap),
+		ReadTimeout:  cfg.HTTP.ReadTimeout.D(),
+		WriteTimeout: cfg.HTTP.WriteTimeout.D(),
+		IdleTimeout:  cfg.HTTP.IdleTimeout.D(),
+		Network:      "tcp",
+		ErrorHandler: s.fiberError,
 	})
 	s.app.Get("/healthz", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
