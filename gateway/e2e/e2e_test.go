@@ -421,3 +421,42 @@ func TestShutdownUnderLoad(t *testing.T) {
 		t.Fatalf("ledger has %d entries, clients received %d answers", n, answered.Load())
 	}
 }
+
+// TestQuotaExactUnder64Clients: a quota of N admits exactly N billed
+// answers when 64 clients race for it, and the simulator billed exactly N.
+func TestQuotaExactUnder64Clients(t *testing.T) {
+	const quota, clients, perClient = 40, 64, 4
+	s := startSim(t)
+	g := startGateway(t, s.url, quota, "acme-key")
+	var billed, usedUp, other atomic.Int64
+	var wg sync.WaitGroup
+	for c := 0; c < clients; c++ {
+		wg.Add(1)
+		go func(c int) {
+			defer wg.Done()
+			for i := 0; i < perClient; i++ {
+				prefer := ""
+				if (c+i)%4 == 0 {
+					prefer = "result=-5" // not billed: hands its unit back
+				}
+				r := send(g.url, "acme-key", body(people[2].name, people[2].id), prefer)
+				switch {
+				case r.status == 200 && (r.code == "0" || r.code == "-1"):
+					billed.Add(1)
+				case r.status == 402 && r.code == string(contracts.ErrUsedUp):
+					usedUp.Add(1)
+				case r.status == 200 && r.code == "-5":
+				default:
+					other.Add(1)
+				}
+			}
+		}(c)
+	}
+	wg.Wait()
+	if billed.Load() != quota || other.Load() != 0 || usedUp.Load() == 0 {
+		t.Fatalf("billed %d (want %d), used_up %d, other %d", billed.Load(), quota, usedUp.Load(), other.Load())
+	}
+	if st := s.stats(t); st.Billed != quota {
+		t.Fatalf("simulator billed %d, want %d", st.Billed, quota)
+	}
+}

@@ -121,7 +121,7 @@ const (
 // Serve runs one request through the pipeline.
 func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	x := exchange{ctx: ctx, route: rt, start: p.Now(), requestID: p.IDs.Next()}
-	ctx.Response.Header.Set("X-Request-Id", x.requestID)
+	ctx.Response.Header.SetCanonical(hdrRequestID, s2b(x.requestID))
 
 	// 1. Authenticate. Failures are not recorded in the ledger: there is no
 	// tenant to record them against.
@@ -389,12 +389,21 @@ func errKind(err error) string {
 	}
 }
 
+// Header names in fasthttp's canonical form, so setting them skips
+// normalisation (HTTP header names are case-insensitive on the wire).
+var (
+	hdrRateLimitLimit     = []byte("Ratelimit-Limit")
+	hdrRateLimitRemaining = []byte("Ratelimit-Remaining")
+	hdrRateLimitReset     = []byte("Ratelimit-Reset")
+	hdrRequestID          = []byte("X-Request-Id")
+)
+
 func setRateLimitHeaders(ctx *fasthttp.RequestCtx, d ratelimit.Decision) {
 	h := &ctx.Response.Header
 	var buf [20]byte // strconv.Itoa would allocate for every value above 99
-	h.SetBytesV("RateLimit-Limit", strconv.AppendInt(buf[:0], int64(d.Limit), 10))
-	h.SetBytesV("RateLimit-Remaining", strconv.AppendInt(buf[:0], int64(d.Remaining), 10))
-	h.SetBytesV("RateLimit-Reset", strconv.AppendInt(buf[:0], int64(ceilSeconds(d.Reset)), 10))
+	h.SetCanonical(hdrRateLimitLimit, strconv.AppendInt(buf[:0], int64(d.Limit), 10))
+	h.SetCanonical(hdrRateLimitRemaining, strconv.AppendInt(buf[:0], int64(d.Remaining), 10))
+	h.SetCanonical(hdrRateLimitReset, strconv.AppendInt(buf[:0], int64(ceilSeconds(d.Reset)), 10))
 }
 
 func ceilSeconds(d time.Duration) int {
