@@ -489,7 +489,13 @@ func TestMountHook(t *testing.T) {
 			app.Get("/session/ping", func(c *fiber.Ctx) error { return c.SendString("pong") })
 		}),
 		WithMountEnv(func(app *fiber.App, e MountEnv) { env = e }),
+		WithMount(func(app *fiber.App) {
+			app.Get("/session/boom", func(c *fiber.Ctx) error { panic("boom") })
+		}),
 	)
+	// A panicking handler is a 500 api_error, and the server lives on.
+	s, h, body := ts.do(t, "/session/boom", "", withMethod(http.MethodGet))
+	expectError(t, s, h, body, 500, contracts.ErrAPIError)
 	resp, err := ts.client.Get(ts.URL + "/session/ping")
 	if err != nil {
 		t.Fatal(err)
@@ -502,7 +508,7 @@ func TestMountHook(t *testing.T) {
 	if env.Registry == nil || env.Logger == nil || env.Now == nil || env.Config.Listen == "" {
 		t.Errorf("mount env incomplete: %+v", env)
 	}
-	s, h, body := ts.do(t, "/session/other", "")
+	s, h, body = ts.do(t, "/session/other", "")
 	expectError(t, s, h, body, 400, contracts.ErrAPINotImplemented)
 }
 

@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
@@ -184,6 +186,14 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		Network:      "tcp",
 		ErrorHandler: s.fiberError,
 	})
+	// A panic anywhere (a mounted group included) becomes a 500 api_error
+	// and a log line, not a dead simulator in the middle of a load test.
+	s.app.Use(recover.New(recover.Config{
+		EnableStackTrace: true,
+		StackTraceHandler: func(c *fiber.Ctx, r any) {
+			s.log.Error("simulator: panic in a handler", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		},
+	}))
 	s.app.Get("/healthz", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
 		return c.SendString(`{"status":"ok"}`)
