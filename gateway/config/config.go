@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"strings"
@@ -35,10 +36,12 @@ type Config struct {
 	MaxBodyBytes int `yaml:"max_body_bytes"`
 	// ShutdownGrace bounds how long SIGTERM waits for in-flight requests.
 	ShutdownGrace Duration `yaml:"shutdown_grace"`
-	Upstream      Upstream `yaml:"upstream"`
-	Store         Store    `yaml:"store"`
-	Routes        []Route  `yaml:"routes"`
-	Tenants       []Tenant `yaml:"tenants"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string   `yaml:"log_level"`
+	Upstream Upstream `yaml:"upstream"`
+	Store    Store    `yaml:"store"`
+	Routes   []Route  `yaml:"routes"`
+	Tenants  []Tenant `yaml:"tenants"`
 }
 
 // Admin is the operator API's own listener and bearer token.
@@ -205,6 +208,7 @@ func base() Config {
 		Timezone:      "Asia/Shanghai",
 		MaxBodyBytes:  64 << 10,
 		ShutdownGrace: Duration(15 * time.Second),
+		LogLevel:      "info",
 		Upstream: Upstream{
 			URL:                 "http://127.0.0.1:8081",
 			Timeout:             Duration(5 * time.Second),
@@ -284,6 +288,7 @@ func (c *Config) applyEnv(env func(string) (string, bool)) error {
 		"UPSTREAM_TOKEN_FILE": &c.Upstream.TokenFile,
 		"STORE_PATH":          &c.Store.Path,
 		"TIMEZONE":            &c.Timezone,
+		"LOG_LEVEL":           &c.LogLevel,
 	}
 	for name, p := range str {
 		if v, ok := env(EnvPrefix + name); ok {
@@ -346,6 +351,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := time.LoadLocation(c.Timezone); err != nil {
 		bad("timezone %q: %v", c.Timezone, err)
+	}
+	if _, err := c.SlogLevel(); err != nil {
+		bad("%v", err)
 	}
 	if c.MaxBodyBytes <= 0 {
 		bad("max_body_bytes must be positive")
@@ -464,6 +472,15 @@ func (k Key) Digest() [sha256.Size]byte {
 // EffectiveRate and EffectiveBurst resolve inheritance from the tenant.
 func EffectiveRate(t Tenant, k Key) float64 { return rateOf(t, k) }
 func EffectiveBurst(t Tenant, k Key) int    { return burstOf(t, k) }
+
+// SlogLevel parses LogLevel.
+func (c *Config) SlogLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return l, nil
+}
 
 // Location loads the configured time zone (validated at load).
 func (c *Config) Location() *time.Location {

@@ -30,11 +30,12 @@ func run() error {
 	adminListen := flag.String("admin-listen", "", "admin listener address (overrides config and "+config.EnvPrefix+"ADMIN_LISTEN)")
 	flag.Parse()
 
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
 	}
+	level, _ := cfg.SlogLevel() // validated at load
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
