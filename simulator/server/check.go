@@ -21,13 +21,10 @@ import (
 	"github.com/idgate/idgate/simulator/stats"
 )
 
-// Sources of an answer, as the journal records them.
+// Sources of answers decided before outcome.Decide, as the journal records
+// them (outcome.Source names the others).
 const (
-	srcDefault    = "default"
-	srcPrefer     = "prefer"
-	srcMagic      = "magic"
-	srcScenario   = "scenario"
-	srcDailyLimit = "daily_limit"
+	srcPrefer     = string(outcome.SourcePrefer)
 	srcValidation = "validation"
 	srcRateLimit  = "rate_limit"
 	srcAuth       = "auth"
@@ -65,7 +62,6 @@ var (
 	applicationJSON  = "application/json"
 	resultConsistent = stats.ResultIndex(contracts.ResultConsistent)
 	resultMismatch   = stats.ResultIndex(contracts.ResultInconsistent)
-	resultDaily      = stats.ResultIndex(contracts.ResultDailyLimit)
 )
 
 // check serves POST /identity/idcard/check-2e.
@@ -236,66 +232,28 @@ func (s *Server) parsePrefer(ctx *fasthttp.RequestCtx, p *outcome.Prefer) error 
 	return nil
 }
 
-// decide picks the answer of a valid request. Each part of the answer
-// comes from the first source that sets it: the Prefer header, then a
-// magic identity, then the token's scenario. The daily limit applies only
-// to requests none of them decides, so explicit test outcomes never turn
-// into "-7". A scenario draws for every valid request, decided elsewhere
-// or not, so its n-th draw always belongs to the n-th valid request.
+// decide applies outcome.Decide to a valid request and fills a.
 func (s *Server) decide(tok *tokenState, req *contracts.CheckRequest, p *outcome.Prefer, a *answer, now time.Time) {
-	var d outcome.Draw
-	sc := tok.scenario.Load()
-	if sc != nil {
-		d = sc.Next()
-		a.scenSeq = d.Seq
-		a.latency = d.Latency
+	var magic *contracts.MagicIdentity
+	if m, ok := s.magic[req.IDCard]; ok {
+		magic = &m
 	}
-	if p.HasLatency {
-		a.latency = p.Latency
+	var exceeded func() bool
+	if s.daily != nil {
+		exceeded = func() bool { return !s.daily.Allow(req.IDCard, now) }
 	}
-	a.faultSeed = d.FaultSeed
-	magic, isMagic := s.magic[req.IDCard]
-
+	d := outcome.Decide(p, magic, tok.scenario.Load(), exceeded)
+	a.source, a.scenSeq, a.latency, a.faultSeed = string(d.Source), d.ScenarioSeq, d.Latency, d.FaultSeed
 	switch {
-	case p.Fault != fault.None:
-		a.fault, a.source = p.Fault, srcPrefer
-	case p.Status != 0:
-		a.setError(statusCode(p.Status), "", srcPrefer)
-	case p.Result != "":
-		a.result, a.source = stats.ResultIndex(p.Result), srcPrefer
-	case isMagic:
-		a.source = srcMagic
-		switch {
-		case magic.Fault != "":
-			a.fault, _ = fault.Parse(magic.Fault)
-		case magic.Status != 0:
-			a.setError(statusCode(magic.Status), "", srcMagic)
-		default:
-			a.result = stats.ResultIndex(magic.Result)
-			if magic.Sim != 0 {
-				a.sim, a.hasSim = magic.Sim, true
-			}
-		}
 	case d.Fault != fault.None:
-		a.fault, a.source = d.Fault, srcScenario
-	case d.HasOutcome:
-		a.source = srcScenario
-		if d.Status != 0 {
-			a.setError(statusCode(d.Status), "", srcScenario)
-		} else {
-			a.result = stats.ResultIndex(d.Result)
-			a.sim, a.hasSim = d.Sim, d.HasSim
+		a.fault = d.Fault
+	case d.Status != 0:
+		a.setError(statusCode(d.Status), "", a.source)
+		if d.Status == 429 {
+			a.retryAfter = 1
 		}
-	case s.daily != nil && !s.daily.Allow(req.IDCard, now):
-		a.result, a.source = resultDaily, srcDailyLimit
 	default:
-		a.result, a.source = resultConsistent, srcDefault
-	}
-	if p.HasSim {
-		a.sim, a.hasSim = p.Sim, true
-	}
-	if a.status == 429 && a.retryAfter == 0 {
-		a.retryAfter = 1
+		a.result, a.sim, a.hasSim = stats.ResultIndex(d.Result), d.Sim, d.HasSim
 	}
 }
 
