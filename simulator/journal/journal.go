@@ -24,7 +24,8 @@ type Entry struct {
 	// IDCard is masked (idcard.Mask); the name is never recorded.
 	IDCard string `json:"id_card,omitempty"`
 	// Source says what chose the answer: prefer, magic, scenario,
-	// daily_limit, validation, rate_limit, auth or default.
+	// daily_limit, default, or, for requests refused before that,
+	// validation, rate_limit, auth or routing.
 	Source    string  `json:"source,omitempty"`
 	LatencyMS float64 `json:"latency_ms,omitempty"`
 	// ScenarioSeq is the scenario draw that decided the answer.
