@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -48,6 +49,9 @@ func run() error {
 		cfg.Listen = *listen
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level(cfg.LogLevel)}))
+	if cfg.AdminToken == config.Default().AdminToken && !loopback(cfg.Listen) {
+		log.Warn("simulator: the admin API is reachable beyond this host with the default admin token; set admin_token or IDGATE_SIM_ADMIN_TOKEN", "addr", cfg.Listen)
+	}
 
 	sessions, err := session.New(cfg.Sessions, log)
 	if err != nil {
@@ -91,6 +95,19 @@ func run() error {
 	}
 	log.Info("simulator: stopped")
 	return nil
+}
+
+// loopback reports whether addr listens on this host only.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func level(s string) slog.Level {

@@ -117,3 +117,14 @@ func TestBinaryRejectsBadConfig(t *testing.T) {
 		t.Errorf("exit %v, output:\n%s", err, out)
 	}
 }
+
+func TestLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8081": true, "localhost:1": true, "[::1]:80": true,
+		"0.0.0.0:8081": false, ":8081": false, "10.0.0.5:80": false, "nonsense": false,
+	} {
+		if got := loopback(addr); got != want {
+			t.Errorf("loopback(%q) = %v", addr, got)
+		}
+	}
+}
