@@ -215,8 +215,12 @@ func TestPreferCombinations(t *testing.T) {
 	if r.Result != contracts.ResultUpgrading {
 		t.Errorf("result %s", r.Result)
 	}
+	// A lower bound only: sleeping can take longer, never shorter.
 	if time.Since(begin) < 60*time.Millisecond {
 		t.Errorf("latency not applied")
+	}
+	if e := ts.Journal().Last(1)[0]; e.LatencyMS != 60 || e.Source != "prefer" {
+		t.Errorf("journal entry %+v", e)
 	}
 	// Status beats result; the first of repeated preferences wins.
 	s, h, b := ts.do(t, contracts.CheckPath, checkBody(validName, validID), withPrefer("result=0, status=500, status=400"))
@@ -389,6 +393,9 @@ func TestLatencyFromScenario(t *testing.T) {
 	ts.check(t, checkBody(validName, validID))
 	if time.Since(begin) < 50*time.Millisecond {
 		t.Error("scenario latency not applied")
+	}
+	if e := ts.Journal().Last(1)[0]; e.LatencyMS != 50 || e.ScenarioSeq != 1 {
+		t.Errorf("journal entry %+v", e)
 	}
 	st, b := ts.admin(t, http.MethodPut, "/admin/scenarios/"+testToken, `{"latency":{"distribution":"fixed","value":"2h"}}`)
 	if st != 400 || !strings.Contains(string(b), "latency") {
