@@ -117,3 +117,29 @@ func BenchmarkRecord(b *testing.B) {
 	}
 	l.Close()
 }
+
+// A ledger written before usage_daily existed gets its counts on open.
+func TestBackfillUsage(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	l := open(t, path)
+	for i := 0; i < 10; i++ {
+		l.Record(Entry{Time: time.Now(), Day: "2026-11-21", Tenant: "t", KeyID: "k", Class: "billed", Billed: true})
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := OpenDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM usage_daily`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	l2 := open(t, path)
+	defer l2.Close()
+	counts, err := l2.BilledOn(context.Background(), "2026-11-21")
+	if err != nil || counts["t"]["k"] != 10 {
+		t.Fatalf("after backfill: %v, %v", counts, err)
+	}
+}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/ledger"
 )
 
 // The proxy benchmarks put the gateway (every step on: auth, rate limit,
@@ -84,6 +85,9 @@ func gatewayProxy(b *testing.B, upstream string) string {
 	s, err := New(cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
+	}
+	if os.Getenv("IDGATE_BENCH_NO_LEDGER") != "" { // experiment: what the ledger costs
+		s.pipeline.Ledger = discardLedger{}
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	aln, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -273,3 +277,7 @@ func drive(b *testing.B, addr string, workers int, d time.Duration) (int, []time
 	wg.Wait()
 	return len(all), all
 }
+
+type discardLedger struct{}
+
+func (discardLedger) Record(ledger.Entry) error { return nil }

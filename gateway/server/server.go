@@ -15,6 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/pprof"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/idgate/idgate/contracts"
@@ -189,6 +190,9 @@ func (s *Server) newAdminApp() *fiber.App {
 		Token: s.cfg.Admin.Token, Dir: s.dir, Keys: s, Quota: s.quota, Ledger: s.ledger,
 		Calendar: s.calendar, Reload: s.Reload, Now: time.Now,
 	})
+	// Profiles under /admin/debug/pprof/, behind the admin token (the
+	// /admin group's middleware runs first).
+	app.Use(pprof.New(pprof.Config{Prefix: "/admin"}))
 	return app
 }
 

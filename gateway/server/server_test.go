@@ -251,6 +251,12 @@ func TestAdminAPI(t *testing.T) {
 	if code, _ := adminDo(t, g, "GET", "/admin/tenants", "wrong", ""); code != 401 {
 		t.Fatalf("wrong token: %d", code)
 	}
+	if code, _ := adminDo(t, g, "GET", "/admin/debug/pprof/cmdline", "", ""); code != 401 {
+		t.Fatalf("pprof without token: %d", code)
+	}
+	if code, _ := adminDo(t, g, "GET", "/admin/debug/pprof/cmdline", tok, ""); code != 200 {
+		t.Fatalf("pprof with token: %d", code)
+	}
 	check(t, g.url, "acme-secret", "")
 	check(t, g.url, "acme-secret", "result=-5")
 
