@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/config"
@@ -427,5 +429,34 @@ func TestShutdownClosesUnusedConnections(t *testing.T) {
 	defer cancel()
 	if err := g.s.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown with an unused connection open: %v", err)
+	}
+}
+
+func TestReloadRejectsBadConfig(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(t, up.url, filepath.Join(t.TempDir(), "l.db"))
+	path := writeConfig(t, cfg)
+	g := startGateway(t, cfg, path)
+	if err := os.WriteFile(path, []byte("tenants: [{id: x, keys: [{id: k}]}]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.s.Reload(); err == nil {
+		t.Fatal("invalid config accepted")
+	}
+	if code, _ := check(t, g.url, "acme-secret", ""); code != 200 {
+		t.Fatalf("old keys lost after a failed reload: %d", code)
+	}
+	// A valid change applies: acme's key is replaced.
+	cfg.Tenants[0].Keys[0].Key = "acme-new"
+	b, _ := yaml.Marshal(cfg)
+	os.WriteFile(path, b, 0o600)
+	if err := g.s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := check(t, g.url, "acme-secret", ""); code != 401 {
+		t.Fatalf("removed key: %d", code)
+	}
+	if code, _ := check(t, g.url, "acme-new", ""); code != 200 {
+		t.Fatalf("new key: %d", code)
 	}
 }
