@@ -418,10 +418,13 @@ func (c *Config) Validate() error {
 	if c.Journal.Size < 1 || c.Journal.Size > 1_000_000 {
 		bad("journal.size: must be between 1 and 1000000")
 	}
-	for name, d := range map[string]Duration{"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout, "http.idle_timeout": c.HTTP.IdleTimeout, "http.shutdown_timeout": c.HTTP.ShutdownTimeout} {
-		if d <= 0 {
-			bad("%s: must be positive", name)
+	for name, d := range map[string]Duration{"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout, "http.idle_timeout": c.HTTP.IdleTimeout} {
+		if d < 0 {
+			bad("%s: must not be negative (0: none)", name)
 		}
+	}
+	if c.HTTP.ShutdownTimeout <= 0 {
+		bad("http.shutdown_timeout: must be positive")
 	}
 	for tok, sc := range c.Scenarios {
 		if !seen[tok] {

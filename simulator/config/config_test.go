@@ -126,6 +126,8 @@ func TestLoadRejects(t *testing.T) {
 		{"bad zone", "daily_limit: {per_id_number: 1, time_zone: Mars/Olympus, max_tracked: 5}\n", nil, "time_zone"},
 		{"journal size", "journal: {enabled: true, size: 0}\n", nil, "journal.size"},
 		{"bad level", "log_level: loud\n", nil, "log_level"},
+		{"negative timeout", "http: {read_timeout: -1s}\n", nil, "negative"},
+		{"no shutdown timeout", "http: {shutdown_timeout: 0s}\n", nil, "shutdown_timeout"},
 		{"scenario for unknown token", "scenarios: {nobody: {seed: 1}}\n", nil, "nobody"},
 		{"bad scenario", "scenarios: {sim-token: {fault_rate: 2}}\n", nil, "fault_rate"},
 		{"env not a number", "", map[string]string{"IDGATE_SIM_BODY_LIMIT": "big"}, "IDGATE_SIM_BODY_LIMIT"},
