@@ -261,12 +261,12 @@ type verdict struct {
 }
 
 func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time) (contracts.CheckRequest, verdict) {
-	body := ctx.Request.Body()
-	if len(body) > p.MaxBody {
-		return contracts.CheckRequest{}, verdict{errCode: contracts.ErrTokenMismatched, reason: "request body is too large"}
-	}
 	if ct := ctx.Request.Header.ContentType(); !contracts.IsJSONContentType(b2s(ct)) {
 		return contracts.CheckRequest{}, verdict{errCode: contracts.ErrTokenMismatched, reason: "content type must be application/json"}
+	}
+	body := ctx.Request.Body()
+	if len(body) > p.MaxBody {
+		return contracts.CheckRequest{}, verdict{errCode: contracts.ErrTokenMismatched, reason: "request body exceeds " + strconv.Itoa(p.MaxBody) + " bytes"}
 	}
 	req, err := decode(body)
 	if err != nil {

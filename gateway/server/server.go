@@ -144,10 +144,14 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 		// unknown APIs, as the simulator has them.
 		CaseSensitive: true,
 		StrictRouting: true,
-		BodyLimit:     s.cfg.MaxBodyBytes,
-		ReadTimeout:   30 * time.Second,
-		WriteTimeout:  30 * time.Second,
-		IdleTimeout:   90 * time.Second,
+		// Bodies over max_body_bytes are read (up to contracts.BodyReadCap)
+		// and refused by the pipeline: refusing an unread body resets the
+		// client's upload and it never sees the 400. Beyond the cap the
+		// connection is closed.
+		BodyLimit:    max(s.cfg.MaxBodyBytes, contracts.BodyReadCap),
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  90 * time.Second,
 		// Errors raised by the server itself (oversized body, malformed
 		// HTTP) get the contract's vocabulary too.
 		ErrorHandler: func(c *fiber.Ctx, err error) error {
