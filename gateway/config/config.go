@@ -217,7 +217,7 @@ func base() Config {
 			MaxIdleConnDuration: Duration(10 * time.Second),
 			MaxResponseBytes:    1 << 20,
 		},
-		Store: Store{Path: "var/gateway/ledger.db", QueueSize: 65536, BatchSize: 1024, Linger: Duration(5 * time.Millisecond)},
+		Store: Store{Path: "var/gateway/ledger.db", QueueSize: 65536, BatchSize: 1024, Linger: Duration(20 * time.Millisecond)},
 	}
 }
 
