@@ -7,7 +7,9 @@ package contracts
 import (
 	_ "embed"
 	"encoding/json"
+	"math"
 	"net/http"
+	"strconv"
 )
 
 // OpenAPI is the contract as an OpenAPI 3 document.
@@ -218,8 +220,14 @@ func AppendResponse(dst []byte, r CheckResponse) []byte {
 	dst = appendJSONString(dst, r.Description)
 	if r.Sim != nil {
 		dst = append(dst, `,"sim":`...)
-		b, _ := json.Marshal(*r.Sim)
-		dst = append(dst, b...)
+		// encoding/json writes floats in [1e-6, 1e21) as strconv's shortest
+		// 'f' form; a similarity is always in that range (or 0).
+		if v := *r.Sim; v == 0 || (math.Abs(v) >= 1e-6 && math.Abs(v) < 1e21) {
+			dst = strconv.AppendFloat(dst, v, 'f', -1, 64)
+		} else {
+			b, _ := json.Marshal(v)
+			dst = append(dst, b...)
+		}
 	}
 	return append(dst, '}')
 }

@@ -142,10 +142,12 @@ func TestResultTable(t *testing.T) {
 }
 
 func TestAppendMatchesEncodingJSON(t *testing.T) {
-	sim := 71.25
+	sims := []float64{71.25, 0, 100, 42.5, 99.99, 1.0 / 3, 1e-7}
 	responses := []CheckResponse{
 		{Result: ResultConsistent, Description: Results[0].Description},
-		{Result: ResultInconsistent, Description: "a \"quoted\" <tag> & 中文", Sim: &sim},
+	}
+	for i := range sims {
+		responses = append(responses, CheckResponse{Result: ResultInconsistent, Description: "a \"quoted\" <tag> & 中文", Sim: &sims[i]})
 	}
 	for _, r := range responses {
 		want, _ := json.Marshal(r)
