@@ -33,10 +33,16 @@ type Directory interface {
 	Current() *auth.Directory
 }
 
-// KeyWriter persists a key change and makes it effective.
+// KeyWriter persists a key change and makes it effective. CreateKey fails
+// with ErrKeyExists when the id is taken, checked under the same lock as the
+// write, so two concurrent creations cannot both win.
 type KeyWriter interface {
 	PutKey(ctx context.Context, o auth.Override) error
+	CreateKey(ctx context.Context, o auth.Override) error
 }
+
+// ErrKeyExists is CreateKey's answer for an id in use.
+var ErrKeyExists = errors.New("key id exists")
 
 // QuotaReader reports today's usage.
 type QuotaReader interface {
@@ -214,15 +220,14 @@ func (a *api) createKey(c *fiber.Ctx) error {
 	if !idPattern.MatchString(req.ID) {
 		return fail(c, fiber.StatusBadRequest, "id must match "+idPattern.String())
 	}
-	if _, exists := d.Key(req.ID); exists {
-		return fail(c, fiber.StatusConflict, "key id exists")
-	}
 	secret, digest, err := newSecret()
 	if err != nil {
 		return err
 	}
 	o := auth.Override{KeyID: req.ID, TenantID: t.ID, Digest: digest, Rate: req.Rate, Burst: req.Burst, DailyQuota: req.DailyQuota}
-	if err := a.Keys.PutKey(c.UserContext(), o); err != nil {
+	if err := a.Keys.CreateKey(c.UserContext(), o); errors.Is(err, ErrKeyExists) {
+		return fail(c, fiber.StatusConflict, "key id exists")
+	} else if err != nil {
 		return fail(c, fiber.StatusInternalServerError, err.Error())
 	}
 	k, _ := a.Dir.Current().Key(req.ID)

@@ -252,6 +252,19 @@ func (s *Server) PutKey(ctx context.Context, o auth.Override) error {
 	return s.rebuild(ctx, s.cfg.Tenants)
 }
 
+// CreateKey is PutKey for a new key id; it refuses an id in use.
+func (s *Server) CreateKey(ctx context.Context, o auth.Override) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if _, exists := s.dir.Current().Key(o.KeyID); exists {
+		return admin.ErrKeyExists
+	}
+	if err := s.keys.Put(ctx, o); err != nil {
+		return err
+	}
+	return s.rebuild(ctx, s.cfg.Tenants)
+}
+
 // rebuild must hold reloadMu.
 func (s *Server) rebuild(ctx context.Context, tenants []config.Tenant) error {
 	overrides, err := s.keys.Overrides(ctx)

@@ -273,6 +273,12 @@ func TestAdminAPI(t *testing.T) {
 	if code, _ := check(t, g.url, created.Key, ""); code != 200 {
 		t.Fatalf("new key: %d", code)
 	}
+	if code, _ := adminDo(t, g, "POST", "/admin/tenants/acme/keys", tok, `{"id":"acme-2"}`); code != 409 {
+		t.Fatalf("duplicate key id: %d", code)
+	}
+	if code, _ := adminDo(t, g, "POST", "/admin/tenants/acme/keys", tok, `{"id":"acme-1"}`); code != 409 {
+		t.Fatalf("config key id reused: %d", code)
+	}
 	if code, _ := check(t, g.url, created.Key, ""); code != 402 {
 		t.Fatalf("new key's own quota of 1 not applied: %d", code)
 	}

@@ -1,0 +1,57 @@
+package metrics
+
+import (
+	"testing"
+	"time"
+)
+
+// counts gathers the registry: metric name → summed counter/gauge value,
+// histogram sample count.
+func counts(t *testing.T, m *Metrics) map[string]float64 {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, mt := range mf.GetMetric() {
+			switch {
+			case mt.Counter != nil:
+				out[mf.GetName()] += mt.Counter.GetValue()
+			case mt.Gauge != nil:
+				out[mf.GetName()] += mt.Gauge.GetValue()
+			case mt.Histogram != nil:
+				out[mf.GetName()] += float64(mt.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return out
+}
+
+func TestObserve(t *testing.T) {
+	m := New()
+	m2 := New() // a second instance in one process must not clash
+	for i := 0; i < 3; i++ {
+		m.Observe("check-2e", "billed", "acme", time.Millisecond)
+	}
+	m.Observe("check-2e", "not_billed", "acme", time.Millisecond)
+	m.ObserveUpstream("check-2e", 2*time.Millisecond)
+	m2.Observe("check-2e", "billed", "acme", time.Millisecond)
+	m.Gauge("probe", "test gauge", func() float64 { return 7 })
+	got, got2 := counts(t, m), counts(t, m2)
+	want := map[string]float64{
+		"idgate_gateway_requests_total":            4,
+		"idgate_gateway_request_duration_seconds":  4,
+		"idgate_gateway_upstream_duration_seconds": 1,
+		"idgate_gateway_probe":                     7,
+	}
+	for name, v := range want {
+		if got[name] != v {
+			t.Errorf("%s = %v, want %v", name, got[name], v)
+		}
+	}
+	if got2["idgate_gateway_requests_total"] != 1 {
+		t.Errorf("second registry: %v", got2["idgate_gateway_requests_total"])
+	}
+}
