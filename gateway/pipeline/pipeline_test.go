@@ -474,14 +474,21 @@ func FuzzServe(f *testing.F) {
 			}
 			return
 		}
+		// A 200 is either a forwarded, valid request or the local -2/-3
+		// verdict on a well-formed one: never an answer to garbage.
+		req, err := contracts.DecodeCheckRequest(body)
+		if err != nil {
+			t.Fatalf("200 for an undecodable body: %q", body)
+		}
 		if h.up.calls.Load() == 1 {
-			req, err := contracts.DecodeCheckRequest(body)
-			if err != nil {
-				t.Fatalf("undecodable body forwarded: %q", body)
-			}
 			if req.Encryption == nil && contracts.Validate(&req, now) != nil {
 				t.Fatalf("invalid body forwarded: %q", body)
 			}
+			return
+		}
+		rej := contracts.Validate(&req, now)
+		if rej == nil || rej.Result == "" || !strings.Contains(string(resp.Body()), `"result":"`+string(rej.Result)+`"`) {
+			t.Fatalf("local 200 %s for %q (rejection %+v)", resp.Body(), body, rej)
 		}
 	})
 }
