@@ -258,7 +258,7 @@ func drive(b *testing.B, addr string, workers int, d time.Duration) (int, []time
 			req.Header.SetMethod("POST")
 			req.SetRequestURI("http://" + addr + contracts.CheckPath)
 			req.Header.SetContentType("application/json")
-			req.Header.Set("Authorization", "Bearer demo-key")
+			req.Header.Set("Authorization", "Bearer "+benchToken())
 			req.SetBody(body)
 			local := make([]time.Duration, 0, 4096)
 			for time.Now().Before(deadline) {
@@ -281,3 +281,12 @@ func drive(b *testing.B, addr string, workers int, d time.Duration) (int, []time
 type discardLedger struct{}
 
 func (discardLedger) Record(ledger.Entry) error { return nil }
+
+// benchToken is the bearer token drive sends: the demo key, or
+// IDGATE_BENCH_TOKEN when driving another server by hand.
+func benchToken() string {
+	if v := os.Getenv("IDGATE_BENCH_TOKEN"); v != "" {
+		return v
+	}
+	return "demo-key"
+}
