@@ -41,6 +41,12 @@ func fileExists(p string) bool {
 // stack starts the simulator and the gateway in front of it on free ports
 // and returns the gateway's base URL.
 func stack(t *testing.T) (gatewayURL, simulatorURL string) {
+	gw, sim, _ := stackWithAdmin(t)
+	return gw, sim
+}
+
+// stackWithAdmin is stack plus the gateway's admin URL.
+func stackWithAdmin(t *testing.T) (gatewayURL, simulatorURL, adminURL string) {
 	t.Helper()
 	simAddr, gwAddr, adminAddr := testbin.FreeAddr(t), testbin.FreeAddr(t), testbin.FreeAddr(t)
 	sim := testbin.Build(t, "./simulator/cmd/simulator")
@@ -49,7 +55,7 @@ func stack(t *testing.T) (gatewayURL, simulatorURL string) {
 	testbin.Start(t, gw, []string{"-listen", gwAddr, "-admin-listen", adminAddr},
 		[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(t.TempDir(), "ledger.db")},
 		"http://"+gwAddr+"/healthz")
-	return "http://" + gwAddr, "http://" + simAddr
+	return "http://" + gwAddr, "http://" + simAddr, "http://" + adminAddr
 }
 
 func runK6(t *testing.T, script string, env ...string) {
@@ -87,4 +93,11 @@ func TestK6SmokeAgainstSimulator(t *testing.T) {
 	sim := testbin.Build(t, "./simulator/cmd/simulator")
 	testbin.Start(t, sim, []string{"-listen", addr}, nil, "http://"+addr+"/healthz")
 	runK6(t, "smoke.js", "BASE_URL=http://"+addr, "API_KEY=sim-token", "GATEWAY=false")
+}
+
+// The quota script admits exactly QUOTA billed answers under 32 concurrent
+// clients; its thresholds fail the run otherwise.
+func TestK6QuotaThroughGateway(t *testing.T) {
+	gw, _, admin := stackWithAdmin(t)
+	runK6(t, "quota.js", "BASE_URL="+gw, "ADMIN_URL="+admin, "QUOTA=40", "VUS=32", "REQUESTS=120")
 }
