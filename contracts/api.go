@@ -50,6 +50,36 @@ type CheckResponse struct {
 	// Sim is the face similarity (0-100) when the request carried image_url
 	// and the identity was found; FaceThreshold is the pass mark.
 	Sim *float64 `json:"sim,omitempty"`
+	// Name, IDCard and Encryption are set only in answers to encrypted
+	// requests: the sensitive fields the client encrypted, echoed encrypted
+	// with the request's own data key and IV (REFERENCE section 3). The
+	// client already holds key and IV, so the object names the fields and
+	// the algorithm (and the GCM tags) but carries no blob or IV.
+	Name       string            `json:"name,omitempty"`
+	IDCard     string            `json:"id_card,omitempty"`
+	Encryption *AnswerEncryption `json:"encryption,omitempty"`
+}
+
+// AnswerEncryption describes the encrypted fields of an answer.
+type AnswerEncryption struct {
+	EncryptList []string `json:"encrypt_list"`
+	Algorithm   string   `json:"algorithm"`
+	TagList     []string `json:"tag_list,omitempty"`
+}
+
+// Object is the answer's description as the encryption object a client
+// session opens (ciphertext_blob and iv empty: the session has them).
+func (a *AnswerEncryption) Object() *Encryption {
+	if a == nil {
+		return nil
+	}
+	return &Encryption{EncryptList: a.EncryptList, Algorithm: a.Algorithm, TagList: a.TagList}
+}
+
+// NewAnswerEncryption is the answer's description of a request's (or
+// answer's) sealed fields: the object without blob and IV.
+func NewAnswerEncryption(e Encryption) *AnswerEncryption {
+	return &AnswerEncryption{EncryptList: e.EncryptList, Algorithm: e.Algorithm, TagList: e.TagList}
 }
 
 // BodyReadCap is how much of an oversized body a server reads before it
@@ -229,7 +259,40 @@ func AppendResponse(dst []byte, r CheckResponse) []byte {
 			dst = append(dst, b...)
 		}
 	}
+	if r.Name != "" {
+		dst = append(dst, `,"name":`...)
+		dst = appendJSONString(dst, r.Name)
+	}
+	if r.IDCard != "" {
+		dst = append(dst, `,"id_card":`...)
+		dst = appendJSONString(dst, r.IDCard)
+	}
+	if e := r.Encryption; e != nil {
+		dst = append(dst, `,"encryption":{"encrypt_list":`...)
+		dst = appendJSONStrings(dst, e.EncryptList)
+		dst = append(dst, `,"algorithm":`...)
+		dst = appendJSONString(dst, e.Algorithm)
+		if len(e.TagList) > 0 {
+			dst = append(dst, `,"tag_list":`...)
+			dst = appendJSONStrings(dst, e.TagList)
+		}
+		dst = append(dst, '}')
+	}
 	return append(dst, '}')
+}
+
+func appendJSONStrings(dst []byte, list []string) []byte {
+	if list == nil {
+		return append(dst, "null"...)
+	}
+	dst = append(dst, '[')
+	for i, s := range list {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, s)
+	}
+	return append(dst, ']')
 }
 
 // AppendError appends the JSON of an error body to dst.

@@ -69,6 +69,7 @@ func TestGoTypesMatchOpenAPI(t *testing.T) {
 		{"CheckRequest", reflect.TypeOf(CheckRequest{}), false},
 		{"Encryption", reflect.TypeOf(Encryption{}), false},
 		{"CheckResponse", reflect.TypeOf(CheckResponse{}), true},
+		{"AnswerEncryption", reflect.TypeOf(AnswerEncryption{}), true},
 		{"ErrorBody", reflect.TypeOf(ErrorBody{}), true},
 	}
 	for _, tt := range tests {
@@ -149,6 +150,12 @@ func TestAppendMatchesEncodingJSON(t *testing.T) {
 	for i := range sims {
 		responses = append(responses, CheckResponse{Result: ResultInconsistent, Description: "a \"quoted\" <tag> & 中文", Sim: &sims[i]})
 	}
+	responses = append(responses,
+		CheckResponse{Result: ResultConsistent, Description: "d", Name: "bmFtZQ==", IDCard: "aWQ=",
+			Encryption: &AnswerEncryption{EncryptList: []string{"name", "id_card"}, Algorithm: "SM4-GCM", TagList: []string{"dA==", "dQ=="}}},
+		CheckResponse{Result: ResultIllegalID, Description: "d", Sim: &sims[0], IDCard: "aWQ=",
+			Encryption: &AnswerEncryption{EncryptList: []string{"id_card"}, Algorithm: "AES-256-CBC"}},
+	)
 	for _, r := range responses {
 		want, _ := json.Marshal(r)
 		if got := AppendResponse(nil, r); string(got) != string(want) {
