@@ -222,8 +222,6 @@ func (l *SQLite) run() {
 	defer l.closeWriter()
 	buf := make([]Entry, 0, l.batch)
 	var acks []chan struct{}
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
 	for {
 		e, ok := <-l.q
 		if !ok {
@@ -231,35 +229,23 @@ func (l *SQLite) run() {
 		}
 		buf, acks = buf[:0], acks[:0]
 		buf, acks = appendEntry(buf, acks, e)
-		// Linger briefly for more entries: one transaction per batch is what
-		// makes the ledger cheap, and a flush barrier ends the wait at once.
-		if l.linger > 0 {
-			timer.Reset(l.linger)
-		collect:
-			for len(buf) < l.batch && len(acks) == 0 {
-				select {
-				case e, ok := <-l.q:
-					if !ok {
-						break collect
-					}
-					buf, acks = appendEntry(buf, acks, e)
-				case <-timer.C:
-					break collect
-				}
-			}
-			timer.Stop()
-		} else {
-		drain:
-			for len(buf) < l.batch {
-				select {
-				case e, ok := <-l.q:
-					if !ok {
-						break drain
-					}
-					buf, acks = appendEntry(buf, acks, e)
-				default:
+		// Let a batch accumulate: one transaction per batch is what makes
+		// the ledger cheap. Sleeping rather than waiting in a select means
+		// the writer is not woken once per entry (a scheduler round trip
+		// per request). A flush barrier or a full batch skips the wait.
+		if l.linger > 0 && len(acks) == 0 && len(l.q) < l.batch-1 {
+			time.Sleep(l.linger)
+		}
+	drain:
+		for len(buf) < l.batch {
+			select {
+			case e, ok := <-l.q:
+				if !ok {
 					break drain
 				}
+				buf, acks = appendEntry(buf, acks, e)
+			default:
+				break drain
 			}
 		}
 		l.store(buf)

@@ -55,3 +55,14 @@ func TestObserve(t *testing.T) {
 		t.Errorf("second registry: %v", got2["idgate_gateway_requests_total"])
 	}
 }
+
+func BenchmarkObserve(b *testing.B) {
+	m := New()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Observe("check-2e", "billed", "demo", time.Millisecond)
+			m.ObserveUpstream("check-2e", time.Millisecond)
+		}
+	})
+}
