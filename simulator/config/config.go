@@ -96,6 +96,10 @@ type Encryption struct {
 	RSAKeyFile string `yaml:"rsa_key_file"`
 	// SM2KeyFile is the same for SM4-GCM requests.
 	SM2KeyFile string `yaml:"sm2_key_file"`
+	// KeyDir, when set, is where rsa_key_file and sm2_key_file default to
+	// (KeyDir/rsa.pem, KeyDir/sm2.pem): keys persist across restarts, so
+	// clients holding the public keys keep working.
+	KeyDir string `yaml:"key_dir"`
 	// ExtraKeys are more private keys accepted during a rotation, as
 	// "file:PATH" or "env:NAME" (PEM, or an SM2 key as 64 hex digits).
 	ExtraKeys []string `yaml:"extra_keys"`
@@ -217,6 +221,7 @@ var EnvVars = []struct{ Name, Setting string }{
 	{"IDGATE_SIM_ENCRYPTION_ENABLED", "encryption.enabled"},
 	{"IDGATE_SIM_ENCRYPTION_RSA_KEY_FILE", "encryption.rsa_key_file"},
 	{"IDGATE_SIM_ENCRYPTION_SM2_KEY_FILE", "encryption.sm2_key_file"},
+	{"IDGATE_SIM_ENCRYPTION_KEY_DIR", "encryption.key_dir"},
 	{"IDGATE_SIM_ENCRYPTION_EXTRA_KEYS", "encryption.extra_keys (comma-separated)"},
 	{"IDGATE_SIM_SESSIONS_TIME_SCALE", "sessions.time_scale"},
 	{"IDGATE_SIM_SESSIONS_PUBLIC_URL", "sessions.public_url"},
@@ -296,6 +301,7 @@ func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
 	boolean("IDGATE_SIM_ENCRYPTION_ENABLED", &c.Encryption.Enabled)
 	str("IDGATE_SIM_ENCRYPTION_RSA_KEY_FILE", &c.Encryption.RSAKeyFile)
 	str("IDGATE_SIM_ENCRYPTION_SM2_KEY_FILE", &c.Encryption.SM2KeyFile)
+	str("IDGATE_SIM_ENCRYPTION_KEY_DIR", &c.Encryption.KeyDir)
 	if v, ok := getenv("IDGATE_SIM_ENCRYPTION_EXTRA_KEYS"); ok {
 		c.Encryption.ExtraKeys = splitTokens(v)
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/rsa"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -45,6 +46,14 @@ type receiver struct {
 }
 
 func newReceiver(cfg config.Encryption) (*receiver, error) {
+	if cfg.KeyDir != "" {
+		if cfg.RSAKeyFile == "" {
+			cfg.RSAKeyFile = filepath.Join(cfg.KeyDir, "rsa.pem")
+		}
+		if cfg.SM2KeyFile == "" {
+			cfg.SM2KeyFile = filepath.Join(cfg.KeyDir, "sm2.pem")
+		}
+	}
 	r := &receiver{needRSA: cfg.RSAKeyFile == "", needSM2: cfg.SM2KeyFile == ""}
 	for _, f := range []struct {
 		path string

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -134,4 +135,53 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// Answers to encrypted requests echo the encrypted fields under the
+// client's data key and IV; key files under key_dir are created 0600.
+func TestEncryptedAnswers(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	ts := start(t, func(c *config.Config) { c.Encryption.KeyDir = dir })
+	for _, f := range []string{"rsa.pem", "sm2.pem"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v %v", f, fi, err)
+		}
+	}
+	keys, err := fieldcrypto.LoadPrivateKeys("file:"+filepath.Join(dir, "rsa.pem"), "file:"+filepath.Join(dir, "sm2.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		pub, _ := fieldcrypto.PublicKey(k)
+		to, err := fieldcrypto.NewRecipient(pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, set := range []fieldcrypto.FieldSet{fieldcrypto.AllFields, fieldcrypto.FieldIDCard} {
+			t.Run(string(to.Algorithm())+"/"+strings.Join(set.Names(), "+"), func(t *testing.T) {
+				req := contracts.CheckRequest{Name: validName, IDCard: validID}
+				sess, err := fieldcrypto.SealRequest(&req, to, set)
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := json.Marshal(req)
+				r := ts.check(t, string(b))
+				if r.Result != contracts.ResultConsistent || r.Encryption == nil {
+					t.Fatalf("answer %+v", r)
+				}
+				if set.Has(fieldcrypto.FieldName) != (r.Name != "") || r.IDCard != req.IDCard {
+					t.Errorf("echoed fields %q %q, request %q %q", r.Name, r.IDCard, req.Name, req.IDCard)
+				}
+				plain, err := sess.Open(r.Encryption.Object(), fieldcrypto.Fields{Name: r.Name, IDCard: r.IDCard})
+				if err != nil || plain.IDCard != validID || (set.Has(fieldcrypto.FieldName) && plain.Name != validName) {
+					t.Errorf("open answer: %+v %v", plain, err)
+				}
+			})
+		}
+	}
+	// Plain requests keep plain answers.
+	if r := ts.check(t, checkBody(validName, validID)); r.Name != "" || r.IDCard != "" || r.Encryption != nil {
+		t.Errorf("plain answer carries encrypted fields: %+v", r)
+	}
 }
