@@ -42,6 +42,18 @@ type Config struct {
 	Store    Store    `yaml:"store"`
 	Routes   []Route  `yaml:"routes"`
 	Tenants  []Tenant `yaml:"tenants"`
+	// TLS optionally serves the client listener over TLS, and Encryption
+	// holds the key material of the routes' encryption modes (encryption.go).
+	TLS        TLS        `yaml:"tls"`
+	Encryption Encryption `yaml:"encryption"`
+
+	Sessions Sessions `yaml:"sessions"`
+	// Issue 4: response cache, retries, circuit breaker, idempotency keys
+	// (resilience.go).
+	Cache       Cache       `yaml:"cache"`
+	Retry       Retry       `yaml:"retry"`
+	Breaker     Breaker     `yaml:"breaker"`
+	Idempotency Idempotency `yaml:"idempotency"`
 }
 
 // Admin is the operator API's own listener and bearer token.
@@ -93,6 +105,8 @@ type Route struct {
 	// Results is the billing table: every result code the route can answer.
 	// A code missing here is treated as upstream garbage.
 	Results map[string]Result `yaml:"results"`
+	// Encryption.Mode: passthrough (default), terminate or encrypt-upstream.
+	Encryption RouteEncryption `yaml:"encryption"`
 }
 
 // LocalAnswers names the result code per kind of invalid input.
@@ -173,7 +187,8 @@ func CheckRoute() Route {
 			IllegalID:   string(contracts.ResultIllegalID),
 			IllegalName: string(contracts.ResultIllegalName),
 		},
-		Results: map[string]Result{},
+		Results:    map[string]Result{},
+		Encryption: RouteEncryption{Mode: ModePassthrough},
 	}
 	for _, ri := range contracts.Results {
 		r.Results[string(ri.Code)] = Result{Billed: ri.Billing == contracts.Billed, Description: ri.Description}
@@ -189,6 +204,7 @@ func Default() Config {
 	c.Admin.Token = "gateway-admin-token"
 	c.Upstream.Token = "sim-token"
 	c.Routes = []Route{CheckRoute()}
+	c.Sessions = DefaultSessions()
 	c.Tenants = []Tenant{{
 		ID:         "demo",
 		Name:       "Demo tenant",
@@ -217,7 +233,12 @@ func base() Config {
 			MaxIdleConnDuration: Duration(10 * time.Second),
 			MaxResponseBytes:    1 << 20,
 		},
-		Store: Store{Path: "var/gateway/ledger.db", QueueSize: 65536, BatchSize: 1024, Linger: Duration(20 * time.Millisecond)},
+		Store:       Store{Path: "var/gateway/ledger.db", QueueSize: 65536, BatchSize: 1024, Linger: Duration(20 * time.Millisecond)},
+		Sessions:    baseSessions(),
+		Cache:       baseCache(),
+		Retry:       baseRetry(),
+		Breaker:     baseBreaker(),
+		Idempotency: baseIdempotency(),
 	}
 }
 
@@ -270,6 +291,9 @@ func Parse(b []byte) (Config, error) {
 		if r.Name == "" {
 			r.Name = strings.Trim(r.Path, "/")
 		}
+		if r.Encryption.Mode == "" {
+			r.Encryption.Mode = ModePassthrough
+		}
 	}
 	if len(c.Routes) == 0 {
 		c.Routes = []Route{CheckRoute()}
@@ -302,6 +326,11 @@ func (c *Config) applyEnv(env func(string) (string, bool)) error {
 		}
 		c.Upstream.Timeout = Duration(d)
 	}
+	c.applyEncryptionEnv(env)
+	c.Sessions.applyEnv(env)
+	if err := c.applyResilienceEnv(env); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -323,6 +352,12 @@ func (c *Config) readSecrets() error {
 		return err
 	}
 	if err := read(c.Upstream.TokenFile, &c.Upstream.Token); err != nil {
+		return err
+	}
+	if err := c.readResilienceSecrets(); err != nil {
+		return err
+	}
+	if err := c.Sessions.readSecrets(); err != nil {
 		return err
 	}
 	for ti := range c.Tenants {
@@ -396,7 +431,10 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
+	errs = append(errs, c.validateEncryption()...)
 	errs = append(errs, ValidateTenants(c.Tenants)...)
+	errs = append(errs, c.Sessions.validate()...)
+	errs = append(errs, c.validateResilience()...)
 	return errors.Join(errs...)
 }
 

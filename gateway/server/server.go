@@ -22,12 +22,14 @@ import (
 	"github.com/idgate/idgate/gateway/admin"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/encryption"
 	"github.com/idgate/idgate/gateway/keystore"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/metrics"
 	"github.com/idgate/idgate/gateway/pipeline"
 	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/gateway/ratelimit"
+	"github.com/idgate/idgate/gateway/sessions"
 	"github.com/idgate/idgate/gateway/upstream"
 )
 
@@ -46,6 +48,11 @@ type Server struct {
 	keys     *keystore.SQLite
 	Metrics  *metrics.Metrics
 	pipeline *pipeline.Pipeline
+	// sessions serves the verification-session API (nil when disabled).
+	sessions *sessions.Service
+	relay    *sessions.Relay
+	// crypto holds the encryption modes' keys (nil: every route passthrough).
+	crypto *encryption.Engine
 
 	app      *fiber.App
 	adminApp *fiber.App
@@ -115,12 +122,23 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 	s.Metrics.Gauge("ledger_queue_length", "Ledger entries waiting to be written.", func() float64 { return float64(s.ledger.QueueLen()) })
 	s.Metrics.Gauge("ledger_written_total", "Ledger entries written since start.", func() float64 { return float64(s.ledger.Written()) })
 
+	if needsCrypto(cfg) {
+		if s.crypto, err = encryption.New(cfg.Encryption); err != nil {
+			s.ledger.Close()
+			return nil, err
+		}
+	}
 	routes := make([]*pipeline.Route, 0, len(cfg.Routes))
 	for _, rc := range cfg.Routes {
 		r, err := pipeline.NewRoute(rc)
 		if err != nil {
 			s.ledger.Close()
 			return nil, err
+		}
+		if s.crypto != nil {
+			if rcr := s.crypto.Route(rc.Encryption.Mode); rcr != nil {
+				r.Crypto = rcr
+			}
 		}
 		routes = append(routes, r)
 	}
@@ -131,6 +149,10 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 	}
 	for _, o := range opts {
 		o(s)
+	}
+	if err := s.startSessions(db); err != nil {
+		s.ledger.Close()
+		return nil, err
 	}
 	s.app = s.newMainApp(routes)
 	s.adminApp = s.newAdminApp()
@@ -175,6 +197,9 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 			s.pipeline.Serve(c.Context(), rt)
 			return nil
 		})
+	}
+	if s.sessions != nil {
+		s.sessions.Register(app)
 	}
 	s.health(app)
 	app.Use(func(c *fiber.Ctx) error {
@@ -302,6 +327,13 @@ func (s *Server) reload() error {
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
+	if s.crypto != nil {
+		// Key rotation: the new keyring replaces the old atomically; a key
+		// that fails to load keeps the old ring.
+		if err := s.crypto.Reload(cfg.Encryption); err != nil {
+			return fmt.Errorf("reload: %w", err)
+		}
+	}
 	if err := s.rebuild(context.Background(), cfg.Tenants); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
@@ -328,6 +360,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		if err := s.adminApp.ShutdownWithContext(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("admin listener: %w", err))
 		}
+		s.stopSessions()
 		if err := s.ledger.Close(); err != nil {
 			errs = append(errs, err)
 		}
@@ -364,3 +397,16 @@ func (s *Server) Ledger() *ledger.SQLite { return s.ledger }
 
 // Quota exposes the quota counters.
 func (s *Server) Quota() *quota.Counter { return s.quota }
+
+// needsCrypto: some route terminates or adds encryption.
+func needsCrypto(cfg config.Config) bool {
+	for _, r := range cfg.Routes {
+		if r.Encryption.Mode != config.ModePassthrough && r.Encryption.Mode != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Crypto exposes the encryption engine (nil when every route is passthrough).
+func (s *Server) Crypto() *encryption.Engine { return s.crypto }

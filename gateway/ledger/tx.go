@@ -1,0 +1,28 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// InsertTx writes one entry and its usage_daily count inside the caller's
+// transaction, bypassing the queue. It is for the rare entry that must be
+// durable together with the caller's own state — a verification session's
+// single billing event, stored in the same transaction that marks the
+// session billed, so a crash can neither lose it nor let it be written
+// twice. Ordinary requests use Record.
+func InsertTx(ctx context.Context, tx *sql.Tx, e Entry) error {
+	billed := 0
+	if e.Billed {
+		billed = 1
+	}
+	if _, err := tx.ExecContext(ctx, insertSQL(1), e.Time.UnixNano(), e.Day, e.RequestID, e.Tenant, e.KeyID,
+		e.Route, e.Result, e.Class, billed, e.HTTPStatus, e.UpstreamLatency.Microseconds(), e.IDMasked); err != nil {
+		return fmt.Errorf("ledger: insert in transaction: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, upsertUsage, e.Day, e.Tenant, e.KeyID, e.Class, 1); err != nil {
+		return fmt.Errorf("ledger: usage in transaction: %w", err)
+	}
+	return nil
+}

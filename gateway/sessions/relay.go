@@ -1,0 +1,263 @@
+package sessions
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/config"
+)
+
+// Webhooks pass through the gateway:
+//
+//	upstream ──signed with the upstream secret──▶ POST /webhooks/sessions
+//	  verify signature and timestamp (401 otherwise), find the session
+//	  (404), learn its state (billing), queue the event (503 when full),
+//	  answer 204
+//	gateway ──signed with the tenant's secret──▶ tenant's callback_url
+//	  the same body bytes and X-Idgate-Event-Id, a fresh timestamp and
+//	  signature; non-2xx or no answer is retried with exponential backoff
+//	  and jitter up to delivery.max_attempts
+//
+// The upstream never learns the tenant's URL and the tenant never needs the
+// upstream's secret. Retries live in memory: a restart loses pending ones
+// (the upstream's own retries to the gateway are unaffected).
+
+// Relay re-delivers upstream webhooks to tenants.
+type Relay struct {
+	cfg     config.Delivery
+	secrets map[string][]byte
+	client  *http.Client
+	log     *slog.Logger
+	now     func() time.Time
+
+	q      chan *delivery
+	mu     sync.Mutex
+	closed bool
+	timers map[*delivery]*time.Timer
+	wg     sync.WaitGroup
+
+	outcomes *prometheus.CounterVec
+}
+
+type delivery struct {
+	tenant, url, eventID string
+	body                 []byte
+	attempt              int
+}
+
+// Delivery outcomes (metric label).
+const (
+	outDelivered = "delivered"
+	outRetry     = "retry"
+	outFailed    = "failed"
+	outDropped   = "dropped"
+)
+
+// NewRelay starts the delivery workers. reg may be nil.
+func NewRelay(cfg config.Sessions, reg prometheus.Registerer, log *slog.Logger) *Relay {
+	r := &Relay{
+		cfg: cfg.Delivery, secrets: map[string][]byte{}, log: log, now: time.Now,
+		client: &http.Client{Timeout: cfg.Delivery.Timeout.D(),
+			// A tenant's redirect is not followed: the signature covers one URL.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
+		q:      make(chan *delivery, cfg.Delivery.QueueSize),
+		timers: map[*delivery]*time.Timer{},
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "idgate", Subsystem: "gateway", Name: "session_webhook_deliveries_total",
+			Help: "Webhook deliveries to tenants by outcome (delivered, retry, failed, dropped).",
+		}, []string{"outcome"}),
+	}
+	for t, s := range cfg.TenantWebhookSecrets {
+		r.secrets[t] = []byte(s)
+	}
+	if reg != nil {
+		reg.MustRegister(r.outcomes)
+	}
+	for range max(cfg.Delivery.Workers, 1) {
+		r.wg.Add(1)
+		go r.work()
+	}
+	return r
+}
+
+// HasSecret reports whether tenant can receive webhooks.
+func (r *Relay) HasSecret(tenant string) bool { return len(r.secrets[tenant]) > 0 }
+
+// Enqueue queues an event for tenant; false when the queue is full or
+// the relay closed (the caller answers the upstream 503: it retries).
+func (r *Relay) Enqueue(tenant, url, eventID string, body []byte) bool {
+	return r.push(&delivery{tenant: tenant, url: url, eventID: eventID, body: bytes.Clone(body)})
+}
+
+func (r *Relay) push(d *delivery) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return false
+	}
+	select {
+	case r.q <- d:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close stops the workers after the queued deliveries' current attempt;
+// scheduled retries are abandoned (logged).
+func (r *Relay) Close() {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return
+	}
+	r.closed = true
+	for d, t := range r.timers {
+		if t.Stop() {
+			r.log.Warn("webhook retry abandoned at shutdown", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
+		}
+	}
+	close(r.q)
+	r.mu.Unlock()
+	r.wg.Wait()
+}
+
+func (r *Relay) work() {
+	defer r.wg.Done()
+	for d := range r.q {
+		r.deliver(d)
+	}
+}
+
+func (r *Relay) deliver(d *delivery) {
+	d.attempt++
+	secret := r.secrets[d.tenant]
+	ts, sig := contracts.SignWebhook(secret, r.now(), d.body)
+	status, err := r.post(d, ts, sig)
+	if err == nil && status >= 200 && status < 300 {
+		r.outcomes.WithLabelValues(outDelivered).Inc()
+		return
+	}
+	if d.attempt >= r.cfg.MaxAttempts {
+		r.outcomes.WithLabelValues(outFailed).Inc()
+		r.log.Error("webhook delivery failed for good", "tenant", d.tenant, "event_id", d.eventID, "attempts", d.attempt, "status", status, "err", errText(err))
+		return
+	}
+	r.outcomes.WithLabelValues(outRetry).Inc()
+	wait := r.backoff(d.attempt)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		r.log.Warn("webhook retry abandoned at shutdown", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(wait, func() {
+		r.mu.Lock()
+		delete(r.timers, d)
+		r.mu.Unlock()
+		if !r.push(d) {
+			r.outcomes.WithLabelValues(outDropped).Inc()
+			r.log.Error("webhook retry dropped: queue full or closed", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
+		}
+	})
+	r.timers[d] = t
+}
+
+// backoff doubles from initial_backoff up to max_backoff, with full jitter
+// over the upper half so retries of many events do not arrive in step.
+func (r *Relay) backoff(attempt int) time.Duration {
+	b := r.cfg.InitialBackoff.D()
+	for i := 1; i < attempt && b < r.cfg.MaxBackoff.D(); i++ {
+		b *= 2
+	}
+	b = min(b, r.cfg.MaxBackoff.D())
+	return b/2 + rand.N(b/2+1)
+}
+
+func (r *Relay) post(d *delivery, ts, sig string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout.D())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "idgate-gateway-webhooks")
+	req.Header.Set(contracts.WebhookTimestampHeader, ts)
+	req.Header.Set(contracts.WebhookSignatureHeader, sig)
+	req.Header.Set(contracts.WebhookEventHeader, d.eventID)
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// errText names an error for the log without the URL (the tenant's
+// callback may carry its own token in the query).
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	if ue, ok := err.(interface{ Timeout() bool }); ok && ue.Timeout() {
+		return "timeout"
+	}
+	return "transport error"
+}
+
+// receive is the gateway's webhook endpoint towards the upstream.
+func (s *Service) receive(ctx *fasthttp.RequestCtx) {
+	start := s.Now()
+	reqID := s.IDs.Next()
+	ctx.Response.Header.Set("X-Request-Id", reqID)
+	outcome := "accepted"
+	defer func() { s.Metrics.Observe("sessions.webhook", outcome, "", s.Now().Sub(start)) }()
+	body := ctx.Request.Body()
+	ts := string(ctx.Request.Header.Peek(contracts.WebhookTimestampHeader))
+	sig := string(ctx.Request.Header.Peek(contracts.WebhookSignatureHeader))
+	if err := contracts.VerifyWebhook([]byte(s.cfg.UpstreamWebhookSecret), ts, sig, body, start, s.cfg.WebhookTolerance.D()); err != nil {
+		outcome = "bad_signature"
+		s.Log.Warn("upstream webhook refused", "request_id", reqID, "err", err)
+		writeJSON(ctx, fasthttp.StatusUnauthorized, contracts.AppendError(nil, contracts.NewError(contracts.ErrInvalidToken, "webhook signature or timestamp invalid", reqID)))
+		return
+	}
+	var ev contracts.SessionEvent
+	if err := json.Unmarshal(body, &ev); err != nil || ev.RequestID == "" {
+		outcome = "bad_body"
+		writeJSON(ctx, fasthttp.StatusBadRequest, contracts.AppendError(nil, contracts.NewError(contracts.ErrTokenMismatched, "webhook body is not a session event", reqID)))
+		return
+	}
+	s.mu.RLock()
+	t := s.byID[ev.RequestID]
+	s.mu.RUnlock()
+	if t == nil {
+		// Before create's answer was stored (a race the upstream's retry
+		// resolves), or swept.
+		outcome = "unknown_session"
+		b, _ := json.Marshal(contracts.NewSessionError(contracts.ErrSessionNotFound, "", reqID))
+		writeJSON(ctx, fasthttp.StatusNotFound, b)
+		return
+	}
+	s.observe(t, ev.State, failureCode(ev.Error), ev.Version, "webhook")
+	if cb := t.rec.Callback; cb != "" {
+		if !s.relay.Enqueue(t.rec.Tenant, cb, ev.ID, body) {
+			outcome = "queue_full"
+			s.Log.Error("webhook relay queue full; the upstream will retry", "request_id", reqID, "tenant", t.rec.Tenant)
+			writeJSON(ctx, fasthttp.StatusServiceUnavailable, contracts.AppendError(nil, contracts.NewError(contracts.ErrAPIError, "webhook queue full, retry later", reqID)))
+			return
+		}
+	}
+	ctx.SetStatusCode(fasthttp.StatusNoContent)
+}

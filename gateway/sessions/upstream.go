@@ -1,0 +1,96 @@
+package sessions
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/gateway/config"
+)
+
+// Upstream sends one session call to the authority with the gateway's
+// credential. An error means no HTTP answer.
+type Upstream interface {
+	Do(method, path string, body, prefer, requestID []byte, resp *fasthttp.Response) error
+}
+
+// Client is the session API's own pool towards the upstream: sessions use
+// GET as well as POST, and their calls must not queue behind (or be
+// counted as) the check API's.
+type Client struct {
+	hc      *fasthttp.HostClient
+	host    string
+	scheme  string
+	auth    string
+	timeout time.Duration
+}
+
+// NewClient builds a client from the upstream config (validated at load).
+func NewClient(c config.Upstream) (*Client, error) {
+	u, err := url.Parse(c.URL)
+	if err != nil {
+		return nil, fmt.Errorf("sessions: upstream: %w", err)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		addr = net.JoinHostPort(u.Hostname(), port)
+	}
+	dialTO := c.ConnectTimeout.D()
+	hc := &fasthttp.HostClient{
+		Addr:                addr,
+		Name:                "idgate-gateway",
+		IsTLS:               u.Scheme == "https",
+		MaxConns:            c.MaxConns,
+		MaxIdleConnDuration: c.MaxIdleConnDuration.D(),
+		ReadTimeout:         c.Timeout.D(),
+		WriteTimeout:        c.Timeout.D(),
+		// QR PNGs and results with a portrait are larger than checks.
+		MaxResponseBodySize:    max(c.MaxResponseBytes, 4<<20),
+		MaxConnWaitTimeout:     c.Timeout.D(),
+		Dial:                   func(a string) (net.Conn, error) { return fasthttp.DialTimeout(a, dialTO) },
+		RetryIfErr:             func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
+		DisablePathNormalizing: true,
+	}
+	if hc.IsTLS {
+		hc.TLSConfig = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+	}
+	return &Client{hc: hc, host: u.Host, scheme: u.Scheme, auth: "Bearer " + c.Token, timeout: c.Timeout.D()}, nil
+}
+
+// Do sends one call. The client's own Authorization never gets here.
+func (c *Client) Do(method, path string, body, prefer, requestID []byte, resp *fasthttp.Response) error {
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	req.Header.SetMethod(method)
+	uri := req.URI()
+	uri.SetScheme(c.scheme)
+	uri.SetHost(c.host)
+	uri.SetPath(path)
+	req.Header.SetHost(c.host)
+	req.Header.Set(fasthttp.HeaderAuthorization, c.auth)
+	if method == fasthttp.MethodPost {
+		req.Header.SetContentType("application/json")
+		req.SetBodyRaw(body)
+	}
+	if len(prefer) > 0 {
+		req.Header.SetBytesV("Prefer", prefer)
+	}
+	if len(requestID) > 0 {
+		req.Header.SetBytesV("X-Request-Id", requestID)
+	}
+	if err := c.hc.DoTimeout(req, resp, c.timeout); err != nil {
+		return fmt.Errorf("sessions: upstream: %w", err)
+	}
+	return nil
+}
+
+// CloseIdle drops pooled connections (shutdown).
+func (c *Client) CloseIdle() { c.hc.CloseIdleConnections() }
