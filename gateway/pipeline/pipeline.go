@@ -25,6 +25,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/contracts/idcard"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/billing"
@@ -62,6 +63,23 @@ type Ledger interface {
 	Record(ledger.Entry) error
 }
 
+// FieldCrypto is a route's handling of the sensitive-field encryption
+// object beyond forwarding it untouched (gateway/encryption: terminate and
+// encrypt-upstream; nil is passthrough). Plaintext it opens stays in memory.
+type FieldCrypto interface {
+	// Open decrypts an encrypted request in place and returns the
+	// client's session (nil: req was plaintext). Errors are the codec's,
+	// answered through fieldcrypto.Rejection.
+	Open(req *contracts.CheckRequest) (*fieldcrypto.Session, error)
+	// SealUpstream returns the body to forward (nil: the body as received)
+	// and the session the upstream's answer opens with.
+	SealUpstream(req *contracts.CheckRequest, client *fieldcrypto.Session) ([]byte, *fieldcrypto.Session, error)
+	// Answer writes a local verdict for the client (sealed when it encrypted).
+	Answer(dst []byte, resp contracts.CheckResponse, req *contracts.CheckRequest, client *fieldcrypto.Session) ([]byte, error)
+	// Reseal turns the upstream's 200 body into the client's.
+	Reseal(dst, upstreamBody []byte, req *contracts.CheckRequest, up, client *fieldcrypto.Session) ([]byte, error)
+}
+
 // Calendar names the quota day.
 type Calendar interface {
 	Day(now time.Time) string
@@ -82,6 +100,9 @@ type Route struct {
 	LocalValidation bool
 	Local           config.LocalAnswers
 	Billing         *billing.Table
+	// Crypto is the route's encryption mode; nil forwards encrypted
+	// requests untouched (passthrough).
+	Crypto FieldCrypto
 }
 
 // NewRoute builds a Route from config.
@@ -152,11 +173,38 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		return
 	case verdict.result != "":
 		x.result = verdict.result
-		body := contracts.AppendResponse(nil, contracts.CheckResponse{
+		resp := contracts.CheckResponse{
 			Result: contracts.ResultCode(verdict.result), Description: rt.Billing.Description(verdict.result),
-		})
+		}
+		var body []byte
+		if verdict.sess != nil {
+			var err error
+			if body, err = rt.Crypto.Answer(nil, resp, &req, verdict.sess); err != nil {
+				p.Log.Error("sealing a local answer failed", "request_id", x.requestID, "route", rt.Name, "err", err)
+				p.refuse(&x, billing.LocalReject, contracts.ErrAPIError, "")
+				return
+			}
+		} else {
+			body = contracts.AppendResponse(nil, resp)
+		}
 		p.finish(&x, billing.LocalReject, fasthttp.StatusOK, "application/json", body)
 		return
+	}
+
+	// 3b. Encryption towards the upstream (terminate, encrypt-upstream):
+	// a fresh data key, so the client's never leaves the gateway.
+	forwardBody := ctx.Request.Body()
+	var upSess *fieldcrypto.Session
+	if rt.Crypto != nil {
+		sealedBody, sess, err := rt.Crypto.SealUpstream(&req, verdict.sess)
+		if err != nil {
+			p.Log.Error("sealing for the upstream failed", "request_id", x.requestID, "route", rt.Name, "err", err)
+			p.refuse(&x, billing.LocalReject, contracts.ErrAPIError, "")
+			return
+		}
+		if sealedBody != nil {
+			forwardBody, upSess = sealedBody, sess
+		}
 	}
 
 	// 4. Reserve a unit of the daily quotas (key and tenant).
@@ -177,7 +225,7 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	upStart := p.Now()
 	err := p.Forward.Forward(&upstream.Request{
 		Path:      rt.UpstreamPath,
-		Body:      ctx.Request.Body(),
+		Body:      forwardBody,
 		Prefer:    preferOf(ctx, rt),
 		RequestID: s2b(x.requestID),
 	}, resp)
@@ -186,6 +234,12 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 
 	// 6. Classify the answer with the route's billing table.
 	ans := classify(rt, resp, err)
+	var answerBody []byte
+	if !ans.ownError && resp.StatusCode() == fasthttp.StatusOK && (upSess != nil || verdict.sess != nil) {
+		if answerBody, err = rt.Crypto.Reseal(nil, resp.Body(), &req, upSess, verdict.sess); err != nil {
+			ans = answer{class: billing.UpstreamError, ownError: true, problem: "upstream encrypted answer unreadable"}
+		}
+	}
 	x.result = ans.result
 	if ans.problem != "" {
 		// The error's kind only: fasthttp quotes the upstream's bytes in its
@@ -209,6 +263,10 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	}
 	if ra := resp.Header.Peek(fasthttp.HeaderRetryAfter); len(ra) > 0 {
 		ctx.Response.Header.SetBytesV(fasthttp.HeaderRetryAfter, ra)
+	}
+	if answerBody != nil {
+		p.finish(&x, ans.class, resp.StatusCode(), "application/json", answerBody)
+		return
 	}
 	p.finish(&x, ans.class, resp.StatusCode(), b2s(resp.Header.ContentType()), resp.Body())
 }
@@ -258,6 +316,9 @@ type verdict struct {
 	errCode contracts.ErrorCode
 	reason  string
 	result  string
+	// sess is the client's data key when the route opened its encrypted
+	// request (the answer is sealed with it).
+	sess *fieldcrypto.Session
 }
 
 func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time) (contracts.CheckRequest, verdict) {
@@ -272,16 +333,27 @@ func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time) (co
 	if err != nil {
 		return contracts.CheckRequest{}, verdict{errCode: contracts.ErrTokenMismatched, reason: err.Error()}
 	}
-	if req.Encryption != nil || !rt.LocalValidation {
-		// Encrypted fields can only be read by the authority; it validates them.
-		if req.Encryption == nil && (req.Name == "" || req.IDCard == "") {
-			return req, verdict{errCode: contracts.ErrTokenMismatched, reason: "missing required field"}
+	var sess *fieldcrypto.Session
+	if rt.Crypto != nil {
+		if sess, err = rt.Crypto.Open(&req); err != nil {
+			// One answer for every decrypt failure (no padding oracle).
+			rej := fieldcrypto.Rejection(err)
+			return contracts.CheckRequest{}, verdict{errCode: rej.Error, reason: rej.Reason}
 		}
-		return req, verdict{}
 	}
-	rej := contracts.Validate(&req, now)
+	if req.Encryption != nil || !rt.LocalValidation {
+		// Fields still encrypted can only be read by the authority; it
+		// validates them.
+		if req.Encryption == nil && (req.Name == "" || req.IDCard == "") {
+			return req, verdict{errCode: contracts.ErrTokenMismatched, reason: "missing required field", sess: sess}
+		}
+		return req, verdict{sess: sess}
+	}
+	// For CBC, a -2/-3 about a decrypted field is answered as the decrypt
+	// failure: otherwise it tells a padding oracle the padding was right.
+	rej := sess.MaskRejection(contracts.Validate(&req, now))
 	if rej == nil {
-		return req, verdict{}
+		return req, verdict{sess: sess}
 	}
 	var local string
 	switch {
@@ -294,13 +366,13 @@ func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time) (co
 		local = rt.Local.IllegalValidity
 	}
 	if local != "" {
-		return req, verdict{result: local}
+		return req, verdict{result: local, sess: sess}
 	}
 	code := rej.Error
 	if code == "" {
 		code = contracts.ErrTokenMismatched
 	}
-	return req, verdict{errCode: code, reason: rej.Reason}
+	return req, verdict{errCode: code, reason: rej.Reason, sess: sess}
 }
 
 // maskedID is the only form of the ID number the ledger sees.

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -52,6 +53,15 @@ func run() error {
 		_ = srv.Shutdown(context.Background())
 		return fmt.Errorf("listen: %w", err)
 	}
+	if cfg.TLS.Enabled() {
+		tc, err := cfg.TLS.ServerConfig()
+		if err != nil {
+			ln.Close()
+			_ = srv.Shutdown(context.Background())
+			return err
+		}
+		ln = tls.NewListener(ln, tc)
+	}
 	adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
 	if err != nil {
 		ln.Close()
@@ -60,7 +70,7 @@ func run() error {
 	}
 	srv.Serve(ln, adminLn)
 	log.Info("gateway started", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
-		"upstream", cfg.Upstream.URL, "store", cfg.Store.Path, "tenants", len(cfg.Tenants))
+		"upstream", cfg.Upstream.URL, "store", cfg.Store.Path, "tenants", len(cfg.Tenants), "tls", cfg.TLS.Enabled())
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)

@@ -1,0 +1,230 @@
+// Package encryption is the gateway's side of the check API's
+// sensitive-field encryption object (contracts/fieldcrypto): the terminate
+// and encrypt-upstream modes of a route. Passthrough needs nothing from
+// here: the object is forwarded as it came.
+//
+// terminate: the client's request is opened with the gateway's private
+// keyring (plaintext held only in memory, for validation, quota and the
+// masked ledger ID), sealed again for the upstream with a fresh data key
+// (the client's key never leaves the gateway), the upstream's answer is
+// opened with that upstream session, and the answer is sealed for the
+// client with the client's own data key and IV.
+//
+// encrypt-upstream: the client sends plaintext (over TLS); the gateway
+// seals every request for the upstream and answers the client in plain.
+// An encrypted request on such a route is terminated if the gateway holds
+// private keys, refused otherwise.
+//
+// Key material comes from files or the environment only (config
+// "file:PATH"/"env:NAME"); it is never logged, and the upstream's public
+// keys are never fetched from the upstream (whoever answers on its address
+// would be trusted). Reload swaps the keyring atomically (SIGHUP).
+package encryption
+
+import (
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/fieldcrypto"
+	"github.com/idgate/idgate/gateway/config"
+)
+
+// keys is one immutable generation of key material.
+type keys struct {
+	ring     *fieldcrypto.Keyring // nil: no private keys configured
+	upstream map[fieldcrypto.Algorithm]fieldcrypto.Recipient
+	upAlg    fieldcrypto.Algorithm // default algorithm towards the upstream
+}
+
+// Engine holds the key material every encrypting route shares.
+type Engine struct {
+	cur   atomic.Pointer[keys]
+	cache *fieldcrypto.KeyCache // shared across reloads; nil when off
+}
+
+// New loads the key material of cfg. A bad or missing key is an error: the
+// gateway must not start with a route it cannot serve.
+func New(cfg config.Encryption) (*Engine, error) {
+	e := &Engine{}
+	if cfg.KeyCache.Entries > 0 {
+		e.cache = fieldcrypto.NewKeyCache(cfg.KeyCache.Entries, cfg.KeyCache.TTL.D())
+	}
+	if err := e.Reload(cfg); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// Reload re-reads the keys of cfg and swaps them in atomically; requests in
+// flight finish with the keys they started with. On error the old keys
+// stay. During a rotation cfg lists the new private key and the old one:
+// both open requests until the old one is removed and the gateway reloaded.
+func (e *Engine) Reload(cfg config.Encryption) error {
+	k := &keys{upstream: map[fieldcrypto.Algorithm]fieldcrypto.Recipient{}}
+	if len(cfg.PrivateKeys) > 0 {
+		priv, err := fieldcrypto.LoadPrivateKeys(cfg.PrivateKeys...)
+		if err != nil {
+			return fmt.Errorf("encryption: private_keys: %w", err)
+		}
+		if k.ring, err = fieldcrypto.NewKeyring(e.cache, priv...); err != nil {
+			return fmt.Errorf("encryption: private_keys: %w", err)
+		}
+	}
+	for _, src := range cfg.UpstreamKeys {
+		r, err := fieldcrypto.LoadRecipient(src)
+		if err != nil {
+			return fmt.Errorf("encryption: upstream_keys: %w", err)
+		}
+		if _, dup := k.upstream[r.Algorithm()]; dup {
+			return fmt.Errorf("encryption: upstream_keys: two keys for %s (%s); the upstream has one current key per algorithm", r.Algorithm(), src)
+		}
+		k.upstream[r.Algorithm()] = r
+		if k.upAlg == "" {
+			k.upAlg = r.Algorithm()
+		}
+	}
+	if cfg.UpstreamAlgorithm != "" {
+		alg := fieldcrypto.Algorithm(cfg.UpstreamAlgorithm)
+		if _, ok := k.upstream[alg]; !ok {
+			return fmt.Errorf("encryption: upstream_algorithm %s has no key in upstream_keys", alg)
+		}
+		k.upAlg = alg
+	}
+	e.cur.Store(k)
+	return nil
+}
+
+// PublicKeys are the gateway's own public keys, for clients to seal with.
+func (e *Engine) PublicKeys() []crypto.PublicKey {
+	if k := e.cur.Load(); k.ring != nil {
+		return k.ring.PublicKeys()
+	}
+	return nil
+}
+
+// CacheStats reports the unwrapped-key cache (zero when off).
+func (e *Engine) CacheStats() fieldcrypto.CacheStats {
+	if e.cache == nil {
+		return fieldcrypto.CacheStats{}
+	}
+	return e.cache.Stats()
+}
+
+// Route returns the handling of a route's mode, or nil for passthrough.
+func (e *Engine) Route(mode string) *Route {
+	switch mode {
+	case config.ModeTerminate, config.ModeEncryptUpstream:
+		return &Route{e: e, alwaysSeal: mode == config.ModeEncryptUpstream}
+	}
+	return nil
+}
+
+// Route is one route's mode. It implements pipeline.FieldCrypto.
+type Route struct {
+	e *Engine
+	// alwaysSeal: encrypt-upstream, plaintext requests are sealed too.
+	alwaysSeal bool
+}
+
+// errNoPrivateKeys answers an encrypted request on an encrypt-upstream
+// route of a gateway without private keys: nothing could open it.
+var errNoPrivateKeys = fieldcrypto.ErrUnsupportedAlgorithm
+
+// Open decrypts an encrypted request in place and returns the client's
+// session (nil for a plaintext request). Errors are *fieldcrypto.Error:
+// fieldcrypto.Rejection maps them to 400 token_mismatched with a message
+// that is the same for every decrypt failure.
+func (r *Route) Open(req *contracts.CheckRequest) (*fieldcrypto.Session, error) {
+	if req.Encryption == nil {
+		return nil, nil
+	}
+	k := r.e.cur.Load()
+	if k.ring == nil {
+		return nil, errNoPrivateKeys
+	}
+	return k.ring.OpenRequest(req)
+}
+
+// SealUpstream returns the body to forward for req (plaintext in memory)
+// and the upstream session that opens the answer. A nil body means: send
+// the request as received (a plaintext request on a terminate route).
+func (r *Route) SealUpstream(req *contracts.CheckRequest, client *fieldcrypto.Session) ([]byte, *fieldcrypto.Session, error) {
+	if client == nil && !r.alwaysSeal {
+		return nil, nil, nil
+	}
+	k := r.e.cur.Load()
+	set := fieldcrypto.AllFields
+	alg := k.upAlg
+	if client != nil {
+		set = client.Fields()
+		if _, ok := k.upstream[client.Algorithm()]; ok {
+			alg = client.Algorithm()
+		}
+	}
+	to, ok := k.upstream[alg]
+	if !ok {
+		return nil, nil, errors.New("encryption: no upstream key") // excluded by config validation
+	}
+	up := *req // a copy: req keeps the plaintext for the answer
+	sess, err := fieldcrypto.SealRequest(&up, to, set)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encryption: seal for upstream: %w", err)
+	}
+	body, err := json.Marshal(&up)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encryption: encode upstream request: %w", err)
+	}
+	return body, sess, nil
+}
+
+// Answer builds the client's body for resp (a local verdict, or the
+// upstream's result after Reseal decoded it): the client's fields sealed
+// with its own data key and IV when it encrypted them, plain otherwise.
+// The sealed values are the request's own, so the answer repeats the
+// request's ciphertexts (and GCM tags) and reveals nothing new.
+func (r *Route) Answer(dst []byte, resp contracts.CheckResponse, req *contracts.CheckRequest, client *fieldcrypto.Session) ([]byte, error) {
+	resp.Name, resp.IDCard, resp.Encryption = "", "", nil
+	if client != nil {
+		sealed, enc, err := client.Seal(fieldcrypto.Fields{Name: req.Name, IDCard: req.IDCard}, client.Fields())
+		if err != nil {
+			return nil, fmt.Errorf("encryption: seal answer: %w", err)
+		}
+		if client.Fields().Has(fieldcrypto.FieldName) {
+			resp.Name = sealed.Name
+		}
+		if client.Fields().Has(fieldcrypto.FieldIDCard) {
+			resp.IDCard = sealed.IDCard
+		}
+		resp.Encryption = contracts.NewAnswerEncryption(enc)
+	}
+	return contracts.AppendResponse(dst, resp), nil
+}
+
+// ErrUpstreamAnswer is an upstream 200 whose encrypted fields do not open
+// with the session the gateway sealed the request with: garbage, as far
+// as the client is concerned.
+var ErrUpstreamAnswer = errors.New("encryption: upstream answer's encrypted fields do not open")
+
+// Reseal turns the upstream's 200 answer to a request sealed with up into
+// the client's answer. Encrypted fields in it must open with up (an answer
+// that does not is refused as garbage); the client gets them sealed with
+// its own key (client != nil) or not at all (a plaintext client).
+func (r *Route) Reseal(dst, upstreamBody []byte, req *contracts.CheckRequest, up, client *fieldcrypto.Session) ([]byte, error) {
+	var resp contracts.CheckResponse
+	if err := json.Unmarshal(upstreamBody, &resp); err != nil {
+		return nil, ErrUpstreamAnswer // classify already read its result; the shape is wrong
+	}
+	if resp.Encryption != nil {
+		if up == nil {
+			return nil, ErrUpstreamAnswer
+		}
+		if _, err := up.Open(resp.Encryption.Object(), fieldcrypto.Fields{Name: resp.Name, IDCard: resp.IDCard}); err != nil {
+			return nil, ErrUpstreamAnswer
+		}
+	}
+	return r.Answer(dst, resp, req, client)
+}
