@@ -1,0 +1,309 @@
+// Package cache keeps the authority's definitive answers (by default the
+// billed codes 0 and -1) so that asking the same question again within the
+// TTL costs nothing upstream.
+//
+// Keys are HMAC-SHA256 under a configured secret of the tenant's scope, its
+// generation, the route and the canonical request (name, ID number,
+// validity dates, image reference): memory holds neither plaintext personal
+// data nor an unkeyed hash of it (ID numbers are few enough to enumerate).
+// The cache (ristretto) keeps only the 128 bits of that key it hashes to.
+//
+// Purging a tenant bumps its generation: its old keys can no longer be
+// computed and the entries age out or are evicted. Purging one (name, ID
+// number) records a tombstone of the pair's keyed hash; an entry stored
+// before the tombstone is a miss (and is deleted) when next read.
+package cache
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/dgraph-io/ristretto/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/config"
+)
+
+// Lookup is the keyed identity of one cacheable request.
+type Lookup struct {
+	// Key is the cache key (32 bytes of HMAC, not text).
+	Key      string
+	identity [16]byte
+}
+
+// entry is one stored answer. Its cost is the key, the body and the struct
+// itself; ristretto adds the size of its own item on top.
+type entry struct {
+	body     []byte
+	result   string // interned: one of the route's codes
+	identity [16]byte
+	stored   int64 // unix nanoseconds, for tombstones
+}
+
+var entrySize = int64(unsafe.Sizeof(entry{}))
+
+// Cache is safe for concurrent use.
+type Cache struct {
+	rc     *ristretto.Cache[string, *entry]
+	secret []byte
+	macs   sync.Pool
+	ttls   map[string]map[string]time.Duration // route → code → ttl
+	codes  map[string]string                   // interned result codes
+	maxTTL time.Duration
+
+	tenants map[string]config.CacheTenant
+
+	genMu sync.RWMutex
+	gens  map[string]*atomic.Uint64 // scope → generation
+
+	tombMu    sync.RWMutex
+	tombs     map[[16]byte]int64
+	tombCount atomic.Int64
+
+	hits, misses, evictions, rejected, stores atomic.Int64
+	now                                       func() time.Time
+}
+
+// maxTombstones bounds the pair-purge tombstones; beyond it a pair purge
+// becomes a purge of everything (correct, just costlier).
+const maxTombstones = 1 << 20
+
+// New builds the cache and registers its metrics on reg.
+func New(c config.Cache, routes []config.Route, reg prometheus.Registerer) (*Cache, error) {
+	if len(c.KeySecret) < 16 {
+		return nil, fmt.Errorf("cache: key secret shorter than 16 bytes")
+	}
+	ca := &Cache{
+		secret: []byte(c.KeySecret), ttls: map[string]map[string]time.Duration{}, codes: map[string]string{},
+		tenants: c.Tenants, gens: map[string]*atomic.Uint64{}, tombs: map[[16]byte]int64{}, now: time.Now,
+	}
+	ca.macs.New = func() any { return hmac.New(sha256.New, ca.secret) }
+	for _, r := range routes {
+		m := map[string]time.Duration{}
+		for code, ttl := range c.CacheTTLs(r.Name) {
+			m[code] = ttl.D()
+			ca.codes[code] = code
+			ca.maxTTL = max(ca.maxTTL, ttl.D())
+		}
+		ca.ttls[r.Name] = m
+	}
+	// Ristretto wants ~10 counters per entry it may hold; an answer with
+	// its bookkeeping costs ~200 bytes.
+	counters := max(c.MaxBytes/200*10, 1<<16)
+	rc, err := ristretto.NewCache(&ristretto.Config[string, *entry]{
+		NumCounters: counters,
+		MaxCost:     c.MaxBytes,
+		BufferItems: 64,
+		// The key is already a uniformly distributed MAC: its first 128
+		// bits are the hash and the conflict check, no second hashing.
+		KeyToHash: func(k string) (uint64, uint64) {
+			if len(k) < 16 {
+				return 0, 0
+			}
+			return binary.LittleEndian.Uint64([]byte(k[:8])), binary.LittleEndian.Uint64([]byte(k[8:16]))
+		},
+		OnEvict:  func(*ristretto.Item[*entry]) { ca.evictions.Add(1) },
+		OnReject: func(*ristretto.Item[*entry]) { ca.rejected.Add(1) },
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	ca.rc = rc
+	if reg != nil {
+		counter := func(name, help string, v *atomic.Int64) prometheus.Collector {
+			return prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "idgate", Subsystem: "gateway_cache", Name: name, Help: help},
+				func() float64 { return float64(v.Load()) })
+		}
+		cs := []prometheus.Collector{
+			counter("hits_total", "Cache lookups answered from the cache.", &ca.hits),
+			counter("misses_total", "Cache lookups that went upstream.", &ca.misses),
+			counter("evictions_total", "Entries evicted to stay within max_bytes.", &ca.evictions),
+			counter("rejections_total", "Answers the admission policy did not keep.", &ca.rejected),
+			counter("stores_total", "Answers offered to the cache.", &ca.stores),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "idgate", Subsystem: "gateway_cache", Name: "cost_bytes",
+				Help: "Bytes the cache accounts for (keys, answers, bookkeeping)."}, func() float64 { return float64(rc.MaxCost() - rc.RemainingCost()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "idgate", Subsystem: "gateway_cache", Name: "max_bytes",
+				Help: "The cache's byte budget."}, func() float64 { return float64(rc.MaxCost()) }),
+		}
+		for _, col := range cs {
+			if err := reg.Register(col); err != nil {
+				rc.Close()
+				return nil, fmt.Errorf("cache: metrics: %w", err)
+			}
+		}
+	}
+	return ca, nil
+}
+
+// Close stops the cache's goroutines.
+func (c *Cache) Close() { c.rc.Close() }
+
+// Wait blocks until buffered stores are applied (tests).
+func (c *Cache) Wait() { c.rc.Wait() }
+
+// CountsQuota says whether the tenant's hits consume quota.
+func (c *Cache) CountsQuota(tenant string) bool { return c.tenants[tenant].CountQuota }
+
+// Cacheable reports whether the route caches anything at all.
+func (c *Cache) Cacheable(route string) bool { return len(c.ttls[route]) > 0 }
+
+func (c *Cache) scope(tenant string) string {
+	if g := c.tenants[tenant].ShareGroup; g != "" {
+		return "group:" + g
+	}
+	return "tenant:" + tenant
+}
+
+func (c *Cache) gen(scope string) *atomic.Uint64 {
+	c.genMu.RLock()
+	g := c.gens[scope]
+	c.genMu.RUnlock()
+	if g != nil {
+		return g
+	}
+	c.genMu.Lock()
+	defer c.genMu.Unlock()
+	if g = c.gens[scope]; g == nil {
+		g = new(atomic.Uint64)
+		c.gens[scope] = g
+	}
+	return g
+}
+
+// writeField writes a length-prefixed field, so ("ab","c") and ("a","bc")
+// never hash alike.
+func writeField(h hash.Hash, b []byte, s string) []byte {
+	b = binary.AppendUvarint(b[:0], uint64(len(s)))
+	b = append(b, s...)
+	h.Write(b)
+	return b
+}
+
+// identity is the keyed hash of a (name, ID number) pair, shared by every
+// tenant and route so one purge covers all of them.
+func (c *Cache) identity(name, idCard string) (id [16]byte) {
+	h := c.macs.Get().(hash.Hash)
+	h.Reset()
+	var buf [80]byte
+	b := writeField(h, buf[:0], "identity")
+	b = writeField(h, b, name)
+	writeField(h, b, idCard)
+	var sum [sha256.Size]byte
+	copy(id[:], h.Sum(sum[:0]))
+	c.macs.Put(h)
+	return id
+}
+
+// Key computes the lookup of a plaintext request; ok is false for requests
+// the cache must not answer (encrypted fields: the gateway cannot read
+// them, so it cannot tell two of them apart).
+func (c *Cache) Key(tenant, route string, r *contracts.CheckRequest) (l Lookup, ok bool) {
+	if r.Encryption != nil || !c.Cacheable(route) {
+		return Lookup{}, false
+	}
+	l.identity = c.identity(r.Name, r.IDCard)
+	scope := c.scope(tenant)
+	gen := c.gen(scope).Load()
+	h := c.macs.Get().(hash.Hash)
+	h.Reset()
+	var buf [80]byte
+	b := writeField(h, buf[:0], "answer")
+	b = writeField(h, b, scope)
+	b = writeField(h, b, strconv.FormatUint(gen, 10))
+	b = writeField(h, b, route)
+	b = writeField(h, b, string(l.identity[:]))
+	b = writeField(h, b, r.ValidityBegin)
+	b = writeField(h, b, r.ValidityEnd)
+	writeField(h, b, r.ImageURL)
+	var sum [sha256.Size]byte
+	l.Key = string(h.Sum(sum[:0]))
+	c.macs.Put(h)
+	return l, true
+}
+
+// Get returns a stored answer.
+func (c *Cache) Get(l Lookup) (body []byte, result string, ok bool) {
+	e, ok := c.rc.Get(l.Key)
+	if ok && c.tombCount.Load() > 0 {
+		c.tombMu.RLock()
+		t, dead := c.tombs[e.identity]
+		c.tombMu.RUnlock()
+		if dead && e.stored <= t {
+			c.rc.Del(l.Key)
+			ok = false
+		}
+	}
+	if !ok {
+		c.misses.Add(1)
+		return nil, "", false
+	}
+	c.hits.Add(1)
+	return e.body, e.result, true
+}
+
+// Put offers an answer with its result code; only the route's cacheable
+// codes are kept. The body is copied. It reports whether the answer was
+// offered (ristretto may still decline to admit it).
+func (c *Cache) Put(l Lookup, route, result string, body []byte) bool {
+	ttl, ok := c.ttls[route][result]
+	if !ok || l.Key == "" {
+		return false
+	}
+	e := &entry{body: append([]byte(nil), body...), result: c.codes[result], identity: l.identity, stored: c.now().UnixNano()}
+	c.stores.Add(1)
+	return c.rc.SetWithTTL(l.Key, e, int64(len(l.Key)+len(e.body))+entrySize, ttl)
+}
+
+// PurgeTenant makes every entry of the tenant's scope unreachable (with a
+// share group, the whole group's).
+func (c *Cache) PurgeTenant(tenant string) { c.gen(c.scope(tenant)).Add(1) }
+
+// PurgeIdentity drops every entry of a (name, ID number) pair, in every
+// tenant and route.
+func (c *Cache) PurgeIdentity(name, idCard string) {
+	id := c.identity(name, idCard)
+	now := c.now().UnixNano()
+	c.tombMu.Lock()
+	defer c.tombMu.Unlock()
+	if len(c.tombs) >= maxTombstones {
+		// Tombstones older than the longest TTL cover nothing any more.
+		horizon := now - int64(c.maxTTL)
+		for k, t := range c.tombs {
+			if t < horizon {
+				delete(c.tombs, k)
+			}
+		}
+		if len(c.tombs) >= maxTombstones {
+			c.rc.Clear()
+			clear(c.tombs)
+		}
+	}
+	c.tombs[id] = now
+	c.tombCount.Store(int64(len(c.tombs)))
+}
+
+// Stats is a snapshot for the admin API.
+type Stats struct {
+	Hits      int64 `json:"hits"`
+	Misses    int64 `json:"misses"`
+	Stores    int64 `json:"stores"`
+	Evictions int64 `json:"evictions"`
+	Rejected  int64 `json:"rejected"`
+	CostBytes int64 `json:"cost_bytes"`
+	MaxBytes  int64 `json:"max_bytes"`
+}
+
+// Stats reads the counters.
+func (c *Cache) Stats() Stats {
+	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Stores: c.stores.Load(), Evictions: c.evictions.Load(),
+		Rejected: c.rejected.Load(), CostBytes: c.rc.MaxCost() - c.rc.RemainingCost(), MaxBytes: c.rc.MaxCost()}
+}

@@ -1,0 +1,223 @@
+// Package retry resends a check upstream when, and only when, doing so
+// cannot cost twice: the first call was never billed.
+//
+// The upstream client stays fasthttp (the gateway's hot path; every call
+// through net/http would add its per-request allocations to the proxy
+// path). go-retryablehttp supplies the backoff semantics: its DefaultBackoff
+// honours Retry-After on 429/503, and the policy here adds full-range
+// jitter to its exponential steps, as retryablehttp's own jitter backoffs
+// do. The decision (CheckRetry) is ours, because it must read the result
+// code of a 200 answer, which retryablehttp cannot.
+//
+// Retried: connection errors before any response (refused, reset, closed
+// before the first byte), 500/502/503/504, 429 (waiting its Retry-After),
+// and the route's transient non-billed results (-4, -6 on check-2e).
+// Never retried: any billed answer, any other 200 answer, other 4xx, a
+// timeout (the authority may still be working on, and billing, the first
+// call), a malformed response (one came back: the call may have been
+// answered and billed). Attempts stop at max_attempts, at the deadline
+// (no wait may cross it, so no client waits past it), or when the circuit
+// breaker refuses.
+package retry
+
+import (
+	"errors"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/gateway/breaker"
+	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/upstream"
+)
+
+// Forwarder is the next step (the upstream client).
+type Forwarder interface {
+	Forward(r *upstream.Request, resp *fasthttp.Response) error
+}
+
+// Gate is the circuit breaker as the retry loop uses it; nil means none.
+type Gate interface {
+	Allow() (done func(breaker.Outcome), err error)
+}
+
+// Policy is a validated retry config.
+type Policy struct {
+	MaxAttempts int
+	MinBackoff  time.Duration
+	MaxBackoff  time.Duration
+	Deadline    time.Duration
+	// results: route → retried result codes.
+	results map[string]map[string]bool
+}
+
+// NewPolicy builds the policy from config.
+func NewPolicy(c config.Retry, routes []config.Route) Policy {
+	p := Policy{MaxAttempts: c.MaxAttempts, MinBackoff: c.MinBackoff.D(), MaxBackoff: c.MaxBackoff.D(),
+		Deadline: c.Deadline.D(), results: map[string]map[string]bool{}}
+	for _, r := range routes {
+		m := map[string]bool{}
+		for _, code := range c.RetryResults(r.Name) {
+			m[code] = true
+		}
+		p.results[r.Name] = m
+	}
+	return p
+}
+
+// Decision is the verdict on one attempt.
+type Decision struct {
+	Retry   bool
+	Outcome breaker.Outcome
+}
+
+// Check decides on one attempt's result (retryablehttp's CheckRetry,
+// reading fasthttp responses and result codes).
+func (p *Policy) Check(route string, resp *fasthttp.Response, err error) Decision {
+	if err != nil {
+		return Decision{Retry: beforeResponse(err), Outcome: breaker.Failure}
+	}
+	switch resp.StatusCode() {
+	case fasthttp.StatusOK:
+		res, ok := upstream.ResultField(resp.Body())
+		if ok && p.results[route][string(res)] {
+			return Decision{Retry: true, Outcome: breaker.Failure}
+		}
+		return Decision{Outcome: breaker.Success}
+	case fasthttp.StatusTooManyRequests:
+		return Decision{Retry: true, Outcome: breaker.Neutral}
+	case fasthttp.StatusInternalServerError, fasthttp.StatusBadGateway, fasthttp.StatusServiceUnavailable, fasthttp.StatusGatewayTimeout:
+		return Decision{Retry: true, Outcome: breaker.Failure}
+	default:
+		if resp.StatusCode() >= 500 {
+			return Decision{Outcome: breaker.Failure}
+		}
+		return Decision{Outcome: breaker.Success}
+	}
+}
+
+// beforeResponse: the error happened before the upstream answered
+// anything, so it did not bill. Timeouts are excluded on purpose.
+func beforeResponse(err error) bool {
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrBodyTooLarge):
+		return false
+	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF),
+		errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, fasthttp.ErrNoFreeConns):
+		return true
+	}
+	return false
+}
+
+// Backoff is the wait before attempt n+1 after attempt n (n ≥ 1): the
+// upstream's Retry-After (429/503) when it gives one, else a random
+// duration in [b/2, b] with b = min(min·2^(n-1), max).
+func (p *Policy) Backoff(n int, resp *fasthttp.Response, err error) time.Duration {
+	if err == nil {
+		if ra := resp.Header.Peek(fasthttp.HeaderRetryAfter); len(ra) > 0 {
+			// retryablehttp parses both Retry-After forms (seconds, HTTP date).
+			shim := &http.Response{StatusCode: resp.StatusCode(), Header: http.Header{"Retry-After": {string(ra)}}}
+			if d := retryablehttp.DefaultBackoff(0, time.Duration(1<<62), 0, shim); d > 0 {
+				return d
+			}
+		}
+	}
+	b := retryablehttp.DefaultBackoff(p.MinBackoff, p.MaxBackoff, n-1, nil)
+	return b/2 + rand.N(b/2+1)
+}
+
+// Forwarder runs the policy around the next forwarder.
+type Retrier struct {
+	next    Forwarder
+	gate    Gate
+	policy  Policy
+	now     func() time.Time
+	sleep   func(time.Duration)
+	retries *prometheus.CounterVec
+	tries   prometheus.Histogram
+}
+
+// New wraps next; gate may be nil.
+func New(next Forwarder, gate Gate, p Policy, reg prometheus.Registerer) (*Retrier, error) {
+	r := &Retrier{next: next, gate: gate, policy: p, now: time.Now, sleep: time.Sleep,
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "idgate", Subsystem: "gateway", Name: "upstream_retries_total",
+			Help: "Upstream calls that were retries, by route and reason.",
+		}, []string{"route", "reason"}),
+		tries: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: "idgate", Subsystem: "gateway", Name: "upstream_attempts",
+			Help: "Upstream calls made per forwarded request.", Buckets: []float64{1, 2, 3, 4, 5, 10},
+		}),
+	}
+	if reg != nil {
+		for _, c := range []prometheus.Collector{r.retries, r.tries} {
+			if err := reg.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r, nil
+}
+
+// Forward makes up to MaxAttempts calls. resp holds the last answer; the
+// error is the last call's, or breaker.ErrOpen when the breaker refused the
+// first call.
+func (f *Retrier) Forward(r *upstream.Request, resp *fasthttp.Response) error {
+	deadline := f.now().Add(f.policy.Deadline)
+	var err error
+	for n := 1; ; n++ {
+		var done func(breaker.Outcome)
+		if f.gate != nil {
+			var gerr error
+			if done, gerr = f.gate.Allow(); gerr != nil {
+				if n == 1 {
+					r.Attempts = 0
+					return gerr
+				}
+				break // keep the previous answer
+			}
+		}
+		resp.Reset()
+		r.Timeout = deadline.Sub(f.now())
+		r.Attempts = 0
+		err = f.next.Forward(r, resp)
+		d := f.policy.Check(r.Route, resp, err)
+		if done != nil {
+			done(d.Outcome)
+		}
+		r.Attempts = n
+		if !d.Retry || n >= f.policy.MaxAttempts {
+			break
+		}
+		wait := f.policy.Backoff(n, resp, err)
+		// A wait that would end past the deadline (leaving nothing for the
+		// call) is not worth starting: answer now.
+		if f.now().Add(wait).Add(f.policy.MinBackoff).After(deadline) {
+			break
+		}
+		f.retries.WithLabelValues(r.Route, reason(resp, err)).Inc()
+		f.sleep(wait)
+	}
+	f.tries.Observe(float64(r.Attempts))
+	return err
+}
+
+func reason(resp *fasthttp.Response, err error) string {
+	switch {
+	case err != nil:
+		return "connection"
+	case resp.StatusCode() == fasthttp.StatusOK:
+		return "transient_result"
+	case resp.StatusCode() == fasthttp.StatusTooManyRequests:
+		return "429"
+	default:
+		return "5xx"
+	}
+}
