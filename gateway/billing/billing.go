@@ -26,12 +26,20 @@ const (
 	QuotaExceeded Class = "quota_exceeded"
 	// UpstreamError: HTTP error, garbage or no answer from the authority.
 	UpstreamError Class = "upstream_error"
-	// Cached: answered from the gateway's cache (issue 4).
+	// Cached: answered from the gateway's cache, or shared from an
+	// identical concurrent request's upstream call (issue 4). No upstream
+	// charge; the tenant's cache policy decides whether quota counts it.
 	Cached Class = "cached"
+	// Replayed: an Idempotency-Key repeat answered from the stored answer.
+	// Never billed, never counted.
+	Replayed Class = "replayed"
+	// CircuitOpen: refused at once (503 service_unavailable) while the
+	// circuit breaker towards the upstream is open. Not billed.
+	CircuitOpen Class = "circuit_open"
 )
 
 // Classes lists every class, for reports and metric pre-registration.
-var Classes = []Class{Billed, NotBilled, LocalReject, RateLimited, QuotaExceeded, UpstreamError, Cached}
+var Classes = []Class{Billed, NotBilled, LocalReject, RateLimited, QuotaExceeded, UpstreamError, Cached, Replayed, CircuitOpen}
 
 // Table is one route's result-code table.
 type Table struct {

@@ -90,6 +90,9 @@ func New(c config.Cache, routes []config.Route, reg prometheus.Registerer) (*Cac
 	for _, r := range routes {
 		m := map[string]time.Duration{}
 		for code, ttl := range c.CacheTTLs(r.Name) {
+			if ttl <= 0 {
+				continue
+			}
 			m[code] = ttl.D()
 			ca.codes[code] = code
 			ca.maxTTL = max(ca.maxTTL, ttl.D())

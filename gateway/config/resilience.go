@@ -23,6 +23,7 @@ type Cache struct {
 	// TTL per result code, for every route that has no entry in Routes. Only
 	// billed codes may be cached: a non-billed answer costs nothing to ask
 	// again, and the transient ones (-4, -6, -7) must be asked again.
+	// A ttl of 0s removes a default code (YAML merges into the defaults).
 	TTL map[string]Duration `yaml:"ttl"`
 	// Routes overrides TTL per route name; an empty map turns caching off
 	// for that route.
@@ -87,13 +88,15 @@ func baseCache() Cache {
 	return Cache{
 		MaxBytes: 256 << 20,
 		TTL:      map[string]Duration{"0": Duration(24 * time.Hour), "-1": Duration(24 * time.Hour)},
+		Routes:   map[string]map[string]Duration{},
+		Tenants:  map[string]CacheTenant{},
 	}
 }
 
 func baseRetry() Retry {
 	return Retry{
 		MaxAttempts: 3, MinBackoff: Duration(50 * time.Millisecond), MaxBackoff: Duration(time.Second),
-		Deadline: Duration(8 * time.Second), Results: []string{"-4", "-6"},
+		Deadline: Duration(8 * time.Second), Results: []string{"-4", "-6"}, Routes: map[string][]string{},
 	}
 }
 
@@ -171,12 +174,15 @@ func (c *Config) validateResilience() []error {
 		}
 		for _, r := range c.Routes {
 			for _, code := range sortedKeys(c.Cache.CacheTTLs(r.Name)) {
+				if c.Cache.CacheTTLs(r.Name)[code] == 0 {
+					continue // 0s: not cached (YAML merges maps into the defaults)
+				}
 				res, ok := r.Results[code]
 				if !ok || !res.Billed {
 					bad("cache: route %q: result %q must be a billed code of its results table (only definitive, chargeable answers are cached)", r.Name, code)
 				}
-				if c.Cache.CacheTTLs(r.Name)[code] <= 0 {
-					bad("cache: route %q: result %q needs a positive ttl", r.Name, code)
+				if c.Cache.CacheTTLs(r.Name)[code] < 0 {
+					bad("cache: route %q: result %q: negative ttl", r.Name, code)
 				}
 			}
 		}

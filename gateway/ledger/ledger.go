@@ -41,6 +41,9 @@ type Entry struct {
 	HTTPStatus      int
 	UpstreamLatency time.Duration
 	IDMasked        string
+	// Attempts is the number of upstream calls made (retries included;
+	// 0: answered without one).
+	Attempts int
 
 	ack chan struct{} // a flush barrier, not a row
 }
@@ -65,6 +68,11 @@ type SQLite struct {
 const columns = "ts, day, request_id, tenant, key_id, route, result, class, billed, http_status, upstream_us, id_masked"
 const ncol = 12
 
+// The queue writer also stores attempts (issue 4); insertSQL without it
+// stays valid for InsertTx, the column defaulting to 0.
+const writerColumns = columns + ", attempts"
+const writerNcol = ncol + 1
+
 // multiRows is how many rows one multi-row INSERT carries: one statement per
 // chunk is several times cheaper than one per row in modernc's SQLite.
 const multiRows = 64
@@ -83,7 +91,8 @@ CREATE TABLE IF NOT EXISTS ledger (
 	billed      INTEGER NOT NULL,
 	http_status INTEGER NOT NULL,
 	upstream_us INTEGER NOT NULL,
-	id_masked   TEXT    NOT NULL
+	id_masked   TEXT    NOT NULL,
+	attempts    INTEGER NOT NULL DEFAULT 0 -- upstream calls made
 );
 -- Daily counts per key and class, kept in the same transaction as the
 -- entries: usage reports and the quota rebuild read a few rows instead of
@@ -132,6 +141,10 @@ func OpenDB(path string) (*sql.DB, error) {
 	if _, err := db.Exec(schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ledger: schema: %w", err)
+	}
+	if err := migrateAttempts(db); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if _, err := db.Exec(backfill); err != nil {
 		db.Close()
@@ -333,7 +346,7 @@ func (l *SQLite) openWriter() (*writer, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &writer{conn: conn, stmts: map[int]driver.Stmt{}, nv: make([]driver.NamedValue, multiRows*ncol),
+	w := &writer{conn: conn, stmts: map[int]driver.Stmt{}, nv: make([]driver.NamedValue, multiRows*writerNcol),
 		boxed: map[string]driver.Value{}, counts: map[usageKey]int64{}}
 	for i := range w.nv {
 		w.nv[i].Ordinal = i + 1
@@ -348,7 +361,7 @@ func (l *SQLite) openWriter() (*writer, error) {
 			return err
 		}
 		for _, n := range chunkSizes {
-			st, err := pc.PrepareContext(ctx, insertSQL(n))
+			st, err := pc.PrepareContext(ctx, insertSQLCols(n, writerColumns, writerNcol))
 			if err != nil {
 				return err
 			}
@@ -438,10 +451,10 @@ func (l *SQLite) insert(buf []Entry) (err error) {
 					break
 				}
 			}
-			nv := w.nv[:n*ncol]
+			nv := w.nv[:n*writerNcol]
 			for r := range buf[:n] {
 				e := &buf[r]
-				v := nv[r*ncol : (r+1)*ncol]
+				v := nv[r*writerNcol : (r+1)*writerNcol]
 				billed := 0
 				if e.Billed {
 					billed = 1
@@ -458,6 +471,7 @@ func (l *SQLite) insert(buf []Entry) (err error) {
 				v[9].Value = int64(e.HTTPStatus)
 				v[10].Value = e.UpstreamLatency.Microseconds()
 				v[11].Value = e.IDMasked
+				v[12].Value = int64(e.Attempts)
 			}
 			if _, err := w.stmts[n].(driver.StmtExecContext).ExecContext(ctx, nv); err != nil {
 				return err
@@ -472,9 +486,26 @@ func (l *SQLite) insert(buf []Entry) (err error) {
 	})
 }
 
-func insertSQL(n int) string {
-	row := "(" + strings.TrimSuffix(strings.Repeat("?,", ncol), ",") + ")"
-	return "INSERT INTO ledger(" + columns + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+func insertSQL(n int) string { return insertSQLCols(n, columns, ncol) }
+
+func insertSQLCols(n int, cols string, ncols int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?,", ncols), ",") + ")"
+	return "INSERT INTO ledger(" + cols + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+",", n), ",")
+}
+
+// migrateAttempts adds the attempts column to a ledger created before it.
+func migrateAttempts(db *sql.DB) error {
+	var n int
+	if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('ledger') WHERE name = 'attempts'`).Scan(&n); err != nil {
+		return fmt.Errorf("ledger: migrate attempts: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := db.Exec(`ALTER TABLE ledger ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0`); err != nil {
+		return fmt.Errorf("ledger: migrate attempts: %w", err)
+	}
+	return nil
 }
 
 // Counts maps tenant → key id → number of entries.
@@ -557,12 +588,12 @@ func (l *SQLite) Usage(ctx context.Context, f Filter) ([]UsageRow, error) {
 }
 
 // ExportHeader is the CSV header of Export.
-var ExportHeader = []string{"time", "day", "request_id", "tenant", "key_id", "route", "result", "class", "billed", "http_status", "upstream_us", "id_masked"}
+var ExportHeader = []string{"time", "day", "request_id", "tenant", "key_id", "route", "result", "class", "billed", "http_status", "upstream_us", "id_masked", "attempts"}
 
 // Export writes the selected entries as CSV, oldest first.
 func (l *SQLite) Export(ctx context.Context, w io.Writer, f Filter) error {
 	wh, args := f.where()
-	rows, err := l.db.QueryContext(ctx, `SELECT `+columns+` FROM ledger`+wh+` ORDER BY id`, args...)
+	rows, err := l.db.QueryContext(ctx, `SELECT `+writerColumns+` FROM ledger`+wh+` ORDER BY id`, args...)
 	if err != nil {
 		return fmt.Errorf("ledger: export: %w", err)
 	}
@@ -572,15 +603,15 @@ func (l *SQLite) Export(ctx context.Context, w io.Writer, f Filter) error {
 		return fmt.Errorf("ledger: export: %w", err)
 	}
 	var (
-		ts, billed, status, us                      int64
+		ts, billed, status, us, att                 int64
 		day, rid, tenant, key, route, res, cls, idm string
 	)
 	for rows.Next() {
-		if err := rows.Scan(&ts, &day, &rid, &tenant, &key, &route, &res, &cls, &billed, &status, &us, &idm); err != nil {
+		if err := rows.Scan(&ts, &day, &rid, &tenant, &key, &route, &res, &cls, &billed, &status, &us, &idm, &att); err != nil {
 			return fmt.Errorf("ledger: export: %w", err)
 		}
 		rec := []string{time.Unix(0, ts).UTC().Format(time.RFC3339Nano), day, rid, tenant, key, route, res, cls,
-			strconv.FormatBool(billed == 1), strconv.FormatInt(status, 10), strconv.FormatInt(us, 10), idm}
+			strconv.FormatBool(billed == 1), strconv.FormatInt(status, 10), strconv.FormatInt(us, 10), idm, strconv.FormatInt(att, 10)}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("ledger: export: %w", err)
 		}

@@ -29,7 +29,10 @@ import (
 	"github.com/idgate/idgate/contracts/idcard"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/billing"
+	"github.com/idgate/idgate/gateway/breaker"
+	"github.com/idgate/idgate/gateway/cache"
 	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/idempotency"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/gateway/ratelimit"
@@ -131,6 +134,12 @@ type Pipeline struct {
 	// MaxBody is the largest accepted body; larger is 400 token_mismatched.
 	MaxBody int
 	Now     func() time.Time
+
+	// Issue 4, each optional (nil: off): the response cache and the
+	// Idempotency-Key store; IdempotencyWait bounds a duplicate's wait.
+	Cache           Cache
+	Idempotency     IdempotencyStore
+	IdempotencyWait time.Duration
 }
 
 // Class names for requests the ledger never sees (not authenticated).
@@ -160,6 +169,13 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	if !d.Allowed {
 		ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, strconv.Itoa(ceilSeconds(d.RetryAfter)))
 		p.refuse(&x, billing.RateLimited, contracts.ErrTooManyRequests, "")
+		return
+	}
+
+	// 2b. Idempotency-Key: a repeat gets the stored answer (no upstream
+	// call, no charge), a concurrent one waits for the first, the same key
+	// with another body is a 400 (resilience.go).
+	if p.Idempotency != nil && p.idempotent(&x, rt) {
 		return
 	}
 
@@ -207,6 +223,15 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		}
 	}
 
+	// 3c. Cache lookup: a hit costs no upstream call and is answered before
+	// the quota, which counts it only when the tenant's policy says so.
+	// Only plaintext both ways (a sealed answer belongs to one data key),
+	// and never with a forwarded Prefer (it picks the simulator's outcome).
+	if p.Cache != nil && verdict.sess == nil && upSess == nil && len(preferOf(ctx, rt)) == 0 &&
+		p.serveCached(&x, rt, &req) {
+		return
+	}
+
 	// 4. Reserve a unit of the daily quotas (key and tenant).
 	ticket, scope := p.Quota.Reserve(quota.Limits{
 		TenantID: key.Tenant.ID, TenantQuota: key.Tenant.DailyQuota, KeyID: key.ID, KeyQuota: key.DailyQuota,
@@ -216,21 +241,31 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		return
 	}
 
-	// (issue 4: a cache lookup goes here; a hit releases or commits the
-	// ticket per tenant policy and finishes with class billing.Cached.)
+	// (A miss carries its cache key as the flight key: identical
+	// concurrent misses share one upstream call, see step 6b.)
 
 	// 5. Forward.
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	upStart := p.Now()
-	err := p.Forward.Forward(&upstream.Request{
+	ureq := upstream.Request{
 		Path:      rt.UpstreamPath,
 		Body:      forwardBody,
 		Prefer:    preferOf(ctx, rt),
 		RequestID: s2b(x.requestID),
-	}, resp)
+		Route:     rt.Name,
+		FlightKey: x.lookup.Key,
+	}
+	err := p.Forward.Forward(&ureq, resp)
 	x.upstreamLatency = p.Now().Sub(upStart)
+	x.attempts = ureq.Attempts
 	p.Metrics.ObserveUpstream(rt.Name, x.upstreamLatency)
+	if errors.Is(err, breaker.ErrOpen) {
+		// The breaker answers at once: nothing was sent, nothing billed.
+		p.Quota.Release(ticket)
+		p.refuse(&x, billing.CircuitOpen, contracts.ErrServiceUnavailable, "The authority is unavailable; retry later")
+		return
+	}
 
 	// 6. Classify the answer with the route's billing table.
 	ans := classify(rt, resp, err)
@@ -248,8 +283,19 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 			"tenant", key.Tenant.ID, "status", resp.StatusCode(), "problem", ans.problem, "err", errKind(err))
 	}
 
+	// 6b. An answer shared from an identical concurrent request's call
+	// cost nothing more: class cached (the call's owner is billed). A
+	// billed answer of our own call is offered to the cache.
+	countHit := false
+	if ureq.Shared && ans.class == billing.Billed {
+		ans.class = billing.Cached
+		countHit = p.Cache != nil && p.Cache.CountsQuota(key.Tenant.ID)
+	} else if ans.class == billing.Billed && x.lookup.Key != "" && answerBody == nil {
+		p.Cache.Put(x.lookup, rt.Name, ans.result, resp.Body())
+	}
+
 	// 7. Commit the unit when billed, release it otherwise.
-	if ans.class == billing.Billed {
+	if ans.class == billing.Billed || countHit {
 		p.Quota.Commit(ticket)
 	} else {
 		p.Quota.Release(ticket)
@@ -281,6 +327,12 @@ type exchange struct {
 	result          string
 	idMasked        string
 	upstreamLatency time.Duration
+	// Issue 4: upstream calls made, the cache key of a cacheable request,
+	// and the Idempotency-Key record this request leads.
+	attempts int
+	lookup   cache.Lookup
+	idem     idempotency.Claim
+	idemLead bool
 }
 
 // refuse answers with one of the contract's errors and records it.
@@ -291,11 +343,13 @@ func (p *Pipeline) refuse(x *exchange, class billing.Class, code contracts.Error
 
 // finish records the ledger entry, then writes the response.
 func (p *Pipeline) finish(x *exchange, class billing.Class, status int, contentType string, body []byte) {
+	p.settleIdempotency(x, class, status, contentType, body)
 	err := p.Ledger.Record(ledger.Entry{
 		Time: x.start, Day: p.Calendar.Day(x.start), RequestID: x.requestID,
 		Tenant: x.key.Tenant.ID, KeyID: x.key.ID, Route: x.route.Name,
 		Result: x.result, Class: string(class), Billed: class == billing.Billed,
 		HTTPStatus: status, UpstreamLatency: x.upstreamLatency, IDMasked: x.idMasked,
+		Attempts: x.attempts,
 	})
 	if err != nil {
 		// Only after shutdown began; the listener is closed by then, so this

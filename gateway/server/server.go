@@ -53,6 +53,8 @@ type Server struct {
 	relay    *sessions.Relay
 	// crypto holds the encryption modes' keys (nil: every route passthrough).
 	crypto *encryption.Engine
+	// res: issue 4's cache, breaker and idempotency store (resilience.go).
+	res resilience
 
 	app      *fiber.App
 	adminApp *fiber.App
@@ -147,6 +149,10 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 		Calendar: s.calendar, Metrics: s.Metrics, IDs: pipeline.NewIDs(), Log: log,
 		MaxBody: cfg.MaxBodyBytes, Now: time.Now,
 	}
+	if err := s.startResilience(); err != nil {
+		s.ledger.Close()
+		return nil, err
+	}
 	for _, o := range opts {
 		o(s)
 	}
@@ -219,6 +225,7 @@ func (s *Server) newAdminApp() *fiber.App {
 		Token: s.cfg.Admin.Token, Dir: s.dir, Keys: s, Quota: s.quota, Ledger: s.ledger,
 		Calendar: s.calendar, Reload: s.Reload, Now: time.Now,
 	})
+	s.registerCacheAdmin(app)
 	// Profiles under /admin/debug/pprof/, behind the admin token (the
 	// /admin group's middleware runs first).
 	app.Use(pprof.New(pprof.Config{Prefix: "/admin"}))
@@ -243,6 +250,9 @@ func (s *Server) health(app *fiber.App) {
 			checks["ledger"], ready = err.Error(), false
 		} else {
 			checks["ledger"] = "ok"
+		}
+		if !s.breakerReady(checks) {
+			ready = false
 		}
 		status := fiber.StatusOK
 		if !ready {
@@ -365,6 +375,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 		s.upstream.CloseIdle()
+		s.stopResilience()
 		s.stopErr = errors.Join(errs...)
 	})
 	return s.stopErr

@@ -21,6 +21,18 @@ type Request struct {
 	Body      []byte
 	Prefer    []byte // forwarded only when non-empty
 	RequestID []byte
+	// Route names the gateway route (retry policies are per route).
+	Route string
+	// Timeout, when positive and shorter, replaces upstream.timeout for
+	// this call (the retry deadline's remainder).
+	Timeout time.Duration
+	// FlightKey, when set, lets identical concurrent requests share one
+	// upstream call (the cache's keyed hash; never personal data).
+	FlightKey string
+	// Attempts and Shared are filled by the forwarders: the upstream calls
+	// made, and whether the answer was another request's (no call of its own).
+	Attempts int
+	Shared   bool
 }
 
 // Client is one upstream's connection pool.
@@ -99,7 +111,14 @@ func (c *Client) Forward(r *Request, resp *fasthttp.Response) error {
 		req.Header.SetBytesV("X-Request-Id", r.RequestID)
 	}
 	req.SetBodyRaw(r.Body)
-	if err := c.hc.DoTimeout(req, resp, c.timeout); err != nil {
+	timeout := c.timeout
+	if r.Timeout > 0 && r.Timeout < timeout {
+		timeout = r.Timeout
+	}
+	if r.Attempts == 0 {
+		r.Attempts = 1 // without a retry layer, the one call
+	}
+	if err := c.hc.DoTimeout(req, resp, timeout); err != nil {
 		return fmt.Errorf("upstream: %w", err)
 	}
 	return nil

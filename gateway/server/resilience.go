@@ -1,0 +1,126 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/breaker"
+	"github.com/idgate/idgate/gateway/cache"
+	"github.com/idgate/idgate/gateway/idempotency"
+	"github.com/idgate/idgate/gateway/pipeline"
+	"github.com/idgate/idgate/gateway/retry"
+)
+
+// resilience is issue 4's state: each part nil when off.
+type resilience struct {
+	cache   *cache.Cache
+	breaker *breaker.Breaker
+	idem    *idempotency.Memory
+}
+
+// startResilience builds the forwarder chain
+//
+//	flight (collapse identical misses) → retry (policy, deadline)
+//	  → breaker (per attempt) → upstream client
+//
+// and hands the pipeline its cache and idempotency store.
+func (s *Server) startResilience() error {
+	cfg := s.cfg
+	var gate retry.Gate
+	if cfg.Breaker.Enabled {
+		name := "upstream"
+		if u, err := url.Parse(cfg.Upstream.URL); err == nil {
+			name = u.Host
+		}
+		b, err := breaker.New(name, cfg.Breaker, s.Metrics.Registry)
+		if err != nil {
+			return err
+		}
+		s.res.breaker, gate = b, b
+	}
+	r, err := retry.New(s.upstream, gate, retry.NewPolicy(cfg.Retry, cfg.Routes), s.Metrics.Registry)
+	if err != nil {
+		return fmt.Errorf("retry: %w", err)
+	}
+	var fwd pipeline.Forwarder = r
+	if cfg.Cache.Enabled {
+		c, err := cache.New(cfg.Cache, cfg.Routes, s.Metrics.Registry)
+		if err != nil {
+			return err
+		}
+		s.res.cache = c
+		s.pipeline.Cache = c
+		fwd = cache.NewFlight(r)
+	}
+	s.pipeline.Forward = fwd
+	if cfg.Idempotency.Enabled {
+		s.res.idem = idempotency.NewMemory(cfg.Idempotency.TTL.D(), cfg.Idempotency.MaxEntries)
+		s.pipeline.Idempotency = s.res.idem
+		s.pipeline.IdempotencyWait = cfg.Retry.Deadline.D() + cfg.Upstream.Timeout.D()
+		s.Metrics.Gauge("idempotency_entries", "Idempotency-Key records held.", func() float64 { return float64(s.res.idem.Len()) })
+	}
+	return nil
+}
+
+func (s *Server) stopResilience() {
+	if s.res.cache != nil {
+		s.res.cache.Close()
+	}
+}
+
+// breakerReady adds the breaker's state to /readyz; an open breaker makes
+// the instance unready (it would answer 503 to everything not cached).
+func (s *Server) breakerReady(checks fiber.Map) bool {
+	if s.res.breaker == nil {
+		return true
+	}
+	checks["breaker"] = s.res.breaker.State()
+	return !s.res.breaker.Open()
+}
+
+// registerCacheAdmin mounts the cache's admin routes; the /admin group's
+// token check (admin.Register) runs first.
+//
+//	GET    /admin/cache                   counters
+//	DELETE /admin/cache/tenants/{tenant}  purge a tenant (its share group)
+//	POST   /admin/cache/purge             {"name","id_card"}: purge a pair everywhere
+func (s *Server) registerCacheAdmin(app *fiber.App) {
+	off := func(c *fiber.Ctx) error {
+		return c.Status(fiber.StatusNotFound).JSON(contracts.NewError(contracts.ErrAPINotImplemented, "the cache is disabled", ""))
+	}
+	app.Get("/admin/cache", func(c *fiber.Ctx) error {
+		if s.res.cache == nil {
+			return off(c)
+		}
+		return c.JSON(s.res.cache.Stats())
+	})
+	app.Delete("/admin/cache/tenants/:tenant", func(c *fiber.Ctx) error {
+		if s.res.cache == nil {
+			return off(c)
+		}
+		t := c.Params("tenant")
+		s.res.cache.PurgeTenant(t)
+		s.log.Info("cache purged for tenant", "tenant", t)
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+	app.Post("/admin/cache/purge", func(c *fiber.Ctx) error {
+		if s.res.cache == nil {
+			return off(c)
+		}
+		var in struct {
+			Name   string `json:"name"`
+			IDCard string `json:"id_card"`
+		}
+		if err := json.Unmarshal(c.Body(), &in); err != nil || in.Name == "" || in.IDCard == "" {
+			return c.Status(fiber.StatusBadRequest).JSON(contracts.NewError(contracts.ErrTokenMismatched, "want {\"name\":…,\"id_card\":…}", ""))
+		}
+		s.res.cache.PurgeIdentity(in.Name, in.IDCard)
+		// The pair itself is never logged.
+		s.log.Info("cache purged for one identity")
+		return c.SendStatus(fiber.StatusNoContent)
+	})
+}
