@@ -36,6 +36,9 @@ func Checks(t Target) []Check {
 		{"unknown path is 400 api_not_implemented", checkUnknownPath},
 		{"GET on the check path is 400 api_not_implemented", checkWrongMethod},
 	}
+	if t.Sessions {
+		cs = append(cs, sessionChecks(t)...)
+	}
 	if t.Magic {
 		for _, m := range contracts.MagicIdentities {
 			cs = append(cs, Check{"magic " + m.IDCard + ": " + m.Outcome, checkMagic(m)})

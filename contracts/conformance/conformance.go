@@ -38,6 +38,10 @@ type Target struct {
 	Gateway bool
 	// Sessions says the server serves the verification-session API.
 	Sessions bool
+	// PhoneURL is the simulator's base URL for the phone side of sessions
+	// (/phone/...): the phone talks to the authority, never through the
+	// tenant's gateway. Empty skips the checks that walk a session.
+	PhoneURL string
 	Client   *http.Client
 }
 

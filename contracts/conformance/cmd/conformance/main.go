@@ -20,6 +20,8 @@ func main() {
 	flag.BoolVar(&t.Prefer, "prefer", true, "the server honours the Prefer header (simulator, or a gateway in front of it)")
 	flag.BoolVar(&t.Magic, "magic", true, "the server answers the magic identities")
 	flag.BoolVar(&t.Gateway, "gateway", false, "an idgate gateway is in front")
+	flag.BoolVar(&t.Sessions, "sessions", false, "the server serves the verification-session API")
+	flag.StringVar(&t.PhoneURL, "phone-url", "", "the simulator's base URL for the sessions' phone side (empty: skip the walks)")
 	flag.Parse()
 	env, err := conformance.NewEnv(t)
 	if err != nil {
