@@ -101,3 +101,10 @@ func TestK6QuotaThroughGateway(t *testing.T) {
 	gw, _, admin := stackWithAdmin(t)
 	runK6(t, "quota.js", "BASE_URL="+gw, "ADMIN_URL="+admin, "QUOTA=40", "VUS=32", "REQUESTS=120")
 }
+
+// The cache script at a low rate: every answer correct, hot and cold
+// latencies within their thresholds.
+func TestK6CacheThroughGateway(t *testing.T) {
+	gw, _ := stack(t)
+	runK6(t, "cache.js", "BASE_URL="+gw, "RATE=100", "DURATION=4s", "HOT=50")
+}

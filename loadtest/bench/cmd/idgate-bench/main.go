@@ -13,10 +13,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/loadtest/bench/load"
 )
 
 func main() {
@@ -32,6 +34,8 @@ func main() {
 		err = bareProxy(os.Args[2:])
 	case "run":
 		err = run(os.Args[2:])
+	case "load":
+		err = loadOnly(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -39,6 +43,30 @@ func main() {
 		fmt.Fprintln(os.Stderr, "idgate-bench:", err)
 		os.Exit(1)
 	}
+}
+
+// loadOnly drives one running server, for profiling it by hand.
+func loadOnly(args []string) error {
+	fs := flag.NewFlagSet("load", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "host:port")
+	token := fs.String("token", "demo-key", "bearer token")
+	conns := fs.Int("conns", 64, "connections")
+	dur := fs.Duration("duration", 10*time.Second, "duration")
+	rate := fs.Int("rate", 0, "fixed arrival rate (0: saturate)")
+	_ = fs.Parse(args)
+	t := load.Target{Addr: *addr, Path: contracts.CheckPath, Token: *token, Bodies: load.Bodies(20000, 1)}
+	if *rate > 0 {
+		r, err := load.FixedRate(t, *rate, *dur)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%d req at %d/s: p50 %v p90 %v p99 %v p99.9 %v errors %d non-200 %d\n", r.Requests, *rate,
+			r.Percentile(50), r.Percentile(90), r.Percentile(99), r.Percentile(99.9), r.Errors, r.Non200)
+		return nil
+	}
+	r := load.Saturate(t, *conns, *dur)
+	fmt.Printf("%.0f req/s errors %d non-200 %d\n", r.RPS(), r.Errors, r.Non200)
+	return nil
 }
 
 // bareHandler answers every request with the simulator's happy-path JSON,
