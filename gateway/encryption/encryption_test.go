@@ -339,3 +339,44 @@ func FuzzTerminate(f *testing.F) {
 		}
 	})
 }
+
+// The response cache (issue 4) serves terminated and encrypt-upstream
+// requests from plaintext held in memory: a second client with another
+// data key gets the cached verdict sealed with its own key.
+func TestResponseCacheOnTerminate(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		c.Cache.Enabled = true
+		c.Cache.KeySecret = "0123456789abcdef0123456789abcdef"
+	})
+	for _, alg := range algs {
+		before := e.sim.Stats().Totals.Requests
+		var ids []string
+		for i := 0; i < 2; i++ {
+			body, sess := seal(t, e.gwTo[alg], plainReq(), fieldcrypto.AllFields)
+			r := e.post(t, pathTerminate, body)
+			resp := decodeAnswer(t, r)
+			plain, err := sess.Open(resp.Encryption.Object(), fieldcrypto.Fields{Name: resp.Name, IDCard: resp.IDCard})
+			if err != nil || plain.Name != testName {
+				t.Fatalf("%s #%d: %s %v", alg, i, r.body, err)
+			}
+			ids = append(ids, r.requestID)
+		}
+		rows := e.ledgerClasses(t)
+		first := "billed"
+		if alg != algs[0] {
+			first = "cached" // the identity, not the algorithm, is the key
+		}
+		if rows[ids[0]][colClass] != first || rows[ids[1]][colClass] != "cached" {
+			t.Fatalf("%s: classes %s, %s", alg, rows[ids[0]][colClass], rows[ids[1]][colClass])
+		}
+		if got := e.sim.Stats().Totals.Requests - before; alg == algs[0] && got != 1 {
+			t.Errorf("%s: %d upstream calls, want 1", alg, got)
+		} else if alg != algs[0] && got != 0 {
+			t.Errorf("%s: %d upstream calls, want 0 (cached by the first algorithm)", alg, got)
+		}
+	}
+	b, _ := json.Marshal(plainReq())
+	if r := decodeAnswer(t, e.post(t, pathEncUp, b)); r.Encryption != nil {
+		t.Errorf("encrypt-upstream cached answer carries encrypted fields: %+v", r)
+	}
+}

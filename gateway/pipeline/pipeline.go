@@ -207,7 +207,18 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		return
 	}
 
-	// 3b. Encryption towards the upstream (terminate, encrypt-upstream):
+	// 3c. Cache lookup: a hit costs no upstream call and is answered before
+	// the quota, which counts it only when the tenant's policy says so.
+	// The cache sees plaintext requests only, in memory: requests a
+	// terminate route opened qualify (a hit is sealed for the client with
+	// its own key), fields still encrypted (passthrough) do not. Never
+	// with a forwarded Prefer (it picks the simulator's outcome).
+	if p.Cache != nil && req.Encryption == nil && len(preferOf(ctx, rt)) == 0 &&
+		p.serveCached(&x, rt, &req, verdict.sess) {
+		return
+	}
+
+	// 3d. Encryption towards the upstream (terminate, encrypt-upstream):
 	// a fresh data key, so the client's never leaves the gateway.
 	forwardBody := ctx.Request.Body()
 	var upSess *fieldcrypto.Session
@@ -221,15 +232,6 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		if sealedBody != nil {
 			forwardBody, upSess = sealedBody, sess
 		}
-	}
-
-	// 3c. Cache lookup: a hit costs no upstream call and is answered before
-	// the quota, which counts it only when the tenant's policy says so.
-	// Only plaintext both ways (a sealed answer belongs to one data key),
-	// and never with a forwarded Prefer (it picks the simulator's outcome).
-	if p.Cache != nil && verdict.sess == nil && upSess == nil && len(preferOf(ctx, rt)) == 0 &&
-		p.serveCached(&x, rt, &req) {
-		return
 	}
 
 	// 4. Reserve a unit of the daily quotas (key and tenant).
@@ -255,6 +257,11 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		RequestID: s2b(x.requestID),
 		Route:     rt.Name,
 		FlightKey: x.lookup.Key,
+	}
+	if upSess != nil {
+		// An answer sealed for one upstream session opens with no other:
+		// identical sealed requests cannot share a call.
+		ureq.FlightKey = ""
 	}
 	err := p.Forward.Forward(&ureq, resp)
 	x.upstreamLatency = p.Now().Sub(upStart)
@@ -290,8 +297,16 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	if ureq.Shared && ans.class == billing.Billed {
 		ans.class = billing.Cached
 		countHit = p.Cache != nil && p.Cache.CountsQuota(key.Tenant.ID)
-	} else if ans.class == billing.Billed && x.lookup.Key != "" && answerBody == nil {
-		p.Cache.Put(x.lookup, rt.Name, ans.result, resp.Body())
+	} else if ans.class == billing.Billed && x.lookup.Key != "" {
+		cached, perr := resp.Body(), error(nil)
+		if answerBody != nil {
+			// The cache keeps the plain answer (result, description), never
+			// fields sealed for one data key.
+			cached, perr = rt.Crypto.Reseal(nil, resp.Body(), &req, upSess, nil)
+		}
+		if perr == nil {
+			p.Cache.Put(x.lookup, rt.Name, ans.result, cached)
+		}
 	}
 
 	// 7. Commit the unit when billed, release it otherwise.

@@ -1,11 +1,13 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/cache"
 	"github.com/idgate/idgate/gateway/idempotency"
@@ -111,7 +113,7 @@ func printable(b []byte) bool {
 
 // serveCached answers from the cache when it can; it returns true when it
 // answered (a hit, or a hit refused by the quota).
-func (p *Pipeline) serveCached(x *exchange, rt *Route, req *contracts.CheckRequest) bool {
+func (p *Pipeline) serveCached(x *exchange, rt *Route, req *contracts.CheckRequest, client *fieldcrypto.Session) bool {
 	look, ok := p.Cache.Key(x.key.Tenant.ID, rt.Name, req)
 	if !ok {
 		return false
@@ -120,6 +122,19 @@ func (p *Pipeline) serveCached(x *exchange, rt *Route, req *contracts.CheckReque
 	body, result, hit := p.Cache.Get(look)
 	if !hit {
 		return false
+	}
+	if client != nil {
+		// A terminated request: seal the cached plain answer's fields for
+		// the client, with its own key (gateway/encryption).
+		var resp contracts.CheckResponse
+		sealed, err := []byte(nil), json.Unmarshal(body, &resp)
+		if err == nil {
+			sealed, err = rt.Crypto.Answer(nil, resp, req, client)
+		}
+		if err != nil {
+			return false // answered by the upstream instead
+		}
+		body = sealed
 	}
 	x.result = result
 	if p.Cache.CountsQuota(x.key.Tenant.ID) {
