@@ -1,0 +1,80 @@
+package loadtest
+
+import (
+	"encoding/csv"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/idgate/idgate/internal/testbin"
+)
+
+// sessionsStack is stackWithAdmin with the simulator's session review
+// scaled from 15 minutes to under a second.
+func sessionsStack(t *testing.T) (gatewayURL, simulatorURL, adminURL string) {
+	t.Helper()
+	simAddr, gwAddr, adminAddr := testbin.FreeAddr(t), testbin.FreeAddr(t), testbin.FreeAddr(t)
+	sim := testbin.Build(t, "./simulator/cmd/simulator")
+	gw := testbin.Build(t, "./gateway/cmd/gateway")
+	testbin.Start(t, sim, []string{"-listen", simAddr}, []string{"IDGATE_SIM_SESSIONS_TIME_SCALE=0.0005"}, "http://"+simAddr+"/healthz")
+	testbin.Start(t, gw, []string{"-listen", gwAddr, "-admin-listen", adminAddr},
+		[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(t.TempDir(), "ledger.db")},
+		"http://"+gwAddr+"/healthz")
+	return "http://" + gwAddr, "http://" + simAddr, "http://" + adminAddr
+}
+
+// The sessions script through the gateway, phone side on the simulator;
+// afterwards the ledger holds exactly one billing entry per billed session
+// (3 of every 4 outcomes), however often each was polled.
+func TestK6SessionsThroughGateway(t *testing.T) {
+	gw, sim, admin := sessionsStack(t)
+	const iterations = 16
+	runK6(t, "sessions.js", "BASE_URL="+gw, "API_KEY=demo-key", "SIM_URL="+sim, "VUS=4", "ITERATIONS=16", "POLL_MS=50")
+
+	req, _ := http.NewRequest("GET", admin+"/admin/ledger.csv?tenant=demo", nil)
+	req.Header.Set("Authorization", "Bearer gateway-admin-token")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	recs, err := csv.NewReader(resp.Body).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	perSession := map[string]int{}
+	billed := 0
+	for _, r := range recs[1:] {
+		if r[col["route"]] != "sessions" {
+			continue
+		}
+		perSession[r[col["request_id"]]]++
+		if r[col["billed"]] == "true" {
+			billed++
+		}
+	}
+	if len(perSession) != iterations || billed != iterations*3/4 {
+		t.Fatalf("%d sessions with an outcome entry, %d billed; want %d and %d", len(perSession), billed, iterations, iterations*3/4)
+	}
+	for id, n := range perSession {
+		if n != 1 {
+			t.Errorf("session %s has %d outcome entries", id, n)
+		}
+	}
+	if strings.Contains(strings.Join(recs[0], ","), "name") {
+		t.Error("ledger export has a name column")
+	}
+}
+
+// The same script against the simulator alone (both URLs the simulator).
+func TestK6SessionsAgainstSimulator(t *testing.T) {
+	addr := testbin.FreeAddr(t)
+	sim := testbin.Build(t, "./simulator/cmd/simulator")
+	testbin.Start(t, sim, []string{"-listen", addr}, []string{"IDGATE_SIM_SESSIONS_TIME_SCALE=0.0005"}, "http://"+addr+"/healthz")
+	runK6(t, "sessions.js", "BASE_URL=http://"+addr, "API_KEY=sim-token", "SIM_URL=http://"+addr, "VUS=2", "ITERATIONS=4", "POLL_MS=50")
+}
