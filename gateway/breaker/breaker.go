@@ -60,7 +60,9 @@ func New(name string, c config.Breaker, reg prometheus.Registerer) (*Breaker, er
 		Interval:    c.Window.D(),
 		Timeout:     c.OpenFor.D(),
 		ReadyToTrip: func(n gobreaker.Counts) bool {
-			return n.Requests >= minReq && float64(n.TotalFailures)/float64(n.Requests) >= ratio
+			// Neutral (excluded) calls count in Requests but say nothing.
+			counted := n.Requests - min(n.TotalExclusions, n.Requests)
+			return counted >= minReq && float64(n.TotalFailures)/float64(counted) >= ratio
 		},
 		IsExcluded: func(err error) bool { return errors.Is(err, errNeutral) },
 		OnStateChange: func(_ string, _, to gobreaker.State) {

@@ -1,0 +1,187 @@
+package retry
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/gateway/breaker"
+	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/upstream"
+)
+
+// step is one scripted upstream answer.
+type step struct {
+	status     int
+	result     string
+	retryAfter string
+	err        error
+}
+
+type script struct {
+	steps []step
+	calls int
+}
+
+func (s *script) Forward(r *upstream.Request, resp *fasthttp.Response) error {
+	st := s.steps[min(s.calls, len(s.steps)-1)]
+	s.calls++
+	if st.err != nil {
+		return fmt.Errorf("upstream: %w", st.err)
+	}
+	resp.SetStatusCode(st.status)
+	if st.retryAfter != "" {
+		resp.Header.Set("Retry-After", st.retryAfter)
+	}
+	if st.result != "" {
+		resp.SetBodyString(`{"result":"` + st.result + `","description":"x"}`)
+	} else {
+		resp.SetBodyString(`{"success":false,"error":{"code":"api_error","message":"x"}}`)
+	}
+	return nil
+}
+
+func policy() Policy {
+	cfg := config.Default()
+	return NewPolicy(cfg.Retry, cfg.Routes)
+}
+
+func ok(r string) step { return step{status: 200, result: r} }
+
+func TestRetryPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		steps []step
+		calls int
+		last  string // result or status of the answer kept
+	}{
+		{"billed at once", []step{ok("0")}, 1, "0"},
+		{"billed inconsistent never retried", []step{ok("-1"), ok("0")}, 1, "-1"},
+		{"no record not retried", []step{ok("-5"), ok("0")}, 1, "-5"},
+		{"daily limit not retried", []step{ok("-7"), ok("0")}, 1, "-7"},
+		{"database exception then billed", []step{ok("-4"), ok("0")}, 2, "0"},
+		{"upgrading thrice", []step{ok("-6")}, 3, "-6"},
+		{"500 burst then billed", []step{{status: 500}, {status: 502}, ok("0")}, 3, "0"},
+		{"503 then 504 then billed", []step{{status: 503}, {status: 504}, ok("-1")}, 3, "-1"},
+		{"400 not retried", []step{{status: 400}, ok("0")}, 1, "400"},
+		{"501 not retried", []step{{status: 501}, ok("0")}, 1, "501"},
+		{"429 honoured", []step{{status: 429, retryAfter: "0"}, ok("0")}, 2, "0"},
+		{"reset retried", []step{{err: syscall.ECONNRESET}, ok("0")}, 2, "0"},
+		{"refused retried", []step{{err: syscall.ECONNREFUSED}, ok("0")}, 2, "0"},
+		{"closed before answer retried", []step{{err: io.EOF}, {err: fasthttp.ErrConnectionClosed}, ok("0")}, 3, "0"},
+		{"timeout not retried", []step{{err: fasthttp.ErrTimeout}, ok("0")}, 1, "err"},
+		{"malformed not retried", []step{{err: errors.New("cannot parse response status line")}, ok("0")}, 1, "err"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &script{steps: tc.steps}
+			p := policy()
+			p.MinBackoff, p.MaxBackoff = time.Microsecond, time.Microsecond
+			f, err := New(s, nil, p, prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.sleep = func(time.Duration) {}
+			resp := fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseResponse(resp)
+			r := &upstream.Request{Route: "check-2e"}
+			ferr := f.Forward(r, resp)
+			if s.calls != tc.calls || r.Attempts != tc.calls {
+				t.Fatalf("calls %d attempts %d, want %d", s.calls, r.Attempts, tc.calls)
+			}
+			var got string
+			switch {
+			case ferr != nil:
+				got = "err"
+			case resp.StatusCode() == 200:
+				res, _ := upstream.ResultField(resp.Body())
+				got = string(res)
+			default:
+				got = fmt.Sprint(resp.StatusCode())
+			}
+			if got != tc.last {
+				t.Fatalf("kept %q, want %q", got, tc.last)
+			}
+		})
+	}
+}
+
+func TestDeadlineStopsWaiting(t *testing.T) {
+	// Retry-After beyond the deadline: answer the 429 now instead of
+	// making the client wait past the deadline.
+	s := &script{steps: []step{{status: 429, retryAfter: "30"}, ok("0")}}
+	p := policy()
+	p.Deadline = time.Second
+	f, _ := New(s, nil, p, nil)
+	var slept time.Duration
+	f.sleep = func(d time.Duration) { slept += d }
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	r := &upstream.Request{Route: "check-2e"}
+	_ = f.Forward(r, resp)
+	if s.calls != 1 || slept != 0 || resp.StatusCode() != 429 {
+		t.Fatalf("calls %d slept %v status %d", s.calls, slept, resp.StatusCode())
+	}
+	// A Retry-After inside the deadline is waited for exactly.
+	s = &script{steps: []step{{status: 429, retryAfter: "1"}, ok("0")}}
+	p.Deadline = 5 * time.Second
+	f, _ = New(s, nil, p, nil)
+	slept = 0
+	f.sleep = func(d time.Duration) { slept += d }
+	_ = f.Forward(&upstream.Request{Route: "check-2e"}, resp)
+	if s.calls != 2 || slept != time.Second {
+		t.Fatalf("calls %d slept %v, want 2 calls after 1s", s.calls, slept)
+	}
+	// Each call gets the deadline's remainder as its timeout.
+	if r.Timeout <= 0 || r.Timeout > time.Second {
+		t.Fatalf("timeout %v not bounded by the deadline", r.Timeout)
+	}
+}
+
+func TestBackoffJitterAndGrowth(t *testing.T) {
+	p := policy()
+	for n := 1; n <= 6; n++ {
+		b := min(p.MinBackoff<<(n-1), p.MaxBackoff)
+		for range 100 {
+			d := p.Backoff(n, fasthttp.AcquireResponse(), nil)
+			if d < b/2 || d > b {
+				t.Fatalf("attempt %d: %v outside [%v, %v]", n, d, b/2, b)
+			}
+		}
+	}
+}
+
+// gate refuses after `allow` calls.
+type gate struct{ allow, outcomes int }
+
+func (g *gate) Allow() (func(breaker.Outcome), error) {
+	if g.allow == 0 {
+		return nil, breaker.ErrOpen
+	}
+	g.allow--
+	return func(breaker.Outcome) { g.outcomes++ }, nil
+}
+
+func TestBreakerStopsRetries(t *testing.T) {
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	s := &script{steps: []step{{status: 500}}}
+	g := &gate{allow: 0}
+	f, _ := New(s, g, policy(), nil)
+	f.sleep = func(time.Duration) {}
+	r := &upstream.Request{Route: "check-2e"}
+	if err := f.Forward(r, resp); !errors.Is(err, breaker.ErrOpen) || s.calls != 0 || r.Attempts != 0 {
+		t.Fatalf("open at first: err %v calls %d", err, s.calls)
+	}
+	g = &gate{allow: 1}
+	f, _ = New(s, g, policy(), nil)
+	f.sleep = func(time.Duration) {}
+	if err := f.Forward(r, resp); err != nil || s.calls != 1 || resp.StatusCode() != 500 || r.Attempts != 1 || g.outcomes != 1 {
+		t.Fatalf("open mid-way: err %v calls %d status %d attempts %d", err, s.calls, resp.StatusCode(), r.Attempts)
+	}
+}
