@@ -10,7 +10,7 @@ all: build
 
 build: ## compile bin/simulator and bin/gateway
 	$(GO) build -o $(BIN)/simulator ./simulator/cmd/simulator
-	@if [ -d gateway/cmd/gateway ]; then $(GO) build -o $(BIN)/gateway ./gateway/cmd/gateway; fi
+	$(GO) build -o $(BIN)/gateway ./gateway/cmd/gateway
 
 setup: ## install the tools tests need (Debian packages, Node modules)
 	./scripts/setup.sh
