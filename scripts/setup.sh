@@ -7,6 +7,10 @@ command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 # Node.js runs the field-encryption interop test (contracts/fieldcrypto).
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
+# Headless Chromium (and a CJK font, so card data is legible in the
+# screenshot) for the QA console's browser test (simulator/console).
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || need_apt+=(fonts-wqy-microhei)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (Debian packages)"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
@@ -32,18 +36,7 @@ if ! [ -d "$interop/node_modules/sm-crypto" ]; then
   (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# Headless Chromium (and a CJK font, so card data is legible in the
-# screenshot) for the QA console's browser test (simulator/console), and its
-# playwright-core, pinned by package-lock.json.
-need_console=()
-[ -x /usr/bin/chromium ] || need_console+=(chromium)
-fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || need_console+=(fonts-wqy-microhei)
-if [ ${#need_console[@]} -gt 0 ]; then
-  echo "setup: installing ${need_console[*]} (Debian packages)"
-  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_console[@]}" >/dev/null
-fi
+# playwright-core for the console's browser test, pinned by package-lock.json.
 console_e2e="$(dirname "$0")/../simulator/console/e2e"
 if ! [ -d "$console_e2e/node_modules/playwright-core" ]; then
   echo "setup: npm ci in simulator/console/e2e"
