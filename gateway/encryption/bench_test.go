@@ -1,0 +1,206 @@
+package encryption_test
+
+import (
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttputil"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/fieldcrypto"
+	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/server"
+)
+
+// The performance target: whole requests through the gateway in
+// terminate mode reach at least 0.8x the rate of the private-key unwrap
+// alone, on the same cores. Run in one go:
+//
+//	go test -run '^$' -bench . -benchtime 3s ./gateway/encryption/
+//
+// Every benchmark reports req/s. The upstream is a stub answering a plain
+// verdict at once (a real authority's own unwrap runs on its machines, not
+// ours); clients reach the gateway over in-memory connections, so the
+// figures are the gateway's CPU cost per request.
+
+const benchPool = 256 // distinct sealed requests: no key-cache hits
+
+func benchRing(b *testing.B, alg fieldcrypto.Algorithm) (*fieldcrypto.Keyring, fieldcrypto.Recipient) {
+	b.Helper()
+	key, err := fieldcrypto.GenerateKey(alg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ring, err := fieldcrypto.NewKeyring(nil, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return ring, recipientOf(b, key)
+}
+
+func reportRate(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+}
+
+// BenchmarkUnwrap is the floor: opening a sealed request (private-key
+// unwrap plus the field decryption) with nothing else.
+func BenchmarkUnwrap(b *testing.B) {
+	for _, alg := range algs {
+		b.Run(benchName(alg), func(b *testing.B) {
+			ring, to := benchRing(b, alg)
+			reqs := make([]contracts.CheckRequest, benchPool)
+			for i := range reqs {
+				reqs[i] = plainReq()
+				if _, err := fieldcrypto.SealRequest(&reqs[i], to, fieldcrypto.AllFields); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var next atomic.Uint64
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					r := &reqs[next.Add(1)%benchPool]
+					if _, _, err := ring.Open(r.Encryption, fieldcrypto.Fields{Name: r.Name, IDCard: r.IDCard}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			reportRate(b)
+		})
+	}
+}
+
+func benchName(alg fieldcrypto.Algorithm) string {
+	if alg == fieldcrypto.AES256CBC {
+		return "RSA"
+	}
+	return "SM2"
+}
+
+// stubUpstream answers every check with a plain "0" over loopback TCP.
+func stubUpstream(b *testing.B) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := contracts.AppendResponse(nil, contracts.CheckResponse{Result: contracts.ResultConsistent, Description: contracts.Results[0].Description})
+	s := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBody(body)
+	}}
+	go s.Serve(ln)
+	b.Cleanup(func() { s.Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+// benchGateway is a gateway with one terminate route in front of the stub,
+// served on an in-memory listener.
+func benchGateway(b *testing.B, keyCache bool) (*fasthttp.Client, map[fieldcrypto.Algorithm]fieldcrypto.Recipient) {
+	b.Helper()
+	dir := b.TempDir()
+	paths, to := keyFiles(b, filepath.Join(dir, "keys"))
+	cfg := config.Default()
+	cfg.Upstream.URL = stubUpstream(b)
+	cfg.Store.Path = filepath.Join(dir, "ledger.db")
+	cfg.LogLevel = "error"
+	cfg.Tenants[0].Rate, cfg.Tenants[0].Burst = 1e9, 1e9
+	for _, p := range paths {
+		cfg.Encryption.PrivateKeys = append(cfg.Encryption.PrivateKeys, "file:"+p)
+	}
+	// The stub never opens what the gateway seals for it; any key will do.
+	for _, alg := range algs {
+		cfg.Encryption.UpstreamKeys = append(cfg.Encryption.UpstreamKeys,
+			"file:"+writePublic(b, to[alg], filepath.Join(dir, benchName(alg)+".pub")))
+	}
+	if keyCache {
+		cfg.Encryption.KeyCache = config.KeyCache{Entries: 10000, TTL: config.Duration(5 * time.Minute)}
+	}
+	rt := config.CheckRoute()
+	rt.Encryption.Mode = config.ModeTerminate
+	rt.ForwardPrefer = false
+	cfg.Routes = []config.Route{rt}
+	if err := cfg.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	gw, err := server.New(cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, aln := fasthttputil.NewInmemoryListener(), fasthttputil.NewInmemoryListener()
+	gw.Serve(ln, aln)
+	b.Cleanup(func() { gw.Shutdown(b.Context()) })
+	c := &fasthttp.Client{Dial: func(string) (net.Conn, error) { return ln.Dial() }, MaxConnsPerHost: 1024}
+	return c, to
+}
+
+func benchTerminate(b *testing.B, alg fieldcrypto.Algorithm, keyCache bool) {
+	c, to := benchGateway(b, keyCache)
+	n := benchPool
+	if keyCache {
+		n = 1 // every client reuses one wrapped key: cache hits
+	}
+	bodies := make([][]byte, n)
+	for i := range bodies {
+		bodies[i], _ = seal(b, to[alg], plainReq(), fieldcrypto.AllFields)
+	}
+	var next atomic.Uint64
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(req)
+		defer fasthttp.ReleaseResponse(resp)
+		req.SetRequestURI("http://gateway" + contracts.CheckPath)
+		req.Header.SetMethod("POST")
+		req.Header.SetContentType("application/json")
+		req.Header.Set("Authorization", "Bearer demo-key")
+		for pb.Next() {
+			req.SetBody(bodies[next.Add(1)%uint64(n)])
+			if err := c.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+				b.Errorf("status %d err %v: %s", resp.StatusCode(), err, resp.Body())
+				return
+			}
+		}
+	})
+	reportRate(b)
+	b.StopTimer()
+	var r contracts.CheckResponse
+	if err := json.Unmarshal(resp0(c, bodies[0]), &r); err != nil || r.Encryption == nil {
+		b.Fatalf("answer not sealed: %v", err)
+	}
+}
+
+func resp0(c *fasthttp.Client, body []byte) []byte {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://gateway" + contracts.CheckPath)
+	req.Header.SetMethod("POST")
+	req.Header.SetContentType("application/json")
+	req.Header.Set("Authorization", "Bearer demo-key")
+	req.SetBody(body)
+	if err := c.Do(req, resp); err != nil {
+		return nil
+	}
+	return append([]byte(nil), resp.Body()...)
+}
+
+// BenchmarkTerminate is whole requests through the gateway in terminate
+// mode: open, validate, quota, re-seal for the upstream (fresh key),
+// forward, reseal the answer, ledger.
+func BenchmarkTerminate(b *testing.B) {
+	for _, alg := range algs {
+		b.Run(benchName(alg), func(b *testing.B) { benchTerminate(b, alg, false) })
+	}
+	for _, alg := range algs {
+		b.Run(benchName(alg)+"-keycache-hit", func(b *testing.B) { benchTerminate(b, alg, true) })
+	}
+}
