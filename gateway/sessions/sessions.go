@@ -454,17 +454,17 @@ func (s *Service) poll(ctx *fasthttp.RequestCtx, route, id, suffix string) {
 	}
 	if resp.StatusCode() == fasthttp.StatusOK {
 		switch route {
-		case RouteStatus:
-			var v contracts.Session
+		case RouteStatus, RouteResult:
+			// Only the fields billing needs: a result carries the card and a
+			// portrait the gateway has no business decoding.
+			var v outcome
 			if json.Unmarshal(resp.Body(), &v) == nil {
 				x.result = string(v.State)
-				s.observe(t, v.State, failureCode(v.Error), v.Version, route)
-			}
-		case RouteResult:
-			var r contracts.SessionResult
-			if json.Unmarshal(resp.Body(), &r) == nil {
-				x.result = string(r.State)
-				s.observe(t, r.State, r.Code, 0, route)
+				code := v.Code
+				if v.Error != nil {
+					code = v.Error.Code
+				}
+				s.observe(t, v.State, code, v.Version, route)
 			}
 		}
 	}
@@ -473,6 +473,17 @@ func (s *Service) poll(ctx *fasthttp.RequestCtx, route, id, suffix string) {
 		class = billing.UpstreamError
 	}
 	s.pass(x, class, resp)
+}
+
+// outcome is what billing reads of a status (state, version, error) or a
+// result (state, code; version absent, so 0).
+type outcome struct {
+	State   contracts.SessionState `json:"state"`
+	Version int64                  `json:"version"`
+	Code    contracts.SessionCode  `json:"code"`
+	Error   *struct {
+		Code contracts.SessionCode `json:"code"`
+	} `json:"error"`
 }
 
 func failureCode(f *contracts.SessionFailure) contracts.SessionCode {

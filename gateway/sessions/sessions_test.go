@@ -1,0 +1,465 @@
+package sessions
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/auth"
+	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/ledger"
+	"github.com/idgate/idgate/gateway/quota"
+	"github.com/idgate/idgate/gateway/ratelimit"
+)
+
+// fakeUpstream answers every call with the programmed status and body per
+// "METHOD path"; unknown calls are 404 session_not_found.
+type fakeUpstream struct {
+	mu    sync.Mutex
+	resp  map[string]func() (int, string)
+	calls map[string]int
+	auth  []string
+}
+
+func (f *fakeUpstream) Do(method, path string, body, prefer, requestID []byte, resp *fasthttp.Response) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := method + " " + path
+	f.calls[k]++
+	h, ok := f.resp[k]
+	if !ok {
+		resp.SetStatusCode(404)
+		resp.SetBodyString(`{"success":false,"error":{"code":"session_not_found","message":"x"},"trace_id":"t"}`)
+		return nil
+	}
+	st, b := h()
+	resp.SetStatusCode(st)
+	resp.Header.SetContentType("application/json")
+	resp.SetBodyString(b)
+	return nil
+}
+
+func (f *fakeUpstream) set(k string, status int, body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.resp[k] = func() (int, string) { return status, body }
+}
+
+type recLedger struct {
+	mu      sync.Mutex
+	entries []ledger.Entry
+}
+
+func (l *recLedger) Record(e ledger.Entry) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.entries = append(l.entries, e)
+	return nil
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Observe(string, string, string, time.Duration) {}
+func (nopMetrics) ObserveUpstream(string, time.Duration)         {}
+
+type seqIDs struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (s *seqIDs) Next() string { s.mu.Lock(); defer s.mu.Unlock(); s.n++; return fmt.Sprintf("req-%d", s.n) }
+
+type fixture struct {
+	svc   *Service
+	up    *fakeUpstream
+	quota *quota.Counter
+	led   *recLedger
+	store *SQLite
+	app   *fiber.App
+	path  string
+}
+
+func newFixture(t *testing.T, tenantQuota int64, dbPath string) *fixture {
+	t.Helper()
+	if dbPath == "" {
+		dbPath = tempDB(t)
+	}
+	db, err := ledger.OpenDB(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store, err := NewSQLite(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := auth.NewDirectory([]config.Tenant{
+		{ID: "acme", DailyQuota: tenantQuota, Rate: 1e6, Burst: 1e6, Keys: []config.Key{{ID: "acme-1", Key: "acme-key"}}},
+		{ID: "rival", Rate: 1e6, Burst: 1e6, Keys: []config.Key{{ID: "rival-1", Key: "rival-key"}}},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := quota.NewCalendar(time.UTC)
+	f := &fixture{up: &fakeUpstream{resp: map[string]func() (int, string){}, calls: map[string]int{}}, quota: quota.NewCounter(cal), led: &recLedger{}, store: store, path: dbPath}
+	cfg := config.DefaultSessions()
+	cfg.TenantWebhookSecrets = map[string]string{"acme": "acme-secret"}
+	relay := NewRelay(cfg, nil, slog.New(slog.DiscardHandler))
+	t.Cleanup(relay.Close)
+	f.svc, err = New(cfg, Deps{
+		Auth: auth.NewStore(dir), Limits: ratelimit.New(), Quota: f.quota, Ledger: f.led, Calendar: cal,
+		Metrics: nopMetrics{}, IDs: &seqIDs{}, Upstream: f.up, Store: store, Log: slog.New(slog.DiscardHandler),
+		MaxBody: 1 << 16, Listen: "127.0.0.1:8080",
+	}, relay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.svc.Close)
+	f.app = fiber.New(fiber.Config{DisableStartupMessage: true})
+	f.svc.Register(f.app)
+	return f
+}
+
+// tempDB is a database path without the '#' that t.TempDir puts in the
+// names of numbered subtests and fuzz seeds: ledger.OpenDB builds a
+// file: URI, where '#' starts a fragment, so every seed would share one file.
+func tempDB(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "idgate-sessions-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "ledger.db")
+}
+
+func sessionJSON(id string, state contracts.SessionState, version int64, code contracts.SessionCode) string {
+	s := contracts.Session{RequestID: id, Flow: contracts.FlowNFC, State: state, Version: version, QRURL: "http://sim/phone/qr/x",
+		CreatedAt: time.Now(), UpdatedAt: time.Now(), ExpiresAt: time.Now().Add(10 * time.Minute)}
+	if code != 0 || state == contracts.StateFailed || state == contracts.StateExpired {
+		s.Error = contracts.Failure(code)
+	}
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func (f *fixture) do(t *testing.T, method, path, key, body string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := f.app.Test(req, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (f *fixture) create(t *testing.T, id, body string) {
+	t.Helper()
+	f.up.set("POST "+contracts.SessionsPath, 201, sessionJSON(id, contracts.StateCreated, 1, 0))
+	if st, b := f.do(t, "POST", contracts.SessionsPath, "acme-key", body); st != 201 {
+		t.Fatalf("create: %d %s", st, b)
+	}
+}
+
+// billingEntries counts the durable outcome entries of a session.
+func (f *fixture) billingEntries(t *testing.T, id string) (billed, unbilled int) {
+	t.Helper()
+	db, err := ledger.OpenDB(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT billed FROM ledger WHERE route = ? AND request_id = ?`, RouteBilling, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b int
+		rows.Scan(&b)
+		if b == 1 {
+			billed++
+		} else {
+			unbilled++
+		}
+	}
+	return
+}
+
+// Every way a session shows its outcome, on the status route and the
+// result route: status, quota and the one outcome entry.
+func TestObserveOutcomes(t *testing.T) {
+	tests := []struct {
+		name        string
+		state       contracts.SessionState
+		code        contracts.SessionCode
+		want        Status
+		used, resvd int64
+		billed      int
+		unbilled    int
+	}{
+		{"approved", contracts.StateApproved, 0, Billed, 1, 0, 1, 0},
+		{"rejected 2006", contracts.StateRejected, 2006, Billed, 1, 0, 1, 0},
+		{"rejected 2016", contracts.StateRejected, 2016, Billed, 1, 0, 1, 0},
+		{"rejected 2005", contracts.StateRejected, 2005, Released, 0, 0, 0, 1},
+		{"failed 301", contracts.StateFailed, 301, Released, 0, 0, 0, 1},
+		{"failed 16", contracts.StateFailed, 16, Released, 0, 0, 0, 1},
+		{"expired", contracts.StateExpired, 15, Expired, 0, 0, 0, 0},
+		{"under review", contracts.StateUnderReview, 0, Open, 0, 1, 0, 0},
+		{"scanned", contracts.StateScanned, 0, Open, 0, 1, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, 0, "")
+			id := "sess-1"
+			f.create(t, id, "")
+			f.up.set("GET "+contracts.SessionPath(id), 200, sessionJSON(id, tc.state, 5, tc.code))
+			for range 3 {
+				if st, b := f.do(t, "GET", contracts.SessionPath(id), "acme-key", ""); st != 200 {
+					t.Fatalf("poll: %d %s", st, b)
+				}
+			}
+			if got, _ := f.svc.Status(id); got != tc.want {
+				t.Fatalf("status %s, want %s", got, tc.want)
+			}
+			u := f.quota.Tenant("acme", time.Now())
+			if u.Used != tc.used || u.Reserved != tc.resvd {
+				t.Fatalf("quota %+v, want used %d reserved %d", u, tc.used, tc.resvd)
+			}
+			if b, ub := f.billingEntries(t, id); b != tc.billed || ub != tc.unbilled {
+				t.Fatalf("outcome entries %d billed %d unbilled, want %d %d", b, ub, tc.billed, tc.unbilled)
+			}
+		})
+	}
+}
+
+// 20 goroutines see the billed outcome at once: one entry, one unit.
+func TestBilledOnceConcurrently(t *testing.T) {
+	f := newFixture(t, 0, "")
+	id := "sess-c"
+	f.create(t, id, "")
+	f.up.set("GET "+contracts.SessionPath(id), 200, sessionJSON(id, contracts.StateApproved, 7, 0))
+	res := `{"request_id":"sess-c","state":"approved","decision":"approved","code":0,"billing":"billed"}`
+	f.up.set("GET "+contracts.SessionPath(id)+"/result", 200, res)
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := contracts.SessionPath(id)
+			if i%2 == 0 {
+				p += "/result"
+			}
+			f.do(t, "GET", p, "acme-key", "")
+		}()
+	}
+	wg.Wait()
+	if b, ub := f.billingEntries(t, id); b != 1 || ub != 0 {
+		t.Fatalf("%d billed, %d unbilled entries; want exactly one billed", b, ub)
+	}
+	if u := f.quota.Tenant("acme", time.Now()); u.Used != 1 || u.Reserved != 0 {
+		t.Fatalf("quota %+v", u)
+	}
+}
+
+// A restart (a new service over the same database) neither re-bills a
+// billed session nor forgets an open one's reserved unit.
+func TestRestartKeepsBillingState(t *testing.T) {
+	dbPath := tempDB(t)
+	f := newFixture(t, 0, dbPath)
+	f.create(t, "billed-1", "")
+	f.create(t, "open-1", "")
+	f.up.set("GET "+contracts.SessionPath("billed-1"), 200, sessionJSON("billed-1", contracts.StateApproved, 7, 0))
+	f.do(t, "GET", contracts.SessionPath("billed-1"), "acme-key", "")
+	f.svc.Close()
+
+	g := newFixture(t, 0, dbPath)
+	if u := g.quota.Tenant("acme", time.Now()); u.Reserved != 1 {
+		t.Fatalf("after restart: %+v, want the open session's unit reserved", u)
+	}
+	g.up.set("GET "+contracts.SessionPath("billed-1"), 200, sessionJSON("billed-1", contracts.StateApproved, 7, 0))
+	if st, b := g.do(t, "GET", contracts.SessionPath("billed-1"), "acme-key", ""); st != 200 {
+		t.Fatalf("poll after restart: %d %s", st, b)
+	}
+	if b, _ := g.billingEntries(t, "billed-1"); b != 1 {
+		t.Fatalf("%d billing entries after restart, want 1", b)
+	}
+}
+
+// Wrong tenants, unknown IDs, bad bodies and an exhausted quota are
+// answered by the gateway and never reach the upstream.
+func TestLocalAnswers(t *testing.T) {
+	f := newFixture(t, 1, "")
+	f.create(t, "mine", "")
+	tests := []struct {
+		name, method, path, key, body string
+		status                        int
+		code                          contracts.ErrorCode
+	}{
+		{"other tenant's status", "GET", contracts.SessionPath("mine"), "rival-key", "", 404, contracts.ErrSessionNotFound},
+		{"other tenant's result", "GET", contracts.SessionPath("mine") + "/result", "rival-key", "", 404, contracts.ErrSessionNotFound},
+		{"other tenant's regenerate", "POST", contracts.SessionPath("mine") + "/qr", "rival-key", "", 404, contracts.ErrSessionNotFound},
+		{"unknown id", "GET", contracts.SessionPath("nope"), "acme-key", "", 404, contracts.ErrSessionNotFound},
+		{"no key", "GET", contracts.SessionPath("mine"), "", "", 401, contracts.ErrInvalidToken},
+		{"malformed body", "POST", contracts.SessionsPath, "acme-key", `{"flow":`, 400, contracts.ErrTokenMismatched},
+		{"relative callback", "POST", contracts.SessionsPath, "acme-key", `{"callback_url":"/hook"}`, 400, contracts.ErrTokenMismatched},
+		{"callback without a tenant secret", "POST", contracts.SessionsPath, "rival-key", `{"callback_url":"http://x/hook"}`, 400, contracts.ErrTokenMismatched},
+		{"quota used up by the open session", "POST", contracts.SessionsPath, "acme-key", `{}`, 402, contracts.ErrUsedUp},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := f.up.calls["POST "+contracts.SessionsPath] + f.up.calls["GET "+contracts.SessionPath("mine")]
+			st, b := f.do(t, tc.method, tc.path, tc.key, tc.body)
+			var eb contracts.ErrorBody
+			json.Unmarshal([]byte(b), &eb)
+			if st != tc.status || eb.Error.Code != tc.code {
+				t.Fatalf("%d %s, want %d %s", st, b, tc.status, tc.code)
+			}
+			if after := f.up.calls["POST "+contracts.SessionsPath] + f.up.calls["GET "+contracts.SessionPath("mine")]; after != before {
+				t.Fatal("forwarded to the upstream")
+			}
+		})
+	}
+}
+
+// The tenant's callback is replaced by the gateway's receiver upstream.
+func TestCreateSubstitutesCallback(t *testing.T) {
+	f := newFixture(t, 0, "")
+	var got contracts.CreateSessionRequest
+	f.up.mu.Lock()
+	f.up.resp["POST "+contracts.SessionsPath] = func() (int, string) { return 201, sessionJSON("cb-1", contracts.StateCreated, 1, 0) }
+	f.up.mu.Unlock()
+	up := &capture{fakeUpstream: f.up, body: &got}
+	f.svc.Upstream = up
+	if st, b := f.do(t, "POST", contracts.SessionsPath, "acme-key", `{"callback_url":"https://tenant.example/hook","id_card":"110101192202220017","name":"测试会话通过"}`); st != 201 {
+		t.Fatalf("%d %s", st, b)
+	}
+	if got.CallbackURL != "http://127.0.0.1:8080"+WebhookPath || got.IDCard != "110101192202220017" {
+		t.Fatalf("forwarded %+v", got)
+	}
+	f.led.mu.Lock()
+	defer f.led.mu.Unlock()
+	for _, e := range f.led.entries {
+		if e.IDMasked != "110101********0017" {
+			t.Fatalf("ledger id_masked %q", e.IDMasked)
+		}
+	}
+}
+
+type capture struct {
+	*fakeUpstream
+	body *contracts.CreateSessionRequest
+}
+
+func (c *capture) Do(method, path string, body, prefer, requestID []byte, resp *fasthttp.Response) error {
+	if method == "POST" && path == contracts.SessionsPath {
+		json.Unmarshal(body, c.body)
+	}
+	return c.fakeUpstream.Do(method, path, body, prefer, requestID, resp)
+}
+
+// The relay re-signs with the tenant's secret and retries failures with
+// backoff until the receiver accepts.
+func TestRelayRetriesAndSigns(t *testing.T) {
+	var mu sync.Mutex
+	attempts := 0
+	done := make(chan error, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		attempts++
+		n := attempts
+		mu.Unlock()
+		if n < 3 {
+			w.WriteHeader(500)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		done <- contracts.VerifyWebhook([]byte("acme-secret"), r.Header.Get(contracts.WebhookTimestampHeader), r.Header.Get(contracts.WebhookSignatureHeader), b, time.Now(), time.Minute)
+	}))
+	defer srv.Close()
+	cfg := config.DefaultSessions()
+	cfg.TenantWebhookSecrets = map[string]string{"acme": "acme-secret"}
+	cfg.Delivery.InitialBackoff, cfg.Delivery.MaxBackoff = config.Duration(10*time.Millisecond), config.Duration(20*time.Millisecond)
+	r := NewRelay(cfg, nil, slog.New(slog.DiscardHandler))
+	defer r.Close()
+	if !r.Enqueue("acme", srv.URL, "ev-1", []byte(`{"id":"ev-1"}`)) {
+		t.Fatal("enqueue refused")
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("never delivered")
+	}
+}
+
+func TestBackoffBounds(t *testing.T) {
+	cfg := config.DefaultSessions()
+	r := &Relay{cfg: cfg.Delivery}
+	for attempt := 1; attempt <= 12; attempt++ {
+		full := min(time.Second<<(attempt-1), 5*time.Minute)
+		for range 50 {
+			if d := r.backoff(attempt); d < full/2 || d > full {
+				t.Fatalf("attempt %d: %s outside [%s, %s]", attempt, d, full/2, full)
+			}
+		}
+	}
+}
+
+// The receiver refuses anything not signed with the upstream secret, and
+// never panics on garbage.
+func FuzzReceive(f *testing.F) {
+	f.Add([]byte(`{"id":"a-1","request_id":"a","state":"approved","version":3}`), "1700000000", "v1=00")
+	f.Add([]byte(`{`), "", "")
+	f.Fuzz(func(t *testing.T, body []byte, ts, sig string) {
+		if !headerSafe(ts) || !headerSafe(sig) {
+			t.Skip("not sendable as an HTTP header value")
+		}
+		fx := newFixture(t, 0, "")
+		fx.create(t, "a", "")
+		req := httptest.NewRequest("POST", WebhookPath, strings.NewReader(string(body)))
+		req.Header.Set(contracts.WebhookTimestampHeader, ts)
+		req.Header.Set(contracts.WebhookSignatureHeader, sig)
+		resp, err := fx.app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode != 401 {
+			t.Fatalf("unsigned delivery answered %d", resp.StatusCode)
+		}
+		if st, _ := fx.svc.Status("a"); st != Open {
+			t.Fatalf("unsigned delivery changed the session to %s", st)
+		}
+	})
+}
+
+func headerSafe(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return strings.TrimSpace(v) == v
+}
