@@ -80,7 +80,12 @@ type seqIDs struct {
 	n  int
 }
 
-func (s *seqIDs) Next() string { s.mu.Lock(); defer s.mu.Unlock(); s.n++; return fmt.Sprintf("req-%d", s.n) }
+func (s *seqIDs) Next() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.n++
+	return fmt.Sprintf("req-%d", s.n)
+}
 
 type fixture struct {
 	svc   *Service
