@@ -86,7 +86,7 @@ type Idempotency struct {
 
 func baseCache() Cache {
 	return Cache{
-		MaxBytes: 256 << 20,
+		MaxBytes: 512 << 20,
 		TTL:      map[string]Duration{"0": Duration(24 * time.Hour), "-1": Duration(24 * time.Hour)},
 		Routes:   map[string]map[string]Duration{},
 		Tenants:  map[string]CacheTenant{},
