@@ -97,7 +97,7 @@ type fixture struct {
 	path  string
 }
 
-func newFixture(t *testing.T, tenantQuota int64, dbPath string) *fixture {
+func newFixture(t testing.TB, tenantQuota int64, dbPath string) *fixture {
 	t.Helper()
 	if dbPath == "" {
 		dbPath = tempDB(t)
@@ -141,7 +141,7 @@ func newFixture(t *testing.T, tenantQuota int64, dbPath string) *fixture {
 // tempDB is a database path without the '#' that t.TempDir puts in the
 // names of numbered subtests and fuzz seeds: ledger.OpenDB builds a
 // file: URI, where '#' starts a fragment, so every seed would share one file.
-func tempDB(t *testing.T) string {
+func tempDB(t testing.TB) string {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "idgate-sessions-")
 	if err != nil {
@@ -161,7 +161,7 @@ func sessionJSON(id string, state contracts.SessionState, version int64, code co
 	return string(b)
 }
 
-func (f *fixture) do(t *testing.T, method, path, key, body string) (int, string) {
+func (f *fixture) do(t testing.TB, method, path, key, body string) (int, string) {
 	t.Helper()
 	req := httptest.NewRequest(method, path, strings.NewReader(body))
 	if key != "" {
@@ -178,7 +178,7 @@ func (f *fixture) do(t *testing.T, method, path, key, body string) (int, string)
 	return resp.StatusCode, string(b)
 }
 
-func (f *fixture) create(t *testing.T, id, body string) {
+func (f *fixture) create(t testing.TB, id, body string) {
 	t.Helper()
 	f.up.set("POST "+contracts.SessionsPath, 201, sessionJSON(id, contracts.StateCreated, 1, 0))
 	if st, b := f.do(t, "POST", contracts.SessionsPath, "acme-key", body); st != 201 {
