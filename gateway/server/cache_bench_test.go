@@ -1,0 +1,111 @@
+package server
+
+import (
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/config"
+)
+
+// BenchmarkCacheHitVsMiss measures, in one run and against one gateway
+// with the cache on, the throughput of the cache-hit path (16 identities
+// asked again and again) and of the miss path (every request a new
+// question, answered by an in-process upstream over loopback and then
+// stored). Rounds alternate so the machine's other load hits both alike.
+// Issue 4's target: hit ≥ 2× miss.
+//
+//	go test -run '^$' -bench CacheHitVsMiss -benchtime 1x ./gateway/server
+func BenchmarkCacheHitVsMiss(b *testing.B) {
+	up := benchUpstream(b)
+	cfg := config.Default()
+	cfg.Upstream.URL = "http://" + up
+	cfg.Store.Path = filepath.Join(b.TempDir(), "ledger.db")
+	cfg.LogLevel = "error"
+	cfg.Sessions.Enabled = false
+	cfg.Cache.Enabled, cfg.Cache.KeySecret = true, "bench-cache-secret-0123456789"
+	cfg.Tenants[0].Rate, cfg.Tenants[0].Burst, cfg.Tenants[0].DailyQuota = 1e9, 1e9, 1e12
+	s, err := New(cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	aln, _ := net.Listen("tcp", "127.0.0.1:0")
+	s.Serve(ln, aln)
+	b.Cleanup(func() { s.Shutdown(b.Context()) })
+	addr := ln.Addr().String()
+
+	hitBody := func(i int64) []byte {
+		return []byte(`{"name":"测试一致","id_card":"110101191111110010","image_url":"https://img.example/warm-` + strconv.FormatInt(i%16, 10) + `.jpg"}`)
+	}
+	var missSeq atomic.Int64
+	missBody := func(int64) []byte {
+		return []byte(`{"name":"测试一致","id_card":"110101191111110010","image_url":"https://img.example/` + strconv.FormatInt(missSeq.Add(1), 10) + `.jpg"}`)
+	}
+	// Warm the 16 hit identities.
+	driveBodies(b, addr, 1, 0, 16, hitBody)
+	s.res.cache.Wait()
+
+	const rounds, round, workers = 3, time.Second, 32
+	var hitN, missN int
+	for range rounds {
+		missN += driveBodies(b, addr, workers, round, 0, missBody)
+		hitN += driveBodies(b, addr, workers, round, 0, hitBody)
+	}
+	st := s.res.cache.Stats()
+	hitRate, missRate := float64(hitN)/(rounds*round.Seconds()), float64(missN)/(rounds*round.Seconds())
+	b.ReportMetric(hitRate, "hit-req/s")
+	b.ReportMetric(missRate, "miss-req/s")
+	b.ReportMetric(hitRate/missRate, "hit/miss")
+	b.Logf("hit %.0f req/s, miss %.0f req/s, ratio %.2f; cache %+v", hitRate, missRate, hitRate/missRate, st)
+	if hitRate < 2*missRate {
+		b.Errorf("cache-hit path %.0f req/s is under 2× the miss path's %.0f", hitRate, missRate)
+	}
+}
+
+// driveBodies sends POSTs from workers for d (or n requests when n > 0)
+// and returns how many got a 200.
+func driveBodies(b *testing.B, addr string, workers int, d time.Duration, n int64, body func(int64) []byte) int {
+	hc := &fasthttp.HostClient{Addr: addr, MaxConns: workers}
+	var done atomic.Int64
+	var seq atomic.Int64
+	stop := time.Now().Add(d)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req := fasthttp.AcquireRequest()
+			resp := fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			req.Header.SetMethod("POST")
+			req.SetRequestURI("http://" + addr + contracts.CheckPath)
+			req.Header.SetContentType("application/json")
+			req.Header.Set("Authorization", "Bearer demo-key")
+			for {
+				i := seq.Add(1)
+				if (n > 0 && i > n) || (n == 0 && time.Now().After(stop)) {
+					return
+				}
+				req.SetBody(body(i))
+				if err := hc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+					b.Errorf("status %d err %v: %s", resp.StatusCode(), err, resp.Body())
+					return
+				}
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(done.Load())
+}
