@@ -64,23 +64,45 @@ func New(cfg config.Encryption) (*Engine, error) {
 // stay. During a rotation cfg lists the new private key and the old one:
 // both open requests until the old one is removed and the gateway reloaded.
 func (e *Engine) Reload(cfg config.Encryption) error {
+	k, err := e.Load(cfg)
+	if err != nil {
+		return err
+	}
+	e.Swap(k)
+	return nil
+}
+
+// Keys is one loaded generation of key material (Load, then Swap), so a
+// reload that also changes other settings can fail before swapping any.
+type Keys struct{ k *keys }
+
+// Swap makes k the keys of every route, atomically.
+func (e *Engine) Swap(k Keys) { e.cur.Store(k.k) }
+
+// Load reads and checks the keys of cfg without using them yet.
+func (e *Engine) Load(cfg config.Encryption) (Keys, error) {
+	k, err := e.load(cfg)
+	return Keys{k}, err
+}
+
+func (e *Engine) load(cfg config.Encryption) (*keys, error) {
 	k := &keys{upstream: map[fieldcrypto.Algorithm]fieldcrypto.Recipient{}}
 	if len(cfg.PrivateKeys) > 0 {
 		priv, err := fieldcrypto.LoadPrivateKeys(cfg.PrivateKeys...)
 		if err != nil {
-			return fmt.Errorf("encryption: private_keys: %w", err)
+			return nil, fmt.Errorf("encryption: private_keys: %w", err)
 		}
 		if k.ring, err = fieldcrypto.NewKeyring(e.cache, priv...); err != nil {
-			return fmt.Errorf("encryption: private_keys: %w", err)
+			return nil, fmt.Errorf("encryption: private_keys: %w", err)
 		}
 	}
 	for _, src := range cfg.UpstreamKeys {
 		r, err := fieldcrypto.LoadRecipient(src)
 		if err != nil {
-			return fmt.Errorf("encryption: upstream_keys: %w", err)
+			return nil, fmt.Errorf("encryption: upstream_keys: %w", err)
 		}
 		if _, dup := k.upstream[r.Algorithm()]; dup {
-			return fmt.Errorf("encryption: upstream_keys: two keys for %s (%s); the upstream has one current key per algorithm", r.Algorithm(), src)
+			return nil, fmt.Errorf("encryption: upstream_keys: two keys for %s (%s); the upstream has one current key per algorithm", r.Algorithm(), src)
 		}
 		k.upstream[r.Algorithm()] = r
 		if k.upAlg == "" {
@@ -90,12 +112,11 @@ func (e *Engine) Reload(cfg config.Encryption) error {
 	if cfg.UpstreamAlgorithm != "" {
 		alg := fieldcrypto.Algorithm(cfg.UpstreamAlgorithm)
 		if _, ok := k.upstream[alg]; !ok {
-			return fmt.Errorf("encryption: upstream_algorithm %s has no key in upstream_keys", alg)
+			return nil, fmt.Errorf("encryption: upstream_algorithm %s has no key in upstream_keys", alg)
 		}
 		k.upAlg = alg
 	}
-	e.cur.Store(k)
-	return nil
+	return k, nil
 }
 
 // PublicKeys are the gateway's own public keys, for clients to seal with.

@@ -337,15 +337,20 @@ func (s *Server) reload() error {
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
+	var keys encryption.Keys
 	if s.crypto != nil {
-		// Key rotation: the new keyring replaces the old atomically; a key
-		// that fails to load keeps the old ring.
-		if err := s.crypto.Reload(cfg.Encryption); err != nil {
+		// Key rotation: the new keyring replaces the old atomically, once
+		// the rest of the config is accepted too; a key that fails to load
+		// keeps the old ring.
+		if keys, err = s.crypto.Load(cfg.Encryption); err != nil {
 			return fmt.Errorf("reload: %w", err)
 		}
 	}
 	if err := s.rebuild(context.Background(), cfg.Tenants); err != nil {
 		return fmt.Errorf("reload: %w", err)
+	}
+	if s.crypto != nil {
+		s.crypto.Swap(keys)
 	}
 	if !reflect.DeepEqual(cfg.Routes, s.cfg.Routes) || cfg.Upstream != s.cfg.Upstream ||
 		cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin || cfg.Store != s.cfg.Store {
