@@ -119,6 +119,18 @@ func run(args []string) error {
 			return err
 		}
 		targets = append(targets, target{name: "gateway → simulator (miss path, every step on)", addr: gwAddr, token: "demo-key", procs: []*proc{gw, sim}})
+		// The same gateway with the response cache on, asked 16
+		// identities over and over: after the first 16 misses every
+		// request is a hit (issue 4).
+		cacheAddr, cacheAdmin := free(), free()
+		gwc, err := start("gateway-cache", "http://"+cacheAddr+"/healthz",
+			[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(tmp, "ledger-cache.db"), "IDGATE_GW_LOG_LEVEL=error",
+				"IDGATE_GW_CACHE_ENABLED=true", "IDGATE_GW_CACHE_KEY_SECRET=idgate-bench-cache-secret"},
+			filepath.Join(*binDir, "gateway"), "-config", gwConf, "-listen", cacheAddr, "-admin-listen", cacheAdmin)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, target{name: gwCacheName, addr: cacheAddr, token: "demo-key", procs: []*proc{gwc, sim}, bodies: load.Bodies(16, 1)})
 	}
 	if nginxBin, err := exec.LookPath("nginx"); err == nil {
 		nginxAddr := free()
@@ -214,6 +226,7 @@ func run(args []string) error {
 	}
 	ratio("simulator / bare handler", "simulator direct", "bare fasthttp handler", 0.7)
 	ratio("gateway / bare proxy", gwName, proxyName, 0.8)
+	ratio("gateway cache-hit path / miss path", gwCacheName, gwName, 2.0)
 	if g, ok := med[gwName]; ok && g.p99 > 0 {
 		added := g.p99 - med[proxyName].p99
 		verdict := "meets"
@@ -242,6 +255,9 @@ func benchGatewayConfig(dir string) (string, error) {
 	p := filepath.Join(dir, "gateway.yaml")
 	return p, os.WriteFile(p, b, 0o600)
 }
+
+// gwCacheName is the cache-hit target (issue 4).
+const gwCacheName = "gateway cache-hit path → simulator (16 identities)"
 
 func find(ts []target, name string) target {
 	for _, t := range ts {
