@@ -239,9 +239,7 @@ func (s *Service) receive(ctx *fasthttp.RequestCtx) {
 		writeJSON(ctx, fasthttp.StatusBadRequest, contracts.AppendError(nil, contracts.NewError(contracts.ErrTokenMismatched, "webhook body is not a session event", reqID)))
 		return
 	}
-	s.mu.RLock()
-	t := s.byID[ev.RequestID]
-	s.mu.RUnlock()
+	t := s.find(ev.RequestID)
 	if t == nil {
 		// Before create's answer was stored (a race the upstream's retry
 		// resolves), or swept.

@@ -148,7 +148,7 @@ func New(cfg config.Sessions, d Deps, relay *Relay) (*Service, error) {
 	if s.callbackURL == "" {
 		s.callbackURL = "http://" + d.Listen + WebhookPath
 	}
-	recs, err := d.Store.Load(context.Background())
+	recs, err := d.Store.LoadLive(context.Background())
 	if err != nil {
 		return nil, err
 	}
@@ -425,11 +425,36 @@ func trimSpace(b []byte) []byte {
 
 // lookup finds a session of this tenant.
 func (s *Service) lookup(tenant, id string) *tracked {
+	t := s.find(id)
+	if t == nil || t.rec.Tenant != tenant {
+		return nil
+	}
+	return t
+}
+
+// find returns a session from memory, or from the store for a settled one
+// that memory let go of (see sweep). Open and expired sessions are always
+// in memory: they hold quota tickets.
+func (s *Service) find(id string) *tracked {
 	s.mu.RLock()
 	t := s.byID[id]
 	s.mu.RUnlock()
-	if t == nil || t.rec.Tenant != tenant {
+	if t != nil || id == "" || len(id) > 128 {
+		return t
+	}
+	r, ok, err := s.Store.Get(context.Background(), id)
+	if err != nil {
+		s.Log.Error("session lookup failed", "err", err)
 		return nil
+	}
+	if !ok || !r.Status.Final() {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t = s.byID[id]; t == nil {
+		t = &tracked{rec: r, seen: s.Now()}
+		s.byID[id] = t
 	}
 	return t
 }
@@ -674,19 +699,27 @@ func (s *Service) Reconcile() {
 	}
 }
 
+// memoryTTL is how long a settled session stays in memory after its last
+// observation; later polls read it back from the store. It bounds memory
+// to the sessions in flight plus a few minutes of finished ones.
+const memoryTTL = 10 * time.Minute
+
 func (s *Service) sweep() {
-	cutoff := s.Now().Add(-s.cfg.Retention.D())
+	now := s.Now()
+	cutoff := now.Add(-s.cfg.Retention.D())
 	if _, err := s.Store.Sweep(context.Background(), cutoff); err != nil {
 		s.Log.Error("sessions sweep failed", "err", err)
-		return
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	for id, t := range s.byID {
-		if t.rec.CreatedAt.Before(cutoff) {
+		t.mu.Lock()
+		drop := t.rec.CreatedAt.Before(cutoff) || (t.rec.Status.Final() && now.Sub(t.seen) > memoryTTL)
+		t.mu.Unlock()
+		if drop {
 			delete(s.byID, id)
 		}
 	}
-	s.mu.Unlock()
 }
 
 // Status returns the billing status of a session (tests, admin).

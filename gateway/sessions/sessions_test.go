@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -95,6 +96,8 @@ type fixture struct {
 	store *SQLite
 	app   *fiber.App
 	path  string
+	// skew moves the service's clock forward (sweeps, reconciles).
+	skew atomic.Int64
 }
 
 func newFixture(t testing.TB, tenantQuota int64, dbPath string) *fixture {
@@ -128,6 +131,7 @@ func newFixture(t testing.TB, tenantQuota int64, dbPath string) *fixture {
 		Auth: auth.NewStore(dir), Limits: ratelimit.New(), Quota: f.quota, Ledger: f.led, Calendar: cal,
 		Metrics: nopMetrics{}, IDs: &seqIDs{}, Upstream: f.up, Store: store, Log: slog.New(slog.DiscardHandler),
 		MaxBody: 1 << 16, Listen: "127.0.0.1:8080",
+		Now: func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) },
 	}, relay)
 	if err != nil {
 		t.Fatal(err)
@@ -308,6 +312,71 @@ func TestRestartKeepsBillingState(t *testing.T) {
 	}
 	if b, _ := g.billingEntries(t, "billed-1"); b != 1 {
 		t.Fatalf("%d billing entries after restart, want 1", b)
+	}
+}
+
+// Settled sessions leave memory after a while; polls read them back from
+// the store, still scoped to their tenant and still billed once.
+func TestSettledSessionsLeaveMemory(t *testing.T) {
+	f := newFixture(t, 0, "")
+	f.create(t, "done", "")
+	f.create(t, "live", "")
+	f.up.set("GET "+contracts.SessionPath("done"), 200, sessionJSON("done", contracts.StateApproved, 7, 0))
+	f.do(t, "GET", contracts.SessionPath("done"), "acme-key", "")
+	f.skew.Store(int64(memoryTTL + time.Minute))
+	f.svc.sweep()
+	if _, ok := f.svc.Status("done"); ok {
+		t.Fatal("settled session still in memory")
+	}
+	if st, _ := f.svc.Status("live"); st != Open {
+		t.Fatalf("open session left memory (%q): it holds a quota unit", st)
+	}
+	if st, b := f.do(t, "GET", contracts.SessionPath("done"), "rival-key", ""); st != 404 {
+		t.Fatalf("other tenant after reload: %d %s", st, b)
+	}
+	if st, b := f.do(t, "GET", contracts.SessionPath("done"), "acme-key", ""); st != 200 {
+		t.Fatalf("owner after reload: %d %s", st, b)
+	}
+	if st, _ := f.svc.Status("done"); st != Billed {
+		t.Fatalf("reloaded as %q, want billed", st)
+	}
+	if b, _ := f.billingEntries(t, "done"); b != 1 {
+		t.Fatalf("%d billing entries, want 1", b)
+	}
+}
+
+// Sessions nobody polls settle through the reconciler.
+func TestReconcileAbandoned(t *testing.T) {
+	tests := []struct {
+		name   string
+		status int
+		body   string
+		want   Status
+		used   int64
+	}{
+		{"approved while nobody polled", 200, sessionJSON("s", contracts.StateApproved, 9, 0), Billed, 1},
+		{"expired", 200, sessionJSON("s", contracts.StateExpired, 2, 15), Expired, 0},
+		{"swept upstream", 404, `{"success":false,"error":{"code":"session_not_found","message":"x"},"trace_id":"t"}`, Released, 0},
+		{"still under review", 200, sessionJSON("s", contracts.StateUnderReview, 6, 0), Open, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, 0, "")
+			f.create(t, "s", "")
+			f.up.set("GET "+contracts.SessionPath("s"), tc.status, tc.body)
+			f.svc.Reconcile()
+			if st, _ := f.svc.Status("s"); st != Open {
+				t.Fatalf("reconciled before its deadline: %s", st)
+			}
+			f.skew.Store(int64(12 * time.Minute))
+			f.svc.Reconcile()
+			if st, _ := f.svc.Status("s"); st != tc.want {
+				t.Fatalf("status %s, want %s", st, tc.want)
+			}
+			if u := f.quota.Tenant("acme", time.Now()); u.Used != tc.used {
+				t.Fatalf("quota %+v, want used %d", u, tc.used)
+			}
+		})
 	}
 }
 

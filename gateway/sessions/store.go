@@ -49,7 +49,10 @@ type Record struct {
 // the status, so a billing event is written at most once per request ID no
 // matter how many pollers, webhooks or processes race to it.
 type Store interface {
-	Load(ctx context.Context) ([]Record, error)
+	// LoadLive returns the sessions not settled yet (open or expired).
+	LoadLive(ctx context.Context) ([]Record, error)
+	// Get finds one session; ok is false when it is unknown.
+	Get(ctx context.Context, id string) (r Record, ok bool, err error)
 	Insert(ctx context.Context, r Record) error
 	// Transition moves a session from one status to another and, when
 	// entry is not nil, writes it to the ledger in the same transaction.
@@ -87,28 +90,52 @@ func NewSQLite(db *sql.DB) (*SQLite, error) {
 	return &SQLite{db: db}, nil
 }
 
-// Load returns every remembered session.
-func (s *SQLite) Load(ctx context.Context) ([]Record, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT request_id, tenant, key_id, status, day, callback_url, id_masked, created_at, expires_at, settled_at FROM gateway_sessions`)
+const selectRecord = `SELECT request_id, tenant, key_id, status, day, callback_url, id_masked, created_at, expires_at, settled_at FROM gateway_sessions`
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRecord(sc scanner) (Record, error) {
+	var r Record
+	var st string
+	var c, e, set int64
+	if err := sc.Scan(&r.RequestID, &r.Tenant, &r.KeyID, &st, &r.Day, &r.Callback, &r.IDMasked, &c, &e, &set); err != nil {
+		return Record{}, err
+	}
+	r.Status, r.CreatedAt, r.ExpiresAt = Status(st), time.Unix(0, c), time.Unix(0, e)
+	if set != 0 {
+		r.SettledAt = time.Unix(0, set)
+	}
+	return r, nil
+}
+
+// LoadLive returns the open and expired sessions.
+func (s *SQLite) LoadLive(ctx context.Context) ([]Record, error) {
+	rows, err := s.db.QueryContext(ctx, selectRecord+` WHERE status IN ('open', 'expired')`)
 	if err != nil {
 		return nil, fmt.Errorf("sessions: load: %w", err)
 	}
 	defer rows.Close()
 	var out []Record
 	for rows.Next() {
-		var r Record
-		var st string
-		var c, e, set int64
-		if err := rows.Scan(&r.RequestID, &r.Tenant, &r.KeyID, &st, &r.Day, &r.Callback, &r.IDMasked, &c, &e, &set); err != nil {
+		r, err := scanRecord(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sessions: load: %w", err)
-		}
-		r.Status, r.CreatedAt, r.ExpiresAt = Status(st), time.Unix(0, c), time.Unix(0, e)
-		if set != 0 {
-			r.SettledAt = time.Unix(0, set)
 		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// Get finds one session.
+func (s *SQLite) Get(ctx context.Context, id string) (Record, bool, error) {
+	r, err := scanRecord(s.db.QueryRowContext(ctx, selectRecord+` WHERE request_id = ?`, id))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Record{}, false, nil
+	case err != nil:
+		return Record{}, false, fmt.Errorf("sessions: get %s: %w", id, err)
+	}
+	return r, true, nil
 }
 
 // Insert stores a new session.
