@@ -33,13 +33,19 @@ func TestProductionExampleLoads(t *testing.T) {
 	adm, up := filepath.Join(dir, "admin"), filepath.Join(dir, "up")
 	os.WriteFile(adm, []byte("admin-secret\n"), 0o600)
 	os.WriteFile(up, []byte("up-secret"), 0o600)
+	cacheKey := filepath.Join(dir, "cache-key")
+	os.WriteFile(cacheKey, []byte("cache-secret-0123456789\n"), 0o600)
 	env := map[string]string{
-		EnvPrefix + "ADMIN_TOKEN_FILE":    adm,
-		EnvPrefix + "UPSTREAM_TOKEN_FILE": up,
+		EnvPrefix + "ADMIN_TOKEN_FILE":      adm,
+		EnvPrefix + "UPSTREAM_TOKEN_FILE":   up,
+		EnvPrefix + "CACHE_KEY_SECRET_FILE": cacheKey,
 	}
 	c, err := load(repoFile(t, "configs/gateway.production.yaml"), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if c.Cache.KeySecret != "cache-secret-0123456789" || !c.Cache.Enabled {
+		t.Fatalf("cache secret from file not applied: %q", c.Cache.KeySecret)
 	}
 	if c.Admin.Token != "admin-secret" || c.Upstream.Token != "up-secret" {
 		t.Fatalf("secrets from files not applied: %q %q", c.Admin.Token, c.Upstream.Token)
