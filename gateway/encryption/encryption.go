@@ -28,6 +28,8 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/gateway/config"
@@ -44,6 +46,32 @@ type keys struct {
 type Engine struct {
 	cur   atomic.Pointer[keys]
 	cache *fieldcrypto.KeyCache // shared across reloads; nil when off
+	// opened counts encrypted client requests per route and outcome:
+	// "opened" or the codec's error kind. The kind tells operators why
+	// (a client still on a rotated-out key shows as unwrap/padding) while
+	// the client only ever reads the uniform decrypt failure.
+	opened *prometheus.CounterVec
+}
+
+// Register exports the engine's metrics on reg (the server's own registry).
+func (e *Engine) Register(reg prometheus.Registerer) error {
+	e.opened = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "idgate_gateway_encrypted_requests_total",
+		Help: "Encrypted client requests on terminate/encrypt-upstream routes by outcome: opened, or why they were refused.",
+	}, []string{"route", "outcome"})
+	cs := func(name, help string, f func(fieldcrypto.CacheStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return f(e.CacheStats()) })
+	}
+	for _, c := range []prometheus.Collector{
+		e.opened,
+		cs("idgate_gateway_key_cache_hits_total", "Unwrapped-key cache hits (private-key operations saved).", func(s fieldcrypto.CacheStats) float64 { return float64(s.Hits) }),
+		cs("idgate_gateway_key_cache_misses_total", "Unwrapped-key cache misses.", func(s fieldcrypto.CacheStats) float64 { return float64(s.Misses) }),
+	} {
+		if err := reg.Register(c); err != nil {
+			return fmt.Errorf("encryption: metrics: %w", err)
+		}
+	}
+	return nil
 }
 
 // New loads the key material of cfg. A bad or missing key is an error: the
@@ -136,19 +164,36 @@ func (e *Engine) CacheStats() fieldcrypto.CacheStats {
 }
 
 // Route returns the handling of a route's mode, or nil for passthrough.
-func (e *Engine) Route(mode string) *Route {
+// name labels its metrics.
+func (e *Engine) Route(name, mode string) *Route {
 	switch mode {
 	case config.ModeTerminate, config.ModeEncryptUpstream:
-		return &Route{e: e, alwaysSeal: mode == config.ModeEncryptUpstream}
+		return &Route{e: e, name: name, alwaysSeal: mode == config.ModeEncryptUpstream}
 	}
 	return nil
 }
 
 // Route is one route's mode. It implements pipeline.FieldCrypto.
 type Route struct {
-	e *Engine
+	e    *Engine
+	name string
 	// alwaysSeal: encrypt-upstream, plaintext requests are sealed too.
 	alwaysSeal bool
+}
+
+func (r *Route) count(err error) {
+	if r.e.opened == nil {
+		return
+	}
+	outcome := "opened"
+	if err != nil {
+		outcome = "error"
+		var fe *fieldcrypto.Error
+		if errors.As(err, &fe) {
+			outcome = fe.Kind.String()
+		}
+	}
+	r.e.opened.WithLabelValues(r.name, outcome).Inc()
 }
 
 // errNoPrivateKeys answers an encrypted request on an encrypt-upstream
@@ -165,9 +210,12 @@ func (r *Route) Open(req *contracts.CheckRequest) (*fieldcrypto.Session, error) 
 	}
 	k := r.e.cur.Load()
 	if k.ring == nil {
+		r.count(errNoPrivateKeys)
 		return nil, errNoPrivateKeys
 	}
-	return k.ring.OpenRequest(req)
+	sess, err := k.ring.OpenRequest(req)
+	r.count(err)
+	return sess, err
 }
 
 // SealUpstream returns the body to forward for req (plaintext in memory)

@@ -244,6 +244,39 @@ func TestBadInput(t *testing.T) {
 			}
 		}
 	}
+	// Operators see why (the client never does).
+	got := e.outcomes(t)
+	for _, k := range []string{"iv_length", "unsupported_algorithm", "field_not_allowed", "invalid_base64", "tag_mismatch", "unwrap"} {
+		if got[k] == 0 {
+			t.Errorf("no %s in the encrypted-request metric: %v", k, got)
+		}
+	}
+	if got["opened"] != 0 {
+		t.Errorf("bad objects counted as opened: %v", got)
+	}
+}
+
+// outcomes reads idgate_gateway_encrypted_requests_total by outcome.
+func (e *env) outcomes(t testing.TB) map[string]float64 {
+	t.Helper()
+	mfs, err := e.gw.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "idgate_gateway_encrypted_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "outcome" {
+					out[l.GetValue()] += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return out
 }
 
 // Key rotation: the old and the new private key are both accepted while

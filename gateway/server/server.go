@@ -125,7 +125,10 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 	s.Metrics.Gauge("ledger_written_total", "Ledger entries written since start.", func() float64 { return float64(s.ledger.Written()) })
 
 	if needsCrypto(cfg) {
-		if s.crypto, err = encryption.New(cfg.Encryption); err != nil {
+		if s.crypto, err = encryption.New(cfg.Encryption); err == nil {
+			err = s.crypto.Register(s.Metrics.Registry)
+		}
+		if err != nil {
 			s.ledger.Close()
 			return nil, err
 		}
@@ -138,7 +141,7 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 			return nil, err
 		}
 		if s.crypto != nil {
-			if rcr := s.crypto.Route(rc.Encryption.Mode); rcr != nil {
+			if rcr := s.crypto.Route(rc.Name, rc.Encryption.Mode); rcr != nil {
 				r.Crypto = rcr
 			}
 		}
