@@ -6,9 +6,10 @@
 //
 // Every step is a small interface declared here and implemented in its own
 // package (auth, ratelimit, quota, upstream, billing, ledger, metrics), so
-// shared-store implementations and issue 4's cache and retries slot in
-// without touching the order: a cache lookup goes between "reserve quota"
-// and "forward" (see Serve), and a retry policy wraps the Forwarder.
+// shared-store implementations slot in without touching the order. Issue 4
+// adds an Idempotency-Key step after the rate limit and a cache lookup
+// before the quota (resilience.go); retries, the circuit breaker and the
+// singleflight of identical misses wrap the Forwarder.
 package pipeline
 
 import (
