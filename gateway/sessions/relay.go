@@ -113,8 +113,9 @@ func (r *Relay) push(d *delivery) bool {
 	}
 }
 
-// Close stops the workers after the queued deliveries' current attempt;
-// scheduled retries are abandoned (logged).
+// Close lets attempts already on the wire finish (at most
+// delivery.timeout) and abandons, with a log line each, queued deliveries
+// and scheduled retries.
 func (r *Relay) Close() {
 	r.mu.Lock()
 	if r.closed {
@@ -140,6 +141,15 @@ func (r *Relay) work() {
 }
 
 func (r *Relay) deliver(d *delivery) {
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		// Shutting down: only attempts already on the wire finish.
+		r.outcomes.WithLabelValues(outDropped).Inc()
+		r.log.Warn("webhook delivery abandoned at shutdown", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
+		return
+	}
 	d.attempt++
 	secret := r.secrets[d.tenant]
 	ts, sig := contracts.SignWebhook(secret, r.now(), d.body)
