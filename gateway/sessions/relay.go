@@ -250,6 +250,13 @@ func (s *Service) receive(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	t := s.find(ev.RequestID)
+	// The upstream sends "created" while its create answer is still on the
+	// way back: give creates in flight a moment to store the session
+	// rather than have the upstream retry a second later.
+	for wait := 0; t == nil && s.creating.Load() > 0 && wait < 100; wait++ {
+		time.Sleep(5 * time.Millisecond)
+		t = s.find(ev.RequestID)
+	}
 	if t == nil {
 		// Before create's answer was stored (a race the upstream's retry
 		// resolves), or swept.

@@ -28,6 +28,7 @@ import (
 	"net/url"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -121,6 +122,9 @@ type Service struct {
 
 	mu   sync.RWMutex
 	byID map[string]*tracked
+	// creating counts creates between forwarding and storing: a webhook
+	// for a session not stored yet waits for them (see receive).
+	creating atomic.Int64
 
 	stop chan struct{}
 	done chan struct{}
@@ -380,6 +384,8 @@ func (s *Service) create(ctx *fasthttp.RequestCtx) {
 	}
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
+	s.creating.Add(1)
+	defer s.creating.Add(-1)
 	if !s.forward(x, fasthttp.MethodPost, contracts.SessionsPath, body, resp) {
 		s.Quota.Release(ticket)
 		return
