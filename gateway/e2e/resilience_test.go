@@ -324,6 +324,32 @@ func TestResilienceWithSimulator(t *testing.T) {
 		}
 	})
 
+	t.Run("cache hits and the tenant's quota policy", func(t *testing.T) {
+		simDo(t, s, "POST", "/admin/reset", "")
+		c := resConfig(t, s.url)
+		c.Cache.Enabled = true
+		c.Cache.Tenants = map[string]config.CacheTenant{"acme": {CountQuota: true}}
+		c.Tenants[0].DailyQuota, c.Tenants[1].DailyQuota = 2, 1
+		g := startResGateway(t, c)
+		body := identity("王五", "11010519491231002X")
+		// acme counts hits: miss (unit 1), hit (unit 2), hit refused.
+		// globex does not: miss (its only unit), then hits for free.
+		for i, want := range []int{200, 200, 402} {
+			if a := post(t, g.url, "acme-key", body, nil); a.status != want {
+				t.Errorf("acme request %d: %d %s, want %d", i, a.status, a.body, want)
+			}
+		}
+		for i := range 4 {
+			if a := post(t, g.url, "globex-key", body, nil); a.status != 200 {
+				t.Errorf("globex request %d: %d %s", i, a.status, a.body)
+			}
+		}
+		reconcile(t, g, s)
+		if cls := classCounts(t, g); cls["cached"] != 4 || cls["billed"] != 2 || cls["quota_exceeded"] != 1 {
+			t.Errorf("classes %v: want 2 billed, 4 cached, 1 quota_exceeded", cls)
+		}
+	})
+
 	t.Run("idempotency keys", func(t *testing.T) {
 		simDo(t, s, "POST", "/admin/reset", "")
 		c := resConfig(t, s.url)
@@ -363,6 +389,17 @@ func TestResilienceWithSimulator(t *testing.T) {
 		}
 		if st := s.stats(t); st.Billed != 2 {
 			t.Errorf("sim billed %d, want 2 (one per tenant)", st.Billed)
+		}
+		// A failed first try is not stored: the retry with the key runs.
+		fail := map[string]string{"Idempotency-Key": "order-43", "Prefer": "status=500"}
+		if a := post(t, g.url, "acme-key", body, fail); a.status != 500 || a.replayed {
+			t.Errorf("first try: %+v", a)
+		}
+		if a := post(t, g.url, "acme-key", body, map[string]string{"Idempotency-Key": "order-43"}); a.status != 200 || a.replayed {
+			t.Errorf("retry after a failure: %+v", a)
+		}
+		if a := post(t, g.url, "acme-key", body, map[string]string{"Idempotency-Key": "bad key"}); a.status != 400 {
+			t.Errorf("a key with a space: %d", a.status)
 		}
 		reconcile(t, g, s)
 	})
