@@ -152,6 +152,7 @@ func newEnv(t testing.TB, mutate func(*config.Config)) *env {
 	cfg.Upstream.URL = "http://" + sln.Addr().String()
 	cfg.Store.Path = filepath.Join(e.dir, "ledger.db")
 	cfg.Timezone = "UTC"
+	cfg.Tenants[0].Rate, cfg.Tenants[0].Burst = 1e6, 1e6 // fuzzing outruns the demo limit
 	for _, p := range gwPaths {
 		cfg.Encryption.PrivateKeys = append(cfg.Encryption.PrivateKeys, "file:"+p)
 	}
