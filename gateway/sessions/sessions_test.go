@@ -117,6 +117,7 @@ func newFixture(t testing.TB, tenantQuota int64, dbPath string) *fixture {
 	dir, err := auth.NewDirectory([]config.Tenant{
 		{ID: "acme", DailyQuota: tenantQuota, Rate: 1e6, Burst: 1e6, Keys: []config.Key{{ID: "acme-1", Key: "acme-key"}}},
 		{ID: "rival", Rate: 1e6, Burst: 1e6, Keys: []config.Key{{ID: "rival-1", Key: "rival-key"}}},
+		{ID: "slow", Rate: 0.001, Burst: 2, Keys: []config.Key{{ID: "slow-1", Key: "slow-key"}}},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -312,6 +313,39 @@ func TestRestartKeepsBillingState(t *testing.T) {
 	}
 	if b, _ := g.billingEntries(t, "billed-1"); b != 1 {
 		t.Fatalf("%d billing entries after restart, want 1", b)
+	}
+}
+
+// Session routes take tokens from the key's bucket like checks do.
+func TestRateLimited(t *testing.T) {
+	f := newFixture(t, 0, "")
+	f.up.set("POST "+contracts.SessionsPath, 201, sessionJSON("r-1", contracts.StateCreated, 1, 0))
+	steps := []struct {
+		method, path string
+		status       int
+	}{
+		{"POST", contracts.SessionsPath, 201},
+		{"GET", contracts.SessionPath("r-1"), 404}, // forwarded; the fake upstream passes on its 404
+		{"GET", contracts.SessionPath("r-1"), 429},
+		{"POST", contracts.SessionsPath, 429},
+	}
+	for i, st := range steps {
+		req := httptest.NewRequest(st.method, st.path, strings.NewReader(""))
+		req.Header.Set("Authorization", "Bearer slow-key")
+		resp, err := f.app.Test(req, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != st.status {
+			t.Fatalf("step %d %s %s: %d %s, want %d", i, st.method, st.path, resp.StatusCode, b, st.status)
+		}
+		if st.status == 429 && (resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), `"too_many_requests"`)) {
+			t.Fatalf("step %d: 429 without Retry-After or too_many_requests: %s", i, b)
+		}
+		if resp.Header.Get("RateLimit-Limit") != "2" {
+			t.Fatalf("step %d: RateLimit-Limit %q", i, resp.Header.Get("RateLimit-Limit"))
+		}
 	}
 }
 
