@@ -22,7 +22,13 @@ func (s *Server) startSessions(db *sql.DB) error {
 	if err != nil {
 		return err
 	}
-	s.relay = sessions.NewRelay(s.cfg.Sessions, s.Metrics.Registry, s.log)
+	box, err := sessions.NewSQLiteOutbox(db)
+	if err != nil {
+		return err
+	}
+	if s.relay, err = sessions.NewRelay(s.cfg.Sessions, s.Metrics.Registry, s.log, box); err != nil {
+		return err
+	}
 	svc, err := sessions.New(s.cfg.Sessions, sessions.Deps{
 		Auth: s.dir, Limits: s.limits, Quota: s.quota, Ledger: s.ledger, Calendar: s.calendar,
 		Metrics: s.Metrics, IDs: s.pipeline.IDs, Upstream: up, Store: store, Log: s.log,

@@ -29,8 +29,10 @@ import (
 //	  and jitter up to delivery.max_attempts
 //
 // The upstream never learns the tenant's URL and the tenant never needs the
-// upstream's secret. Retries live in memory: a restart loses pending ones
-// (the upstream's own retries to the gateway are unaffected).
+// upstream's secret. With an Outbox (the server passes the SQLite one) an
+// accepted event is stored before the upstream gets its 204, and pending
+// deliveries resume after a restart or a crash; without one they live in
+// memory only.
 
 // Relay re-delivers upstream webhooks to tenants.
 type Relay struct {
@@ -39,6 +41,7 @@ type Relay struct {
 	client  *http.Client
 	log     *slog.Logger
 	now     func() time.Time
+	box     Outbox // nil: memory only
 
 	q      chan *delivery
 	mu     sync.Mutex
@@ -63,10 +66,11 @@ const (
 	outDropped   = "dropped"
 )
 
-// NewRelay starts the delivery workers. reg may be nil.
-func NewRelay(cfg config.Sessions, reg prometheus.Registerer, log *slog.Logger) *Relay {
+// NewRelay starts the delivery workers and resumes box's pending
+// deliveries. reg and box may be nil.
+func NewRelay(cfg config.Sessions, reg prometheus.Registerer, log *slog.Logger, box Outbox) (*Relay, error) {
 	r := &Relay{
-		cfg: cfg.Delivery, secrets: map[string][]byte{}, log: log, now: time.Now,
+		cfg: cfg.Delivery, secrets: map[string][]byte{}, log: log, now: time.Now, box: box,
 		client: &http.Client{Timeout: cfg.Delivery.Timeout.D(),
 			// A tenant's redirect is not followed: the signature covers one URL.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
@@ -83,20 +87,60 @@ func NewRelay(cfg config.Sessions, reg prometheus.Registerer, log *slog.Logger) 
 	if reg != nil {
 		reg.MustRegister(r.outcomes)
 	}
+	var pending []Delivery
+	if box != nil {
+		var err error
+		if pending, err = box.Pending(context.Background()); err != nil {
+			return nil, err
+		}
+	}
 	for range max(cfg.Delivery.Workers, 1) {
 		r.wg.Add(1)
 		go r.work()
 	}
-	return r
+	now := r.now()
+	r.mu.Lock()
+	for _, p := range pending {
+		r.scheduleLocked(&delivery{tenant: p.Tenant, url: p.URL, eventID: p.EventID, body: p.Body, attempt: p.Attempt}, max(p.Next.Sub(now), 0))
+	}
+	r.mu.Unlock()
+	if len(pending) > 0 {
+		log.Info("webhook deliveries resumed", "pending", len(pending))
+	}
+	return r, nil
 }
 
 // HasSecret reports whether tenant can receive webhooks.
 func (r *Relay) HasSecret(tenant string) bool { return len(r.secrets[tenant]) > 0 }
 
-// Enqueue queues an event for tenant; false when the queue is full or
-// the relay closed (the caller answers the upstream 503: it retries).
+// Enqueue accepts an event for tenant. False means it could not be kept
+// (outbox write failed; or, without an outbox, the queue is full or the
+// relay closed): the caller answers the upstream 503 and it retries.
 func (r *Relay) Enqueue(tenant, url, eventID string, body []byte) bool {
-	return r.push(&delivery{tenant: tenant, url: url, eventID: eventID, body: bytes.Clone(body)})
+	d := &delivery{tenant: tenant, url: url, eventID: eventID, body: bytes.Clone(body)}
+	if r.box != nil {
+		added, err := r.box.Add(context.Background(), Delivery{EventID: eventID, Tenant: tenant, URL: url, Body: d.body, Next: r.now()})
+		if err != nil {
+			r.log.Error("webhook outbox write failed", "tenant", tenant, "event_id", eventID, "err", err)
+			return false
+		}
+		if !added {
+			return true // the same event is pending already
+		}
+	}
+	if r.push(d) {
+		return true
+	}
+	if r.box == nil {
+		return false
+	}
+	// Stored but the queue is full: try again shortly.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.closed {
+		r.scheduleLocked(d, r.cfg.InitialBackoff.D())
+	}
+	return true
 }
 
 func (r *Relay) push(d *delivery) bool {
@@ -113,9 +157,31 @@ func (r *Relay) push(d *delivery) bool {
 	}
 }
 
+// scheduleLocked pushes d after wait; r.mu is held.
+func (r *Relay) scheduleLocked(d *delivery, wait time.Duration) {
+	r.timers[d] = time.AfterFunc(wait, func() {
+		r.mu.Lock()
+		delete(r.timers, d)
+		r.mu.Unlock()
+		if r.push(d) {
+			return
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		switch {
+		case r.closed:
+		case r.box != nil:
+			r.scheduleLocked(d, r.cfg.InitialBackoff.D()) // queue full; it is stored, wait
+		default:
+			r.outcomes.WithLabelValues(outDropped).Inc()
+			r.log.Error("webhook retry dropped: queue full", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
+		}
+	})
+}
+
 // Close lets attempts already on the wire finish (at most
-// delivery.timeout) and abandons, with a log line each, queued deliveries
-// and scheduled retries.
+// delivery.timeout). Queued deliveries and scheduled retries stay in the
+// outbox for the next start (without one they are abandoned, logged).
 func (r *Relay) Close() {
 	r.mu.Lock()
 	if r.closed {
@@ -124,7 +190,7 @@ func (r *Relay) Close() {
 	}
 	r.closed = true
 	for d, t := range r.timers {
-		if t.Stop() {
+		if t.Stop() && r.box == nil {
 			r.log.Warn("webhook retry abandoned at shutdown", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
 		}
 	}
@@ -146,42 +212,64 @@ func (r *Relay) deliver(d *delivery) {
 	r.mu.Unlock()
 	if closed {
 		// Shutting down: only attempts already on the wire finish.
-		r.outcomes.WithLabelValues(outDropped).Inc()
-		r.log.Warn("webhook delivery abandoned at shutdown", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
+		if r.box == nil {
+			r.outcomes.WithLabelValues(outDropped).Inc()
+			r.log.Warn("webhook delivery abandoned at shutdown", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
+		}
+		return
+	}
+	secret, ok := r.secrets[d.tenant]
+	if !ok {
+		// The tenant's secret left the config since the event was stored.
+		r.outcomes.WithLabelValues(outFailed).Inc()
+		r.log.Error("webhook not delivered: the tenant has no webhook secret any more", "tenant", d.tenant, "event_id", d.eventID)
+		r.forget(d)
 		return
 	}
 	d.attempt++
-	secret := r.secrets[d.tenant]
 	ts, sig := contracts.SignWebhook(secret, r.now(), d.body)
 	status, err := r.post(d, ts, sig)
 	if err == nil && status >= 200 && status < 300 {
 		r.outcomes.WithLabelValues(outDelivered).Inc()
+		r.forget(d)
 		return
 	}
 	if d.attempt >= r.cfg.MaxAttempts {
 		r.outcomes.WithLabelValues(outFailed).Inc()
 		r.log.Error("webhook delivery failed for good", "tenant", d.tenant, "event_id", d.eventID, "attempts", d.attempt, "status", status, "err", errText(err))
+		r.forget(d)
 		return
 	}
 	r.outcomes.WithLabelValues(outRetry).Inc()
 	wait := r.backoff(d.attempt)
+	if r.box != nil {
+		if err := r.box.Retry(context.Background(), d.eventID, d.url, d.attempt, r.now().Add(wait)); err != nil {
+			// The row keeps its older schedule: after a restart it is tried
+			// sooner than planned, never lost.
+			r.log.Error("webhook outbox update failed", "tenant", d.tenant, "event_id", d.eventID, "err", err)
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		r.log.Warn("webhook retry abandoned at shutdown", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
+		if r.box == nil {
+			r.log.Warn("webhook retry abandoned at shutdown", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
+		}
 		return
 	}
-	var t *time.Timer
-	t = time.AfterFunc(wait, func() {
-		r.mu.Lock()
-		delete(r.timers, d)
-		r.mu.Unlock()
-		if !r.push(d) {
-			r.outcomes.WithLabelValues(outDropped).Inc()
-			r.log.Error("webhook retry dropped: queue full or closed", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
-		}
-	})
-	r.timers[d] = t
+	r.scheduleLocked(d, wait)
+}
+
+// forget removes a finished delivery from the outbox.
+func (r *Relay) forget(d *delivery) {
+	if r.box == nil {
+		return
+	}
+	if err := r.box.Done(context.Background(), d.eventID, d.url); err != nil {
+		// Left in the outbox: delivered once more after a restart, which
+		// receivers deduplicate on the event id.
+		r.log.Error("webhook outbox delete failed", "tenant", d.tenant, "event_id", d.eventID, "err", err)
+	}
 }
 
 // backoff doubles from initial_backoff up to max_backoff, with full jitter

@@ -1,6 +1,7 @@
 package sessions
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -126,7 +127,14 @@ func newFixture(t testing.TB, tenantQuota int64, dbPath string) *fixture {
 	f := &fixture{up: &fakeUpstream{resp: map[string]func() (int, string){}, calls: map[string]int{}}, quota: quota.NewCounter(cal), led: &recLedger{}, store: store, path: dbPath}
 	cfg := config.DefaultSessions()
 	cfg.TenantWebhookSecrets = map[string]string{"acme": "acme-secret"}
-	relay := NewRelay(cfg, nil, slog.New(slog.DiscardHandler))
+	box, err := NewSQLiteOutbox(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay, err := NewRelay(cfg, nil, slog.New(slog.DiscardHandler), box)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(relay.Close)
 	f.svc, err = New(cfg, Deps{
 		Auth: auth.NewStore(dir), Limits: ratelimit.New(), Quota: f.quota, Ledger: f.led, Calendar: cal,
@@ -508,7 +516,10 @@ func TestRelayRetriesAndSigns(t *testing.T) {
 	cfg := config.DefaultSessions()
 	cfg.TenantWebhookSecrets = map[string]string{"acme": "acme-secret"}
 	cfg.Delivery.InitialBackoff, cfg.Delivery.MaxBackoff = config.Duration(10*time.Millisecond), config.Duration(20*time.Millisecond)
-	r := NewRelay(cfg, nil, slog.New(slog.DiscardHandler))
+	r, err := NewRelay(cfg, nil, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer r.Close()
 	if !r.Enqueue("acme", srv.URL, "ev-1", []byte(`{"id":"ev-1"}`)) {
 		t.Fatal("enqueue refused")
@@ -520,6 +531,70 @@ func TestRelayRetriesAndSigns(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("never delivered")
+	}
+}
+
+// Deliveries in the outbox survive a restart: a new relay over the same
+// database delivers them, and an event re-sent while pending is not
+// delivered twice.
+func TestOutboxResumesAfterRestart(t *testing.T) {
+	got := make(chan string, 8)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get(contracts.WebhookEventHeader)
+	}))
+	defer srv.Close()
+	db, err := ledger.OpenDB(tempDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	box, err := NewSQLiteOutbox(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Left behind by a gateway that stopped mid-retry.
+	for _, id := range []string{"ev-1", "ev-2"} {
+		if _, err := box.Add(context.Background(), Delivery{EventID: id, Tenant: "acme", URL: srv.URL, Body: []byte(`{}`), Attempt: 2, Next: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := config.DefaultSessions()
+	cfg.TenantWebhookSecrets = map[string]string{"acme": "acme-secret"}
+	r, err := NewRelay(cfg, nil, slog.New(slog.DiscardHandler), box)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	seen := map[string]int{}
+	for len(seen) < 2 {
+		select {
+		case id := <-got:
+			seen[id]++
+		case <-time.After(5 * time.Second):
+			t.Fatalf("delivered %v, want ev-1 and ev-2", seen)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p, err := box.Pending(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("outbox still holds %d deliveries", len(p))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A new event, re-sent by the upstream while still pending: one row.
+	blocked := Delivery{EventID: "ev-3", Tenant: "acme", URL: srv.URL, Body: []byte(`{}`), Next: time.Now().Add(time.Hour)}
+	if added, err := box.Add(context.Background(), blocked); err != nil || !added {
+		t.Fatalf("add: %v %v", added, err)
+	}
+	if added, err := box.Add(context.Background(), blocked); err != nil || added {
+		t.Fatalf("duplicate add: %v %v, want ignored", added, err)
 	}
 }
 
