@@ -39,6 +39,7 @@ func (s *Server) startSessions(db *sql.DB) error {
 		return err
 	}
 	s.sessions = svc
+	s.Metrics.Gauge("sessions_open", "Verification sessions holding a quota unit (outcome not known yet).", func() float64 { return float64(svc.Open()) })
 	return nil
 }
 

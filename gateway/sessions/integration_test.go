@@ -390,6 +390,9 @@ func TestQuotaReservedAtCreateReleasedWhenUnbilled(t *testing.T) {
 			if q := s.quota(t, "acme"); q.Reserved != 1 || q.Remaining != 0 {
 				t.Fatalf("after create: %+v, want one unit reserved", q)
 			}
+			if m := call(t, "GET", s.admin+"/metrics", "", nil); !bytes.Contains(m.body, []byte("\nidgate_gateway_sessions_open 1\n")) {
+				t.Fatalf("metrics lack idgate_gateway_sessions_open 1")
+			}
 			if a := call(t, "POST", s.gw+contracts.SessionsPath, "acme-key", map[string]any{}); a.status != http.StatusPaymentRequired {
 				t.Fatalf("second create with the unit reserved: %d %s, want 402", a.status, a.body)
 			}

@@ -728,6 +728,21 @@ func (s *Service) sweep() {
 	}
 }
 
+// Open counts the sessions holding a quota unit (a metric).
+func (s *Service) Open() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, t := range s.byID {
+		t.mu.Lock()
+		if t.rec.Status == Open {
+			n++
+		}
+		t.mu.Unlock()
+	}
+	return n
+}
+
 // Status returns the billing status of a session (tests, admin).
 func (s *Service) Status(id string) (Status, bool) {
 	s.mu.RLock()
