@@ -155,6 +155,36 @@ func (e *Engine) PublicKeys() []crypto.PublicKey {
 	return nil
 }
 
+// PublicKeysPath serves the gateway's own public keys (the simulator serves
+// its keys at the same path), for clients of terminate routes to seal with.
+// Clients should still pin the keys they were given out of band; this is
+// a convenience over the TLS listener, not a trust anchor.
+const PublicKeysPath = "/encryption/public-keys"
+
+// PublicKeysJSON is the body of GET PublicKeysPath, in the simulator's
+// shape: {"keys":[{"algorithm":"AES-256-CBC","pem":"..."}, ...]}.
+func (e *Engine) PublicKeysJSON() ([]byte, error) {
+	type entry struct {
+		Algorithm fieldcrypto.Algorithm `json:"algorithm"`
+		PEM       string                `json:"pem"`
+	}
+	out := struct {
+		Keys []entry `json:"keys"`
+	}{Keys: []entry{}}
+	for _, pub := range e.PublicKeys() {
+		r, err := fieldcrypto.NewRecipient(pub)
+		if err != nil {
+			return nil, fmt.Errorf("encryption: public key: %w", err)
+		}
+		pem, err := fieldcrypto.MarshalPublicKeyPEM(pub)
+		if err != nil {
+			return nil, fmt.Errorf("encryption: public key: %w", err)
+		}
+		out.Keys = append(out.Keys, entry{Algorithm: r.Algorithm(), PEM: string(pem)})
+	}
+	return json.Marshal(out)
+}
+
 // CacheStats reports the unwrapped-key cache (zero when off).
 func (e *Engine) CacheStats() fieldcrypto.CacheStats {
 	if e.cache == nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/contracts/idcard"
 	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/encryption"
 )
 
 const (
@@ -322,6 +323,33 @@ func TestKeyRotation(t *testing.T) {
 	for _, alg := range algs {
 		if a, b := send(newTo[alg]), send(e.gwTo[alg]); a != 200 || b != 400 {
 			t.Fatalf("%s: after the window new=%d old=%d", alg, a, b)
+		}
+	}
+	// The served public keys follow the reload: the new keys only, and a
+	// client sealing with them is accepted.
+	resp, err := e.client.Get(e.url + encryption.PublicKeysPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served struct {
+		Keys []struct{ Algorithm, PEM string }
+	}
+	err = json.NewDecoder(resp.Body).Decode(&served)
+	resp.Body.Close()
+	if err != nil || len(served.Keys) != 2 {
+		t.Fatalf("public keys: %+v %v", served, err)
+	}
+	for _, k := range served.Keys {
+		pub, err := fieldcrypto.ParsePublicKeyPEM([]byte(k.PEM))
+		if err != nil {
+			t.Fatal(err)
+		}
+		to, err := fieldcrypto.NewRecipient(pub)
+		if err != nil || string(to.Algorithm()) != k.Algorithm {
+			t.Fatalf("served key %s: %v", k.Algorithm, err)
+		}
+		if st := send(to); st != 200 {
+			t.Errorf("%s: a served key is refused: %d", k.Algorithm, st)
 		}
 	}
 	if strings.Contains(e.logs.String(), "PRIVATE KEY") {

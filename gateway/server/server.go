@@ -211,6 +211,18 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 		s.sessions.Register(app)
 	}
 	s.health(app)
+	if s.crypto != nil {
+		// The gateway's public keys for clients of terminate routes; read
+		// per request so a reload (key rotation) shows at once.
+		app.Get(encryption.PublicKeysPath, func(c *fiber.Ctx) error {
+			b, err := s.crypto.PublicKeysJSON()
+			if err != nil {
+				return err
+			}
+			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+			return c.Send(b)
+		})
+	}
 	app.Use(func(c *fiber.Ctx) error {
 		start := time.Now()
 		pipeline.WriteError(c.Context(), contracts.ErrAPINotImplemented, "", s.pipeline.IDs.Next())
