@@ -372,6 +372,7 @@ func (s *Server) reload() error {
 		s.log.Warn("reload: only tenants, keys and limits are reloaded; restart to apply other changes")
 	}
 	s.cfg.Tenants = cfg.Tenants
+	s.reloadSessions(cfg)
 	s.log.Info("reloaded tenants and keys", "tenants", len(cfg.Tenants))
 	return nil
 }

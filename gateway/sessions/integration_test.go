@@ -451,6 +451,29 @@ func TestTenantIsolation(t *testing.T) {
 	if a.status != http.StatusBadRequest {
 		t.Fatalf("rival callback without secret: %d %s", a.status, a.body)
 	}
+	// A reload (SIGHUP) brings the rival's secret in.
+	b, err := os.ReadFile(s.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("tenant_webhook_secrets: {acme: "+acmeSecret+"}"), []byte("tenant_webhook_secrets: {acme: "+acmeSecret+", rival: rival-secret}"), 1)
+	if err := os.WriteFile(s.cfg, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.gwProc.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		a = call(t, "POST", s.gw+contracts.SessionsPath, "rival-key", contracts.CreateSessionRequest{CallbackURL: "http://127.0.0.1:1/hook"})
+		if a.status == http.StatusCreated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rival callback after reload: %d %s", a.status, a.body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // The upstream's webhooks reach the tenant's callback re-signed with the

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,7 +38,7 @@ import (
 // Relay re-delivers upstream webhooks to tenants.
 type Relay struct {
 	cfg     config.Delivery
-	secrets map[string][]byte
+	secrets atomic.Pointer[map[string][]byte] // swapped on reload
 	client  *http.Client
 	log     *slog.Logger
 	now     func() time.Time
@@ -70,7 +71,7 @@ const (
 // deliveries. reg and box may be nil.
 func NewRelay(cfg config.Sessions, reg prometheus.Registerer, log *slog.Logger, box Outbox) (*Relay, error) {
 	r := &Relay{
-		cfg: cfg.Delivery, secrets: map[string][]byte{}, log: log, now: time.Now, box: box,
+		cfg: cfg.Delivery, log: log, now: time.Now, box: box,
 		client: &http.Client{Timeout: cfg.Delivery.Timeout.D(),
 			// A tenant's redirect is not followed: the signature covers one URL.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
@@ -81,9 +82,7 @@ func NewRelay(cfg config.Sessions, reg prometheus.Registerer, log *slog.Logger, 
 			Help: "Webhook deliveries to tenants by outcome (delivered, retry, failed, dropped).",
 		}, []string{"outcome"}),
 	}
-	for t, s := range cfg.TenantWebhookSecrets {
-		r.secrets[t] = []byte(s)
-	}
+	r.SetSecrets(cfg.TenantWebhookSecrets)
 	if reg != nil {
 		reg.MustRegister(r.outcomes)
 	}
@@ -111,7 +110,18 @@ func NewRelay(cfg config.Sessions, reg prometheus.Registerer, log *slog.Logger, 
 }
 
 // HasSecret reports whether tenant can receive webhooks.
-func (r *Relay) HasSecret(tenant string) bool { return len(r.secrets[tenant]) > 0 }
+func (r *Relay) HasSecret(tenant string) bool { return len((*r.secrets.Load())[tenant]) > 0 }
+
+// SetSecrets replaces the tenants' webhook secrets (config reload).
+// Deliveries already queued are signed with the secret current when they
+// are sent.
+func (r *Relay) SetSecrets(secrets map[string]string) {
+	m := make(map[string][]byte, len(secrets))
+	for t, s := range secrets {
+		m[t] = []byte(s)
+	}
+	r.secrets.Store(&m)
+}
 
 // Enqueue accepts an event for tenant. False means it could not be kept
 // (outbox write failed; or, without an outbox, the queue is full or the
@@ -218,8 +228,8 @@ func (r *Relay) deliver(d *delivery) {
 		}
 		return
 	}
-	secret, ok := r.secrets[d.tenant]
-	if !ok {
+	secret, ok := (*r.secrets.Load())[d.tenant]
+	if !ok || len(secret) == 0 {
 		// The tenant's secret left the config since the event was stored.
 		r.outcomes.WithLabelValues(outFailed).Inc()
 		r.log.Error("webhook not delivered: the tenant has no webhook secret any more", "tenant", d.tenant, "event_id", d.eventID)
