@@ -441,3 +441,31 @@ func TestResponseCacheOnTerminate(t *testing.T) {
 		t.Errorf("encrypt-upstream cached answer carries encrypted fields: %+v", r)
 	}
 }
+
+// A wrong upstream key is the gateway's fault: the upstream's "decrypt
+// failure" must not reach the client as if its own encryption had failed.
+func TestWrongUpstreamKey(t *testing.T) {
+	e := newEnv(t, func(c *config.Config) {
+		dir := t.TempDir()
+		_, strangers := keyFiles(t, dir)
+		c.Encryption.UpstreamKeys = nil
+		for _, alg := range algs {
+			c.Encryption.UpstreamKeys = append(c.Encryption.UpstreamKeys,
+				"file:"+writePublic(t, strangers[alg], filepath.Join(dir, string(alg)+".pub")))
+		}
+	})
+	for _, alg := range algs {
+		body, _ := seal(t, e.gwTo[alg], plainReq(), fieldcrypto.AllFields)
+		r := e.post(t, pathTerminate, body)
+		var eb contracts.ErrorBody
+		if r.status != 500 || json.Unmarshal(r.body, &eb) != nil || eb.Error.Code != contracts.ErrAPIError {
+			t.Errorf("%s: %d %s, want 500 api_error", alg, r.status, r.body)
+		}
+		if row := e.ledgerClasses(t)[r.requestID]; row == nil || row[colClass] != "upstream_error" || row[colBilled] != "false" {
+			t.Errorf("ledger row %v", row)
+		}
+	}
+	if !strings.Contains(e.logs.String(), "check encryption.upstream_keys") {
+		t.Error("the operator is not told")
+	}
+}

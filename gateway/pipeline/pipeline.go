@@ -13,6 +13,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -282,6 +283,12 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		if answerBody, err = rt.Crypto.Reseal(nil, resp.Body(), &req, upSess, verdict.sess); err != nil {
 			ans = answer{class: billing.UpstreamError, ownError: true, problem: "upstream encrypted answer unreadable"}
 		}
+	}
+	if upSess != nil && resp.StatusCode() == fasthttp.StatusBadRequest && bytes.Contains(resp.Body(), []byte("encryption")) {
+		// The upstream could not open what the gateway sealed: the
+		// gateway's upstream key is wrong, not the client's request.
+		// Passing the 400 on would tell the client its encryption failed.
+		ans = answer{class: billing.UpstreamError, ownError: true, problem: "upstream refused the gateway's encryption (check encryption.upstream_keys)"}
 	}
 	x.result = ans.result
 	if ans.problem != "" {
