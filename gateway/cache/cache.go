@@ -35,9 +35,21 @@ import (
 
 // Lookup is the keyed identity of one cacheable request.
 type Lookup struct {
-	// Key is the cache key (32 bytes of HMAC, not text).
+	// Key is the cache key: 32 bytes of HMAC of the whole request, then the
+	// 16-byte keyed hash of its (name, ID number) pair. Not text; the
+	// singleflight key too.
 	Key      string
 	identity [16]byte
+}
+
+// LookupFromKey rebuilds a Lookup from its Key (the flight has only that).
+func LookupFromKey(key string) (Lookup, bool) {
+	if len(key) != sha256.Size+16 {
+		return Lookup{}, false
+	}
+	l := Lookup{Key: key}
+	copy(l.identity[:], key[sha256.Size:])
+	return l, true
 }
 
 // entry is one stored answer. Its cost is the key, the body, the struct
@@ -239,14 +251,27 @@ func (c *Cache) Key(tenant, route string, r *contracts.CheckRequest) (l Lookup, 
 	b = writeField(h, b, r.ValidityBegin)
 	b = writeField(h, b, r.ValidityEnd)
 	writeField(h, b, r.ImageURL)
-	var sum [sha256.Size]byte
-	l.Key = string(h.Sum(sum[:0]))
+	var kb [sha256.Size + 16]byte
+	h.Sum(kb[:0])
+	copy(kb[sha256.Size:], l.identity[:])
+	l.Key = string(kb[:])
 	c.macs.Put(h)
 	return l, true
 }
 
 // Get returns a stored answer.
 func (c *Cache) Get(l Lookup) (body []byte, result string, ok bool) {
+	body, result, ok = c.peek(l)
+	if !ok {
+		c.misses.Add(1)
+		return nil, "", false
+	}
+	c.hits.Add(1)
+	return body, result, true
+}
+
+// peek is Get without counting (the flight's re-check of a counted miss).
+func (c *Cache) peek(l Lookup) (body []byte, result string, ok bool) {
 	e, ok := c.rc.Get(l.Key)
 	if ok && c.tombCount.Load() > 0 {
 		c.tombMu.RLock()
@@ -258,10 +283,8 @@ func (c *Cache) Get(l Lookup) (body []byte, result string, ok bool) {
 		}
 	}
 	if !ok {
-		c.misses.Add(1)
 		return nil, "", false
 	}
-	c.hits.Add(1)
 	return e.body, e.result, true
 }
 

@@ -234,7 +234,7 @@ func (f *fakeUpstream) Forward(r *upstream.Request, resp *fasthttp.Response) err
 
 func TestFlightCollapsesIdenticalMisses(t *testing.T) {
 	up := &fakeUpstream{release: make(chan struct{})}
-	f := NewFlight(up)
+	f := NewFlight(up, nil)
 	const n = 16
 	var wg sync.WaitGroup
 	var shared atomic.Int64

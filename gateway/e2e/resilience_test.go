@@ -215,7 +215,6 @@ func TestResilienceWithSimulator(t *testing.T) {
 		  "faults": [{"fault":"connection_reset","weight":1},{"fault":"empty_response","weight":1},
 		             {"fault":"malformed_chunk","weight":1},{"fault":"random_then_close","weight":1}]
 		}`)
-		defer simDo(t, s, "DELETE", "/admin/scenarios/sim-token", "")
 		c := resConfig(t, s.url)
 		g := startResGateway(t, c)
 		deadline := c.Retry.Deadline.D()
@@ -237,8 +236,11 @@ func TestResilienceWithSimulator(t *testing.T) {
 				}
 			}()
 		}
+		wg.Wait()
 		// Slow answers inside the deadline are answered and billed; a hang
-		// is cut at the deadline, answered 500 and not billed.
+		// is cut at the deadline, answered 500 and not billed. (Without the
+		// scenario: its faults would also hit these.)
+		simDo(t, s, "DELETE", "/admin/scenarios/sim-token", "")
 		for _, p := range []string{"latency=400ms", "latency=900ms, result=-1", "fault=hang"} {
 			wg.Add(1)
 			go func() {
@@ -268,6 +270,36 @@ func TestResilienceWithSimulator(t *testing.T) {
 		if cls["billed_attempts"]+cls["not_billed_attempts"]+cls["upstream_error_attempts"] <= cls["billed"]+cls["not_billed"]+cls["upstream_error"] {
 			t.Error("no request needed a retry: the scenario does not exercise the policy")
 		}
+	})
+
+	t.Run("which faults are retried", func(t *testing.T) {
+		c := resConfig(t, s.url)
+		g := startResGateway(t, c)
+		for _, tc := range []struct {
+			prefer string
+			calls  int64 // upstream calls for one request
+			status int
+		}{
+			{"fault=connection_reset", 3, 500},
+			{"fault=empty_response", 3, 500},
+			{"fault=malformed_chunk", 1, 500},   // an answer began: it may have been billed
+			{"fault=random_then_close", 1, 500}, // likewise
+			{"fault=hang", 1, 500},              // a timeout: the authority may still bill it
+			{"status=500", 3, 500},
+			{"status=429", 2, 429}, // the simulator's Retry-After ≥ 1 s: one retry fits the 1.5 s deadline
+			{"result=-4", 3, 200},
+			{"result=-6", 3, 200},
+			{"result=-5", 1, 200},
+			{"result=-1", 1, 200},
+			{"result=0", 1, 200},
+		} {
+			simDo(t, s, "POST", "/admin/reset", "")
+			a := post(t, g.url, "acme-key", identity("张三", "11010519491231002X"), map[string]string{"Prefer": tc.prefer})
+			if st := s.stats(t); st.Requests != tc.calls || a.status != tc.status {
+				t.Errorf("%s: %d upstream calls, status %d; want %d, %d", tc.prefer, st.Requests, a.status, tc.calls, tc.status)
+			}
+		}
+		shutdown(t, g) // the simulator was reset per case: nothing to reconcile
 	})
 
 	t.Run("cache, singleflight and tenant isolation", func(t *testing.T) {

@@ -300,12 +300,13 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 
 	// 6b. An answer shared from an identical concurrent request's call
 	// cost nothing more: class cached (the call's owner is billed). A
-	// billed answer of our own call is offered to the cache.
+	// billed answer of our own call is offered to the cache, unless it went
+	// through the flight, whose leader stored it before sharing it.
 	countHit := false
 	if ureq.Shared && ans.class == billing.Billed {
 		ans.class = billing.Cached
 		countHit = p.Cache != nil && p.Cache.CountsQuota(key.Tenant.ID)
-	} else if ans.class == billing.Billed && x.lookup.Key != "" {
+	} else if ans.class == billing.Billed && x.lookup.Key != "" && ureq.FlightKey == "" {
 		cached, perr := resp.Body(), error(nil)
 		if answerBody != nil {
 			// The cache keeps the plain answer (result, description), never

@@ -54,7 +54,7 @@ func (s *Server) startResilience() error {
 		}
 		s.res.cache = c
 		s.pipeline.Cache = c
-		fwd = cache.NewFlight(r)
+		fwd = cache.NewFlight(r, c)
 	}
 	s.pipeline.Forward = fwd
 	if cfg.Idempotency.Enabled {
