@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -132,7 +133,9 @@ func OpenDB(path string) (*sql.DB, error) {
 	// means fewer fsyncs under load. A checkpoint can still stall the writer
 	// on a slow disk; the queue absorbs that, and requests only wait when it
 	// is full.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=wal_autocheckpoint(0)"
+	// The path is escaped: in a file: URI a '#' or '?' in a directory name
+	// (t.TempDir() makes such names) would cut the path short.
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=wal_autocheckpoint(0)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)

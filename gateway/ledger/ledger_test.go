@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -141,5 +142,27 @@ func TestBackfillUsage(t *testing.T) {
 	counts, err := l2.BilledOn(context.Background(), "2026-11-21")
 	if err != nil || counts["t"]["k"] != 10 {
 		t.Fatalf("after backfill: %v, %v", counts, err)
+	}
+}
+
+// A '#' or '?' in a directory name must not cut the database path short:
+// two ledgers in sibling directories must not share a file.
+func TestOpenDBPathWithURIMetacharacters(t *testing.T) {
+	base := t.TempDir()
+	var dbs []string
+	for _, dir := range []string{"a#1", "a#2", "b?x=1"} {
+		p := filepath.Join(base, dir, "ledger.db")
+		db, err := OpenDB(p)
+		if err != nil {
+			t.Fatalf("OpenDB(%q): %v", p, err)
+		}
+		db.Close()
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("database not at %q: %v", p, err)
+		}
+		dbs = append(dbs, p)
+	}
+	if _, err := os.Stat(filepath.Join(base, "a")); err == nil {
+		t.Fatalf("a database was created at the truncated path")
 	}
 }
