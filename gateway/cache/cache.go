@@ -65,8 +65,8 @@ type entry struct {
 var entrySize = int64(unsafe.Sizeof(entry{}))
 
 // bookkeeping is measured, not derived: BenchmarkMillionEntries showed the
-// process grow by ~428 bytes per 70-byte answer while key, body and entry
-// account for ~165, the rest being ristretto's store map slot, its policy's
+// process grow by ~410-430 bytes per 70-byte answer while key, body and
+// entry account for ~180, the rest being ristretto's store map slot, its policy's
 // cost map, the expiry bucket, the frequency sketch and allocator rounding.
 // Counting it makes max_bytes bound the memory the cache really takes.
 const bookkeeping = 260
