@@ -180,6 +180,11 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	if p.Idempotency != nil && p.idempotent(&x, rt) {
 		return
 	}
+	if x.idemLead {
+		// finish settles the record; should it never run (a panic), the
+		// duplicates waiting for it are released, not left hanging.
+		defer p.abandonUnsettled(&x)
+	}
 
 	// 3. Decode and validate locally: what the authority would refuse never
 	// costs an upstream call.

@@ -79,9 +79,15 @@ func (p *Pipeline) idempotent(x *exchange, rt *Route) bool {
 			t := time.NewTimer(wait)
 			select {
 			case <-r.Done:
+				t.Stop()
 			case <-t.C:
+				// The first is still running far past its own deadline:
+				// do not wait forever, and do not run a second charge.
+				x.ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+				p.refuse(x, billing.RateLimited, contracts.ErrTooManyRequests,
+					"a request with this Idempotency-Key is still being answered; retry later")
+				return true
 			}
-			t.Stop()
 		}
 	}
 }
@@ -98,6 +104,15 @@ func (p *Pipeline) settleIdempotency(x *exchange, class billing.Class, status in
 	case billing.Billed, billing.Cached, billing.NotBilled, billing.LocalReject:
 		p.Idempotency.Complete(x.idem, idempotency.Answer{Status: status, ContentType: contentType, Body: body, Result: x.result})
 	default:
+		p.Idempotency.Abandon(x.idem)
+	}
+}
+
+// abandonUnsettled releases the record of a request that never reached
+// finish.
+func (p *Pipeline) abandonUnsettled(x *exchange) {
+	if x.idemLead {
+		x.idemLead = false
 		p.Idempotency.Abandon(x.idem)
 	}
 }
