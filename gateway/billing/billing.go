@@ -30,6 +30,10 @@ const (
 	// identical concurrent request's upstream call (issue 4). No upstream
 	// charge; the tenant's cache policy decides whether quota counts it.
 	Cached Class = "cached"
+	// CachedQuota: a cached answer that used a unit of the daily quota
+	// (the tenant's cache policy, count_quota). No upstream charge; the
+	// quota rebuild after a restart counts it with billed.
+	CachedQuota Class = "cached_quota"
 	// Replayed: an Idempotency-Key repeat answered from the stored answer.
 	// Never billed, never counted.
 	Replayed Class = "replayed"
@@ -39,7 +43,7 @@ const (
 )
 
 // Classes lists every class, for reports and metric pre-registration.
-var Classes = []Class{Billed, NotBilled, LocalReject, RateLimited, QuotaExceeded, UpstreamError, Cached, Replayed, CircuitOpen}
+var Classes = []Class{Billed, NotBilled, LocalReject, RateLimited, QuotaExceeded, UpstreamError, Cached, CachedQuota, Replayed, CircuitOpen}
 
 // Table is one route's result-code table.
 type Table struct {

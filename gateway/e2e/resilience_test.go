@@ -377,9 +377,16 @@ func TestResilienceWithSimulator(t *testing.T) {
 			}
 		}
 		reconcile(t, g, s)
-		if cls := classCounts(t, g); cls["cached"] != 4 || cls["billed"] != 2 || cls["quota_exceeded"] != 1 {
-			t.Errorf("classes %v: want 2 billed, 4 cached, 1 quota_exceeded", cls)
+		if cls := classCounts(t, g); cls["cached"] != 3 || cls["cached_quota"] != 1 || cls["billed"] != 2 || cls["quota_exceeded"] != 1 {
+			t.Errorf("classes %v: want 2 billed, 1 cached_quota, 3 cached, 1 quota_exceeded", cls)
 		}
+		// The counted hit survives a restart: acme's quota is still used up.
+		c2 := c
+		g2 := startResGateway(t, c2)
+		if a := post(t, g2.url, "acme-key", body, nil); a.status != 402 {
+			t.Errorf("after a restart acme got %d, want 402 (2 units used: 1 billed + 1 counted hit)", a.status)
+		}
+		shutdown(t, g2)
 	})
 
 	t.Run("idempotency keys", func(t *testing.T) {

@@ -517,7 +517,8 @@ type Counts map[string]map[string]int64
 // BilledOn counts billed entries of one day per tenant and key: the quota
 // counters' starting point after a restart.
 func (l *SQLite) BilledOn(ctx context.Context, day string) (Counts, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT tenant, key_id, count FROM usage_daily WHERE day = ? AND class = 'billed'`, day)
+	// cached_quota: cache hits a tenant's policy counts against its quota.
+	rows, err := l.db.QueryContext(ctx, `SELECT tenant, key_id, count FROM usage_daily WHERE day = ? AND class IN ('billed', 'cached_quota')`, day)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: billed on %s: %w", day, err)
 	}

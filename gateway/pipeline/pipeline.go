@@ -310,7 +310,9 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	countHit := false
 	if ureq.Shared && ans.class == billing.Billed {
 		ans.class = billing.Cached
-		countHit = p.Cache != nil && p.Cache.CountsQuota(key.Tenant.ID)
+		if countHit = p.Cache != nil && p.Cache.CountsQuota(key.Tenant.ID); countHit {
+			ans.class = billing.CachedQuota
+		}
 	} else if ans.class == billing.Billed && x.lookup.Key != "" && ureq.FlightKey == "" {
 		cached, perr := resp.Body(), error(nil)
 		if answerBody != nil {

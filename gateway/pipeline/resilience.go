@@ -101,7 +101,7 @@ func (p *Pipeline) settleIdempotency(x *exchange, class billing.Class, status in
 	}
 	x.idemLead = false
 	switch class {
-	case billing.Billed, billing.Cached, billing.NotBilled, billing.LocalReject:
+	case billing.Billed, billing.Cached, billing.CachedQuota, billing.NotBilled, billing.LocalReject:
 		p.Idempotency.Complete(x.idem, idempotency.Answer{Status: status, ContentType: contentType, Body: body, Result: x.result})
 	default:
 		p.Idempotency.Abandon(x.idem)
@@ -162,6 +162,8 @@ func (p *Pipeline) serveCached(x *exchange, rt *Route, req *contracts.CheckReque
 			return true
 		}
 		p.Quota.Commit(ticket)
+		p.finish(x, billing.CachedQuota, fasthttp.StatusOK, "application/json", body)
+		return true
 	}
 	p.finish(x, billing.Cached, fasthttp.StatusOK, "application/json", body)
 	return true
