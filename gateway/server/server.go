@@ -368,7 +368,9 @@ func (s *Server) reload() error {
 		s.crypto.Swap(keys)
 	}
 	if !reflect.DeepEqual(cfg.Routes, s.cfg.Routes) || cfg.Upstream != s.cfg.Upstream ||
-		cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin || cfg.Store != s.cfg.Store {
+		cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin || cfg.Store != s.cfg.Store ||
+		!reflect.DeepEqual(cfg.Cache, s.cfg.Cache) || !reflect.DeepEqual(cfg.Retry, s.cfg.Retry) ||
+		cfg.Breaker != s.cfg.Breaker || cfg.Idempotency != s.cfg.Idempotency {
 		s.log.Warn("reload: only tenants, keys and limits are reloaded; restart to apply other changes")
 	}
 	s.cfg.Tenants = cfg.Tenants
