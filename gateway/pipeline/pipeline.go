@@ -264,6 +264,7 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		RequestID: s2b(x.requestID),
 		Route:     rt.Name,
 		FlightKey: x.lookup.Key,
+		Excused:   excused(ctx, rt, &req),
 	}
 	if upSess != nil {
 		// An answer sealed for one upstream session opens with no other:
@@ -473,6 +474,19 @@ func maskedID(req *contracts.CheckRequest) string {
 		}
 	}
 	return idcard.Mask(req.IDCard)
+}
+
+// excused reports whether a test chose this request's outcome: only on a
+// route that forwards Prefer, which is a route towards the simulator.
+func excused(ctx *fasthttp.RequestCtx, rt *Route, req *contracts.CheckRequest) bool {
+	if !rt.ForwardPrefer {
+		return false
+	}
+	if len(preferOf(ctx, rt)) > 0 {
+		return true
+	}
+	_, magic := contracts.LookupMagic(req.IDCard)
+	return magic
 }
 
 func preferOf(ctx *fasthttp.RequestCtx, rt *Route) []byte {

@@ -190,7 +190,11 @@ func (f *Retrier) Forward(r *upstream.Request, resp *fasthttp.Response) error {
 		err = f.next.Forward(r, resp)
 		d := f.policy.Check(r.Route, resp, err)
 		if done != nil {
-			done(d.Outcome)
+			if r.Excused {
+				done(breaker.Neutral)
+			} else {
+				done(d.Outcome)
+			}
 		}
 		r.Attempts = n
 		if !d.Retry || n >= f.policy.MaxAttempts {

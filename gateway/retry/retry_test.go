@@ -185,3 +185,33 @@ func TestBreakerStopsRetries(t *testing.T) {
 		t.Fatalf("open mid-way: err %v calls %d status %d attempts %d", err, s.calls, resp.StatusCode(), r.Attempts)
 	}
 }
+
+// Failures a test chose on purpose (Excused) are retried as usual but never
+// open the breaker; the same failures unexcused do.
+func TestExcusedFailuresDoNotOpenTheBreaker(t *testing.T) {
+	for _, tc := range []struct {
+		excused  bool
+		wantOpen bool
+	}{{excused: true, wantOpen: false}, {excused: false, wantOpen: true}} {
+		b, err := breaker.New("sim", config.Breaker{Enabled: true, FailureRatio: 0.5, MinRequests: 4,
+			Window: config.Duration(time.Minute), OpenFor: config.Duration(time.Minute), HalfOpenProbes: 1}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := &script{steps: []step{{status: 500}}}
+		f, _ := New(s, b, policy(), nil)
+		f.sleep = func(time.Duration) {}
+		resp := fasthttp.AcquireResponse()
+		for i := 0; i < 5; i++ {
+			r := &upstream.Request{Route: "check-2e", Excused: tc.excused}
+			_ = f.Forward(r, resp)
+		}
+		fasthttp.ReleaseResponse(resp)
+		if b.Open() != tc.wantOpen {
+			t.Errorf("excused=%v: breaker open = %v, want %v (calls %d)", tc.excused, b.Open(), tc.wantOpen, s.calls)
+		}
+		if tc.excused && s.calls < 10 {
+			t.Errorf("excused requests were not retried: %d calls for 5 requests", s.calls)
+		}
+	}
+}

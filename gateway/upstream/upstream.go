@@ -29,6 +29,11 @@ type Request struct {
 	// FlightKey, when set, lets identical concurrent requests share one
 	// upstream call (the cache's keyed hash; never personal data).
 	FlightKey string
+	// Excused marks an outcome a test chose on purpose (a forwarded Prefer
+	// header, or a magic identity, on a route towards the simulator): its
+	// failures say nothing about the upstream's health, so the breaker does
+	// not count them. Retries still apply.
+	Excused bool
 	// Attempts and Shared are filled by the forwarders: the upstream calls
 	// made, and whether the answer was another request's (no call of its own).
 	Attempts int
