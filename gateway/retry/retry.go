@@ -85,7 +85,8 @@ func (p *Policy) Check(route string, resp *fasthttp.Response, err error) Decisio
 	}
 	switch resp.StatusCode() {
 	case fasthttp.StatusOK:
-		res, ok := upstream.ResultField(resp.Body())
+		// The code alone decides; the pipeline validates the body once.
+		res, ok := upstream.PeekResult(resp.Body())
 		if ok && p.results[route][string(res)] {
 			return Decision{Retry: true, Outcome: breaker.Failure}
 		}

@@ -10,6 +10,15 @@ func ResultField(body []byte) (result []byte, ok bool) {
 	if !json.Valid(body) {
 		return nil, false
 	}
+	return PeekResult(body)
+}
+
+// PeekResult finds the result code like ResultField without validating the
+// rest of the body first. It suits decisions that depend on the code alone
+// (whether to retry): a "-4" is safe to retry whatever follows it. Billing
+// and caching use ResultField.
+func PeekResult(body []byte) (result []byte, ok bool) {
+	// Every index is bounds-checked: the body may be truncated or junk.
 	i := skipWS(body, 0)
 	if i >= len(body) || body[i] != '{' {
 		return nil, false
@@ -21,14 +30,25 @@ func ResultField(body []byte) (result []byte, ok bool) {
 			return nil, false // '}' of an object without "result", or junk
 		}
 		ks, ke, next := scanString(body, i)
+		if ke >= len(body) {
+			return nil, false // unterminated key
+		}
 		i = skipWS(body, next)
-		i++ // ':' (the body is valid JSON)
-		i = skipWS(body, i)
+		if i >= len(body) || body[i] != ':' {
+			return nil, false
+		}
+		i = skipWS(body, i+1)
+		if i >= len(body) {
+			return nil, false
+		}
 		if string(body[ks:ke]) == "result" {
 			if body[i] != '"' {
 				return nil, false
 			}
 			vs, ve, _ := scanString(body, i)
+			if ve >= len(body) {
+				return nil, false // unterminated value
+			}
 			v := body[vs:ve]
 			for _, c := range v {
 				if c == '\\' {

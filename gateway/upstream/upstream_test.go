@@ -41,10 +41,19 @@ func TestResultField(t *testing.T) {
 func FuzzResultField(f *testing.F) {
 	f.Add([]byte(`{"result":"0","description":"x"}`))
 	f.Add([]byte(`{"a":[1,{"b":"\""}],"result":"-1"}`))
+	for _, truncated := range []string{`{"result"`, `{"result":`, `{"result":"0`, `{"a":"x`, `{"a"`, `{"a":`, `{`} {
+		f.Add([]byte(truncated))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, ok := ResultField(b)
 		if ok && strings.ContainsAny(string(r), `"\`) {
 			t.Fatalf("result %q from %q", r, b)
+		}
+		// PeekResult never panics on junk, and agrees wherever the body
+		// is valid.
+		p, pok := PeekResult(b)
+		if ok && (!pok || string(p) != string(r)) {
+			t.Fatalf("PeekResult(%q) = %q, %v; ResultField = %q", b, p, pok, r)
 		}
 	})
 }
