@@ -451,11 +451,23 @@ func TestResilienceWithSimulator(t *testing.T) {
 		c.Retry.MaxAttempts = 1
 		g := startResGateway(t, c)
 		body := identity("张三", "11010519491231002X")
-		for range 4 {
+		// Failures a test asks for by Prefer are excused: they never open it.
+		for range 6 {
 			if a := post(t, g.url, "acme-key", body, map[string]string{"Prefer": "status=500"}); a.status != 500 {
-				t.Fatalf("status=500: got %d", a.status)
+				t.Fatalf("Prefer status=500: got %d", a.status)
 			}
 		}
+		if code, b := getReadyz(t, g); code != 200 || !strings.Contains(b, `"breaker":"closed"`) {
+			t.Fatalf("excused failures opened the breaker: readyz %d %s", code, b)
+		}
+		// Failures the upstream decides itself (a scenario) count.
+		simDo(t, s, "PUT", "/admin/scenarios/sim-token", `{"seed":1,"outcomes":[{"status":500,"weight":1}]}`)
+		for range 4 {
+			if a := post(t, g.url, "acme-key", body, nil); a.status != 500 {
+				t.Fatalf("scenario 500: got %d", a.status)
+			}
+		}
+		simDo(t, s, "DELETE", "/admin/scenarios/sim-token", "")
 		before := s.stats(t).Requests
 		a := post(t, g.url, "acme-key", body, nil)
 		if a.status != 503 || !strings.Contains(a.body, "service_unavailable") {
