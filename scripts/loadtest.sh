@@ -27,4 +27,4 @@ wait_healthy http://127.0.0.1:8080/healthz
 go run ./loadtest/cmd/idgen -n 20000 -seed 1 > loadtest/results/data.json
 env_args=()
 for kv in "$@"; do env_args+=(-e "$kv"); done
-./bin/k6 run --no-usage-report "${env_args[@]}" -e DATA_FILE=../results/data.json -e RESULTS_DIR=loadtest/results "loadtest/k6/$script"
+./bin/k6 run --no-usage-report "${env_args[@]}" -e DATA_FILE="$PWD/loadtest/results/data.json" -e RESULTS_DIR=loadtest/results "loadtest/k6/$script"

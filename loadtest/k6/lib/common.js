@@ -2,7 +2,8 @@
 // environment so the same scripts run against a laptop, CI or staging:
 //   BASE_URL   gateway (or simulator) base URL   default http://127.0.0.1:8080
 //   API_KEY    bearer key                         default demo-key
-//   DATA_FILE  JSON from `go run ./loadtest/cmd/idgen` (relative to this file)
+//   DATA_FILE  JSON from `go run ./loadtest/cmd/idgen`; an absolute path, or
+//              relative to this file (k6 resolves open() from lib/)
 //   RESULTS_DIR  where handleSummary writes       default loadtest/results
 import http from 'k6/http';
 import { SharedArray } from 'k6/data';
@@ -10,7 +11,7 @@ import { SharedArray } from 'k6/data';
 export const BASE_URL = (__ENV.BASE_URL || 'http://127.0.0.1:8080').replace(/\/$/, '');
 export const API_KEY = __ENV.API_KEY || 'demo-key';
 export const CHECK_PATH = '/identity/idcard/check-2e';
-const DATA_FILE = __ENV.DATA_FILE || '../results/data.json';
+const DATA_FILE = __ENV.DATA_FILE || '../../results/data.json'; // loadtest/results/
 const RESULTS_DIR = __ENV.RESULTS_DIR || 'loadtest/results';
 
 const raw = JSON.parse(open(DATA_FILE));
