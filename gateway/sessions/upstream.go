@@ -1,15 +1,13 @@
 package sessions
 
 import (
-	"crypto/tls"
 	"fmt"
-	"net"
-	"net/url"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/upstream"
 )
 
 // Upstream sends one session call to the authority with the gateway's
@@ -31,36 +29,10 @@ type Client struct {
 
 // NewClient builds a client from the upstream config (validated at load).
 func NewClient(c config.Upstream) (*Client, error) {
-	u, err := url.Parse(c.URL)
+	// QR PNGs and results with a portrait are larger than checks.
+	hc, u, err := upstream.NewHostClient(c, max(c.MaxResponseBytes, 4<<20))
 	if err != nil {
-		return nil, fmt.Errorf("sessions: upstream: %w", err)
-	}
-	addr := u.Host
-	if u.Port() == "" {
-		port := "80"
-		if u.Scheme == "https" {
-			port = "443"
-		}
-		addr = net.JoinHostPort(u.Hostname(), port)
-	}
-	dialTO := c.ConnectTimeout.D()
-	hc := &fasthttp.HostClient{
-		Addr:                addr,
-		Name:                "idgate-gateway",
-		IsTLS:               u.Scheme == "https",
-		MaxConns:            c.MaxConns,
-		MaxIdleConnDuration: c.MaxIdleConnDuration.D(),
-		ReadTimeout:         c.Timeout.D(),
-		WriteTimeout:        c.Timeout.D(),
-		// QR PNGs and results with a portrait are larger than checks.
-		MaxResponseBodySize:    max(c.MaxResponseBytes, 4<<20),
-		MaxConnWaitTimeout:     c.Timeout.D(),
-		Dial:                   func(a string) (net.Conn, error) { return fasthttp.DialTimeout(a, dialTO) },
-		RetryIfErr:             func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
-		DisablePathNormalizing: true,
-	}
-	if hc.IsTLS {
-		hc.TLSConfig = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
+		return nil, fmt.Errorf("sessions: %w", err)
 	}
 	return &Client{hc: hc, host: u.Host, scheme: u.Scheme, auth: "Bearer " + c.Token, timeout: c.Timeout.D()}, nil
 }

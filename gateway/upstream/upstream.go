@@ -53,9 +53,24 @@ type Client struct {
 
 // New builds a client from the upstream config (validated at load).
 func New(c config.Upstream) (*Client, error) {
+	hc, u, err := NewHostClient(c, c.MaxResponseBytes)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		hc: hc, host: u.Host, scheme: u.Scheme, auth: "Bearer " + c.Token,
+		timeout: c.Timeout.D(), addr: hc.Addr, dialTO: c.ConnectTimeout.D(),
+	}, nil
+}
+
+// NewHostClient builds a pooled keep-alive connection pool towards the
+// upstream: the one place for its address, timeouts, TLS and the rule that
+// nothing is ever resent. Callers that must not share a pool (the session
+// API) each build their own.
+func NewHostClient(c config.Upstream, maxResponseBytes int) (*fasthttp.HostClient, *url.URL, error) {
 	u, err := url.Parse(c.URL)
 	if err != nil {
-		return nil, fmt.Errorf("upstream: %w", err)
+		return nil, nil, fmt.Errorf("upstream: %w", err)
 	}
 	addr := u.Host
 	if u.Port() == "" {
@@ -74,7 +89,7 @@ func New(c config.Upstream) (*Client, error) {
 		MaxIdleConnDuration: c.MaxIdleConnDuration.D(),
 		ReadTimeout:         c.Timeout.D(),
 		WriteTimeout:        c.Timeout.D(),
-		MaxResponseBodySize: c.MaxResponseBytes,
+		MaxResponseBodySize: maxResponseBytes,
 		// A request waits briefly for a pooled connection instead of
 		// failing at once when every connection is busy.
 		MaxConnWaitTimeout: c.Timeout.D(),
@@ -89,10 +104,7 @@ func New(c config.Upstream) (*Client, error) {
 	if hc.IsTLS {
 		hc.TLSConfig = &tls.Config{ServerName: u.Hostname(), MinVersion: tls.VersionTLS12}
 	}
-	return &Client{
-		hc: hc, host: u.Host, scheme: u.Scheme, auth: "Bearer " + c.Token,
-		timeout: c.Timeout.D(), addr: addr, dialTO: dialTO,
-	}, nil
+	return hc, u, nil
 }
 
 // Forward sends r and fills resp. An error means no usable HTTP answer
