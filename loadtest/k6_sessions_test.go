@@ -3,32 +3,21 @@ package loadtest
 import (
 	"encoding/csv"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/idgate/idgate/internal/testbin"
 )
 
-// sessionsStack is stackWithAdmin with the simulator's session review
-// scaled from 15 minutes to under a second.
-func sessionsStack(t *testing.T) (gatewayURL, simulatorURL, adminURL string) {
-	t.Helper()
-	simAddr, gwAddr, adminAddr := testbin.FreeAddr(t), testbin.FreeAddr(t), testbin.FreeAddr(t)
-	sim := testbin.Build(t, "./simulator/cmd/simulator")
-	gw := testbin.Build(t, "./gateway/cmd/gateway")
-	testbin.Start(t, sim, []string{"-listen", simAddr}, []string{"IDGATE_SIM_SESSIONS_TIME_SCALE=0.0005"}, "http://"+simAddr+"/healthz")
-	testbin.Start(t, gw, []string{"-listen", gwAddr, "-admin-listen", adminAddr},
-		[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(t.TempDir(), "ledger.db")},
-		"http://"+gwAddr+"/healthz")
-	return "http://" + gwAddr, "http://" + simAddr, "http://" + adminAddr
-}
+// reviewFast scales the simulator's session review from 15 minutes to
+// under a second.
+const reviewFast = "IDGATE_SIM_SESSIONS_TIME_SCALE=0.0005"
 
 // The sessions script through the gateway, phone side on the simulator;
 // afterwards the ledger holds exactly one billing entry per billed session
 // (3 of every 4 outcomes), however often each was polled.
 func TestK6SessionsThroughGateway(t *testing.T) {
-	gw, sim, admin := sessionsStack(t)
+	gw, sim, admin := stackWithAdmin(t, reviewFast)
 	const iterations = 16
 	runK6(t, "sessions.js", "BASE_URL="+gw, "API_KEY=demo-key", "SIM_URL="+sim, "VUS=4", "ITERATIONS=16", "POLL_MS=50")
 
@@ -75,6 +64,6 @@ func TestK6SessionsThroughGateway(t *testing.T) {
 func TestK6SessionsAgainstSimulator(t *testing.T) {
 	addr := testbin.FreeAddr(t)
 	sim := testbin.Build(t, "./simulator/cmd/simulator")
-	testbin.Start(t, sim, []string{"-listen", addr}, []string{"IDGATE_SIM_SESSIONS_TIME_SCALE=0.0005"}, "http://"+addr+"/healthz")
+	testbin.Start(t, sim, []string{"-listen", addr}, []string{reviewFast}, "http://"+addr+"/healthz")
 	runK6(t, "sessions.js", "BASE_URL=http://"+addr, "API_KEY=sim-token", "SIM_URL=http://"+addr, "VUS=2", "ITERATIONS=4", "POLL_MS=50")
 }

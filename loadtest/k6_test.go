@@ -45,13 +45,14 @@ func stack(t *testing.T) (gatewayURL, simulatorURL string) {
 	return gw, sim
 }
 
-// stackWithAdmin is stack plus the gateway's admin URL.
-func stackWithAdmin(t *testing.T) (gatewayURL, simulatorURL, adminURL string) {
+// stackWithAdmin is stack plus the gateway's admin URL; simEnv is added to
+// the simulator's environment.
+func stackWithAdmin(t *testing.T, simEnv ...string) (gatewayURL, simulatorURL, adminURL string) {
 	t.Helper()
 	simAddr, gwAddr, adminAddr := testbin.FreeAddr(t), testbin.FreeAddr(t), testbin.FreeAddr(t)
 	sim := testbin.Build(t, "./simulator/cmd/simulator")
 	gw := testbin.Build(t, "./gateway/cmd/gateway")
-	testbin.Start(t, sim, []string{"-listen", simAddr}, nil, "http://"+simAddr+"/healthz")
+	testbin.Start(t, sim, []string{"-listen", simAddr}, simEnv, "http://"+simAddr+"/healthz")
 	testbin.Start(t, gw, []string{"-listen", gwAddr, "-admin-listen", adminAddr},
 		[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(t.TempDir(), "ledger.db")},
 		"http://"+gwAddr+"/healthz")

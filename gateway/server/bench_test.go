@@ -17,6 +17,7 @@ import (
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/ledger"
+	"github.com/idgate/idgate/loadtest/bench/load"
 )
 
 // The proxy benchmarks put the gateway (every step on: auth, rate limit,
@@ -43,28 +44,13 @@ func benchUpstream(b *testing.B) string {
 	return ln.Addr().String()
 }
 
-// bareProxy forwards body and status and nothing else: the yardstick.
+// bareProxy serves load.BareProxy, the yardstick the harness uses too.
 func bareProxy(b *testing.B, upstream string) string {
-	hc := &fasthttp.HostClient{Addr: upstream, MaxConns: 1024}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		req := fasthttp.AcquireRequest()
-		resp := fasthttp.AcquireResponse()
-		defer fasthttp.ReleaseRequest(req)
-		defer fasthttp.ReleaseResponse(resp)
-		ctx.Request.CopyTo(req)
-		req.SetHost(upstream)
-		if err := hc.DoTimeout(req, resp, 5*time.Second); err != nil {
-			ctx.SetStatusCode(500)
-			return
-		}
-		ctx.SetStatusCode(resp.StatusCode())
-		ctx.SetContentTypeBytes(resp.Header.ContentType())
-		ctx.SetBody(resp.Body())
-	}}
+	s := &fasthttp.Server{Handler: load.BareProxy(upstream)}
 	go s.Serve(ln)
 	b.Cleanup(func() { s.Shutdown() })
 	return ln.Addr().String()
@@ -96,7 +82,7 @@ func gatewayProxy(b *testing.B, upstream string) string {
 	return ln.Addr().String()
 }
 
-func load(b *testing.B, addr string) {
+func runParallel(b *testing.B, addr string) {
 	body := []byte(`{"name":"测试一致","id_card":"110101191111110010"}`)
 	hc := &fasthttp.HostClient{Addr: addr, MaxConns: 256}
 	var mu sync.Mutex
@@ -136,8 +122,8 @@ func load(b *testing.B, addr string) {
 	}
 }
 
-func BenchmarkProxyBare(b *testing.B)    { load(b, bareProxy(b, benchUpstream(b))) }
-func BenchmarkProxyGateway(b *testing.B) { load(b, gatewayProxy(b, benchUpstream(b))) }
+func BenchmarkProxyBare(b *testing.B)    { runParallel(b, bareProxy(b, benchUpstream(b))) }
+func BenchmarkProxyGateway(b *testing.B) { runParallel(b, gatewayProxy(b, benchUpstream(b))) }
 
 // BenchmarkProxyRatio alternates short rounds of the bare proxy and the
 // gateway (the machine's other load hits both alike) and reports the
@@ -147,18 +133,21 @@ func BenchmarkProxyGateway(b *testing.B) { load(b, gatewayProxy(b, benchUpstream
 //	go test -run '^$' -bench ProxyRatio -benchtime 1x ./gateway/server
 func BenchmarkProxyRatio(b *testing.B) {
 	up := benchUpstream(b)
-	bare, gw := bareProxy(b, up), gatewayProxy(b, up)
+	bodies := load.Bodies(2000, 1)
+	bare := load.Target{Addr: bareProxy(b, up), Path: contracts.CheckPath, Token: "demo-key", Bodies: bodies}
+	gw := load.Target{Addr: gatewayProxy(b, up), Path: contracts.CheckPath, Token: benchToken(), Bodies: bodies}
 	const rounds, round, workers = 6, time.Second, 32
-	var bareN, gwN int
+	var bareN, gwN int64
 	var bareCPU, gwCPU time.Duration
-	var bareLat, gwLat []time.Duration
 	for i := 0; i < rounds; i++ {
 		c0 := cpuTime()
-		n, l := drive(b, bare, workers, round)
+		r := load.Saturate(bare, workers, round)
 		c1 := cpuTime()
-		bareN, bareLat, bareCPU = bareN+n, append(bareLat, l...), bareCPU+c1-c0
-		n, l = drive(b, gw, workers, round)
-		gwN, gwLat, gwCPU = gwN+n, append(gwLat, l...), gwCPU+cpuTime()-c1
+		checkRun(b, "bare", r)
+		bareN, bareCPU = bareN+r.Requests, bareCPU+c1-c0
+		r = load.Saturate(gw, workers, round)
+		checkRun(b, "gateway", r)
+		gwN, gwCPU = gwN+r.Requests, gwCPU+cpuTime()-c1
 	}
 	// CPU per request of the whole process (client, proxy, upstream): on a
 	// shared, busy machine the ratio of these is steadier than throughput.
@@ -170,61 +159,30 @@ func BenchmarkProxyRatio(b *testing.B) {
 	b.ReportMetric(float64(bareN)/(rounds*round.Seconds()), "bare-req/s")
 	b.ReportMetric(float64(gwN)/(rounds*round.Seconds()), "gateway-req/s")
 	b.ReportMetric(float64(gwN)/float64(bareN), "ratio")
-	b.ReportMetric(float64(pct(bareLat, 99).Microseconds()), "bare-p99-µs")
-	b.ReportMetric(float64(pct(gwLat, 99).Microseconds()), "gateway-p99-µs")
 
 	// Open loop at half the gateway's capacity, both proxies alike: the
 	// latency the gateway adds when it is not saturated.
-	rate := float64(gwN) / (rounds * round.Seconds()) / 2
-	var bareOpen, gwOpen []time.Duration
-	for i := 0; i < 3; i++ {
-		bareOpen = append(bareOpen, driveRate(b, bare, rate, 2*time.Second)...)
-		gwOpen = append(gwOpen, driveRate(b, gw, rate, 2*time.Second)...)
+	rate := int(float64(gwN) / (rounds * round.Seconds()) / 2)
+	rb, err := load.FixedRate(bare, rate, 6*time.Second)
+	if err != nil {
+		b.Fatal(err)
 	}
-	b.ReportMetric(rate, "half-rate-req/s")
-	b.ReportMetric(float64(pct(bareOpen, 99).Microseconds()), "half-bare-p99-µs")
-	b.ReportMetric(float64(pct(gwOpen, 99).Microseconds()), "half-gateway-p99-µs")
-	b.ReportMetric(float64((pct(gwOpen, 99) - pct(bareOpen, 99)).Microseconds()), "half-added-p99-µs")
+	rg, err := load.FixedRate(gw, rate, 6*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	checkRun(b, "bare open loop", rb)
+	checkRun(b, "gateway open loop", rg)
+	b.ReportMetric(float64(rate), "half-rate-req/s")
+	b.ReportMetric(float64(rb.Percentile(99).Microseconds()), "half-bare-p99-µs")
+	b.ReportMetric(float64(rg.Percentile(99).Microseconds()), "half-gateway-p99-µs")
+	b.ReportMetric(float64((rg.Percentile(99) - rb.Percentile(99)).Microseconds()), "half-added-p99-µs")
 }
 
-// driveRate sends requests at a fixed arrival rate for d and returns each
-// one's latency from its scheduled start, so a stall is charged to every
-// request it delayed (no coordinated omission).
-func driveRate(b *testing.B, addr string, rate float64, d time.Duration) []time.Duration {
-	const workers = 128
-	body := []byte(`{"name":"测试一致","id_card":"110101191111110010"}`)
-	hc := &fasthttp.HostClient{Addr: addr, MaxConns: workers}
-	interval := time.Duration(float64(time.Second) / rate)
-	total := int(d / interval)
-	start := time.Now().Add(10 * time.Millisecond)
-	lat := make([]time.Duration, total)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			req := fasthttp.AcquireRequest()
-			resp := fasthttp.AcquireResponse()
-			req.Header.SetMethod("POST")
-			req.SetRequestURI("http://" + addr + contracts.CheckPath)
-			req.Header.SetContentType("application/json")
-			req.Header.Set("Authorization", "Bearer demo-key")
-			req.SetBody(body)
-			for i := w; i < total; i += workers {
-				at := start.Add(time.Duration(i) * interval)
-				if wait := time.Until(at); wait > 0 {
-					time.Sleep(wait)
-				}
-				if err := hc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
-					b.Errorf("status %d err %v", resp.StatusCode(), err)
-					return
-				}
-				lat[i] = time.Since(at)
-			}
-		}(w)
+func checkRun(b *testing.B, name string, r load.Result) {
+	if r.Errors+r.Non200 > 0 {
+		b.Errorf("%s: %d errors, %d non-200 answers of %d", name, r.Errors, r.Non200, r.Requests)
 	}
-	wg.Wait()
-	return lat
 }
 
 func cpuTime() time.Duration {
@@ -233,56 +191,11 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-func pct(l []time.Duration, p int) time.Duration {
-	if len(l) == 0 {
-		return 0
-	}
-	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
-	return l[len(l)*p/100]
-}
-
-// drive runs closed-loop load from workers goroutines for d.
-func drive(b *testing.B, addr string, workers int, d time.Duration) (int, []time.Duration) {
-	body := []byte(`{"name":"测试一致","id_card":"110101191111110010"}`)
-	hc := &fasthttp.HostClient{Addr: addr, MaxConns: workers}
-	deadline := time.Now().Add(d)
-	var mu sync.Mutex
-	var all []time.Duration
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req := fasthttp.AcquireRequest()
-			resp := fasthttp.AcquireResponse()
-			req.Header.SetMethod("POST")
-			req.SetRequestURI("http://" + addr + contracts.CheckPath)
-			req.Header.SetContentType("application/json")
-			req.Header.Set("Authorization", "Bearer "+benchToken())
-			req.SetBody(body)
-			local := make([]time.Duration, 0, 4096)
-			for time.Now().Before(deadline) {
-				t0 := time.Now()
-				if err := hc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
-					b.Errorf("status %d err %v", resp.StatusCode(), err)
-					return
-				}
-				local = append(local, time.Since(t0))
-			}
-			mu.Lock()
-			all = append(all, local...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return len(all), all
-}
-
 type discardLedger struct{}
 
 func (discardLedger) Record(ledger.Entry) error { return nil }
 
-// benchToken is the bearer token drive sends: the demo key, or
+// benchToken is the gateway bearer token the ratio benchmark sends: the demo key, or
 // IDGATE_BENCH_TOKEN when driving another server by hand.
 func benchToken() string {
 	if v := os.Getenv("IDGATE_BENCH_TOKEN"); v != "" {

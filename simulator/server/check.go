@@ -239,7 +239,7 @@ func (s *Server) parsePrefer(ctx *fasthttp.RequestCtx, p *outcome.Prefer) error 
 // decide applies outcome.Decide to a valid request and fills a.
 func (s *Server) decide(tok *tokenState, req *contracts.CheckRequest, p *outcome.Prefer, a *answer, now time.Time) {
 	var magic *contracts.MagicIdentity
-	if m, ok := s.magic[req.IDCard]; ok {
+	if m, ok := contracts.LookupMagic(req.IDCard); ok {
 		magic = &m
 	}
 	var exceeded func() bool

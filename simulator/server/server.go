@@ -80,7 +80,6 @@ type Server struct {
 	// clock is the WithClock override, nil for the wall clock: the hot
 	// path then reuses the one time.Now it takes anyway.
 	clock      func() time.Time
-	magic      map[string]contracts.MagicIdentity
 	maxLatency time.Duration
 
 	tokens     map[string]*tokenState
@@ -123,7 +122,6 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		log:        o.logger,
 		now:        o.now,
 		clock:      clock,
-		magic:      make(map[string]contracts.MagicIdentity, len(contracts.MagicIdentities)),
 		maxLatency: cfg.MaxLatency.D(),
 		tooLarge:   "request body exceeds " + strconv.Itoa(cfg.BodyLimit) + " bytes",
 		tokens:     make(map[string]*tokenState, len(cfg.Tokens)),
@@ -153,9 +151,6 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 		s.daily = dailylimit.New(cfg.DailyLimit.PerIDNumber, loc, cfg.DailyLimit.MaxTracked, s.metrics.untracked.Inc)
-	}
-	for _, m := range contracts.MagicIdentities {
-		s.magic[m.IDCard] = m
 	}
 	if cfg.Encryption.Enabled {
 		r, err := newReceiver(cfg.Encryption)

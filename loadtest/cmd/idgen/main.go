@@ -19,9 +19,11 @@ func main() {
 	seed := flag.Uint64("seed", 1, "generator seed (same seed, same data)")
 	flag.Parse()
 	w := bufio.NewWriter(os.Stdout)
-	if err := load.WriteData(w, *n, *seed); err == nil {
+	err := load.WriteData(w, *n, *seed)
+	if err == nil {
 		err = w.Flush()
-	} else {
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "idgen:", err)
 		os.Exit(1)
 	}

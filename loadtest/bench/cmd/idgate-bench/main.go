@@ -82,18 +82,11 @@ func bareHandler(args []string) error {
 	})
 }
 
-// bareProxy forwards every request unchanged to one upstream over pooled
-// keep-alive connections: the least any reverse proxy must do.
+// bareProxy serves load.BareProxy: the proxy ceiling.
 func bareProxy(args []string) error {
 	fs := flag.NewFlagSet("bare-proxy", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:9102", "listen address")
 	upstream := fs.String("upstream", "127.0.0.1:8081", "upstream host:port")
 	_ = fs.Parse(args)
-	client := &fasthttp.HostClient{Addr: *upstream, MaxConns: 1024}
-	return fasthttp.ListenAndServe(*listen, func(ctx *fasthttp.RequestCtx) {
-		ctx.Request.Header.Del("Connection")
-		if err := client.Do(&ctx.Request, &ctx.Response); err != nil {
-			ctx.Error("upstream: "+err.Error(), fasthttp.StatusBadGateway)
-		}
-	})
+	return fasthttp.ListenAndServe(*listen, load.BareProxy(*upstream))
 }
