@@ -17,8 +17,12 @@ func InsertTx(ctx context.Context, tx *sql.Tx, e Entry) error {
 	if e.Billed {
 		billed = 1
 	}
-	if _, err := tx.ExecContext(ctx, insertSQL(1), e.Time.UnixNano(), e.Day, e.RequestID, e.Tenant, e.KeyID,
-		e.Route, e.Result, e.Class, billed, e.HTTPStatus, e.UpstreamLatency.Microseconds(), e.IDMasked); err != nil {
+	var dim int64
+	if err := tx.QueryRowContext(ctx, upsertDim, e.Day, e.Tenant, e.KeyID, e.Route, e.Result, e.Class, billed, e.HTTPStatus).Scan(&dim); err != nil {
+		return fmt.Errorf("ledger: dims in transaction: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, insertEntriesSQL(1), e.Time.UnixNano(), dim, e.RequestID,
+		e.UpstreamLatency.Microseconds(), e.IDMasked, e.Attempts); err != nil {
 		return fmt.Errorf("ledger: insert in transaction: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, upsertUsage, e.Day, e.Tenant, e.KeyID, e.Class, 1); err != nil {
