@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"bufio"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -107,6 +109,40 @@ func TestForwardInjectsCredential(t *testing.T) {
 	}
 }
 
+// Requests come from a pool: a call without Prefer or a request id must
+// not carry the previous call's.
+func TestForwardPooledRequestsCarryNothingOver(t *testing.T) {
+	got := make(chan *fasthttp.RequestHeader, 4)
+	url := fakeServer(t, func(ctx *fasthttp.RequestCtx) {
+		h := &fasthttp.RequestHeader{}
+		ctx.Request.Header.CopyTo(h)
+		got <- h
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"result":"0","description":"ok"}`)
+	})
+	c := client(t, url, time.Second)
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	calls := []struct {
+		req               Request
+		prefer, rid, path string
+	}{
+		{Request{Path: "/a", Body: []byte(`{"a":1}`), Prefer: []byte("result=-5"), RequestID: []byte("rid-1")}, "result=-5", "rid-1", "/a"},
+		{Request{Path: "/b", Body: []byte(`{"b":2}`)}, "", "", "/b"},
+		{Request{Path: "/a", Body: []byte(`{}`), RequestID: []byte("rid-3")}, "", "rid-3", "/a"},
+	}
+	for i, call := range calls {
+		if err := c.Forward(&call.req, resp); err != nil {
+			t.Fatal(err)
+		}
+		h := <-got
+		if string(h.Peek("Prefer")) != call.prefer || string(h.Peek("X-Request-Id")) != call.rid ||
+			string(h.RequestURI()) != call.path || string(h.Peek("Authorization")) != "Bearer up-secret" {
+			t.Errorf("call %d: upstream saw %s", i, h.String())
+		}
+	}
+}
+
 func TestForwardErrors(t *testing.T) {
 	url := fakeServer(t, func(ctx *fasthttp.RequestCtx) { time.Sleep(300 * time.Millisecond) })
 	c := client(t, url, 50*time.Millisecond)
@@ -124,5 +160,25 @@ func TestForwardErrors(t *testing.T) {
 	}
 	if err := c.Ping(); err == nil {
 		t.Fatal("ping of a closed port succeeded")
+	}
+}
+
+// BenchmarkBuild is the per-request cost of composing the upstream request
+// and serialising it, without the network.
+func BenchmarkBuild(b *testing.B) {
+	c, err := New(config.Upstream{URL: "http://127.0.0.1:8081", Token: "up-secret", Timeout: config.Duration(time.Second), ConnectTimeout: config.Duration(time.Second), MaxConns: 4})
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := []byte(`{"name":"张三","idcard":"11010119900307002X"}`)
+	w := bufio.NewWriter(io.Discard)
+	b.ReportAllocs()
+	for b.Loop() {
+		req := c.request("/identity/idcard/check-2e")
+		c.build(req, &Request{Path: "/identity/idcard/check-2e", Body: body, RequestID: []byte("0f8c1c1e-1234-4abc-8def-0123456789ab")})
+		if err := req.Write(w); err != nil {
+			b.Fatal(err)
+		}
+		c.release(req)
 	}
 }
