@@ -51,16 +51,27 @@ type Entry struct {
 
 // SQLite is the embedded ledger.
 type SQLite struct {
-	db      *sql.DB
-	q       chan Entry
-	batch   int
-	linger  time.Duration
-	w       *writer // the writer goroutine's only
-	log     *slog.Logger
-	done    chan struct{}
-	cpDone  chan struct{}
-	closeMu sync.RWMutex
+	db     *sql.DB
+	batch  int
+	linger time.Duration
+	w      *writer // the writer goroutine's only
+	log    *slog.Logger
+	done   chan struct{}
+	cpDone chan struct{}
+
+	// The queue: requests append under mu, and the writer takes everything
+	// queued in one swap. A channel cost every request a lock shared with
+	// the writer's per-entry receives; under load that contention showed as
+	// the largest runtime cost of recording an entry.
+	mu      sync.Mutex
+	space   *sync.Cond // signalled when the writer takes the queue
+	queue   []Entry    // entries and flush barriers, in order
+	spare   []Entry    // the writer's previous batch, reused
+	max     int        // queue bound; Record waits beyond it (backpressure)
+	waiting int        // Records waiting for space
+	barrier bool       // a Flush is queued: the writer does not linger
 	closed  bool
+	wake    chan struct{} // capacity 1: the queue became non-empty, or Close
 
 	written atomic.Int64
 	lastErr atomic.Pointer[error]
@@ -190,7 +201,9 @@ func OpenDB(path string) (*sql.DB, error) {
 // linger after an entry for more to share its transaction (0: write what is
 // queued at once).
 func New(db *sql.DB, queueSize, batchSize int, linger time.Duration, log *slog.Logger) *SQLite {
-	l := &SQLite{db: db, q: make(chan Entry, queueSize), batch: batchSize, linger: linger, log: log, done: make(chan struct{}), cpDone: make(chan struct{})}
+	l := &SQLite{db: db, batch: max(batchSize, 1), linger: linger, log: log, done: make(chan struct{}), cpDone: make(chan struct{}),
+		max: max(queueSize, 1), wake: make(chan struct{}, 1)}
+	l.space = sync.NewCond(&l.mu)
 	go l.run()
 	go l.checkpoints(5 * time.Second)
 	return l
@@ -198,13 +211,33 @@ func New(db *sql.DB, queueSize, batchSize int, linger time.Duration, log *slog.L
 
 // Record queues e; it blocks while the queue is full.
 func (l *SQLite) Record(e Entry) error {
-	l.closeMu.RLock()
-	defer l.closeMu.RUnlock()
+	l.mu.Lock()
 	if l.closed {
+		l.mu.Unlock()
 		return errors.New("ledger: closed")
 	}
-	l.q <- e
+	// A Record that started before Close still gets its entry stored: the
+	// writer keeps draining until nobody waits.
+	for len(l.queue) >= l.max {
+		l.waiting++
+		l.space.Wait()
+		l.waiting--
+	}
+	l.queue = append(l.queue, e)
+	l.barrier = l.barrier || e.ack != nil
+	first := len(l.queue) == 1
+	l.mu.Unlock()
+	if first {
+		l.signal()
+	}
 	return nil
+}
+
+func (l *SQLite) signal() {
+	select {
+	case l.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
 }
 
 // Flush waits until every entry queued before the call is stored.
@@ -218,7 +251,11 @@ func (l *SQLite) Flush() error {
 }
 
 // QueueLen is the number of entries waiting (a metric).
-func (l *SQLite) QueueLen() int { return len(l.q) }
+func (l *SQLite) QueueLen() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.queue)
+}
 
 // Written is the number of entries stored since start.
 func (l *SQLite) Written() int64 { return l.written.Load() }
@@ -242,14 +279,14 @@ func (l *SQLite) Ping(ctx context.Context) error {
 // Close stops accepting entries, stores everything queued and closes the
 // database.
 func (l *SQLite) Close() error {
-	l.closeMu.Lock()
+	l.mu.Lock()
 	if l.closed {
-		l.closeMu.Unlock()
+		l.mu.Unlock()
 		return nil
 	}
 	l.closed = true
-	close(l.q)
-	l.closeMu.Unlock()
+	l.mu.Unlock()
+	l.signal()
 	<-l.done
 	<-l.cpDone
 	err := l.Err()
@@ -266,39 +303,68 @@ func (l *SQLite) Close() error {
 func (l *SQLite) run() {
 	defer close(l.done)
 	defer l.closeWriter()
-	buf := make([]Entry, 0, l.batch)
 	var acks []chan struct{}
 	for {
-		e, ok := <-l.q
-		if !ok {
-			return
-		}
-		buf, acks = buf[:0], acks[:0]
-		buf, acks = appendEntry(buf, acks, e)
+		<-l.wake
 		// Let a batch accumulate: one transaction per batch is what makes
-		// the ledger cheap. Sleeping rather than waiting in a select means
-		// the writer is not woken once per entry (a scheduler round trip
-		// per request). A flush barrier or a full batch skips the wait.
-		if l.linger > 0 && len(acks) == 0 && len(l.q) < l.batch-1 {
+		// the ledger cheap. Sleeping rather than waiting on every entry
+		// means the writer is not woken once per request. A flush barrier,
+		// a full batch or Close skips the wait.
+		if l.linger > 0 && !l.urgent() {
 			time.Sleep(l.linger)
 		}
-	drain:
-		for len(buf) < l.batch {
-			select {
-			case e, ok := <-l.q:
-				if !ok {
-					break drain
-				}
-				buf, acks = appendEntry(buf, acks, e)
-			default:
-				break drain
+		l.mu.Lock()
+		taken := l.queue
+		l.queue, l.spare = l.spare[:0], nil
+		l.barrier = false
+		closing := l.closed && l.waiting == 0
+		l.space.Broadcast()
+		l.mu.Unlock()
+
+		buf := taken[:0] // entries only, in place; barriers aside
+		acks = acks[:0]
+		for _, e := range taken {
+			if e.ack != nil {
+				acks = append(acks, e.ack)
+				continue
 			}
+			buf = append(buf, e)
 		}
-		l.store(buf)
+		for len(buf) > 0 {
+			n := min(len(buf), l.batch)
+			l.store(buf[:n])
+			buf = buf[n:]
+		}
 		for _, a := range acks {
 			close(a)
 		}
+		clear(taken) // drop the strings for the collector before reuse
+		l.mu.Lock()
+		l.spare = taken[:0]
+		more := len(l.queue) > 0 || l.waiting > 0
+		if closing && !more {
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		if more || l.closedNow() {
+			l.signal()
+		}
 	}
+}
+
+// urgent reports whether the writer should not linger: a flush waits, the
+// batch is full, or the ledger is closing.
+func (l *SQLite) urgent() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed || l.barrier || len(l.queue) >= l.batch
+}
+
+func (l *SQLite) closedNow() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.closed
 }
 
 // checkpoints copies the WAL into the database every interval, beside the
@@ -317,13 +383,6 @@ func (l *SQLite) checkpoints(every time.Duration) {
 			}
 		}
 	}
-}
-
-func appendEntry(buf []Entry, acks []chan struct{}, e Entry) ([]Entry, []chan struct{}) {
-	if e.ack != nil {
-		return buf, append(acks, e.ack)
-	}
-	return append(buf, e), acks
 }
 
 // store writes a batch, retrying until it succeeds: entries are money. While
