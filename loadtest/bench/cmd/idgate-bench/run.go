@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ type target struct {
 
 type measure struct {
 	rps, cpuPerReq float64 // cpuPerReq in microseconds, summed over procs
+	frontCPU       float64 // µs/request of the first proc alone
 	rssMB          float64 // of the first proc
 	errs, non200   int64
 	p50, p99       time.Duration
@@ -167,10 +169,11 @@ func run(args []string) error {
 				lt.Bodies = t.bodies
 			}
 			load.Saturate(lt, *conns, *warm)
-			before := cpu(t.procs)
+			before, frontBefore := cpu(t.procs), cpu(t.procs[:1])
 			res := load.Saturate(lt, *conns, *dur)
-			used := cpu(t.procs) - before
-			m := measure{rps: res.RPS(), cpuPerReq: used.Seconds() * 1e6 / float64(res.Requests), rssMB: rss(t.procs[0]), errs: res.Errors, non200: res.Non200}
+			used, frontUsed := cpu(t.procs)-before, cpu(t.procs[:1])-frontBefore
+			perReq := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(res.Requests) }
+			m := measure{rps: res.RPS(), cpuPerReq: perReq(used), frontCPU: perReq(frontUsed), rssMB: rss(t.procs[0]), errs: res.Errors, non200: res.Non200}
 			results[t.name] = append(results[t.name], m)
 			fmt.Fprintf(os.Stderr, "round %d %-50s %9.0f req/s  errors %d  non-200 %d\n", r+1, t.name, m.rps, m.errs, m.non200)
 		}
@@ -182,33 +185,47 @@ func run(args []string) error {
 	}
 
 	// Latency at a fixed arrival rate of half the gateway's capacity, for
-	// the gateway and the bare proxy it is judged against.
+	// the gateway and the bare proxy it is judged against, in alternating
+	// rounds: on a shared 2-core machine one run's p99 says more about what
+	// else the host did in those seconds than about the proxy, so the
+	// verdict is the median of the per-round differences.
 	gwName, proxyName := "gateway → simulator (miss path, every step on)", "bare fasthttp proxy → simulator"
-	if g, ok := med[gwName]; ok {
+	var added []time.Duration
+	if g, ok := med[gwName]; ok && find(targets, proxyName).addr != "" {
 		rate := int(g.rps / 2)
-		for _, name := range []string{proxyName, gwName} {
-			t := find(targets, name)
-			lt := load.Target{Addr: t.addr, Path: contracts.CheckPath, Token: t.token, Bodies: bodies}
-			res, err := load.FixedRate(lt, rate, *dur)
-			if err != nil {
-				return err
+		p99s := map[string][]time.Duration{}
+		p50s := map[string][]time.Duration{}
+		for r := 0; r < max(*rounds, 3); r++ {
+			for _, name := range []string{proxyName, gwName} {
+				t := find(targets, name)
+				lt := load.Target{Addr: t.addr, Path: contracts.CheckPath, Token: t.token, Bodies: bodies}
+				res, err := load.FixedRate(lt, rate, *dur)
+				if err != nil {
+					return err
+				}
+				p50s[name] = append(p50s[name], res.Percentile(50))
+				p99s[name] = append(p99s[name], res.Percentile(99))
+				fmt.Fprintf(os.Stderr, "fixed %d req/s round %d %-42s p50 %v p99 %v errors %d\n", rate, r+1, name, res.Percentile(50), res.Percentile(99), res.Errors)
 			}
-			m := med[name]
-			m.p50, m.p99 = res.Percentile(50), res.Percentile(99)
-			med[name] = m
-			fmt.Fprintf(os.Stderr, "fixed %d req/s %-42s p50 %v p99 %v errors %d\n", rate, name, m.p50, m.p99, res.Errors)
+			added = append(added, p99s[gwName][r]-p99s[proxyName][r])
 		}
-		fmt.Printf("Fixed arrival rate for latency: %d req/s (half the gateway's saturation throughput).\n\n", rate)
+		for _, name := range []string{proxyName, gwName} {
+			m := med[name]
+			m.p50, m.p99 = median(p50s[name]), median(p99s[name])
+			med[name] = m
+		}
+		fmt.Printf("Fixed arrival rate for latency: %d req/s (half the gateway's saturation throughput), %d alternating rounds; p50 and p99 are the rounds' medians.\n", rate, len(added))
+		fmt.Printf("p99 per round, bare proxy: %s; gateway: %s.\n\n", fmtDurs(p99s[proxyName]), fmtDurs(p99s[gwName]))
 	}
 
-	fmt.Printf("| target | req/s | CPU µs/req (all processes) | RSS MiB (front process) | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Printf("| target | req/s | CPU µs/req (all processes) | CPU µs/req (front process) | RSS MiB (front process) | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range targets {
 		m := med[t.name]
 		p50, p99 := "—", "—"
 		if m.p99 > 0 {
 			p50, p99 = fmtDur(m.p50), fmtDur(m.p99)
 		}
-		fmt.Printf("| %s | %.0f | %.1f | %.1f | %s | %s | %d |\n", t.name, m.rps, m.cpuPerReq, m.rssMB, p50, p99, m.errs+m.non200)
+		fmt.Printf("| %s | %.0f | %.1f | %.1f | %.1f | %s | %s | %d |\n", t.name, m.rps, m.cpuPerReq, m.frontCPU, m.rssMB, p50, p99, m.errs+m.non200)
 	}
 	fmt.Println()
 	ratio := func(label, a, b string, target float64) {
@@ -227,13 +244,13 @@ func run(args []string) error {
 	ratio("simulator / bare handler", "simulator direct", "bare fasthttp handler", 0.7)
 	ratio("gateway / bare proxy", gwName, proxyName, 0.8)
 	ratio("gateway cache-hit path / miss path", gwCacheName, gwName, 2.0)
-	if g, ok := med[gwName]; ok && g.p99 > 0 {
-		added := g.p99 - med[proxyName].p99
+	if len(added) > 0 {
+		m := median(added)
 		verdict := "meets"
-		if added > time.Millisecond {
+		if m > time.Millisecond {
 			verdict = "MISSES"
 		}
-		fmt.Printf("- gateway p99 added over bare proxy at half capacity: %s (target ≤ 1ms, %s)\n", fmtDur(added), verdict)
+		fmt.Printf("- gateway p99 added over bare proxy at half capacity: %s, median of rounds %s (target ≤ 1ms, %s)\n", fmtDur(m), fmtDurs(added), verdict)
 	}
 	return nil
 }
@@ -269,6 +286,20 @@ func find(ts []target, name string) target {
 }
 
 func short(name string) string { return strings.Fields(name)[0] }
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func fmtDurs(ds []time.Duration) string {
+	parts := make([]string, len(ds))
+	for i, d := range ds {
+		parts[i] = fmtDur(d)
+	}
+	return strings.Join(parts, ", ")
+}
 
 func fmtDur(d time.Duration) string {
 	return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond))
