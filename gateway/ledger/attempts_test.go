@@ -11,24 +11,34 @@ import (
 	"time"
 )
 
-// A ledger file written before the attempts column existed opens, keeps
-// its rows (attempts 0) and stores new entries with their attempts.
-func TestAttemptsMigration(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "old.db")
+// oldLedger writes a ledger file in an earlier layout: the wide ledger
+// table (columns: the layout's column list after id) and its rows.
+func oldLedger(t *testing.T, name, columns, rows string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
 	old, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := old.Exec(`CREATE TABLE ledger (
-		id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, day TEXT NOT NULL, request_id TEXT NOT NULL,
-		tenant TEXT NOT NULL, key_id TEXT NOT NULL, route TEXT NOT NULL, result TEXT NOT NULL,
-		class TEXT NOT NULL, billed INTEGER NOT NULL, http_status INTEGER NOT NULL,
-		upstream_us INTEGER NOT NULL, id_masked TEXT NOT NULL);
-		INSERT INTO ledger(ts, day, request_id, tenant, key_id, route, result, class, billed, http_status, upstream_us, id_masked)
-		VALUES (1, '2026-11-22', 'old-1', 'acme', 'k', 'check-2e', '0', 'billed', 1, 200, 10, '110105********002X')`); err != nil {
+	defer old.Close()
+	if _, err := old.Exec(`CREATE TABLE ledger (id INTEGER PRIMARY KEY, ` + columns + `); ` + rows); err != nil {
 		t.Fatal(err)
 	}
-	old.Close()
+	return path
+}
+
+// wideColumns is the wide layout before the attempts column.
+const wideColumns = `ts INTEGER NOT NULL, day TEXT NOT NULL, request_id TEXT NOT NULL,
+	tenant TEXT NOT NULL, key_id TEXT NOT NULL, route TEXT NOT NULL, result TEXT NOT NULL,
+	class TEXT NOT NULL, billed INTEGER NOT NULL, http_status INTEGER NOT NULL,
+	upstream_us INTEGER NOT NULL, id_masked TEXT NOT NULL`
+
+// A ledger file written before the attempts column existed opens, keeps
+// its rows (attempts 0) and stores new entries with their attempts.
+func TestAttemptsMigration(t *testing.T) {
+	path := oldLedger(t, "old.db", wideColumns, `
+		INSERT INTO ledger(ts, day, request_id, tenant, key_id, route, result, class, billed, http_status, upstream_us, id_masked)
+		VALUES (1, '2026-11-22', 'old-1', 'acme', 'k', 'check-2e', '0', 'billed', 1, 200, 10, '110105********002X')`)
 
 	for round := range 2 { // the second open must find the column and leave it
 		l := open(t, path)
@@ -69,24 +79,12 @@ func TestAttemptsMigration(t *testing.T) {
 // classes moves to the narrow tables with its ids, order and values, and
 // the ledger view reads it back unchanged.
 func TestWideLedgerMigration(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "wide.db")
-	old, err := sql.Open("sqlite", "file:"+path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := old.Exec(`CREATE TABLE ledger (
-		id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, day TEXT NOT NULL, request_id TEXT NOT NULL,
-		tenant TEXT NOT NULL, key_id TEXT NOT NULL, route TEXT NOT NULL, result TEXT NOT NULL,
-		class TEXT NOT NULL, billed INTEGER NOT NULL, http_status INTEGER NOT NULL,
-		upstream_us INTEGER NOT NULL, id_masked TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0);
+	path := oldLedger(t, "wide.db", wideColumns+`, attempts INTEGER NOT NULL DEFAULT 0`, `
 		INSERT INTO ledger VALUES
 		 (5, 1, '2026-11-21', 'r1', 'acme', 'k1', 'check-2e', '0', 'billed', 1, 200, 10, '110105********002X', 1),
 		 (7, 2, '2026-11-21', 'r2', 'acme', 'k1', 'check-2e', '-2', 'local_reject', 0, 200, 0, '110105********0021', 0),
 		 (9, 3, '2026-11-22', 'r3', 'beta', 'k2', 'check-2e', '0', 'billed', 1, 200, 12, '110105********002X', 2),
-		 (11, 4, '2026-11-22', 'r4', 'acme', 'k1', 'check-2e', '0', 'billed', 1, 200, 11, '110105********002X', 3)`); err != nil {
-		t.Fatal(err)
-	}
-	old.Close()
+		 (11, 4, '2026-11-22', 'r4', 'acme', 'k1', 'check-2e', '0', 'billed', 1, 200, 11, '110105********002X', 3)`)
 
 	l := open(t, path)
 	defer l.Close()

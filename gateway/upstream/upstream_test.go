@@ -83,8 +83,10 @@ func client(t *testing.T, url string, timeout time.Duration) *Client {
 	return c
 }
 
-func TestForwardInjectsCredential(t *testing.T) {
-	got := make(chan *fasthttp.RequestHeader, 1)
+// headerServer answers every request with a result 0 and hands over the
+// request headers it received.
+func headerServer(t *testing.T) (string, <-chan *fasthttp.RequestHeader) {
+	got := make(chan *fasthttp.RequestHeader, 4)
 	url := fakeServer(t, func(ctx *fasthttp.RequestCtx) {
 		h := &fasthttp.RequestHeader{}
 		ctx.Request.Header.CopyTo(h)
@@ -92,6 +94,11 @@ func TestForwardInjectsCredential(t *testing.T) {
 		ctx.SetContentType("application/json")
 		ctx.SetBodyString(`{"result":"0","description":"ok"}`)
 	})
+	return url, got
+}
+
+func TestForwardInjectsCredential(t *testing.T) {
+	url, got := headerServer(t)
 	c := client(t, url, time.Second)
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
@@ -112,14 +119,7 @@ func TestForwardInjectsCredential(t *testing.T) {
 // Requests come from a pool: a call without Prefer or a request id must
 // not carry the previous call's.
 func TestForwardPooledRequestsCarryNothingOver(t *testing.T) {
-	got := make(chan *fasthttp.RequestHeader, 4)
-	url := fakeServer(t, func(ctx *fasthttp.RequestCtx) {
-		h := &fasthttp.RequestHeader{}
-		ctx.Request.Header.CopyTo(h)
-		got <- h
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"result":"0","description":"ok"}`)
-	})
+	url, got := headerServer(t)
 	c := client(t, url, time.Second)
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
