@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/server"
+	"github.com/idgate/idgate/internal/testbin"
 	simconfig "github.com/idgate/idgate/simulator/config"
 	simserver "github.com/idgate/idgate/simulator/server"
 )
@@ -81,23 +81,6 @@ func writePublic(t testing.TB, r fieldcrypto.Recipient, path string) string {
 	return path
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // env is a gateway in front of an in-process simulator, with one route per
 // encryption mode.
 type env struct {
@@ -110,12 +93,12 @@ type env struct {
 	// gwTo seals for the gateway's keys, simTo for the simulator's.
 	gwTo, simTo map[fieldcrypto.Algorithm]fieldcrypto.Recipient
 	dir         string
-	logs        *syncBuffer
+	logs        *testbin.SyncBuffer
 }
 
 func newEnv(t testing.TB, mutate func(*config.Config)) *env {
 	t.Helper()
-	e := &env{dir: t.TempDir(), logs: &syncBuffer{}}
+	e := &env{dir: t.TempDir(), logs: &testbin.SyncBuffer{}}
 
 	scfg := simconfig.Default()
 	scfg.Encryption.KeyDir = filepath.Join(e.dir, "sim-keys")

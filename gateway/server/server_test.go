@@ -23,6 +23,7 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/internal/testbin"
 )
 
 // fakeUpstream answers like the authority: the Prefer header picks the
@@ -62,7 +63,7 @@ type gw struct {
 	s     *Server
 	url   string
 	admin string
-	logs  *bytes.Buffer
+	logs  *testbin.SyncBuffer
 }
 
 func testConfig(t testing.TB, upURL, store string) config.Config {
@@ -83,8 +84,8 @@ func testConfig(t testing.TB, upURL, store string) config.Config {
 
 func startGateway(t testing.TB, cfg config.Config, cfgPath string) *gw {
 	t.Helper()
-	logs := &bytes.Buffer{}
-	s, err := New(cfg, cfgPath, slog.New(slog.NewJSONHandler(&syncWriter{w: logs}, nil)))
+	logs := &testbin.SyncBuffer{}
+	s, err := New(cfg, cfgPath, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,17 +94,6 @@ func startGateway(t testing.TB, cfg config.Config, cfgPath string) *gw {
 	s.Serve(ln, aln)
 	t.Cleanup(func() { s.Shutdown(context.Background()) })
 	return &gw{s: s, url: "http://" + ln.Addr().String(), admin: "http://" + aln.Addr().String(), logs: logs}
-}
-
-type syncWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (s *syncWriter) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.w.Write(p)
 }
 
 var client = &http.Client{Timeout: 10 * time.Second}

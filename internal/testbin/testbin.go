@@ -86,7 +86,7 @@ func FreeAddr(t testing.TB) string {
 // Proc is a running binary.
 type Proc struct {
 	Cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -98,7 +98,7 @@ func Start(t testing.TB, bin string, args, env []string, healthURL string) *Proc
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	p := &Proc{Cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &Proc{Cmd: cmd, out: &SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
 	if err := cmd.Start(); err != nil {
@@ -176,18 +176,20 @@ func (p *Proc) Stop(grace time.Duration) {
 // Output is everything the process wrote to stdout and stderr so far.
 func (p *Proc) Output() string { return p.out.String() }
 
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writers (a process's
+// stdout and stderr, a logger shared by request goroutines) and a reader.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) {
+func (s *SyncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.Write(p)
 }
 
-func (s *syncBuffer) String() string {
+func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
