@@ -4,7 +4,9 @@
 package metrics
 
 import (
+	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,9 +22,12 @@ type Metrics struct {
 	upstream *prometheus.HistogramVec
 	reloads  *prometheus.CounterVec
 
-	mu       sync.RWMutex
-	children map[childKey]child
-	upChild  map[string]prometheus.Observer
+	// The resolved children, copied on write: a lookup is a plain load.
+	// An RWMutex's read lock writes its shared counter twice a lookup, a
+	// cache line the two cores passed back and forth on every request.
+	mu       sync.Mutex
+	children atomic.Pointer[map[childKey]child]
+	upChild  atomic.Pointer[map[string]prometheus.Observer]
 }
 
 type childKey struct{ route, class, tenant string }
@@ -55,9 +60,9 @@ func New() *Metrics {
 			Namespace: "idgate", Subsystem: "gateway", Name: "reloads_total",
 			Help: "Configuration reloads by outcome.",
 		}, []string{"outcome"}),
-		children: map[childKey]child{},
-		upChild:  map[string]prometheus.Observer{},
 	}
+	m.children.Store(&map[childKey]child{})
+	m.upChild.Store(&map[string]prometheus.Observer{})
 	m.Registry.MustRegister(m.requests, m.duration, m.upstream, m.reloads,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -67,13 +72,11 @@ func New() *Metrics {
 // WithLabelValues hashes its labels on every call.
 func (m *Metrics) Observe(route, class, tenant string, d time.Duration) {
 	k := childKey{route, class, tenant}
-	m.mu.RLock()
-	c, ok := m.children[k]
-	m.mu.RUnlock()
+	c, ok := (*m.children.Load())[k]
 	if !ok {
 		c = child{m.requests.WithLabelValues(route, class, tenant), m.duration.WithLabelValues(route, class, tenant)}
 		m.mu.Lock()
-		m.children[k] = c
+		m.children.Store(with(*m.children.Load(), k, c))
 		m.mu.Unlock()
 	}
 	c.requests.Inc()
@@ -82,16 +85,22 @@ func (m *Metrics) Observe(route, class, tenant string, d time.Duration) {
 
 // ObserveUpstream records one upstream call's latency.
 func (m *Metrics) ObserveUpstream(route string, d time.Duration) {
-	m.mu.RLock()
-	o, ok := m.upChild[route]
-	m.mu.RUnlock()
+	o, ok := (*m.upChild.Load())[route]
 	if !ok {
 		o = m.upstream.WithLabelValues(route)
 		m.mu.Lock()
-		m.upChild[route] = o
+		m.upChild.Store(with(*m.upChild.Load(), route, o))
 		m.mu.Unlock()
 	}
 	o.Observe(d.Seconds())
+}
+
+// with returns a copy of m holding k → v. Label sets are bounded (routes,
+// classes, tenants from config), so the copies stop early.
+func with[K comparable, V any](m map[K]V, k K, v V) *map[K]V {
+	c := maps.Clone(m)
+	c[k] = v
+	return &c
 }
 
 // Reload counts a reload ("ok" or "error").

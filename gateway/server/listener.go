@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/idgate/idgate/gateway/deadline"
 )
 
 // trackingListener remembers accepted connections that have not sent a
@@ -27,7 +29,9 @@ func (l *trackingListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	tc := &trackedConn{Conn: c, l: l, accepted: time.Now()}
+	// Lazily armed deadlines: fasthttp moves three per request
+	// (gateway/deadline).
+	tc := &trackedConn{Conn: deadline.Wrap(c), l: l, accepted: time.Now()}
 	l.mu.Lock()
 	l.conns[tc] = struct{}{}
 	l.mu.Unlock()

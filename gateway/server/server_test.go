@@ -147,6 +147,12 @@ func TestRoutingAndHealth(t *testing.T) {
 		{"POST", contracts.CheckPath + "/", 400, contracts.ErrAPINotImplemented},
 		{"GET", contracts.CheckPath, 400, contracts.ErrAPINotImplemented},
 		{"POST", strings.ToUpper(contracts.CheckPath), 400, contracts.ErrAPINotImplemented},
+		{"POST", "/" + contracts.CheckPath, 400, contracts.ErrAPINotImplemented},
+		{"PUT", contracts.CheckPath, 400, contracts.ErrAPINotImplemented},
+		// The check routes are dispatched before Fiber (newMainApp): the
+		// same match, a query string ignored. No key: the pipeline's 401.
+		{"POST", contracts.CheckPath, 401, contracts.ErrInvalidToken},
+		{"POST", contracts.CheckPath + "?trace=1", 401, contracts.ErrInvalidToken},
 		{"GET", "/healthz", 200, ""},
 		{"GET", "/readyz", 200, ""},
 	}

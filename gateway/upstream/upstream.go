@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/deadline"
 )
 
 // Request is what the pipeline hands to Forward.
@@ -97,7 +98,13 @@ func NewHostClient(c config.Upstream, maxResponseBytes int) (*fasthttp.HostClien
 		// failing at once when every connection is busy.
 		MaxConnWaitTimeout: c.Timeout.D(),
 		Dial: func(a string) (net.Conn, error) {
-			return fasthttp.DialTimeout(a, dialTO)
+			c, err := fasthttp.DialTimeout(a, dialTO)
+			if err != nil {
+				return nil, err
+			}
+			// Each call moves both deadlines later; armed lazily, they
+			// cost nothing per call (gateway/deadline).
+			return deadline.Wrap(c), nil
 		},
 		// POST is not idempotent: never resend a check that may have been
 		// billed. Issue 4's retry policy decides retries explicitly.
