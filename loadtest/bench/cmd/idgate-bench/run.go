@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -189,35 +190,44 @@ func run(args []string) error {
 	// rounds: on a shared 2-core machine one run's p99 says more about what
 	// else the host did in those seconds than about the proxy, so the
 	// verdict is the median of the per-round differences.
+	//
+	// Twice: co-located (every process on every CPU, as the saturation
+	// runs), and isolated (the proxy under test alone on half the CPUs, the
+	// simulator and this generator on the other half). Co-located, the
+	// gateway's extra CPU is taken from the simulator and the generator,
+	// whose queues then stretch every request's tail: that measures
+	// sharing two cores, not the latency the gateway adds in front of an
+	// authority that runs elsewhere. Isolated measures the latter, so the
+	// verdict is taken there; both are printed.
 	gwName, proxyName := "gateway → simulator (miss path, every step on)", "bare fasthttp proxy → simulator"
-	var added []time.Duration
+	var lat []latency
 	if g, ok := med[gwName]; ok && find(targets, proxyName).addr != "" {
 		rate := int(g.rps / 2)
-		p99s := map[string][]time.Duration{}
-		p50s := map[string][]time.Duration{}
-		for r := 0; r < max(*rounds, 3); r++ {
-			for _, name := range []string{proxyName, gwName} {
-				t := find(targets, name)
-				lt := load.Target{Addr: t.addr, Path: contracts.CheckPath, Token: t.token, Bodies: bodies}
-				res, err := load.FixedRate(lt, rate, *dur)
-				if err != nil {
-					return err
-				}
-				p50s[name] = append(p50s[name], res.Percentile(50))
-				p99s[name] = append(p99s[name], res.Percentile(99))
-				fmt.Fprintf(os.Stderr, "fixed %d req/s round %d %-42s p50 %v p99 %v errors %d\n", rate, r+1, name, res.Percentile(50), res.Percentile(99), res.Errors)
-			}
-			added = append(added, p99s[gwName][r]-p99s[proxyName][r])
+		co, err := latencyRounds(targets, bodies, rate, max(*rounds, 3), *dur, gwName, proxyName, nil)
+		if err != nil {
+			return err
 		}
+		lat = append(lat, co)
+		if runtime.NumCPU() >= 2 {
+			iso, err := latencyRounds(targets, bodies, rate, max(*rounds, 5), *dur, gwName, proxyName, []*proc{sim})
+			if err != nil {
+				return err
+			}
+			lat = append(lat, iso)
+		}
+		for _, l := range lat {
+			fmt.Printf("Latency, %s: fixed arrival rate %d req/s (half the gateway's saturation throughput), %d alternating rounds; p99 per round, bare proxy %s; gateway %s.\n",
+				l.setup, rate, len(l.added), fmtDurs(l.p99s[proxyName]), fmtDurs(l.p99s[gwName]))
+		}
+		fmt.Println()
+		// The table shows the setup the verdict is taken from.
 		for _, name := range []string{proxyName, gwName} {
 			m := med[name]
-			m.p50, m.p99 = median(p50s[name]), median(p99s[name])
+			l := lat[len(lat)-1]
+			m.p50, m.p99 = median(l.p50s[name]), median(l.p99s[name])
 			med[name] = m
 		}
-		fmt.Printf("Fixed arrival rate for latency: %d req/s (half the gateway's saturation throughput), %d alternating rounds; p50 and p99 are the rounds' medians.\n", rate, len(added))
-		fmt.Printf("p99 per round, bare proxy: %s; gateway: %s.\n\n", fmtDurs(p99s[proxyName]), fmtDurs(p99s[gwName]))
 	}
-
 	fmt.Printf("| target | req/s | CPU µs/req (all processes) | CPU µs/req (front process) | RSS MiB (front process) | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range targets {
 		m := med[t.name]
@@ -244,15 +254,58 @@ func run(args []string) error {
 	ratio("simulator / bare handler", "simulator direct", "bare fasthttp handler", 0.7)
 	ratio("gateway / bare proxy", gwName, proxyName, 0.8)
 	ratio("gateway cache-hit path / miss path", gwCacheName, gwName, 2.0)
-	if len(added) > 0 {
-		m := median(added)
+	for i, l := range lat {
+		m := median(l.added)
 		verdict := "meets"
 		if m > time.Millisecond {
 			verdict = "MISSES"
 		}
-		fmt.Printf("- gateway p99 added over bare proxy at half capacity: %s, median of rounds %s (target ≤ 1ms, %s)\n", fmtDur(m), fmtDurs(added), verdict)
+		if i < len(lat)-1 {
+			verdict = "not the verdict, see isolated"
+		}
+		fmt.Printf("- gateway p99 added over bare proxy at half capacity, %s: %s, median of rounds %s (target ≤ 1ms, %s)\n", l.setup, fmtDur(m), fmtDurs(l.added), verdict)
 	}
 	return nil
+}
+
+// latency is one setup's fixed-rate rounds.
+type latency struct {
+	setup      string
+	p50s, p99s map[string][]time.Duration
+	added      []time.Duration // gateway p99 minus bare proxy p99, per round
+}
+
+// latencyRounds alternates the two proxies at a fixed rate. With backends
+// set, each proxy runs alone on the upper half of the CPUs and the
+// backends and this process on the lower half, for its rounds only.
+func latencyRounds(targets []target, bodies [][]byte, rate, rounds int, d time.Duration, gwName, proxyName string, backends []*proc) (latency, error) {
+	l := latency{setup: "co-located", p50s: map[string][]time.Duration{}, p99s: map[string][]time.Duration{}}
+	if backends != nil {
+		l.setup = "isolated"
+	}
+	for r := 0; r < rounds; r++ {
+		for _, name := range []string{proxyName, gwName} {
+			t := find(targets, name)
+			restore := func() {}
+			if backends != nil {
+				var err error
+				if restore, err = isolate(t.procs[0], backends); err != nil {
+					return l, err
+				}
+			}
+			lt := load.Target{Addr: t.addr, Path: contracts.CheckPath, Token: t.token, Bodies: bodies}
+			res, err := load.FixedRate(lt, rate, d)
+			restore()
+			if err != nil {
+				return l, err
+			}
+			l.p50s[name] = append(l.p50s[name], res.Percentile(50))
+			l.p99s[name] = append(l.p99s[name], res.Percentile(99))
+			fmt.Fprintf(os.Stderr, "fixed %d req/s %s round %d %-42s p50 %v p99 %v errors %d\n", rate, l.setup, r+1, name, res.Percentile(50), res.Percentile(99), res.Errors)
+		}
+		l.added = append(l.added, l.p99s[gwName][r]-l.p99s[proxyName][r])
+	}
+	return l, nil
 }
 
 // benchGatewayConfig writes the demo configuration with the demo tenant's
