@@ -492,3 +492,49 @@ func FuzzServe(f *testing.F) {
 		}
 	})
 }
+
+// The decoded request and the upstream call come from a pool (Serve): a
+// request must start from nothing a previous one left, whatever it failed
+// at. Sequential requests on one goroutine reuse the same pooled state.
+func TestPooledStateCarriesNothingOver(t *testing.T) {
+	h := newHarness(t, nil)
+	var seen []upstream.Request
+	h.p.Forward = forwardFunc(func(r *upstream.Request, resp *fasthttp.Response) error {
+		seen = append(seen, *r)
+		// Leave the pooled call dirty, as retries and the flight do.
+		r.Attempts, r.Shared, r.Timeout = 3, true, time.Second
+		resp.SetStatusCode(200)
+		resp.SetBodyString(`{"result":"0","description":"Name and ID card number are consistent"}`)
+		return nil
+	})
+	cases := []struct {
+		name   string
+		body   string
+		opts   []reqOpt
+		masked string // the ledger's id_masked for this request
+	}{
+		{"forwarded", goodBody(), nil, "110101********0010"},
+		{"wrong content type", goodBody(), []reqOpt{withHeader("Content-Type", "text/plain")}, ""},
+		{"forwarded again", goodBody(), nil, "110101********0010"},
+		{"malformed JSON", `{"name":`, nil, ""},
+		{"forwarded a third time", goodBody(), nil, "110101********0010"},
+	}
+	for i, tc := range cases {
+		h.do(tc.body, tc.opts...)
+		es := h.led.all()
+		if len(es) != i+1 {
+			t.Fatalf("%s: %d ledger entries, want %d", tc.name, len(es), i+1)
+		}
+		if got := es[i].IDMasked; got != tc.masked {
+			t.Errorf("%s: id_masked %q, want %q", tc.name, got, tc.masked)
+		}
+	}
+	if len(seen) != 3 {
+		t.Fatalf("%d upstream calls, want 3", len(seen))
+	}
+	for i, r := range seen {
+		if r.Attempts != 0 || r.Shared || r.Timeout != 0 {
+			t.Errorf("call %d started with attempts %d, shared %v, timeout %v: left over from the call before", i+1, r.Attempts, r.Shared, r.Timeout)
+		}
+	}
+}
