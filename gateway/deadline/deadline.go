@@ -57,9 +57,16 @@ func Wrap(c net.Conn) *Conn {
 	return w
 }
 
+// The deadlines a nanosecond count can hold (years 1677 to 2262); UnixNano
+// is undefined beyond them.
+var earliest, latest = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
+
 func nanos(t time.Time) int64 {
-	if t.IsZero() {
-		return never
+	switch {
+	case t.IsZero() || !t.Before(latest):
+		return never // centuries away: no deadline in effect
+	case t.Before(earliest):
+		return math.MinInt64 // long past: fails at once, as it should
 	}
 	return t.UnixNano()
 }

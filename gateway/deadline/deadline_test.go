@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"testing"
@@ -62,6 +63,8 @@ func TestReadFailsAtTheLastDeadlineSet(t *testing.T) {
 		{"later, then earlier again", []time.Duration{100 * ms, 5 * time.Second, 150 * ms}, 150 * ms},
 		{"cleared after a deadline", []time.Duration{100 * ms, noDeadline}, 0},
 		{"already past", []time.Duration{-time.Second}, 0},
+		// ~292 years ahead (the longest Duration): past what UnixNano holds.
+		{"centuries ahead, then cleared", []time.Duration{math.MaxInt64, noDeadline}, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -179,5 +182,31 @@ func TestSetDeadlineAfterCloseFails(t *testing.T) {
 		if err := set(time.Now().Add(time.Hour)); !errors.Is(err, net.ErrClosed) {
 			t.Errorf("%s deadline after Close: %v, want net.ErrClosed", name, err)
 		}
+	}
+}
+
+// Deadlines outside what a nanosecond count holds still mean what they say:
+// far past fails at once, far future is no deadline.
+func TestDeadlinesBeyondUnixNano(t *testing.T) {
+	cases := []struct {
+		name string
+		at   time.Time
+		want int64
+	}{
+		{"the year 1066", time.Date(1066, 10, 14, 0, 0, 0, 0, time.UTC), math.MinInt64},
+		{"the year 5000", time.Date(5000, 1, 1, 0, 0, 0, 0, time.UTC), never},
+		{"zero", time.Time{}, never},
+		{"now", time.Unix(1700000000, 5), 1700000000_000000005},
+	}
+	for _, tc := range cases {
+		if got := nanos(tc.at); got != tc.want {
+			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	c, _ := pair(t)
+	c.SetReadDeadline(time.Date(1066, 10, 14, 0, 0, 0, 0, time.UTC))
+	start := time.Now()
+	if _, err := c.Read(make([]byte, 1)); !isTimeout(err) || time.Since(start) > time.Second {
+		t.Fatalf("read with a deadline in 1066: %v after %v, want an immediate timeout", err, time.Since(start))
 	}
 }
