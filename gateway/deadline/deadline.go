@@ -71,6 +71,14 @@ func nanos(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// timeOf is nanos' inverse: never is the zero time (no deadline).
+func timeOf(n int64) time.Time {
+	if n == never {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
 // SetReadDeadline implements net.Conn.
 func (c *Conn) SetReadDeadline(t time.Time) error {
 	if c.closed.Load() {
@@ -114,7 +122,7 @@ func (s *side) set(want int64, arm func(time.Time) error) error {
 		return nil
 	}
 	s.armed.Store(want)
-	return arm(time.Unix(0, want))
+	return arm(timeOf(want))
 }
 
 // rearm is called after an operation timed out: when the deadline wanted
@@ -127,11 +135,7 @@ func (s *side) rearm(arm func(time.Time) error) bool {
 	if want <= armed || want <= time.Now().UnixNano() {
 		return false
 	}
-	var t time.Time // zero: no deadline
-	if want != never {
-		t = time.Unix(0, want)
-	}
-	if arm(t) != nil {
+	if arm(timeOf(want)) != nil {
 		return false
 	}
 	s.armed.Store(want)

@@ -417,9 +417,9 @@ type verdict struct {
 	sess *fieldcrypto.Session
 }
 
-// check decodes the body into req and validates it. req stays empty when
-// the body was refused before it was read (content type, size, syntax,
-// decryption).
+// check decodes the body into req, which must be zero on entry, and
+// validates it. req stays zero when the body was refused before it was
+// read (content type, size, syntax, decryption).
 func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time, req *contracts.CheckRequest) verdict {
 	if ct := ctx.Request.Header.ContentType(); !contracts.IsJSONContentType(b2s(ct)) {
 		return verdict{errCode: contracts.ErrTokenMismatched, reason: "content type must be application/json"}

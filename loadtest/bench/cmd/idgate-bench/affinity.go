@@ -30,9 +30,13 @@ func isolate(front *proc, backends []*proc) (restore func(), err error) {
 	for _, b := range backends {
 		pids = append(pids, b.cmd.Process.Pid)
 	}
+	everyone := append([]int{front.cmd.Process.Pid}, pids...)
 	restore = func() {
-		for _, pid := range append(pids, front.cmd.Process.Pid) {
-			_ = pin(pid, &all)
+		for _, pid := range everyone {
+			if err := pin(pid, &all); err != nil {
+				// The run goes on; later figures would be skewed, so say so.
+				fmt.Fprintln(os.Stderr, "idgate-bench: restoring CPUs:", err)
+			}
 		}
 	}
 	if err := pin(front.cmd.Process.Pid, &upper); err != nil {
