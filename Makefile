@@ -33,7 +33,7 @@ compose-check: ## validate docker-compose.yml (no Docker engine runs here)
 run: build ## start the simulator and the gateway on embedded defaults
 	./scripts/run.sh
 
-BENCH_FLAGS ?= -duration 8s -rounds 2 -conns 64
+BENCH_FLAGS ?= -duration 8s -rounds 3 -conns 64
 bench: build ## side-by-side throughput/latency of bare handler, simulator, bare proxy, gateway (and nginx if installed)
 	$(GO) build -o $(BIN)/idgate-bench ./loadtest/bench/cmd/idgate-bench
 	$(BIN)/idgate-bench run -bin $(BIN) $(BENCH_FLAGS)
