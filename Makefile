@@ -34,7 +34,8 @@ run: build ## start the simulator and the gateway on embedded defaults
 	./scripts/run.sh
 
 BENCH_FLAGS ?= -duration 8s -rounds 3 -conns 64
-bench: build ## side-by-side throughput/latency of bare handler, simulator, bare proxy, gateway (and nginx if installed)
+bench: build ## side-by-side throughput/latency of bare handler, simulator, bare proxy, gateway and nginx
+	./scripts/setup.sh --bench
 	$(GO) build -o $(BIN)/idgate-bench ./loadtest/bench/cmd/idgate-bench
 	$(BIN)/idgate-bench run -bin $(BIN) $(BENCH_FLAGS)
 	$(GO) test -run '^$$' -bench 'CheckHandler|Serve$$|Decode|Authenticate|Unwrap' -benchmem -benchtime 1s \

@@ -11,6 +11,11 @@ command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # screenshot) for the QA console's browser test (simulator/console).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || need_apt+=(fonts-wqy-microhei)
+# `make bench` (setup.sh --bench) adds nginx as a peer proxy to compare
+# the gateway with; the tests do not need it.
+if [ "${1:-}" = --bench ]; then
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
+fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (Debian packages)"
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

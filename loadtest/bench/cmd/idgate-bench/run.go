@@ -135,7 +135,11 @@ func run(args []string) error {
 		}
 		targets = append(targets, target{name: gwCacheName, addr: cacheAddr, token: "demo-key", procs: []*proc{gwc, sim}, bodies: load.Bodies(16, 1)})
 	}
-	if nginxBin, err := exec.LookPath("nginx"); err == nil {
+	nginxBin, err := exec.LookPath("nginx")
+	if err != nil { // Debian's package, when /usr/sbin is not on PATH
+		nginxBin, err = exec.LookPath("/usr/sbin/nginx")
+	}
+	if err == nil {
 		nginxAddr := free()
 		conf := filepath.Join(tmp, "nginx.conf")
 		if err := os.WriteFile(conf, []byte(nginxConf(nginxAddr, simAddr, tmp)), 0o600); err != nil {
@@ -145,7 +149,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		targets = append(targets, target{name: "nginx proxy → simulator", addr: nginxAddr, token: "sim-token", procs: []*proc{ng, sim}})
+		targets = append(targets, target{name: nginxName, addr: nginxAddr, token: "sim-token", procs: []*proc{ng, sim}})
 	}
 	if *only != "" {
 		keep := map[string]bool{}
@@ -244,6 +248,10 @@ func run(args []string) error {
 		if len(per) == 0 {
 			return
 		}
+		if target == 0 {
+			fmt.Printf("- %s: %.2f×, median of rounds %s (no target)\n", label, r, fmtRatios(per))
+			return
+		}
 		verdict := "meets"
 		if r < target {
 			verdict = "MISSES"
@@ -253,6 +261,8 @@ func run(args []string) error {
 	ratio("simulator / bare handler", "simulator direct", "bare fasthttp handler", 0.7)
 	ratio("gateway / bare proxy", gwName, proxyName, 0.8)
 	ratio("gateway cache-hit path / miss path", gwCacheName, gwName, 2.0)
+	ratio("bare fasthttp proxy / nginx (the proxy ceiling against a peer)", proxyName, nginxName, 0)
+	ratio("gateway / nginx", gwName, nginxName, 0)
 	for i, l := range lat {
 		m := median(l.added)
 		verdict := "meets"
@@ -324,6 +334,9 @@ func benchGatewayConfig(dir string) (string, error) {
 	p := filepath.Join(dir, "gateway.yaml")
 	return p, os.WriteFile(p, b, 0o600)
 }
+
+// nginxName is the peer proxy, when nginx is installed.
+const nginxName = "nginx proxy → simulator"
 
 // gwCacheName is the cache-hit target (issue 4).
 const gwCacheName = "gateway cache-hit path → simulator (16 identities)"
@@ -420,36 +433,61 @@ func waitUp(url string) error {
 }
 
 // cpu sums user+system time of processes from /proc.
+// cpu is the user+system time of ps and their children: nginx serves from
+// worker processes, and its master alone would count as idle.
 func cpu(ps []*proc) time.Duration {
 	var total time.Duration
 	for _, p := range ps {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
-		if err != nil {
-			continue
+		for _, pid := range family(p.cmd.Process.Pid) {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+			if err != nil {
+				continue
+			}
+			// Fields after the parenthesised command name; utime and stime
+			// are fields 14 and 15 of the whole line.
+			s := string(b)
+			f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+			ut, _ := strconv.ParseInt(f[11], 10, 64)
+			st, _ := strconv.ParseInt(f[12], 10, 64)
+			total += time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
 		}
-		// Fields after the parenthesised command name; utime and stime are
-		// fields 14 and 15 of the whole line.
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-		ut, _ := strconv.ParseInt(f[11], 10, 64)
-		st, _ := strconv.ParseInt(f[12], 10, 64)
-		total += time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
 	}
 	return total
 }
 
+// rss is the resident memory of p and its children, summed (pages they
+// share count once per process).
 func rss(p *proc) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
-			return kb / 1024
+	var mb float64
+	for _, pid := range family(p.cmd.Process.Pid) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "VmRSS:") {
+				kb, _ := strconv.ParseFloat(strings.Fields(line)[1], 64)
+				mb += kb / 1024
+			}
 		}
 	}
-	return 0
+	return mb
+}
+
+// family is pid and its direct children (the kernel lists each thread's
+// children; a process's children hang off its main thread or others).
+func family(pid int) []int {
+	out := []int{pid}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, t := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, t.Name()))
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
 }
 
 func nginxConf(listen, upstream, dir string) string {

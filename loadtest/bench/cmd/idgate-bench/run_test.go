@@ -2,8 +2,14 @@ package main
 
 import (
 	"math"
+	"os"
+	"os/exec"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 func TestPairedRatio(t *testing.T) {
@@ -40,5 +46,39 @@ func TestPairedRatio(t *testing.T) {
 				t.Errorf("per round %v, want %v", per, tc.wantPer)
 			}
 		})
+	}
+}
+
+// nginx serves from worker processes: a target's CPU and memory must count
+// its children, or nginx would look idle.
+func TestFamilyListsChildren(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "sleep 30 & sleep 30 & wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // so the children can be killed with it
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	var got []int
+	for range 100 { // the shell forks its children just after it starts
+		if got = family(cmd.Process.Pid); len(got) == 3 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(got) != 3 || got[0] != cmd.Process.Pid {
+		t.Fatalf("family of the shell = %v, want it and its two children", got)
+	}
+	for _, c := range got[1:] {
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(c) + "/comm")
+		if err != nil || strings.TrimSpace(string(b)) != "sleep" {
+			t.Errorf("child %d is %q (%v), want sleep", c, b, err)
+		}
+	}
+	if f := family(1 << 30); len(f) != 1 {
+		t.Errorf("family of a missing pid = %v, want just it", f)
 	}
 }
