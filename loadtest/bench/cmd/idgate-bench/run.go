@@ -135,11 +135,7 @@ func run(args []string) error {
 		}
 		targets = append(targets, target{name: gwCacheName, addr: cacheAddr, token: "demo-key", procs: []*proc{gwc, sim}, bodies: load.Bodies(16, 1)})
 	}
-	nginxBin, err := exec.LookPath("nginx")
-	if err != nil { // Debian's package, when /usr/sbin is not on PATH
-		nginxBin, err = exec.LookPath("/usr/sbin/nginx")
-	}
-	if err == nil {
+	if nginxBin, ok := findNginx(); ok {
 		nginxAddr := free()
 		conf := filepath.Join(tmp, "nginx.conf")
 		if err := os.WriteFile(conf, []byte(nginxConf(nginxAddr, simAddr, tmp)), 0o600); err != nil {
@@ -335,6 +331,17 @@ func benchGatewayConfig(dir string) (string, error) {
 	return p, os.WriteFile(p, b, 0o600)
 }
 
+// findNginx looks on PATH, then where Debian's package puts it (/usr/sbin
+// is not on every user's PATH).
+func findNginx() (string, bool) {
+	for _, name := range []string{"nginx", "/usr/sbin/nginx"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, true
+		}
+	}
+	return "", false
+}
+
 // nginxName is the peer proxy, when nginx is installed.
 const nginxName = "nginx proxy → simulator"
 
@@ -432,7 +439,6 @@ func waitUp(url string) error {
 	return fmt.Errorf("not up at %s", url)
 }
 
-// cpu sums user+system time of processes from /proc.
 // cpu is the user+system time of ps and their children: nginx serves from
 // worker processes, and its master alone would count as idle.
 func cpu(ps []*proc) time.Duration {
