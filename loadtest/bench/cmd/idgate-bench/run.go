@@ -92,7 +92,9 @@ func run(args []string) error {
 
 	simAddr, bareAddr, proxyAddr, gwAddr, gwAdmin := free(), free(), free(), free(), free()
 	sim, err := start("simulator", "http://"+simAddr+"/healthz",
-		[]string{"IDGATE_SIM_JOURNAL_ENABLED=false", "IDGATE_SIM_LOG_LEVEL=error"},
+		[]string{"IDGATE_SIM_JOURNAL_ENABLED=false", "IDGATE_SIM_LOG_LEVEL=error",
+			// Its key pairs land here, for the encrypted path's gateway.
+			"IDGATE_SIM_ENCRYPTION_KEY_DIR=" + filepath.Join(tmp, "sim-keys")},
 		filepath.Join(*binDir, "simulator"), "-listen", simAddr)
 	if err != nil {
 		return err
@@ -111,7 +113,7 @@ func run(args []string) error {
 		{name: "bare fasthttp proxy → simulator", addr: proxyAddr, token: "sim-token", procs: []*proc{proxy, sim}},
 	}
 	if _, err := os.Stat(filepath.Join(*binDir, "gateway")); err == nil {
-		gwConf, err := benchGatewayConfig(tmp)
+		gwConf, err := benchGatewayConfig(tmp, "gateway.yaml", nil)
 		if err != nil {
 			return err
 		}
@@ -134,6 +136,22 @@ func run(args []string) error {
 			return err
 		}
 		targets = append(targets, target{name: gwCacheName, addr: cacheAddr, token: "demo-key", procs: []*proc{gwc, sim}, bodies: load.Bodies(16, 1)})
+		// The encrypted path (issue 5): the check route in terminate mode,
+		// every request sealed for the gateway with SM2/SM4-GCM; the gateway
+		// opens it, validates and bills on the plaintext, and seals it
+		// afresh for the simulator, which opens it too.
+		enc, err := setUpEncrypted(tmp, filepath.Join(tmp, "sim-keys"))
+		if err != nil {
+			return err
+		}
+		encAddr, encAdmin := free(), free()
+		gwe, err := start("gateway-encrypted", "http://"+encAddr+"/healthz",
+			[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(tmp, "ledger-encrypted.db"), "IDGATE_GW_LOG_LEVEL=error"},
+			filepath.Join(*binDir, "gateway"), "-config", enc.config, "-listen", encAddr, "-admin-listen", encAdmin)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, target{name: gwEncName, addr: encAddr, token: "demo-key", procs: []*proc{gwe, sim}, bodies: enc.bodies})
 	}
 	if nginxBin, ok := findNginx(); ok {
 		nginxAddr := free()
@@ -257,6 +275,7 @@ func run(args []string) error {
 	ratio("simulator / bare handler", "simulator direct", "bare fasthttp handler", 0.7)
 	ratio("gateway / bare proxy", gwName, proxyName, 0.8)
 	ratio("gateway cache-hit path / miss path", gwCacheName, gwName, 2.0)
+	ratio("gateway encrypted path (terminate, SM2) / plain miss path", gwEncName, gwName, 0)
 	ratio("bare fasthttp proxy / nginx (the proxy ceiling against a peer)", proxyName, nginxName, 0)
 	ratio("gateway / nginx", gwName, nginxName, 0)
 	for i, l := range lat {
@@ -317,17 +336,21 @@ func latencyRounds(targets []target, bodies [][]byte, rate, rounds int, d time.D
 // rate limit and quota raised out of reach: every step still runs on every
 // request (the bucket is consulted, the quota reserved and committed), but
 // none refuses, so the benchmark measures their cost, not their effect.
-func benchGatewayConfig(dir string) (string, error) {
+// edit, when set, changes the configuration further; the file is name.
+func benchGatewayConfig(dir, name string, edit func(*gwconfig.Config)) (string, error) {
 	cfg := gwconfig.Default()
 	for i := range cfg.Tenants {
 		cfg.Tenants[i].Rate, cfg.Tenants[i].Burst = 1e9, 1e9
 		cfg.Tenants[i].DailyQuota = 1 << 40
 	}
+	if edit != nil {
+		edit(&cfg)
+	}
 	b, err := yaml.Marshal(cfg)
 	if err != nil {
 		return "", fmt.Errorf("bench: gateway config: %w", err)
 	}
-	p := filepath.Join(dir, "gateway.yaml")
+	p := filepath.Join(dir, name)
 	return p, os.WriteFile(p, b, 0o600)
 }
 
