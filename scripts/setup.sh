@@ -2,6 +2,23 @@
 # Installs what the tests need and the machine may lack. Idempotent and quiet
 # when everything is present, so `make test` can call it every time.
 set -euo pipefail
+
+# apt_install installs the Debian packages given, if any.
+apt_install() {
+  [ $# -gt 0 ] || return 0
+  echo "setup: installing $* (Debian packages)"
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# `make bench` (setup.sh --bench) needs only nginx, the peer proxy it
+# compares the gateway with; none of the tests' tools.
+if [ "${1:-}" = --bench ]; then
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || apt_install nginx-light
+  exit 0
+fi
+
 need_apt=()
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 # Node.js runs the field-encryption interop test (contracts/fieldcrypto).
@@ -11,17 +28,7 @@ command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # screenshot) for the QA console's browser test (simulator/console).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || need_apt+=(fonts-wqy-microhei)
-# `make bench` (setup.sh --bench) adds nginx as a peer proxy to compare
-# the gateway with; the tests do not need it.
-if [ "${1:-}" = --bench ]; then
-  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need_apt+=(nginx-light)
-fi
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "setup: installing ${need_apt[*]} (Debian packages)"
-  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-fi
+apt_install ${need_apt[@]+"${need_apt[@]}"}
 go mod download
 
 # k6, pinned, built from source through the Go module proxy (no binary

@@ -51,7 +51,7 @@ func run(args []string) error {
 	dur := fs.Duration("duration", 8*time.Second, "duration of each saturation run")
 	warm := fs.Duration("warmup", 2*time.Second, "warm-up before each run")
 	conns := fs.Int("conns", 64, "connections in the closed loop")
-	rounds := fs.Int("rounds", 2, "alternating rounds per target; the median counts")
+	rounds := fs.Int("rounds", 3, "alternating rounds per target; the median counts")
 	binDir := fs.String("bin", "bin", "directory holding simulator and gateway")
 	only := fs.String("only", "", "comma-separated target names to run (default all)")
 	_ = fs.Parse(args)
