@@ -1,21 +1,27 @@
-// Package breaker is the circuit breaker in front of one upstream. It is
-// sony/gobreaker (v2): a small, widely used state machine with a rolling
-// failure window and half-open probing; writing our own would re-derive
-// the same generation bookkeeping and its races.
+// Package breaker is the circuit breaker in front of one upstream.
 //
 // The breaker opens when, within the window, at least min_requests calls
 // were made and the share of failures reached failure_ratio. While open,
 // Allow refuses at once (the gateway answers 503 service_unavailable, not
 // billed). After open_for it lets half_open_probes calls through; if all
 // succeed it closes, one failure opens it again.
+//
+// It is sony/gobreaker's state machine (generations, a fixed window in the
+// closed state, half-open probing), which this package used until the
+// fourth performance pass, written out because every request passes it:
+// gobreaker reads the clock twice a call and allocates a closure a call
+// (with the wrapper's, two of the gateway's four allocations a request).
+// Here the caller passes the time it already read, and a call is a
+// generation number, not a closure.
 package breaker
 
 import (
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/sony/gobreaker/v2"
 
 	"github.com/idgate/idgate/gateway/config"
 )
@@ -35,46 +41,62 @@ const (
 	Neutral
 )
 
-var (
-	errFailure = errors.New("failure")
-	errNeutral = errors.New("neutral")
+type state int
+
+const (
+	closed state = iota
+	halfOpen
+	open
 )
 
-// Breaker guards one upstream.
+var stateNames = [...]string{closed: "closed", halfOpen: "half-open", open: "open"}
+
+func (s state) String() string { return stateNames[s] }
+
+// Breaker guards one upstream. Its methods are safe for concurrent use.
 type Breaker struct {
-	cb *gobreaker.TwoStepCircuitBreaker[struct{}]
+	ratio        float64
+	minRequests  uint32
+	window       time.Duration
+	openFor      time.Duration
+	probes       uint32
+	transitioned [len(stateNames)]prometheus.Counter
+	now          func() time.Time // for the rare transitions Done makes
+
+	mu    sync.Mutex
+	state state
+	// gen numbers the current state's counting period: an outcome counts
+	// only in the generation its call was admitted in.
+	gen uint64
+	// expiry: closed, the end of the counting window; open, when probing
+	// starts; half-open, unused.
+	expiry time.Time
+	// requests admitted, and of them neutral (excluded), failed, and
+	// succeeded in a row, in this generation.
+	requests, neutral, failures, successRun uint32
 }
 
 // New builds a breaker named for its upstream and registers its state and
-// transitions on reg.
+// transitions on reg (nil: not registered).
 func New(name string, c config.Breaker, reg prometheus.Registerer) (*Breaker, error) {
 	transitions := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "idgate", Subsystem: "gateway_breaker", Name: "transitions_total",
 		Help: "Circuit breaker state changes by upstream and new state.",
 	}, []string{"upstream", "to"})
-	b := &Breaker{}
-	ratio, minReq := c.FailureRatio, c.MinRequests
-	b.cb = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:        name,
-		MaxRequests: c.HalfOpenProbes,
-		Interval:    c.Window.D(),
-		Timeout:     c.OpenFor.D(),
-		ReadyToTrip: func(n gobreaker.Counts) bool {
-			// Neutral (excluded) calls count in Requests but say nothing.
-			counted := n.Requests - min(n.TotalExclusions, n.Requests)
-			return counted >= minReq && float64(n.TotalFailures)/float64(counted) >= ratio
-		},
-		IsExcluded: func(err error) bool { return errors.Is(err, errNeutral) },
-		OnStateChange: func(_ string, _, to gobreaker.State) {
-			transitions.WithLabelValues(name, to.String()).Inc()
-		},
-	})
+	b := &Breaker{
+		ratio: c.FailureRatio, minRequests: c.MinRequests, window: c.Window.D(), openFor: c.OpenFor.D(),
+		probes: max(c.HalfOpenProbes, 1), now: time.Now,
+	}
+	for s, n := range stateNames {
+		b.transitioned[s] = transitions.WithLabelValues(name, n)
+	}
+	b.newGeneration(time.Now())
 	if reg != nil {
-		state := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		st := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Namespace: "idgate", Subsystem: "gateway_breaker", Name: "state",
 			Help: "Circuit breaker state: 0 closed, 1 half-open, 2 open.", ConstLabels: prometheus.Labels{"upstream": name},
-		}, func() float64 { return float64(b.cb.State()) })
-		for _, col := range []prometheus.Collector{transitions, state} {
+		}, func() float64 { return float64(b.current(time.Now())) })
+		for _, col := range []prometheus.Collector{transitions, st} {
 			if err := reg.Register(col); err != nil {
 				return nil, fmt.Errorf("breaker: metrics: %w", err)
 			}
@@ -83,27 +105,103 @@ func New(name string, c config.Breaker, reg prometheus.Registerer) (*Breaker, er
 	return b, nil
 }
 
-// Allow asks to make one call. done must be called with its outcome.
-// A refusal is ErrOpen (open, or half-open with every probe slot taken).
-func (b *Breaker) Allow() (done func(Outcome), err error) {
-	d, err := b.cb.Allow()
-	if err != nil {
-		return nil, ErrOpen
-	}
-	return func(o Outcome) {
-		switch o {
-		case Success:
-			d(nil)
-		case Failure:
-			d(errFailure)
-		default:
-			d(errNeutral)
+// Allow asks to make one call at now (the caller's clock reading). The
+// call's outcome must be reported with Done(gen, outcome). A refusal is
+// ErrOpen (open, or half-open with every probe slot taken).
+func (b *Breaker) Allow(now time.Time) (gen uint64, err error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch b.advance(now) {
+	case open:
+		return 0, ErrOpen
+	case halfOpen:
+		if b.requests-b.neutral >= b.probes {
+			return 0, ErrOpen
 		}
-	}, nil
+	}
+	b.requests++
+	return b.gen, nil
+}
+
+// Done reports the outcome of a call Allow admitted in generation gen. An
+// outcome from an earlier generation (the state changed meanwhile) says
+// nothing about the current one and is dropped.
+func (b *Breaker) Done(gen uint64, o Outcome) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if gen != b.gen {
+		return
+	}
+	switch o {
+	case Neutral:
+		b.neutral++
+	case Success:
+		b.successRun++
+		if b.state == halfOpen && b.successRun >= b.probes {
+			b.set(closed, b.now())
+		}
+	case Failure:
+		b.failures++
+		b.successRun = 0
+		switch b.state {
+		case closed:
+			counted := b.requests - min(b.neutral, b.requests)
+			if counted >= b.minRequests && float64(b.failures)/float64(counted) >= b.ratio {
+				b.set(open, b.now())
+			}
+		case halfOpen:
+			b.set(open, b.now())
+		}
+	}
 }
 
 // State is "closed", "half-open" or "open".
-func (b *Breaker) State() string { return b.cb.State().String() }
+func (b *Breaker) State() string { return b.current(time.Now()).String() }
 
 // Open reports whether calls are being refused.
-func (b *Breaker) Open() bool { return b.cb.State() == gobreaker.StateOpen }
+func (b *Breaker) Open() bool { return b.current(time.Now()) == open }
+
+func (b *Breaker) current(now time.Time) state {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.advance(now)
+}
+
+// advance applies what time alone changes: a closed window ends (its
+// counts start afresh), an open period ends (probing starts). b.mu held.
+func (b *Breaker) advance(now time.Time) state {
+	switch b.state {
+	case closed:
+		if b.expiry.Before(now) {
+			b.newGeneration(now)
+		}
+	case open:
+		if b.expiry.Before(now) {
+			b.set(halfOpen, now)
+		}
+	}
+	return b.state
+}
+
+// set moves to s, starting a new generation. b.mu held.
+func (b *Breaker) set(s state, now time.Time) {
+	if b.state == s {
+		return
+	}
+	b.state = s
+	b.newGeneration(now)
+	b.transitioned[s].Inc()
+}
+
+func (b *Breaker) newGeneration(now time.Time) {
+	b.gen++
+	b.requests, b.neutral, b.failures, b.successRun = 0, 0, 0, 0
+	switch b.state {
+	case closed:
+		b.expiry = now.Add(b.window)
+	case open:
+		b.expiry = now.Add(b.openFor)
+	default:
+		b.expiry = time.Time{}
+	}
+}

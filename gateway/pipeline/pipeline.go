@@ -273,6 +273,7 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		Prefer:    preferOf(ctx, rt),
 		RequestID: s2b(x.requestID),
 		Route:     rt.Name,
+		Start:     upStart,
 		FlightKey: x.lookup.Key,
 		Excused:   excused(ctx, rt, req),
 	}

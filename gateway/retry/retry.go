@@ -43,8 +43,11 @@ type Forwarder interface {
 }
 
 // Gate is the circuit breaker as the retry loop uses it; nil means none.
+// Allow admits one call at now (the loop's own clock reading); Done
+// reports the outcome of the call admitted as gen.
 type Gate interface {
-	Allow() (done func(breaker.Outcome), err error)
+	Allow(now time.Time) (gen uint64, err error)
+	Done(gen uint64, o breaker.Outcome)
 }
 
 // Policy is a validated retry config.
@@ -171,13 +174,22 @@ func New(next Forwarder, gate Gate, p Policy, reg prometheus.Registerer) (*Retri
 // error is the last call's, or breaker.ErrOpen when the breaker refused the
 // first call.
 func (f *Retrier) Forward(r *upstream.Request, resp *fasthttp.Response) error {
-	deadline := f.now().Add(f.policy.Deadline)
+	// The first attempt starts when the caller says it did: the pipeline
+	// has just read the clock, and every read costs on every request.
+	now := r.Start
+	if now.IsZero() {
+		now = f.now()
+	}
+	deadline := now.Add(f.policy.Deadline)
 	var err error
 	for n := 1; ; n++ {
-		var done func(breaker.Outcome)
+		if n > 1 {
+			now = f.now()
+		}
+		var gen uint64
 		if f.gate != nil {
 			var gerr error
-			if done, gerr = f.gate.Allow(); gerr != nil {
+			if gen, gerr = f.gate.Allow(now); gerr != nil {
 				if n == 1 {
 					r.Attempts = 0
 					return gerr
@@ -186,15 +198,15 @@ func (f *Retrier) Forward(r *upstream.Request, resp *fasthttp.Response) error {
 			}
 		}
 		resp.Reset()
-		r.Timeout = deadline.Sub(f.now())
+		r.Timeout = deadline.Sub(now)
 		r.Attempts = 0
 		err = f.next.Forward(r, resp)
 		d := f.policy.Check(r.Route, resp, err)
-		if done != nil {
+		if f.gate != nil {
 			if r.Excused {
-				done(breaker.Neutral)
+				f.gate.Done(gen, breaker.Neutral)
 			} else {
-				done(d.Outcome)
+				f.gate.Done(gen, d.Outcome)
 			}
 		}
 		r.Attempts = n

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -159,13 +160,15 @@ func TestBackoffJitterAndGrowth(t *testing.T) {
 // gate refuses after `allow` calls.
 type gate struct{ allow, outcomes int }
 
-func (g *gate) Allow() (func(breaker.Outcome), error) {
+func (g *gate) Allow(time.Time) (uint64, error) {
 	if g.allow == 0 {
-		return nil, breaker.ErrOpen
+		return 0, breaker.ErrOpen
 	}
 	g.allow--
-	return func(breaker.Outcome) { g.outcomes++ }, nil
+	return 1, nil
 }
+
+func (g *gate) Done(uint64, breaker.Outcome) { g.outcomes++ }
 
 func TestBreakerStopsRetries(t *testing.T) {
 	resp := fasthttp.AcquireResponse()
@@ -213,5 +216,51 @@ func TestExcusedFailuresDoNotOpenTheBreaker(t *testing.T) {
 		if tc.excused && s.calls < 10 {
 			t.Errorf("excused requests were not retried: %d calls for 5 requests", s.calls)
 		}
+	}
+}
+
+// timeouts records the timeout each call was given.
+type timeouts struct {
+	script
+	got []time.Duration
+}
+
+func (s *timeouts) Forward(r *upstream.Request, resp *fasthttp.Response) error {
+	s.got = append(s.got, r.Timeout)
+	return s.script.Forward(r, resp)
+}
+
+// The deadline counts from the request's Start when the caller gives one
+// (the pipeline's clock reading just before forwarding, taken as the first
+// call's start without reading the clock again), else from the retry's
+// clock; each later call gets what is left of it.
+func TestDeadlineCountsFromStart(t *testing.T) {
+	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		name  string
+		start time.Time
+		want  []time.Duration // per call
+	}{
+		{"start given", t0.Add(-time.Second), []time.Duration{5 * time.Second, 3 * time.Second}},
+		{"no start", time.Time{}, []time.Duration{5 * time.Second, 4 * time.Second}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := policy()
+			p.Deadline = 5 * time.Second
+			p.MaxAttempts = 2
+			s := &timeouts{script: script{steps: []step{{status: 503, retryAfter: "1"}, ok("0")}}}
+			f, _ := New(s, nil, p, nil)
+			clock := t0
+			f.now = func() time.Time { return clock }
+			f.sleep = func(d time.Duration) { clock = clock.Add(d) }
+			resp := fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseResponse(resp)
+			if err := f.Forward(&upstream.Request{Route: "check-2e", Start: tc.start}, resp); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(s.got, tc.want) {
+				t.Fatalf("timeouts %v, want %v", s.got, tc.want)
+			}
+		})
 	}
 }

@@ -28,6 +28,9 @@ type Request struct {
 	// Timeout, when positive and shorter, replaces upstream.timeout for
 	// this call (the retry deadline's remainder).
 	Timeout time.Duration
+	// Start, when set, is when the caller began forwarding: the retry
+	// deadline counts from it, without a clock read of its own.
+	Start time.Time
 	// FlightKey, when set, lets identical concurrent requests share one
 	// upstream call (the cache's keyed hash; never personal data).
 	FlightKey string
