@@ -38,8 +38,8 @@ bench: build ## side-by-side throughput/latency of bare handler, simulator, bare
 	./scripts/setup.sh --bench
 	$(GO) build -o $(BIN)/idgate-bench ./loadtest/bench/cmd/idgate-bench
 	$(BIN)/idgate-bench run -bin $(BIN) $(BENCH_FLAGS)
-	$(GO) test -run '^$$' -bench 'CheckHandler|Serve$$|Decode|Authenticate|Unwrap' -benchmem -benchtime 1s \
-		./simulator/server ./gateway/pipeline ./gateway/auth ./contracts/fieldcrypto
+	$(GO) test -run '^$$' -bench 'CheckHandler|Serve$$|Decode|Authenticate|Unwrap|AllowDone' -benchmem -benchtime 1s \
+		./simulator/server ./gateway/pipeline ./gateway/auth ./gateway/breaker ./contracts/fieldcrypto
 
 RATE ?= 500
 DURATION ?= 30s
