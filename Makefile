@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build test run setup vet fmt-check unit compose-check clean bench loadtest
+.PHONY: all build test run setup vet fmt-check unit compose-check clean bench loadtest pgo
 
 all: build
 
@@ -40,6 +40,14 @@ bench: build ## side-by-side throughput/latency of bare handler, simulator, bare
 	$(BIN)/idgate-bench run -bin $(BIN) $(BENCH_FLAGS)
 	$(GO) test -run '^$$' -bench 'CheckHandler|Serve$$|Decode|Authenticate|Unwrap|AllowDone' -benchmem -benchtime 1s \
 		./simulator/server ./gateway/pipeline ./gateway/auth ./gateway/breaker ./contracts/fieldcrypto
+
+# The gateway is built with profile-guided optimisation from
+# gateway/cmd/gateway/default.pgo (go build picks it up). Refresh it after
+# changes to the request path: it profiles the gateway at saturation.
+pgo: build ## re-record gateway/cmd/gateway/default.pgo under load
+	$(GO) build -o $(BIN)/idgate-bench ./loadtest/bench/cmd/idgate-bench
+	$(BIN)/idgate-bench pgo -bin $(BIN) -o gateway/cmd/gateway/default.pgo
+	$(GO) build -o $(BIN)/gateway ./gateway/cmd/gateway
 
 RATE ?= 500
 DURATION ?= 30s

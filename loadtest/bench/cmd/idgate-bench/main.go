@@ -7,6 +7,7 @@
 //	idgate-bench run -duration 10s -conns 64
 //	idgate-bench bare-handler -listen 127.0.0.1:9101
 //	idgate-bench bare-proxy -listen 127.0.0.1:9102 -upstream 127.0.0.1:8081
+//	idgate-bench pgo -o gateway/cmd/gateway/default.pgo   (make pgo)
 package main
 
 import (
@@ -23,7 +24,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: idgate-bench run|bare-handler|bare-proxy [flags]")
+		fmt.Fprintln(os.Stderr, "usage: idgate-bench run|load|pgo|bare-handler|bare-proxy [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -36,6 +37,8 @@ func main() {
 		err = run(os.Args[2:])
 	case "load":
 		err = loadOnly(os.Args[2:])
+	case "pgo":
+		err = pgo(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

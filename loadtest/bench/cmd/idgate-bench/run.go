@@ -28,6 +28,44 @@ type proc struct {
 	cmd  *exec.Cmd
 }
 
+// launcher starts servers for one run, each logging to its own file in
+// dir, and stops them all.
+type launcher struct {
+	dir string
+	all []*proc
+}
+
+// start runs bin with args and env added to this process's environment,
+// and waits until health answers.
+func (ln *launcher) start(name, health string, env []string, bin string, a ...string) (*proc, error) {
+	cmd := exec.Command(bin, a...)
+	cmd.Env = append(os.Environ(), env...)
+	logf, err := os.Create(filepath.Join(ln.dir, name+".log"))
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	defer logf.Close() // the child holds its own descriptor
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &proc{name: name, cmd: cmd}
+	ln.all = append(ln.all, p)
+	if err := waitUp(health); err != nil {
+		log, _ := os.ReadFile(filepath.Join(ln.dir, name+".log"))
+		return nil, fmt.Errorf("%s: %w\n%s", name, err, log)
+	}
+	return p, nil
+}
+
+// stop ends every server started, gently: the gateway flushes its ledger.
+func (ln *launcher) stop() {
+	for _, p := range ln.all {
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		_, _ = p.cmd.Process.Wait()
+	}
+}
+
 type target struct {
 	name  string
 	addr  string
@@ -66,29 +104,9 @@ func run(args []string) error {
 	}
 	defer os.RemoveAll(tmp)
 
-	var all []*proc
-	defer func() {
-		for _, p := range all {
-			_ = p.cmd.Process.Signal(syscall.SIGTERM)
-			_, _ = p.cmd.Process.Wait()
-		}
-	}()
-	start := func(name, health string, env []string, bin string, a ...string) (*proc, error) {
-		cmd := exec.Command(bin, a...)
-		cmd.Env = append(os.Environ(), env...)
-		logf, _ := os.Create(filepath.Join(tmp, name+".log"))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			return nil, fmt.Errorf("start %s: %w", name, err)
-		}
-		p := &proc{name: name, cmd: cmd}
-		all = append(all, p)
-		if err := waitUp(health); err != nil {
-			log, _ := os.ReadFile(filepath.Join(tmp, name+".log"))
-			return nil, fmt.Errorf("%s: %w\n%s", name, err, log)
-		}
-		return p, nil
-	}
+	ln := &launcher{dir: tmp}
+	defer ln.stop()
+	start := ln.start
 
 	simAddr, bareAddr, proxyAddr, gwAddr, gwAdmin := free(), free(), free(), free(), free()
 	sim, err := start("simulator", "http://"+simAddr+"/healthz",
