@@ -1,13 +1,11 @@
 package upstream
 
-import "encoding/json"
-
 // ResultField returns the top-level "result" string of a JSON object. ok is
 // false unless body is one complete, valid JSON object whose "result" is a
 // plain string: truncated or malformed bodies are garbage, not verdicts.
 // It avoids reflection: this runs on every answer.
 func ResultField(body []byte) (result []byte, ok bool) {
-	if !json.Valid(body) {
+	if !validJSON(body) {
 		return nil, false
 	}
 	return PeekResult(body)
