@@ -44,9 +44,9 @@ func (v *validator) value() bool {
 	}
 	switch c := v.b[v.i]; {
 	case c == '{':
-		return v.object()
+		return v.container('}')
 	case c == '[':
-		return v.array()
+		return v.container(']')
 	case c == '"':
 		return v.str()
 	case c == '-' || c >= '0' && c <= '9':
@@ -69,35 +69,25 @@ func (v *validator) literal(word string) bool {
 	return true
 }
 
-// enter and leave count nesting; entering past maxDepth fails.
-func (v *validator) enter() bool {
-	v.depth++
+// container reads an object's members (close '}') or an array's values
+// (close ']'), from the opening byte to close, counting the nesting
+// against maxDepth. (A func value for the member would let the validator
+// escape to the heap.)
+func (v *validator) container(close byte) bool {
 	v.i++
-	return v.depth <= maxDepth
-}
-
-func (v *validator) object() bool {
-	if !v.enter() {
+	v.depth++
+	if v.depth > maxDepth {
 		return false
 	}
 	v.ws()
-	if v.i < len(v.b) && v.b[v.i] == '}' {
+	if v.i < len(v.b) && v.b[v.i] == close {
 		v.i++
 		v.depth--
 		return true
 	}
 	for {
 		v.ws()
-		if v.i >= len(v.b) || v.b[v.i] != '"' || !v.str() {
-			return false
-		}
-		v.ws()
-		if v.i >= len(v.b) || v.b[v.i] != ':' {
-			return false
-		}
-		v.i++
-		v.ws()
-		if !v.value() {
+		if close == '}' && !v.member() || close == ']' && !v.value() {
 			return false
 		}
 		v.ws()
@@ -107,7 +97,7 @@ func (v *validator) object() bool {
 		switch v.b[v.i] {
 		case ',':
 			v.i++
-		case '}':
+		case close:
 			v.i++
 			v.depth--
 			return true
@@ -117,36 +107,18 @@ func (v *validator) object() bool {
 	}
 }
 
-func (v *validator) array() bool {
-	if !v.enter() {
+// member is an object's "name": value.
+func (v *validator) member() bool {
+	if v.i >= len(v.b) || v.b[v.i] != '"' || !v.str() {
 		return false
 	}
 	v.ws()
-	if v.i < len(v.b) && v.b[v.i] == ']' {
-		v.i++
-		v.depth--
-		return true
+	if v.i >= len(v.b) || v.b[v.i] != ':' {
+		return false
 	}
-	for {
-		v.ws()
-		if !v.value() {
-			return false
-		}
-		v.ws()
-		if v.i >= len(v.b) {
-			return false
-		}
-		switch v.b[v.i] {
-		case ',':
-			v.i++
-		case ']':
-			v.i++
-			v.depth--
-			return true
-		default:
-			return false
-		}
-	}
+	v.i++
+	v.ws()
+	return v.value()
 }
 
 // str takes v.b[v.i] == '"'. Like encoding/json it rejects control

@@ -74,3 +74,11 @@ func BenchmarkValidJSON(b *testing.B) {
 		})
 	}
 }
+
+// It runs on every answer: it must not allocate.
+func TestValidJSONAllocatesNothing(t *testing.T) {
+	answer := []byte(`{"result":"0","description":"x","n":[1,{"a":null}]}`)
+	if n := testing.AllocsPerRun(100, func() { validJSON(answer) }); n != 0 {
+		t.Fatalf("%v allocations per answer", n)
+	}
+}
