@@ -80,8 +80,12 @@ type measure struct {
 	rps, cpuPerReq float64 // cpuPerReq in microseconds, summed over procs
 	frontCPU       float64 // µs/request of the first proc alone
 	rssMB          float64 // of the first proc
-	errs, non200   int64
-	p50, p99       time.Duration
+	errs, non200   int64   // saturation runs
+	// fixedFailed: errors and non-200 answers in the fixed-rate runs
+	// (their latencies count completed requests only, so a failure must
+	// show beside them).
+	fixedFailed int64
+	p50, p99    time.Duration
 }
 
 func run(args []string) error {
@@ -259,6 +263,9 @@ func run(args []string) error {
 			m := med[name]
 			l := lat[len(lat)-1]
 			m.p50, m.p99 = median(l.p50s[name]), median(l.p99s[name])
+			for _, l := range lat {
+				m.fixedFailed += l.failed[name]
+			}
 			med[name] = m
 		}
 	}
@@ -277,6 +284,7 @@ func run(args []string) error {
 			return err
 		}
 		m.p50, m.p99 = res.Percentile(50), res.Percentile(99)
+		m.fixedFailed = res.Errors + res.Non200
 		med[t.name] = m
 		others = append(others, fmt.Sprintf("%s at %d req/s", t.name, rate))
 		fmt.Fprintf(os.Stderr, "fixed %d req/s co-located %-50s p50 %v p99 %v errors %d non-200 %d\n", rate, t.name, m.p50, m.p99, res.Errors, res.Non200)
@@ -284,14 +292,18 @@ func run(args []string) error {
 	if len(others) > 0 {
 		fmt.Printf("p50/p99 in the table: the latency rounds' medians where they ran (above); otherwise one co-located run at half the target's own saturation throughput: %s.\n\n", strings.Join(others, "; "))
 	}
-	fmt.Printf("| target | req/s | CPU µs/req (all processes) | CPU µs/req (front process) | RSS MiB (front process) | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Printf("| target | req/s | CPU µs/req (all processes) | CPU µs/req (front process) | RSS MiB (front process) | p50 | p99 | failed (saturation / fixed rate) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range targets {
 		m := med[t.name]
 		p50, p99 := "—", "—"
 		if m.p99 > 0 {
 			p50, p99 = fmtDur(m.p50), fmtDur(m.p99)
 		}
-		fmt.Printf("| %s | %.0f | %.1f | %.1f | %.1f | %s | %s | %d |\n", t.name, m.rps, m.cpuPerReq, m.frontCPU, m.rssMB, p50, p99, m.errs+m.non200)
+		var satFailed int64 // every round's, not only the median one's
+		for _, r := range results[t.name] {
+			satFailed += r.errs + r.non200
+		}
+		fmt.Printf("| %s | %.0f | %.1f | %.1f | %.1f | %s | %s | %d / %d |\n", t.name, m.rps, m.cpuPerReq, m.frontCPU, m.rssMB, p50, p99, satFailed, m.fixedFailed)
 	}
 	fmt.Println()
 	ratio := func(label, a, b string, target float64) {
@@ -333,14 +345,15 @@ func run(args []string) error {
 type latency struct {
 	setup      string
 	p50s, p99s map[string][]time.Duration
-	added      []time.Duration // gateway p99 minus bare proxy p99, per round
+	added      []time.Duration  // gateway p99 minus bare proxy p99, per round
+	failed     map[string]int64 // errors and non-200 answers, all rounds
 }
 
 // latencyRounds alternates the two proxies at a fixed rate. With backends
 // set, each proxy runs alone on the upper half of the CPUs and the
 // backends and this process on the lower half, for its rounds only.
 func latencyRounds(targets []target, bodies [][]byte, rate, rounds int, d time.Duration, gwName, proxyName string, backends []*proc) (latency, error) {
-	l := latency{setup: "co-located", p50s: map[string][]time.Duration{}, p99s: map[string][]time.Duration{}}
+	l := latency{setup: "co-located", p50s: map[string][]time.Duration{}, p99s: map[string][]time.Duration{}, failed: map[string]int64{}}
 	if backends != nil {
 		l.setup = "isolated"
 	}
@@ -362,7 +375,8 @@ func latencyRounds(targets []target, bodies [][]byte, rate, rounds int, d time.D
 			}
 			l.p50s[name] = append(l.p50s[name], res.Percentile(50))
 			l.p99s[name] = append(l.p99s[name], res.Percentile(99))
-			fmt.Fprintf(os.Stderr, "fixed %d req/s %s round %d %-42s p50 %v p99 %v errors %d\n", rate, l.setup, r+1, name, res.Percentile(50), res.Percentile(99), res.Errors)
+			l.failed[name] += res.Errors + res.Non200
+			fmt.Fprintf(os.Stderr, "fixed %d req/s %s round %d %-42s p50 %v p99 %v errors %d non-200 %d\n", rate, l.setup, r+1, name, res.Percentile(50), res.Percentile(99), res.Errors, res.Non200)
 		}
 		l.added = append(l.added, l.p99s[gwName][r]-l.p99s[proxyName][r])
 	}
