@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build test run setup vet fmt-check unit compose-check clean bench loadtest pgo
+.PHONY: all build test run setup vet fmt-check unit compose-check clean bench bench-tool loadtest pgo
 
 all: build
 
@@ -34,9 +34,11 @@ run: build ## start the simulator and the gateway on embedded defaults
 	./scripts/run.sh
 
 BENCH_FLAGS ?= -duration 8s -rounds 3 -conns 64
-bench: build ## side-by-side throughput/latency of bare handler, simulator, bare proxy, gateway and nginx
-	./scripts/setup.sh --bench
+bench-tool: ## compile bin/idgate-bench, the benchmark harness and load generator
 	$(GO) build -o $(BIN)/idgate-bench ./loadtest/bench/cmd/idgate-bench
+
+bench: build bench-tool ## side-by-side throughput/latency of bare handler, simulator, bare proxy, gateway and nginx
+	./scripts/setup.sh --bench
 	$(BIN)/idgate-bench run -bin $(BIN) $(BENCH_FLAGS)
 	$(GO) test -run '^$$' -bench 'CheckHandler|Serve$$|Decode|Authenticate|Unwrap|AllowDone' -benchmem -benchtime 1s \
 		./simulator/server ./gateway/pipeline ./gateway/auth ./gateway/breaker ./contracts/fieldcrypto
@@ -44,8 +46,7 @@ bench: build ## side-by-side throughput/latency of bare handler, simulator, bare
 # The gateway is built with profile-guided optimisation from
 # gateway/cmd/gateway/default.pgo (go build picks it up). Refresh it after
 # changes to the request path: it profiles the gateway at saturation.
-pgo: build ## re-record gateway/cmd/gateway/default.pgo under load
-	$(GO) build -o $(BIN)/idgate-bench ./loadtest/bench/cmd/idgate-bench
+pgo: build bench-tool ## re-record gateway/cmd/gateway/default.pgo under load
 	$(BIN)/idgate-bench pgo -bin $(BIN) -o gateway/cmd/gateway/default.pgo
 	$(GO) build -o $(BIN)/gateway ./gateway/cmd/gateway
 

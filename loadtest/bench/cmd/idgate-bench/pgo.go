@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/idgate/idgate/contracts"
@@ -33,10 +32,8 @@ func pgo(args []string) error {
 	ln := &launcher{dir: tmp}
 	defer ln.stop()
 
-	simAddr, gwAddr, gwAdmin := free(), free(), free()
-	if _, err := ln.start("simulator", "http://"+simAddr+"/healthz",
-		[]string{"IDGATE_SIM_JOURNAL_ENABLED=false", "IDGATE_SIM_LOG_LEVEL=error"},
-		filepath.Join(*binDir, "simulator"), "-listen", simAddr); err != nil {
+	_, simAddr, err := ln.simulator(*binDir)
+	if err != nil {
 		return err
 	}
 	conf, err := benchGatewayConfig(tmp, "gateway.yaml", nil)
@@ -44,10 +41,8 @@ func pgo(args []string) error {
 		return err
 	}
 	const adminToken = "idgate-pgo-admin-token"
-	if _, err := ln.start("gateway", "http://"+gwAddr+"/healthz",
-		[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(tmp, "ledger.db"),
-			"IDGATE_GW_LOG_LEVEL=error", "IDGATE_GW_ADMIN_TOKEN=" + adminToken},
-		filepath.Join(*binDir, "gateway"), "-config", conf, "-listen", gwAddr, "-admin-listen", gwAdmin); err != nil {
+	_, gwAddr, gwAdmin, err := ln.gateway("gateway", *binDir, simAddr, conf, "IDGATE_GW_ADMIN_TOKEN="+adminToken)
+	if err != nil {
 		return err
 	}
 	t := load.Target{Addr: gwAddr, Path: contracts.CheckPath, Token: "demo-key", Bodies: load.Bodies(20000, 1)}

@@ -58,6 +58,27 @@ func (ln *launcher) start(name, health string, env []string, bin string, a ...st
 	return p, nil
 }
 
+// simulator starts bin/simulator with its journal off, env added, and
+// returns it with its address.
+func (ln *launcher) simulator(binDir string, env ...string) (*proc, string, error) {
+	addr := free()
+	p, err := ln.start("simulator", "http://"+addr+"/healthz",
+		append([]string{"IDGATE_SIM_JOURNAL_ENABLED=false", "IDGATE_SIM_LOG_LEVEL=error"}, env...),
+		filepath.Join(binDir, "simulator"), "-listen", addr)
+	return p, addr, err
+}
+
+// gateway starts bin/gateway in front of the simulator at simAddr, with
+// the configuration file conf, its own ledger, and env added; it returns
+// the process, its address and its admin address.
+func (ln *launcher) gateway(name, binDir, simAddr, conf string, env ...string) (p *proc, addr, admin string, err error) {
+	addr, admin = free(), free()
+	p, err = ln.start(name, "http://"+addr+"/healthz",
+		append([]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(ln.dir, name+"-ledger.db"), "IDGATE_GW_LOG_LEVEL=error"}, env...),
+		filepath.Join(binDir, "gateway"), "-config", conf, "-listen", addr, "-admin-listen", admin)
+	return p, addr, admin, err
+}
+
 // stop ends every server started, gently: the gateway flushes its ledger.
 func (ln *launcher) stop() {
 	for _, p := range ln.all {
@@ -110,22 +131,19 @@ func run(args []string) error {
 
 	ln := &launcher{dir: tmp}
 	defer ln.stop()
-	start := ln.start
 
-	simAddr, bareAddr, proxyAddr, gwAddr, gwAdmin := free(), free(), free(), free(), free()
-	sim, err := start("simulator", "http://"+simAddr+"/healthz",
-		[]string{"IDGATE_SIM_JOURNAL_ENABLED=false", "IDGATE_SIM_LOG_LEVEL=error",
-			// Its key pairs land here, for the encrypted path's gateway.
-			"IDGATE_SIM_ENCRYPTION_KEY_DIR=" + filepath.Join(tmp, "sim-keys")},
-		filepath.Join(*binDir, "simulator"), "-listen", simAddr)
+	// The simulator's key pairs land in sim-keys, for the encrypted path's
+	// gateway.
+	sim, simAddr, err := ln.simulator(*binDir, "IDGATE_SIM_ENCRYPTION_KEY_DIR="+filepath.Join(tmp, "sim-keys"))
 	if err != nil {
 		return err
 	}
-	bare, err := start("bare-handler", "http://"+bareAddr+"/", nil, self, "bare-handler", "-listen", bareAddr)
+	bareAddr, proxyAddr := free(), free()
+	bare, err := ln.start("bare-handler", "http://"+bareAddr+"/", nil, self, "bare-handler", "-listen", bareAddr)
 	if err != nil {
 		return err
 	}
-	proxy, err := start("bare-proxy", "http://"+proxyAddr+"/healthz", nil, self, "bare-proxy", "-listen", proxyAddr, "-upstream", simAddr)
+	proxy, err := ln.start("bare-proxy", "http://"+proxyAddr+"/healthz", nil, self, "bare-proxy", "-listen", proxyAddr, "-upstream", simAddr)
 	if err != nil {
 		return err
 	}
@@ -139,9 +157,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		gw, err := start("gateway", "http://"+gwAddr+"/healthz",
-			[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(tmp, "ledger.db"), "IDGATE_GW_LOG_LEVEL=error"},
-			filepath.Join(*binDir, "gateway"), "-config", gwConf, "-listen", gwAddr, "-admin-listen", gwAdmin)
+		gw, gwAddr, _, err := ln.gateway("gateway", *binDir, simAddr, gwConf)
 		if err != nil {
 			return err
 		}
@@ -149,11 +165,8 @@ func run(args []string) error {
 		// The same gateway with the response cache on, asked 16
 		// identities over and over: after the first 16 misses every
 		// request is a hit (issue 4).
-		cacheAddr, cacheAdmin := free(), free()
-		gwc, err := start("gateway-cache", "http://"+cacheAddr+"/healthz",
-			[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(tmp, "ledger-cache.db"), "IDGATE_GW_LOG_LEVEL=error",
-				"IDGATE_GW_CACHE_ENABLED=true", "IDGATE_GW_CACHE_KEY_SECRET=idgate-bench-cache-secret"},
-			filepath.Join(*binDir, "gateway"), "-config", gwConf, "-listen", cacheAddr, "-admin-listen", cacheAdmin)
+		gwc, cacheAddr, _, err := ln.gateway("gateway-cache", *binDir, simAddr, gwConf,
+			"IDGATE_GW_CACHE_ENABLED=true", "IDGATE_GW_CACHE_KEY_SECRET=idgate-bench-cache-secret")
 		if err != nil {
 			return err
 		}
@@ -166,10 +179,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		encAddr, encAdmin := free(), free()
-		gwe, err := start("gateway-encrypted", "http://"+encAddr+"/healthz",
-			[]string{"IDGATE_GW_UPSTREAM_URL=http://" + simAddr, "IDGATE_GW_STORE_PATH=" + filepath.Join(tmp, "ledger-encrypted.db"), "IDGATE_GW_LOG_LEVEL=error"},
-			filepath.Join(*binDir, "gateway"), "-config", enc.config, "-listen", encAddr, "-admin-listen", encAdmin)
+		gwe, encAddr, _, err := ln.gateway("gateway-encrypted", *binDir, simAddr, enc.config)
 		if err != nil {
 			return err
 		}
@@ -181,7 +191,7 @@ func run(args []string) error {
 		if err := os.WriteFile(conf, []byte(nginxConf(nginxAddr, simAddr, tmp)), 0o600); err != nil {
 			return err
 		}
-		ng, err := start("nginx", "http://"+nginxAddr+"/healthz", nil, nginxBin, "-c", conf, "-p", tmp, "-g", "daemon off;")
+		ng, err := ln.start("nginx", "http://"+nginxAddr+"/healthz", nil, nginxBin, "-c", conf, "-p", tmp, "-g", "daemon off;")
 		if err != nil {
 			return err
 		}
@@ -446,7 +456,7 @@ func (t target) load(bodies [][]byte) load.Target {
 // its reference measured seconds apart in one round share that drift,
 // where medians taken over all rounds separately can pair a fast round of
 // one with a slow round of the other. An even count takes the midpoint.
-func pairedRatio(a, b []measure) (median float64, per []float64) {
+func pairedRatio(a, b []measure) (ratio float64, per []float64) {
 	for i := range min(len(a), len(b)) {
 		if b[i].rps > 0 {
 			per = append(per, a[i].rps/b[i].rps)
@@ -455,12 +465,7 @@ func pairedRatio(a, b []measure) (median float64, per []float64) {
 	if len(per) == 0 {
 		return 0, nil
 	}
-	s := slices.Clone(per)
-	slices.Sort(s)
-	if n := len(s); n%2 == 0 {
-		return (s[n/2-1] + s[n/2]) / 2, per
-	}
-	return s[len(s)/2], per
+	return median(per), per
 }
 
 func fmtRatios(rs []float64) string {
@@ -471,9 +476,13 @@ func fmtRatios(rs []float64) string {
 	return strings.Join(parts, ", ")
 }
 
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
+// median of xs, not reordered; an even count takes the midpoint.
+func median[T ~int64 | ~float64](xs []T) T {
+	s := slices.Clone(xs)
 	slices.Sort(s)
+	if n := len(s); n%2 == 0 {
+		return (s[n/2-1] + s[n/2]) / 2
+	}
 	return s[len(s)/2]
 }
 
