@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/config"
@@ -104,9 +105,12 @@ func newHarness(t testing.TB, tenants []config.Tenant) *harness {
 		t.Fatal(err)
 	}
 	p := &Pipeline{
-		Auth: auth.NewStore(d), Limits: ratelimit.New(), Quota: q, Forward: up, Ledger: led,
-		Calendar: cal, Metrics: nopMetrics{}, IDs: NewIDs(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		MaxBody: 4096, Now: func() time.Time { return now },
+		Gate: admission.Gate{
+			Auth: auth.NewStore(d), Limits: ratelimit.New(), Quota: q, Ledger: led,
+			Calendar: cal, Metrics: nopMetrics{}, IDs: admission.NewIDs(), Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			Now: func() time.Time { return now },
+		},
+		Forward: up, MaxBody: 4096,
 	}
 	return &harness{p: p, up: up, led: led, quota: q, route: rt}
 }
@@ -442,18 +446,6 @@ func TestValidityRouteAnswersLocally(t *testing.T) {
 	resp := h.do(body)
 	if resp.StatusCode() != 200 || !strings.Contains(string(resp.Body()), `"result":"-4"`) || h.up.calls.Load() != 0 {
 		t.Fatalf("status %d body %s calls %d", resp.StatusCode(), resp.Body(), h.up.calls.Load())
-	}
-}
-
-func TestIDsUnique(t *testing.T) {
-	g := NewIDs()
-	seen := map[string]bool{}
-	for i := 0; i < 1000; i++ {
-		id := g.Next()
-		if len(id) != 36 || seen[id] {
-			t.Fatalf("id %q", id)
-		}
-		seen[id] = true
 	}
 }
 

@@ -1,4 +1,4 @@
-package pipeline
+package admission
 
 import (
 	"crypto/rand"

@@ -1,0 +1,117 @@
+package pipeline
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/fieldcrypto"
+	"github.com/idgate/idgate/contracts/idcard"
+)
+
+// verdict of local validation: at most one of errCode and result is set.
+type verdict struct {
+	errCode contracts.ErrorCode
+	reason  string
+	result  string
+	// sess is the client's data key when the route opened its encrypted
+	// request (the answer is sealed with it).
+	sess *fieldcrypto.Session
+}
+
+// check decodes the body into req, which must be zero on entry, and
+// validates it. req stays zero when the body was refused before it was
+// read (content type, size, syntax, decryption).
+func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time, req *contracts.CheckRequest) verdict {
+	if ct := ctx.Request.Header.ContentType(); !contracts.IsJSONContentType(b2s(ct)) {
+		return verdict{errCode: contracts.ErrTokenMismatched, reason: "content type must be application/json"}
+	}
+	body := ctx.Request.Body()
+	if len(body) > p.MaxBody {
+		return verdict{errCode: contracts.ErrTokenMismatched, reason: "request body exceeds " + strconv.Itoa(p.MaxBody) + " bytes"}
+	}
+	decoded, err := decode(body)
+	if err != nil {
+		return verdict{errCode: contracts.ErrTokenMismatched, reason: err.Error()}
+	}
+	*req = decoded
+	var sess *fieldcrypto.Session
+	if rt.Crypto != nil {
+		if sess, err = rt.Crypto.Open(req); err != nil {
+			*req = contracts.CheckRequest{}
+			// One answer for every decrypt failure (no padding oracle).
+			rej := fieldcrypto.Rejection(err)
+			return verdict{errCode: rej.Error, reason: rej.Reason}
+		}
+	}
+	if req.Encryption != nil || !rt.LocalValidation {
+		// Fields still encrypted can only be read by the authority; it
+		// validates them.
+		if req.Encryption == nil && (req.Name == "" || req.IDCard == "") {
+			return verdict{errCode: contracts.ErrTokenMismatched, reason: "missing required field", sess: sess}
+		}
+		return verdict{sess: sess}
+	}
+	// For CBC, a -2/-3 about a decrypted field is answered as the decrypt
+	// failure: otherwise it tells a padding oracle the padding was right.
+	rej := sess.MaskRejection(contracts.Validate(req, now))
+	if rej == nil {
+		return verdict{sess: sess}
+	}
+	var local string
+	switch {
+	case rej.Result == contracts.ResultIllegalID:
+		local = rt.Local.IllegalID
+	case rej.Result == contracts.ResultIllegalName:
+		local = rt.Local.IllegalName
+	case rej.Error != "" && req.Name != "" && req.IDCard != "":
+		// Both fields present, so the refusal is about the validity period.
+		local = rt.Local.IllegalValidity
+	}
+	if local != "" {
+		return verdict{result: local, sess: sess}
+	}
+	code := rej.Error
+	if code == "" {
+		code = contracts.ErrTokenMismatched
+	}
+	return verdict{errCode: code, reason: rej.Reason, sess: sess}
+}
+
+// maskedID is the only form of the ID number the ledger sees.
+func maskedID(req *contracts.CheckRequest) string {
+	if req.IDCard == "" {
+		return ""
+	}
+	if req.Encryption != nil {
+		for _, f := range req.Encryption.EncryptList {
+			if f == "id_card" {
+				return "encrypted"
+			}
+		}
+	}
+	return idcard.Mask(req.IDCard)
+}
+
+// excused reports whether a test chose this request's outcome: only on a
+// route that forwards Prefer, which is a route towards the simulator.
+func excused(ctx *fasthttp.RequestCtx, rt *Route, req *contracts.CheckRequest) bool {
+	if !rt.ForwardPrefer {
+		return false
+	}
+	if len(preferOf(ctx, rt)) > 0 {
+		return true
+	}
+	_, magic := contracts.LookupMagic(req.IDCard)
+	return magic
+}
+
+func preferOf(ctx *fasthttp.RequestCtx, rt *Route) []byte {
+	if !rt.ForwardPrefer {
+		return nil
+	}
+	return ctx.Request.Header.Peek("Prefer")
+}
+
