@@ -21,6 +21,7 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/admin"
+	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/encryption"
@@ -149,9 +150,11 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 		routes = append(routes, r)
 	}
 	s.pipeline = &pipeline.Pipeline{
-		Auth: s.dir, Limits: s.limits, Quota: s.quota, Forward: s.upstream, Ledger: s.ledger,
-		Calendar: s.calendar, Metrics: s.Metrics, IDs: pipeline.NewIDs(), Log: log,
-		MaxBody: cfg.MaxBodyBytes, Now: time.Now,
+		Gate: admission.Gate{
+			Auth: s.dir, Limits: s.limits, Quota: s.quota, Ledger: s.ledger,
+			Calendar: s.calendar, Metrics: s.Metrics, IDs: admission.NewIDs(), Log: log, Now: time.Now,
+		},
+		Forward: s.upstream, MaxBody: cfg.MaxBodyBytes,
 	}
 	if err := s.startResilience(); err != nil {
 		s.ledger.Close()
@@ -197,7 +200,7 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 			case fe.Code < 500:
 				code = contracts.ErrTokenMismatched
 			}
-			pipeline.WriteError(c.Context(), code, "", s.pipeline.IDs.Next())
+			admission.WriteError(c.Context(), code, "", s.pipeline.IDs.Next())
 			return nil
 		},
 	})
@@ -228,7 +231,7 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 	}
 	app.Use(func(c *fiber.Ctx) error {
 		start := time.Now()
-		pipeline.WriteError(c.Context(), contracts.ErrAPINotImplemented, "", s.pipeline.IDs.Next())
+		admission.WriteError(c.Context(), contracts.ErrAPINotImplemented, "", s.pipeline.IDs.Next())
 		s.pipeline.ObserveUnknownRoute(time.Since(start))
 		return nil
 	})

@@ -2,14 +2,13 @@ package server
 
 import (
 	"database/sql"
-	"time"
 
 	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/sessions"
 )
 
-// startSessions builds the session routes over the pipeline's own steps
-// (keys, limits, quota, ledger, metrics), with their store in the ledger's
+// startSessions builds the session routes over the check routes' admission
+// gate, with their store in the ledger's
 // database so a session's billing event commits with its status.
 func (s *Server) startSessions(db *sql.DB) error {
 	if !s.cfg.Sessions.Enabled {
@@ -30,10 +29,11 @@ func (s *Server) startSessions(db *sql.DB) error {
 	if s.relay, err = sessions.NewRelay(s.cfg.Sessions, s.Metrics.Registry, s.log, box); err != nil {
 		return err
 	}
+	// The same gate as the check routes: one admission path, one set of
+	// stores (keys, limits, idempotency, quota, ledger).
 	svc, err := sessions.New(s.cfg.Sessions, sessions.Deps{
-		Auth: s.dir, Limits: s.limits, Quota: s.quota, Ledger: s.ledger, Calendar: s.calendar,
-		Metrics: s.Metrics, IDs: s.pipeline.IDs, Upstream: up, Store: store, Log: s.log,
-		MaxBody: s.cfg.MaxBodyBytes, Listen: s.cfg.Listen, Now: time.Now,
+		Gate: &s.pipeline.Gate, Upstream: up, Store: store,
+		MaxBody: s.cfg.MaxBodyBytes, Listen: s.cfg.Listen,
 	}, s.relay)
 	if err != nil {
 		s.relay.Close()

@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/ledger"
@@ -137,10 +138,12 @@ func newFixture(t testing.TB, tenantQuota int64, dbPath string) *fixture {
 	}
 	t.Cleanup(relay.Close)
 	f.svc, err = New(cfg, Deps{
-		Auth: auth.NewStore(dir), Limits: ratelimit.New(), Quota: f.quota, Ledger: f.led, Calendar: cal,
-		Metrics: nopMetrics{}, IDs: &seqIDs{}, Upstream: f.up, Store: store, Log: slog.New(slog.DiscardHandler),
-		MaxBody: 1 << 16, Listen: "127.0.0.1:8080",
-		Now: func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) },
+		Gate: &admission.Gate{
+			Auth: auth.NewStore(dir), Limits: ratelimit.New(), Quota: f.quota, Ledger: f.led, Calendar: cal,
+			Metrics: nopMetrics{}, IDs: &seqIDs{}, Log: slog.New(slog.DiscardHandler),
+			Now: func() time.Time { return time.Now().Add(time.Duration(f.skew.Load())) },
+		},
+		Upstream: f.up, Store: store, MaxBody: 1 << 16, Listen: "127.0.0.1:8080",
 	}, relay)
 	if err != nil {
 		t.Fatal(err)

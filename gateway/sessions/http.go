@@ -1,0 +1,287 @@
+package sessions
+
+import (
+	"context"
+	"encoding/json"
+	"net/url"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/idcard"
+	"github.com/idgate/idgate/gateway/admission"
+	"github.com/idgate/idgate/gateway/billing"
+)
+
+// Register mounts the tenant routes and the webhook receiver.
+func (s *Service) Register(app fiber.Router) {
+	app.Post(contracts.SessionsPath, func(c *fiber.Ctx) error { s.create(c.Context()); return nil })
+	app.Get(contracts.SessionRoute, func(c *fiber.Ctx) error {
+		s.poll(c.Context(), RouteStatus, c.Params("request_id"), "")
+		return nil
+	})
+	app.Get(contracts.SessionResultRoute, func(c *fiber.Ctx) error {
+		s.poll(c.Context(), RouteResult, c.Params("request_id"), "/result")
+		return nil
+	})
+	app.Get(contracts.SessionQRRoute, func(c *fiber.Ctx) error {
+		s.poll(c.Context(), RouteQR, c.Params("request_id"), "/qr")
+		return nil
+	})
+	app.Post(contracts.SessionQRRoute, func(c *fiber.Ctx) error { s.regenerate(c.Context(), c.Params("request_id")); return nil })
+	app.Post(WebhookPath, func(c *fiber.Ctx) error { s.receive(c.Context()); return nil })
+}
+// refuseSession answers with a session error (session_not_found, ...).
+func (s *Service) refuseSession(x *admission.Exchange, class billing.Class, code contracts.ErrorCode, msg string) {
+	info, _ := contracts.LookupSessionError(code)
+	b, _ := json.Marshal(contracts.NewSessionError(code, msg, x.RequestID))
+	s.Finish(x, class, info.Status, "application/json", b)
+}
+func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.SetStatusCode(status)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(body)
+}
+// forward calls the upstream and classifies the answer: ok is false when
+// the gateway answered api_error itself.
+func (s *Service) forward(x *admission.Exchange, method, path string, body []byte, resp *fasthttp.Response) bool {
+	var prefer []byte
+	if s.cfg.ForwardPrefer {
+		prefer = x.Ctx.Request.Header.Peek("Prefer")
+	}
+	t0 := s.Now()
+	err := s.Upstream.Do(method, path, body, prefer, []byte(x.RequestID), resp)
+	x.UpstreamLatency = s.Now().Sub(t0)
+	s.Metrics.ObserveUpstream(x.Route, x.UpstreamLatency)
+	status := resp.StatusCode()
+	problem := ""
+	switch {
+	case err != nil:
+		problem = "upstream unavailable"
+	case status == fasthttp.StatusUnauthorized || status == fasthttp.StatusForbidden:
+		problem = "upstream refused the gateway's credential"
+	case status >= 200 && status < 300 && x.Route == RouteQR:
+		if !isPNG(resp.Body()) {
+			problem = "upstream QR code is not a PNG"
+		}
+	case !json.Valid(resp.Body()) || len(resp.Body()) == 0 || resp.Body()[0] != '{':
+		problem = "upstream answer unreadable"
+	}
+	if problem != "" {
+		s.Log.Warn("upstream answer unusable", "request_id", x.RequestID, "route", x.Route, "tenant", x.Key.Tenant.ID, "status", status, "problem", problem)
+		s.Refuse(x, billing.UpstreamError, contracts.ErrAPIError, problem)
+		return false
+	}
+	return true
+}
+
+func isPNG(b []byte) bool { return len(b) > 8 && string(b[:8]) == "\x89PNG\r\n\x1a\n" }
+
+// pass answers with the upstream's answer unchanged.
+func (s *Service) pass(x *admission.Exchange, class billing.Class, resp *fasthttp.Response) {
+	if ra := resp.Header.Peek(fasthttp.HeaderRetryAfter); len(ra) > 0 {
+		x.Ctx.Response.Header.SetBytesV(fasthttp.HeaderRetryAfter, ra)
+	}
+	if loc := resp.Header.Peek(fasthttp.HeaderLocation); len(loc) > 0 {
+		x.Ctx.Response.Header.SetBytesV(fasthttp.HeaderLocation, loc)
+	}
+	if pa := resp.Header.Peek("Preference-Applied"); len(pa) > 0 {
+		x.Ctx.Response.Header.SetBytesV("Preference-Applied", pa)
+	}
+	if cc := resp.Header.Peek(fasthttp.HeaderCacheControl); len(cc) > 0 {
+		x.Ctx.Response.Header.SetBytesV(fasthttp.HeaderCacheControl, cc)
+	}
+	s.Finish(x, class, resp.StatusCode(), string(resp.Header.ContentType()), resp.Body())
+}
+// create opens a session: admission steps 1–4 (the unit is held by the
+// session until its outcome is known), then the upstream's create.
+func (s *Service) create(ctx *fasthttp.RequestCtx) {
+	x := s.NewExchange(ctx, RouteCreate)
+	defer s.End(&x)
+	body := ctx.Request.Body()
+	if !s.Admit(&x) || !s.Idempotent(&x, contracts.SessionsPath, body) {
+		return
+	}
+	if len(body) > s.MaxBody {
+		s.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, "request body exceeds "+strconv.Itoa(s.MaxBody)+" bytes")
+		return
+	}
+	var req contracts.CreateSessionRequest
+	if len(trimSpace(body)) > 0 {
+		if err := json.Unmarshal(body, &req); err != nil {
+			s.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, "request body is not a valid JSON object of the expected shape")
+			return
+		}
+	}
+	if req.IDCard != "" {
+		x.IDMasked = idcard.Mask(req.IDCard)
+	}
+	tenantCallback := req.CallbackURL
+	if tenantCallback != "" {
+		u, err := url.Parse(tenantCallback)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			s.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, "callback_url must be an absolute http(s) URL")
+			return
+		}
+		if s.relay == nil || !s.relay.HasSecret(x.Key.Tenant.ID) {
+			s.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, "callback_url needs a webhook secret for this tenant in the gateway's configuration")
+			return
+		}
+		// The upstream calls the gateway, which bills on what it sees and
+		// re-signs the event for the tenant.
+		req.CallbackURL = s.callbackURL
+		b, err := json.Marshal(req)
+		if err != nil {
+			s.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, "request body cannot be re-encoded")
+			return
+		}
+		body = b
+	}
+
+	if !s.Reserve(&x) {
+		return
+	}
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	s.creating.Add(1)
+	defer s.creating.Add(-1)
+	if !s.forward(&x, fasthttp.MethodPost, contracts.SessionsPath, body, resp) {
+		s.Settle(&x, false)
+		return
+	}
+	if resp.StatusCode() != fasthttp.StatusCreated {
+		s.Settle(&x, false)
+		s.pass(&x, billing.UpstreamError, resp)
+		return
+	}
+	var sess contracts.Session
+	if err := json.Unmarshal(resp.Body(), &sess); err != nil || sess.RequestID == "" {
+		s.Settle(&x, false)
+		s.Refuse(&x, billing.UpstreamError, contracts.ErrAPIError, "upstream session unreadable")
+		return
+	}
+	rec := Record{
+		RequestID: sess.RequestID, Tenant: x.Key.Tenant.ID, KeyID: x.Key.ID, Status: Open,
+		Day: s.Calendar.Day(x.Start), Callback: tenantCallback, IDMasked: x.IDMasked,
+		CreatedAt: x.Start, ExpiresAt: sess.ExpiresAt,
+	}
+	// Stored before the tenant learns the request ID: a poll after a
+	// restart must find it.
+	if err := s.Store.Insert(context.Background(), rec); err != nil {
+		s.Settle(&x, false)
+		s.Log.Error("session not stored; the upstream session is orphaned", "request_id", x.RequestID, "tenant", x.Key.Tenant.ID, "err", err)
+		s.Refuse(&x, billing.UpstreamError, contracts.ErrAPIError, "the session could not be stored")
+		return
+	}
+	// The session holds the unit from here on: its outcome settles it
+	// (billing.go).
+	t := &tracked{rec: rec, ticket: x.TakeTicket(), version: sess.Version, seen: x.Start}
+	s.mu.Lock()
+	s.byID[rec.RequestID] = t
+	s.mu.Unlock()
+	x.Result = string(contracts.StateCreated)
+	s.pass(&x, billing.NotBilled, resp)
+}
+
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t') {
+		b = b[1:]
+	}
+	return b
+}
+
+// poll serves status, result and QR: forward, learn the outcome, pass on.
+func (s *Service) poll(ctx *fasthttp.RequestCtx, route, id, suffix string) {
+	x := s.NewExchange(ctx, route)
+	defer s.End(&x)
+	if !s.Admit(&x) {
+		return
+	}
+	t := s.lookup(x.Key.Tenant.ID, id)
+	if t == nil {
+		// Unknown, swept, or another tenant's: never forwarded.
+		s.refuseSession(&x, billing.LocalReject, contracts.ErrSessionNotFound, "no session with this request ID")
+		return
+	}
+	x.IDMasked = t.rec.IDMasked
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if !s.forward(&x, fasthttp.MethodGet, contracts.SessionPath(id)+suffix, nil, resp) {
+		return
+	}
+	if resp.StatusCode() == fasthttp.StatusOK {
+		switch route {
+		case RouteStatus, RouteResult:
+			// Only the fields billing needs: a result carries the card and a
+			// portrait the gateway has no business decoding.
+			var v outcome
+			if json.Unmarshal(resp.Body(), &v) == nil {
+				x.Result = string(v.State)
+				code := v.Code
+				if v.Error != nil {
+					code = v.Error.Code
+				}
+				s.observe(t, v.State, code, v.Version, route)
+			}
+		}
+	}
+	class := billing.NotBilled
+	if resp.StatusCode() >= 300 {
+		class = billing.UpstreamError
+	}
+	s.pass(&x, class, resp)
+}
+
+// regenerate gives an expired session a new QR code. The session released
+// its unit when it expired, so it reserves one again.
+func (s *Service) regenerate(ctx *fasthttp.RequestCtx, id string) {
+	x := s.NewExchange(ctx, RouteRegenerate)
+	defer s.End(&x)
+	if !s.Admit(&x) || !s.Idempotent(&x, contracts.SessionPath(id)+"/qr", ctx.Request.Body()) {
+		return
+	}
+	t := s.lookup(x.Key.Tenant.ID, id)
+	if t == nil {
+		s.refuseSession(&x, billing.LocalReject, contracts.ErrSessionNotFound, "no session with this request ID")
+		return
+	}
+	x.IDMasked = t.rec.IDMasked
+	// Held across the upstream call: two regenerations of one session must
+	// not both reserve a unit.
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	reserved := t.rec.Status == Expired
+	if reserved && !s.Reserve(&x) {
+		return
+	}
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if !s.forward(&x, fasthttp.MethodPost, contracts.SessionPath(id)+"/qr", nil, resp) {
+		s.Settle(&x, false)
+		return
+	}
+	var v contracts.Session
+	if resp.StatusCode() != fasthttp.StatusOK || json.Unmarshal(resp.Body(), &v) != nil {
+		s.Settle(&x, false)
+		s.pass(&x, billing.UpstreamError, resp)
+		return
+	}
+	if v.Version > t.version {
+		t.version = v.Version
+	}
+	t.seen = x.Start
+	if reserved {
+		day := s.Calendar.Day(x.Start)
+		ok, err := s.Store.Transition(context.Background(), id, Expired, Open, day, x.Start, nil)
+		if err != nil || !ok {
+			s.Log.Error("session reopen not stored", "request_id", id, "tenant", t.rec.Tenant, "err", err)
+		}
+		t.rec.Status, t.rec.Day, t.ticket = Open, day, x.TakeTicket()
+	}
+	t.rec.ExpiresAt = v.ExpiresAt
+	x.Result = string(v.State)
+	s.pass(&x, billing.NotBilled, resp)
+}
