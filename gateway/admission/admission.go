@@ -3,14 +3,14 @@
 // added later call these steps, in this order, and nothing else decides
 // who may spend the authority's money.
 //
-//	1. Authenticate  the tenant's key (401 invalid_token)          authenticate.go
-//	2. Rate-limit    the key's token bucket (429, RateLimit-*)      ratelimit.go
-//	3. Idempotency   replay, wait for or claim an Idempotency-Key  idempotency.go
-//	4. Reserve       a unit of the key's and tenant's daily quota  quota.go
-//	   …             the route's own work: decode, validate, cache, forward
-//	5. Classify      the answer with the route's billing table (the route)
-//	6. Settle        commit the unit when billed, release it otherwise
-//	7. Record        the ledger entry, then respond                 record.go
+//  1. Authenticate  the tenant's key (401 invalid_token)          authenticate.go
+//  2. Rate-limit    the key's token bucket (429, RateLimit-*)      ratelimit.go
+//  3. Idempotency   replay, wait for or claim an Idempotency-Key  idempotency.go
+//  4. Reserve       a unit of the key's and tenant's daily quota  quota.go
+//     …             the route's own work: decode, validate, cache, forward
+//  5. Classify      the answer with the route's billing table (the route)
+//  6. Settle        commit the unit when billed, release it otherwise
+//  7. Record        the ledger entry, then respond                 record.go
 //
 // A handler starts with NewExchange and defers End (recover.go): whatever
 // happens in between, including a panic, the request ends answered, its

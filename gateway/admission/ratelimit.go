@@ -49,4 +49,3 @@ func ceilSeconds(d time.Duration) int {
 	}
 	return int((d + time.Second - 1) / time.Second)
 }
-

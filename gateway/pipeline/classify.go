@@ -77,4 +77,3 @@ func errKind(err error) string {
 		return "malformed response"
 	}
 }
-

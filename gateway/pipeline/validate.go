@@ -114,4 +114,3 @@ func preferOf(ctx *fasthttp.RequestCtx, rt *Route) []byte {
 	}
 	return ctx.Request.Header.Peek("Prefer")
 }
-

@@ -41,6 +41,7 @@ func failureCode(f *contracts.SessionFailure) contracts.SessionCode {
 	}
 	return f.Code
 }
+
 // observe learns a session's state from a poll, a result, a webhook or the
 // reconciler, and settles its quota unit the first time an outcome shows.
 // version 0 (results) skips the staleness check; results only carry final
@@ -106,6 +107,7 @@ func (s *Service) observe(t *tracked, state contracts.SessionState, code contrac
 	t.rec.Status = to
 	s.Log.Debug("session settled", "request_id", t.rec.RequestID, "tenant", t.rec.Tenant, "status", to, "code", int(code), "via", via)
 }
+
 // Status returns the billing status of a session (tests, admin).
 func (s *Service) Status(id string) (Status, bool) {
 	s.mu.RLock()
@@ -118,4 +120,3 @@ func (s *Service) Status(id string) (Status, bool) {
 	defer t.mu.Unlock()
 	return t.rec.Status, true
 }
-

@@ -33,6 +33,7 @@ func (s *Service) Register(app fiber.Router) {
 	app.Post(contracts.SessionQRRoute, func(c *fiber.Ctx) error { s.regenerate(c.Context(), c.Params("request_id")); return nil })
 	app.Post(WebhookPath, func(c *fiber.Ctx) error { s.receive(c.Context()); return nil })
 }
+
 // refuseSession answers with a session error (session_not_found, ...).
 func (s *Service) refuseSession(x *admission.Exchange, class billing.Class, code contracts.ErrorCode, msg string) {
 	info, _ := contracts.LookupSessionError(code)
@@ -44,6 +45,7 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
 	ctx.SetContentType("application/json")
 	ctx.SetBody(body)
 }
+
 // forward calls the upstream and classifies the answer: ok is false when
 // the gateway answered api_error itself.
 func (s *Service) forward(x *admission.Exchange, method, path string, body []byte, resp *fasthttp.Response) bool {
@@ -95,6 +97,7 @@ func (s *Service) pass(x *admission.Exchange, class billing.Class, resp *fasthtt
 	}
 	s.Finish(x, class, resp.StatusCode(), string(resp.Header.ContentType()), resp.Body())
 }
+
 // create opens a session: admission steps 1–4 (the unit is held by the
 // session until its outcome is known), then the upstream's create.
 func (s *Service) create(ctx *fasthttp.RequestCtx) {
@@ -184,7 +187,6 @@ func (s *Service) create(ctx *fasthttp.RequestCtx) {
 	x.Result = string(contracts.StateCreated)
 	s.pass(&x, billing.NotBilled, resp)
 }
-
 
 func trimSpace(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t') {

@@ -105,6 +105,7 @@ func New(cfg config.Sessions, d Deps, relay *Relay) (*Service, error) {
 	go s.maintain()
 	return s, nil
 }
+
 // Close stops the reconciler.
 func (s *Service) Close() {
 	select {
@@ -150,6 +151,7 @@ func (s *Service) find(id string) *tracked {
 	}
 	return t
 }
+
 // Open counts the sessions holding a quota unit (a metric).
 func (s *Service) Open() int {
 	s.mu.RLock()
