@@ -240,7 +240,7 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 	// a lookup this map does. The match is Fiber's own (POST, exact
 	// case-sensitive path, query ignored), and the routes stay registered
 	// above, so everything else, and app.Test, sees the same app.
-	fiberHandler := app.Server().Handler
+	fiberHandler := recovering(app.Server().Handler, s.log, s.pipeline.IDs)
 	app.Server().Handler = func(ctx *fasthttp.RequestCtx) {
 		if ctx.IsPost() {
 			if rt := checks[string(ctx.URI().PathOriginal())]; rt != nil {
@@ -265,6 +265,7 @@ func (s *Server) newAdminApp() *fiber.App {
 	// Profiles under /admin/debug/pprof/, behind the admin token (the
 	// /admin group's middleware runs first).
 	app.Use(pprof.New(pprof.Config{Prefix: "/admin"}))
+	app.Server().Handler = recovering(app.Server().Handler, s.log, s.pipeline.IDs)
 	return app
 }
 
