@@ -13,16 +13,12 @@ import (
 // session billed, so a crash can neither lose it nor let it be written
 // twice. Ordinary requests use Record.
 func InsertTx(ctx context.Context, tx *sql.Tx, e Entry) error {
-	billed := 0
-	if e.Billed {
-		billed = 1
-	}
 	var dim int64
-	if err := tx.QueryRowContext(ctx, upsertDim, e.Day, e.Tenant, e.KeyID, e.Route, e.Result, e.Class, billed, e.HTTPStatus).Scan(&dim); err != nil {
+	if err := tx.QueryRowContext(ctx, upsertDim, dimOf(&e).args()...).Scan(&dim); err != nil {
 		return fmt.Errorf("ledger: dims in transaction: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, insertEntriesSQL(1), e.Time.UnixNano(), dim, e.RequestID,
-		e.UpstreamLatency.Microseconds(), e.IDMasked, e.Attempts); err != nil {
+	row := entryRow(&e, dim)
+	if _, err := tx.ExecContext(ctx, insertEntriesSQL(1), row[:]...); err != nil {
 		return fmt.Errorf("ledger: insert in transaction: %w", err)
 	}
 	if _, err := tx.ExecContext(ctx, upsertUsage, e.Day, e.Tenant, e.KeyID, e.Class, 1); err != nil {

@@ -1,0 +1,147 @@
+package ledger
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Counts maps tenant → key id → number of entries.
+type Counts map[string]map[string]int64
+
+// BilledOn counts billed entries of one day per tenant and key: the quota
+// counters' starting point after a restart.
+func (l *SQLite) BilledOn(ctx context.Context, day string) (Counts, error) {
+	// cached_quota: cache hits a tenant's policy counts against its quota.
+	rows, err := l.db.QueryContext(ctx, `SELECT tenant, key_id, count FROM usage_daily WHERE day = ? AND class IN ('billed', 'cached_quota')`, day)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: billed on %s: %w", day, err)
+	}
+	defer rows.Close()
+	out := Counts{}
+	for rows.Next() {
+		var t, k string
+		var n int64
+		if err := rows.Scan(&t, &k, &n); err != nil {
+			return nil, fmt.Errorf("ledger: billed on %s: %w", day, err)
+		}
+		if out[t] == nil {
+			out[t] = map[string]int64{}
+		}
+		out[t][k] += n
+	}
+	return out, rows.Err()
+}
+
+// UsageRow is the number of requests of one class, per tenant and day.
+type UsageRow struct {
+	Day    string `json:"day"`
+	Tenant string `json:"tenant"`
+	Class  string `json:"class"`
+	Count  int64  `json:"count"`
+}
+
+// Filter selects ledger rows; empty fields match everything. Days are
+// inclusive, 2006-01-02.
+type Filter struct {
+	Tenant string
+	From   string
+	To     string
+}
+
+// where is the filter as a WHERE clause ("" when it matches everything)
+// and its arguments, with extra conditions ANDed to it.
+func (f Filter) where(extra ...string) (string, []any) {
+	var cond []string
+	var args []any
+	if f.Tenant != "" {
+		cond, args = append(cond, "tenant = ?"), append(args, f.Tenant)
+	}
+	if f.From != "" {
+		cond, args = append(cond, "day >= ?"), append(args, f.From)
+	}
+	if f.To != "" {
+		cond, args = append(cond, "day <= ?"), append(args, f.To)
+	}
+	cond = append(cond, extra...)
+	if len(cond) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(cond, " AND "), args
+}
+
+// Usage counts requests per day, tenant and class.
+func (l *SQLite) Usage(ctx context.Context, f Filter) ([]UsageRow, error) {
+	w, args := f.where()
+	rows, err := l.db.QueryContext(ctx, `SELECT day, tenant, class, SUM(count) FROM usage_daily`+w+` GROUP BY day, tenant, class ORDER BY day, tenant, class`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: usage: %w", err)
+	}
+	defer rows.Close()
+	out := []UsageRow{}
+	for rows.Next() {
+		var r UsageRow
+		if err := rows.Scan(&r.Day, &r.Tenant, &r.Class, &r.Count); err != nil {
+			return nil, fmt.Errorf("ledger: usage: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ExportHeader is the CSV header of Export.
+var ExportHeader = []string{"time", "day", "request_id", "tenant", "key_id", "route", "result", "class", "billed", "http_status", "upstream_us", "id_masked", "attempts"}
+
+// exportColumns are the ledger view's columns, in ExportHeader's order.
+const exportColumns = "ts, day, request_id, tenant, key_id, route, result, class, billed, http_status, upstream_us, id_masked, attempts"
+
+// Export writes the selected entries as CSV, oldest first.
+func (l *SQLite) Export(ctx context.Context, w io.Writer, f Filter) error {
+	wh, args := f.where()
+	rows, err := l.db.QueryContext(ctx, `SELECT `+exportColumns+` FROM ledger`+wh+` ORDER BY id`, args...)
+	if err != nil {
+		return fmt.Errorf("ledger: export: %w", err)
+	}
+	defer rows.Close()
+	cw := csv.NewWriter(w)
+	if err := cw.Write(ExportHeader); err != nil {
+		return fmt.Errorf("ledger: export: %w", err)
+	}
+	var (
+		ts, billed, status, us, att                 int64
+		day, rid, tenant, key, route, res, cls, idm string
+	)
+	for rows.Next() {
+		if err := rows.Scan(&ts, &day, &rid, &tenant, &key, &route, &res, &cls, &billed, &status, &us, &idm, &att); err != nil {
+			return fmt.Errorf("ledger: export: %w", err)
+		}
+		rec := []string{time.Unix(0, ts).UTC().Format(time.RFC3339Nano), day, rid, tenant, key, route, res, cls,
+			strconv.FormatBool(billed == 1), strconv.FormatInt(status, 10), strconv.FormatInt(us, 10), idm, strconv.FormatInt(att, 10)}
+		if err := cw.Write(rec); err != nil {
+			return fmt.Errorf("ledger: export: %w", err)
+		}
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("ledger: export: %w", err)
+	}
+	return rows.Err()
+}
+
+// Count returns how many entries match (tests and reconciliation).
+func (l *SQLite) Count(ctx context.Context, f Filter, billedOnly bool) (int64, error) {
+	var extra []string
+	if billedOnly {
+		extra = append(extra, "billed = 1")
+	}
+	w, args := f.where(extra...)
+	var n int64
+	if err := l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM ledger`+w, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("ledger: count: %w", err)
+	}
+	return n, nil
+}
