@@ -4,7 +4,7 @@ BIN     := bin
 PKGS    := ./...
 export GOFLAGS := -buildvcs=false
 
-.PHONY: all build test run setup vet fmt-check unit compose-check clean bench bench-tool loadtest pgo
+.PHONY: all build test run setup vet fmt-check unit compose-check clean bench bench-compare bench-tool loadtest pgo
 
 all: build
 
@@ -37,11 +37,30 @@ BENCH_FLAGS ?= -duration 8s -rounds 3 -conns 64
 bench-tool: ## compile bin/idgate-bench, the benchmark harness and load generator
 	$(GO) build -o $(BIN)/idgate-bench ./loadtest/bench/cmd/idgate-bench
 
-bench: build bench-tool ## side-by-side throughput/latency of bare handler, simulator, bare proxy, gateway and nginx
+# BASE=<git revision> adds "gateway@base" to the run: the gateway as that
+# revision's own `make build` makes it (its PGO profile included), built in
+# a temporary git worktree (removed afterwards, failed or not) into
+# $(BIN)/base/, measured in the same rounds as the working tree's gateway
+# (same simulator, same load, the two swapping order every round), with
+# the paired ratios gateway / gateway@base of req/s and of requests per CPU
+# second of the gateway process (target >= 0.95). Taken from the command
+# line only (an environment variable BASE is ignored); unset: no base.
+BASE :=
+# What bench-compare compares with when BASE is unset: the branch work
+# merges into.
+COMPARE_BASE := main
+
+bench: build bench-tool ## side-by-side throughput/latency of bare handler, simulator, bare proxy, gateway and nginx; BASE=<rev> adds the gateway of <rev>
 	./scripts/setup.sh --bench
-	$(BIN)/idgate-bench run -bin $(BIN) $(BENCH_FLAGS)
+	$(if $(BASE),$(BIN)/idgate-bench build-base -rev '$(BASE)' -o $(BIN)/base -go '$(GO)')
+	$(BIN)/idgate-bench run -bin $(BIN) $(if $(BASE),-base $(BIN)/base) $(BENCH_FLAGS)
 	$(GO) test -run '^$$' -bench 'CheckHandler|Serve$$|Decode|Authenticate|Unwrap|AllowDone' -benchmem -benchtime 1s \
 		./simulator/server ./gateway/pipeline ./gateway/auth ./gateway/breaker ./contracts/fieldcrypto
+
+bench-compare: build bench-tool ## the harness alone (no micro-benchmarks), the working tree's gateway against BASE's (default main): make bench-compare BASE=HEAD
+	./scripts/setup.sh --bench
+	$(BIN)/idgate-bench build-base -rev '$(or $(BASE),$(COMPARE_BASE))' -o $(BIN)/base -go '$(GO)'
+	$(BIN)/idgate-bench run -bin $(BIN) -base $(BIN)/base $(BENCH_FLAGS)
 
 # The gateway is built with profile-guided optimisation from
 # gateway/cmd/gateway/default.pgo (go build picks it up). Refresh it after

@@ -1,16 +1,20 @@
 // Command idgate-bench measures, in one run on one machine, the servers a
 // user compares: a bare fasthttp handler (the server ceiling), the
 // simulator, a bare fasthttp reverse proxy (the proxy ceiling), the gateway
-// and, where installed, nginx. Every server runs in its own process; the
-// load generator is this process.
+// and, where installed, nginx; optionally also the gateway of an earlier
+// git revision, to show a change costs no throughput or CPU. Every server
+// runs in its own process; the load generator is this process.
 //
 //	idgate-bench run -duration 10s -conns 64
+//	idgate-bench build-base -rev main -o bin/base   (make bench BASE=main)
+//	idgate-bench run -bin bin -base bin/base
 //	idgate-bench bare-handler -listen 127.0.0.1:9101
 //	idgate-bench bare-proxy -listen 127.0.0.1:9102 -upstream 127.0.0.1:8081
 //	idgate-bench pgo -o gateway/cmd/gateway/default.pgo   (make pgo)
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -24,7 +28,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: idgate-bench run|load|pgo|bare-handler|bare-proxy [flags]")
+		fmt.Fprintln(os.Stderr, "usage: idgate-bench run|build-base|load|pgo|bare-handler|bare-proxy [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -35,12 +39,17 @@ func main() {
 		err = bareProxy(os.Args[2:])
 	case "run":
 		err = run(os.Args[2:])
+	case "build-base":
+		err = buildBase(os.Args[2:])
 	case "load":
 		err = loadOnly(os.Args[2:])
 	case "pgo":
 		err = pgo(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return // -h: the flag set printed its usage
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "idgate-bench:", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -109,16 +110,58 @@ type measure struct {
 	p50, p99    time.Duration
 }
 
-func run(args []string) error {
-	fs := flag.NewFlagSet("run", flag.ExitOnError)
-	dur := fs.Duration("duration", 8*time.Second, "duration of each saturation run")
-	warm := fs.Duration("warmup", 2*time.Second, "warm-up before each run")
-	conns := fs.Int("conns", 64, "connections in the closed loop")
-	rounds := fs.Int("rounds", 3, "alternating rounds per target; the median counts")
-	binDir := fs.String("bin", "bin", "directory holding simulator and gateway")
-	only := fs.String("only", "", "comma-separated target names to run (default all)")
-	_ = fs.Parse(args)
+// runOpts are run's flags.
+type runOpts struct {
+	dur, warm     time.Duration
+	conns, rounds int
+	binDir        string
+	// baseDir, when set, holds a gateway built at another revision (see
+	// build-base), measured as gateway@base beside the gateway.
+	baseDir string
+	only    string
+}
 
+func parseRunFlags(args []string) (runOpts, error) {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var o runOpts
+	fs.DurationVar(&o.dur, "duration", 8*time.Second, "duration of each saturation run")
+	fs.DurationVar(&o.warm, "warmup", 2*time.Second, "warm-up before each run")
+	fs.IntVar(&o.conns, "conns", 64, "connections in the closed loop")
+	fs.IntVar(&o.rounds, "rounds", 3, "alternating rounds per target; the median counts")
+	fs.StringVar(&o.binDir, "bin", "bin", "directory holding simulator and gateway")
+	fs.StringVar(&o.baseDir, "base", "", "directory holding a gateway built at another revision (build-base), run as "+short(baseName)+" beside the gateway")
+	fs.StringVar(&o.only, "only", "", "comma-separated target names to run (default all)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return o, fmt.Errorf("run: unexpected arguments %q", fs.Args())
+	case o.dur <= 0:
+		return o, fmt.Errorf("run: -duration %v: must be positive", o.dur)
+	case o.warm < 0:
+		return o, fmt.Errorf("run: -warmup %v: must not be negative", o.warm)
+	case o.conns < 1:
+		return o, fmt.Errorf("run: -conns %d: must be at least 1", o.conns)
+	case o.rounds < 1:
+		return o, fmt.Errorf("run: -rounds %d: must be at least 1", o.rounds)
+	}
+	if o.baseDir != "" {
+		// Measured against the working tree's gateway, so both must exist.
+		for _, p := range []string{filepath.Join(o.baseDir, baseBinary), filepath.Join(o.binDir, "gateway")} {
+			if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+				return o, fmt.Errorf("run: -base %s: no gateway binary at %s (make bench BASE=<rev> builds both)", o.baseDir, p)
+			}
+		}
+	}
+	return o, nil
+}
+
+func run(args []string) error {
+	o, err := parseRunFlags(args)
+	if err != nil {
+		return err
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -134,10 +177,11 @@ func run(args []string) error {
 
 	// The simulator's key pairs land in sim-keys, for the encrypted path's
 	// gateway.
-	sim, simAddr, err := ln.simulator(*binDir, "IDGATE_SIM_ENCRYPTION_KEY_DIR="+filepath.Join(tmp, "sim-keys"))
+	sim, simAddr, err := ln.simulator(o.binDir, "IDGATE_SIM_ENCRYPTION_KEY_DIR="+filepath.Join(tmp, "sim-keys"))
 	if err != nil {
 		return err
 	}
+	var baseNote string // what gateway@base is, printed above the table
 	bareAddr, proxyAddr := free(), free()
 	bare, err := ln.start("bare-handler", "http://"+bareAddr+"/", nil, self, "bare-handler", "-listen", bareAddr)
 	if err != nil {
@@ -152,20 +196,40 @@ func run(args []string) error {
 		{name: "simulator direct", addr: simAddr, token: "sim-token", procs: []*proc{sim}},
 		{name: "bare fasthttp proxy → simulator", addr: proxyAddr, token: "sim-token", procs: []*proc{proxy, sim}},
 	}
-	if _, err := os.Stat(filepath.Join(*binDir, "gateway")); err == nil {
+	if _, err := os.Stat(filepath.Join(o.binDir, "gateway")); err == nil {
 		gwConf, err := benchGatewayConfig(tmp, "gateway.yaml", nil)
 		if err != nil {
 			return err
 		}
-		gw, gwAddr, _, err := ln.gateway("gateway", *binDir, simAddr, gwConf)
+		gw, gwAddr, _, err := ln.gateway("gateway", o.binDir, simAddr, gwConf)
 		if err != nil {
 			return err
 		}
-		targets = append(targets, target{name: "gateway → simulator (miss path, every step on)", addr: gwAddr, token: "demo-key", procs: []*proc{gw, sim}})
+		targets = append(targets, target{name: gwName, addr: gwAddr, token: "demo-key", procs: []*proc{gw, sim}})
+		if o.baseDir != "" {
+			// The gateway of another revision on the same path, same
+			// simulator, same load; listed next to the gateway, the two
+			// swap places every other round.
+			conf, own, err := baseGatewayConfig(tmp, o.baseDir, gwConf)
+			if err != nil {
+				return err
+			}
+			gwb, baseAddr, _, err := ln.gateway("gateway-base", o.baseDir, simAddr, conf)
+			if err != nil {
+				return err
+			}
+			targets = append(targets, target{name: baseName, addr: baseAddr, token: "demo-key", procs: []*proc{gwb, sim}})
+			which := "its revision's configs/gateway.yaml"
+			if !own {
+				which = "the working tree's configuration (" + filepath.Join(o.baseDir, baseConfig) + " is absent)"
+			}
+			baseNote = fmt.Sprintf("%s: %s, built at %s; run with %s, tenant limits raised as for the gateway.",
+				short(baseName), filepath.Join(o.baseDir, baseBinary), baseLabel(o.baseDir), which)
+		}
 		// The same gateway with the response cache on, asked 16
 		// identities over and over: after the first 16 misses every
 		// request is a hit (issue 4).
-		gwc, cacheAddr, _, err := ln.gateway("gateway-cache", *binDir, simAddr, gwConf,
+		gwc, cacheAddr, _, err := ln.gateway("gateway-cache", o.binDir, simAddr, gwConf,
 			"IDGATE_GW_CACHE_ENABLED=true", "IDGATE_GW_CACHE_KEY_SECRET=idgate-bench-cache-secret")
 		if err != nil {
 			return err
@@ -179,7 +243,7 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		gwe, encAddr, _, err := ln.gateway("gateway-encrypted", *binDir, simAddr, enc.config)
+		gwe, encAddr, _, err := ln.gateway("gateway-encrypted", o.binDir, simAddr, enc.config)
 		if err != nil {
 			return err
 		}
@@ -197,9 +261,9 @@ func run(args []string) error {
 		}
 		targets = append(targets, target{name: nginxName, addr: nginxAddr, token: "sim-token", procs: []*proc{ng, sim}})
 	}
-	if *only != "" {
+	if o.only != "" {
 		keep := map[string]bool{}
-		for _, n := range strings.Split(*only, ",") {
+		for _, n := range strings.Split(o.only, ",") {
 			keep[strings.TrimSpace(n)] = true
 		}
 		var kept []target
@@ -213,12 +277,12 @@ func run(args []string) error {
 
 	bodies := load.Bodies(20000, 1)
 	results := make(map[string][]measure)
-	for r := 0; r < *rounds; r++ {
-		for _, t := range targets {
+	for r := 0; r < o.rounds; r++ {
+		for _, t := range inRoundOrder(targets, r, func(t target) string { return t.name }) {
 			lt := t.load(bodies)
-			load.Saturate(lt, *conns, *warm)
+			load.Saturate(lt, o.conns, o.warm)
 			before, frontBefore := cpu(t.procs), cpu(t.procs[:1])
-			res := load.Saturate(lt, *conns, *dur)
+			res := load.Saturate(lt, o.conns, o.dur)
 			used, frontUsed := cpu(t.procs)-before, cpu(t.procs[:1])-frontBefore
 			perReq := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(res.Requests) }
 			m := measure{rps: res.RPS(), cpuPerReq: perReq(used), frontCPU: perReq(frontUsed), rssMB: rss(t.procs[0]), errs: res.Errors, non200: res.Non200}
@@ -247,29 +311,39 @@ func run(args []string) error {
 	// sharing two cores, not the latency the gateway adds in front of an
 	// authority that runs elsewhere. Isolated measures the latter, so the
 	// verdict is taken there; both are printed.
-	gwName, proxyName := "gateway → simulator (miss path, every step on)", "bare fasthttp proxy → simulator"
+	//
+	// gateway@base, when present, runs in the same rounds at the same rate,
+	// swapping places with the gateway every other round.
 	var lat []latency
+	latNames := []string{proxyName, gwName}
+	if find(targets, baseName).addr != "" {
+		latNames = append(latNames, baseName)
+	}
 	if g, ok := med[gwName]; ok && find(targets, proxyName).addr != "" {
 		rate := int(g.rps / 2)
-		co, err := latencyRounds(targets, bodies, rate, max(*rounds, 3), *dur, gwName, proxyName, nil)
+		co, err := latencyRounds(targets, latNames, bodies, rate, max(o.rounds, 3), o.dur, nil)
 		if err != nil {
 			return err
 		}
 		lat = append(lat, co)
 		if runtime.NumCPU() >= 2 {
-			iso, err := latencyRounds(targets, bodies, rate, max(*rounds, 5), *dur, gwName, proxyName, []*proc{sim})
+			iso, err := latencyRounds(targets, latNames, bodies, rate, max(o.rounds, 5), o.dur, []*proc{sim})
 			if err != nil {
 				return err
 			}
 			lat = append(lat, iso)
 		}
 		for _, l := range lat {
-			fmt.Printf("Latency, %s: fixed arrival rate %d req/s (half the gateway's saturation throughput), %d alternating rounds; p99 per round, bare proxy %s; gateway %s.\n",
+			fmt.Printf("Latency, %s: fixed arrival rate %d req/s (half the gateway's saturation throughput), %d alternating rounds; p99 per round, bare proxy %s; gateway %s",
 				l.setup, rate, len(l.added), fmtDurs(l.p99s[proxyName]), fmtDurs(l.p99s[gwName]))
+			if len(latNames) > 2 {
+				fmt.Printf("; %s %s", short(baseName), fmtDurs(l.p99s[baseName]))
+			}
+			fmt.Println(".")
 		}
 		fmt.Println()
 		// The table shows the setup the verdict is taken from.
-		for _, name := range []string{proxyName, gwName} {
+		for _, name := range latNames {
 			m := med[name]
 			l := lat[len(lat)-1]
 			m.p50, m.p99 = median(l.p50s[name]), median(l.p99s[name])
@@ -289,7 +363,7 @@ func run(args []string) error {
 			continue
 		}
 		rate := int(m.rps / 2)
-		res, err := load.FixedRate(t.load(bodies), rate, *dur)
+		res, err := load.FixedRate(t.load(bodies), rate, o.dur)
 		if err != nil {
 			return err
 		}
@@ -302,22 +376,13 @@ func run(args []string) error {
 	if len(others) > 0 {
 		fmt.Printf("p50/p99 in the table: the latency rounds' medians where they ran (above); otherwise one co-located run at half the target's own saturation throughput: %s.\n\n", strings.Join(others, "; "))
 	}
-	fmt.Printf("| target | req/s | CPU µs/req (all processes) | CPU µs/req (front process) | RSS MiB (front process) | p50 | p99 | failed (saturation / fixed rate) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, t := range targets {
-		m := med[t.name]
-		p50, p99 := "—", "—"
-		if m.p99 > 0 {
-			p50, p99 = fmtDur(m.p50), fmtDur(m.p99)
-		}
-		var satFailed int64 // every round's, not only the median one's
-		for _, r := range results[t.name] {
-			satFailed += r.errs + r.non200
-		}
-		fmt.Printf("| %s | %.0f | %.1f | %.1f | %.1f | %s | %s | %d / %d |\n", t.name, m.rps, m.cpuPerReq, m.frontCPU, m.rssMB, p50, p99, satFailed, m.fixedFailed)
+	withBase := find(targets, baseName).addr != "" && find(targets, gwName).addr != ""
+	if withBase {
+		fmt.Printf("%s\n\n", baseNote)
 	}
+	printTable(os.Stdout, targets, med, results, withBase)
 	fmt.Println()
-	ratio := func(label, a, b string, target float64) {
-		r, per := pairedRatio(results[a], results[b])
+	report := func(label string, r float64, per []float64, target float64) {
 		if len(per) == 0 {
 			return
 		}
@@ -329,7 +394,11 @@ func run(args []string) error {
 		if r < target {
 			verdict = "MISSES"
 		}
-		fmt.Printf("- %s: %.2f×, median of rounds %s (target ≥ %.1f×, %s)\n", label, r, fmtRatios(per), target, verdict)
+		fmt.Printf("- %s: %.2f×, median of rounds %s (target ≥ %s×, %s)\n", label, r, fmtRatios(per), fmtTarget(target), verdict)
+	}
+	ratio := func(label, a, b string, target float64) {
+		r, per := pairedRatio(results[a], results[b])
+		report(label, r, per, target)
 	}
 	ratio("simulator / bare handler", "simulator direct", "bare fasthttp handler", 0.7)
 	ratio("gateway / bare proxy", gwName, proxyName, 0.8)
@@ -337,6 +406,19 @@ func run(args []string) error {
 	ratio("gateway encrypted path (terminate, SM2) / plain miss path", gwEncName, gwName, 0)
 	ratio("bare fasthttp proxy / nginx (the proxy ceiling against a peer)", proxyName, nginxName, 0)
 	ratio("gateway / nginx", gwName, nginxName, 0)
+	if withBase {
+		r, per := pairedRatio(results[gwName], results[baseName])
+		report("gateway / gateway@base, req/s", r, per, baseTarget)
+		r, per = pairedCPURatio(results[gwName], results[baseName])
+		report("gateway / gateway@base, requests per CPU-second of the gateway process (gateway@base's CPU µs/req over the gateway's)", r, per, baseTarget)
+		for _, l := range lat {
+			d := pairedDiff(l.p99s[gwName], l.p99s[baseName])
+			if len(d) == 0 {
+				continue
+			}
+			fmt.Printf("- gateway p99 minus gateway@base p99 at the fixed rate, %s: %s, median of rounds %s (no target)\n", l.setup, fmtDur(median(d)), fmtDurs(d))
+		}
+	}
 	for i, l := range lat {
 		m := median(l.added)
 		verdict := "meets"
@@ -351,6 +433,60 @@ func run(args []string) error {
 	return nil
 }
 
+// printTable writes the results as a Markdown table. With gateway@base
+// present, two columns compare every round's gateway with gateway@base of
+// the same round (higher is better for both); without it, the table is
+// the one the harness has always printed.
+func printTable(w io.Writer, targets []target, med map[string]measure, results map[string][]measure, withBase bool) {
+	head, rule := "| target | req/s | CPU µs/req (all processes) | CPU µs/req (front process) | RSS MiB (front process) | p50 | p99 | failed (saturation / fixed rate) |", "|---|---:|---:|---:|---:|---:|---:|---:|"
+	if withBase {
+		head += " req/s ÷ gateway@base (paired median) | requests per front CPU-second ÷ gateway@base (paired median) |"
+		rule += "---:|---:|"
+	}
+	fmt.Fprintf(w, "%s\n%s\n", head, rule)
+	for _, t := range targets {
+		m := med[t.name]
+		p50, p99 := "—", "—"
+		if m.p99 > 0 {
+			p50, p99 = fmtDur(m.p50), fmtDur(m.p99)
+		}
+		var satFailed int64 // every round's, not only the median one's
+		for _, r := range results[t.name] {
+			satFailed += r.errs + r.non200
+		}
+		fmt.Fprintf(w, "| %s | %.0f | %.1f | %.1f | %.1f | %s | %s | %d / %d |", t.name, m.rps, m.cpuPerReq, m.frontCPU, m.rssMB, p50, p99, satFailed, m.fixedFailed)
+		if withBase {
+			rps, cpu := "—", "—"
+			switch t.name {
+			case gwName:
+				if r, per := pairedRatio(results[gwName], results[baseName]); len(per) > 0 {
+					rps = fmt.Sprintf("%.2f×", r)
+				}
+				if r, per := pairedCPURatio(results[gwName], results[baseName]); len(per) > 0 {
+					cpu = fmt.Sprintf("%.2f×", r)
+				}
+			case baseName:
+				rps, cpu = "reference", "reference"
+			}
+			fmt.Fprintf(w, " %s | %s |", rps, cpu)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+// baseTarget is what gateway / gateway@base must reach, in throughput and
+// in requests per CPU-second: a change may cost at most 5%.
+const baseTarget = 0.95
+
+// fmtTarget prints a target with the digits it has: 0.8, 2.0, 0.95.
+func fmtTarget(t float64) string {
+	s := fmt.Sprintf("%.2f", t)
+	if strings.HasSuffix(s, "0") {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
 // latency is one setup's fixed-rate rounds.
 type latency struct {
 	setup      string
@@ -359,16 +495,19 @@ type latency struct {
 	failed     map[string]int64 // errors and non-200 answers, all rounds
 }
 
-// latencyRounds alternates the two proxies at a fixed rate. With backends
-// set, each proxy runs alone on the upper half of the CPUs and the
-// backends and this process on the lower half, for its rounds only.
-func latencyRounds(targets []target, bodies [][]byte, rate, rounds int, d time.Duration, gwName, proxyName string, backends []*proc) (latency, error) {
+// latencyRounds runs the targets names (the bare proxy, the gateway and,
+// when present, gateway@base) one after another at a fixed rate, round
+// after round, the gateway and gateway@base swapping places every other
+// round. With backends set, each proxy runs alone on the upper half of the
+// CPUs and the backends and this process on the lower half, for its rounds
+// only.
+func latencyRounds(targets []target, names []string, bodies [][]byte, rate, rounds int, d time.Duration, backends []*proc) (latency, error) {
 	l := latency{setup: "co-located", p50s: map[string][]time.Duration{}, p99s: map[string][]time.Duration{}, failed: map[string]int64{}}
 	if backends != nil {
 		l.setup = "isolated"
 	}
 	for r := 0; r < rounds; r++ {
-		for _, name := range []string{proxyName, gwName} {
+		for _, name := range inRoundOrder(names, r, func(n string) string { return n }) {
 			t := find(targets, name)
 			restore := func() {}
 			if backends != nil {
@@ -401,8 +540,8 @@ func latencyRounds(targets []target, bodies [][]byte, rate, rounds int, d time.D
 func benchGatewayConfig(dir, name string, edit func(*gwconfig.Config)) (string, error) {
 	cfg := gwconfig.Default()
 	for i := range cfg.Tenants {
-		cfg.Tenants[i].Rate, cfg.Tenants[i].Burst = 1e9, 1e9
-		cfg.Tenants[i].DailyQuota = 1 << 40
+		cfg.Tenants[i].Rate, cfg.Tenants[i].Burst = benchRate, benchBurst
+		cfg.Tenants[i].DailyQuota = benchQuota
 	}
 	if edit != nil {
 		edit(&cfg)
@@ -415,6 +554,13 @@ func benchGatewayConfig(dir, name string, edit func(*gwconfig.Config)) (string, 
 	return p, os.WriteFile(p, b, 0o600)
 }
 
+// The tenant limits of the benchmark's gateways: out of reach.
+const (
+	benchRate  = 1_000_000_000
+	benchBurst = 1_000_000_000
+	benchQuota = 1 << 40
+)
+
 // findNginx looks on PATH, then where Debian's package puts it (/usr/sbin
 // is not on every user's PATH).
 func findNginx() (string, bool) {
@@ -424,6 +570,39 @@ func findNginx() (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// The gateway on the miss path, the bare proxy it is judged against, and
+// the gateway of another revision (run -base) it is compared with.
+const (
+	gwName    = "gateway → simulator (miss path, every step on)"
+	proxyName = "bare fasthttp proxy → simulator"
+	baseName  = "gateway@base → simulator (miss path, every step on)"
+)
+
+// inRoundOrder is the order items run in round r (counted from 0): as
+// given, except that in every other round the gateway and gateway@base
+// swap places, so neither always runs first after the other targets'
+// load, nor always right after the other's.
+func inRoundOrder[T any](items []T, r int, name func(T) string) []T {
+	if r%2 == 0 {
+		return items
+	}
+	g, b := -1, -1
+	for i, it := range items {
+		switch name(it) {
+		case gwName:
+			g = i
+		case baseName:
+			b = i
+		}
+	}
+	if g < 0 || b < 0 {
+		return items
+	}
+	out := slices.Clone(items)
+	out[g], out[b] = out[b], out[g]
+	return out
 }
 
 // nginxName is the peer proxy, when nginx is installed.
@@ -457,15 +636,38 @@ func (t target) load(bodies [][]byte) load.Target {
 // where medians taken over all rounds separately can pair a fast round of
 // one with a slow round of the other. An even count takes the midpoint.
 func pairedRatio(a, b []measure) (ratio float64, per []float64) {
+	return paired(a, b, func(x, y measure) (float64, bool) { return x.rps / y.rps, y.rps > 0 })
+}
+
+// pairedCPURatio is pairedRatio of requests per CPU-second of the front
+// process: b's CPU µs/request over a's, so that, as for throughput, above
+// 1 means a does better. Rounds where either spent no measurable CPU are
+// skipped.
+func pairedCPURatio(a, b []measure) (ratio float64, per []float64) {
+	return paired(a, b, func(x, y measure) (float64, bool) { return y.frontCPU / x.frontCPU, x.frontCPU > 0 && y.frontCPU > 0 })
+}
+
+// paired is the median over rounds of f of a's and b's measures of the
+// same round, the rounds where f is defined; per is every round's.
+func paired(a, b []measure, f func(x, y measure) (float64, bool)) (ratio float64, per []float64) {
 	for i := range min(len(a), len(b)) {
-		if b[i].rps > 0 {
-			per = append(per, a[i].rps/b[i].rps)
+		if v, ok := f(a[i], b[i]); ok {
+			per = append(per, v)
 		}
 	}
 	if len(per) == 0 {
 		return 0, nil
 	}
 	return median(per), per
+}
+
+// pairedDiff is a[i] − b[i] for the rounds both have.
+func pairedDiff(a, b []time.Duration) []time.Duration {
+	d := make([]time.Duration, 0, min(len(a), len(b)))
+	for i := range min(len(a), len(b)) {
+		d = append(d, a[i]-b[i])
+	}
+	return d
 }
 
 func fmtRatios(rs []float64) string {
