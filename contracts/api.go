@@ -33,7 +33,9 @@ type CheckRequest struct {
 	Encryption    *Encryption `json:"encryption,omitempty"`
 }
 
-// Encryption is the sensitive-field encryption object (REFERENCE section 3).
+// Encryption is the sensitive-field encryption object: which fields are
+// encrypted, the data key wrapped for the receiver, the IV, the algorithm
+// and, for SM4-GCM, one tag per field.
 type Encryption struct {
 	EncryptList    []string `json:"encrypt_list"`
 	CiphertextBlob string   `json:"ciphertext_blob"`
@@ -52,7 +54,7 @@ type CheckResponse struct {
 	Sim *float64 `json:"sim,omitempty"`
 	// Name, IDCard and Encryption are set only in answers to encrypted
 	// requests: the sensitive fields the client encrypted, echoed encrypted
-	// with the request's own data key and IV (REFERENCE section 3). The
+	// with the request's own data key and IV. The
 	// client already holds key and IV, so the object names the fields and
 	// the algorithm (and the GCM tags) but carries no blob or IV.
 	Name       string            `json:"name,omitempty"`
@@ -170,7 +172,7 @@ func LookupResult(c ResultCode) (ResultInfo, bool) {
 // ErrorCode is the error vocabulary of non-200 answers.
 type ErrorCode string
 
-// The authority's HTTP errors (seed 003) and the ones its SDK knows that the
+// The authority's HTTP errors and the ones its SDK knows that the
 // gateway uses for its own refusals.
 const (
 	ErrTokenMismatched   ErrorCode = "token_mismatched"    // 400: missing or invalid parameters

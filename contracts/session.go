@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-// The verification-session API (seeds 000 and 002): a tenant creates a
+// The verification-session API: a tenant creates a
 // session, shows its QR code to the user, and the user's phone reads the ID
 // card over NFC, confirms it, passes liveness, and waits for review. The
 // tenant polls the status or receives signed webhooks, then fetches the
@@ -40,11 +40,10 @@ func SessionPath(requestID string) string { return SessionsPath + "/" + requestI
 type SessionFlow string
 
 const (
-	// FlowNFC: the phone reads the ID card chip, then liveness and review
-	// (seed 000).
+	// FlowNFC: the phone reads the ID card chip, then liveness and review.
 	FlowNFC SessionFlow = "nfc"
 	// FlowAppAuth: an app that already knows the user authorises the
-	// release of its real-name data by scanning the QR code (seed 002).
+	// release of its real-name data by scanning the QR code.
 	FlowAppAuth SessionFlow = "app_auth"
 )
 
@@ -85,8 +84,8 @@ func (s SessionState) Final() bool {
 func (s SessionState) Completed() bool { return s == StateApproved || s == StateRejected }
 
 // SessionCode is the authority's numeric code for how a session step ended
-// (0 = pass). Numbers come from the eID, NFC SDK and face-flow
-// documentation (REFERENCE sections 4 and 5).
+// (0 = pass). Numbers come from the authority's eID, NFC SDK and face-flow
+// documentation.
 type SessionCode int
 
 // Session-level codes (face flow).
@@ -127,7 +126,7 @@ const (
 	CodeNoRecord        SessionCode = 2005
 	CodeNameIDMismatch  SessionCode = 2006
 	CodeSimilarityLow   SessionCode = 2016
-	// The seed-002 app-authorisation refusals have no published number;
+	// The app-authorisation refusals have no published number;
 	// these two are the simulator's own and documented as such.
 	CodeAppNotVerified   SessionCode = 7001
 	CodeAppVerifiedOther SessionCode = 7002

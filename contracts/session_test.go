@@ -129,7 +129,8 @@ func TestSessionCodeTable(t *testing.T) {
 			t.Errorf("LookupSessionCode(%d) = %v, %v", c.Code, got, ok)
 		}
 	}
-	// REFERENCE §4 and §5 name these; each must be in the table.
+	// The authority's eID, NFC SDK and face-flow documentation name these;
+	// each must be in the table.
 	for _, c := range []SessionCode{14, 15, 16, 17, 301, 302, 303, 600100, 600101, 600102, 600103, 600104, 600105, 600106,
 		66664020, 66664021, 66664023, 66664024, 66664025, 66664026, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 2005, 2006, 2016} {
 		if !seen[c] {

@@ -1,5 +1,5 @@
 // Package fieldcrypto is the codec of the check API's sensitive-field
-// encryption object (contracts.Encryption, REFERENCE section 3), both
+// encryption object (contracts.Encryption), both
 // algorithms, both directions: a client seals name and id_card for a
 // receiver's public key, the receiver opens them with its private keys and
 // seals the answer's fields with the client's data key and IV.

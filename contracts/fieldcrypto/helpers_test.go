@@ -69,7 +69,7 @@ func mustRecipient(tb testing.TB, pub crypto.PublicKey) Recipient {
 
 var algorithms = []Algorithm{AES256CBC, SM4GCM}
 
-// Sample identities: the reference's test numbers, a minority name with
+// Sample identities: GB 11643 example numbers, a minority name with
 // the middle dot, and a long name to span several blocks.
 var samples = []Fields{
 	{Name: "张三", IDCard: "11010519491231002X"},

@@ -1,6 +1,7 @@
 // Package billing decides what an answer costs. Each route has its own
 // table of result codes because the authority's two APIs number their codes
-// differently (REFERENCE section 1); the gateway adds classes of its own for
+// differently (on the validity-period API "-4" is an illegal period, "-7" no
+// record, "-8" the daily limit); the gateway adds classes of its own for
 // answers that never reached, or never came back from, the authority.
 package billing
 
@@ -27,7 +28,7 @@ const (
 	// UpstreamError: HTTP error, garbage or no answer from the authority.
 	UpstreamError Class = "upstream_error"
 	// Cached: answered from the gateway's cache, or shared from an
-	// identical concurrent request's upstream call (issue 4). No upstream
+	// identical concurrent request's upstream call. No upstream
 	// charge; the tenant's cache policy decides whether quota counts it.
 	Cached Class = "cached"
 	// CachedQuota: a cached answer that used a unit of the daily quota

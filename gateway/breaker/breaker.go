@@ -7,12 +7,11 @@
 // succeed it closes, one failure opens it again.
 //
 // It is sony/gobreaker's state machine (generations, a fixed window in the
-// closed state, half-open probing), which this package used until the
-// fourth performance pass, written out because every request passes it:
-// gobreaker reads the clock twice a call and allocates a closure a call
-// (with the wrapper's, two of the gateway's four allocations a request).
-// Here the caller passes the time it already read, and a call is a
-// generation number, not a closure.
+// closed state, half-open probing), written out because every request
+// passes it: gobreaker reads the clock twice a call and allocates a closure
+// a call. Here the caller passes the time it already read, and a call is a
+// generation number, not a closure, so admitting and reporting a call
+// allocates nothing.
 package breaker
 
 import (

@@ -1,4 +1,7 @@
 // Package e2e holds the gateway's end-to-end tests: they build and start the
-// real gateway and simulator binaries (internal/testbin) and check what the
-// issue's "Done when" asks for against both processes' own records.
+// real gateway and simulator binaries (internal/testbin) and check the
+// gateway's promises against both processes' own records: local rejects
+// never reach the authority, the ledger bills exactly what the authority
+// billed, quotas hold under concurrency and across restarts, and reloads
+// and shutdowns under load lose neither a request nor a ledger entry.
 package e2e

@@ -273,7 +273,8 @@ func TestMixedRunReconciles(t *testing.T) {
 	}
 	// One hang: the gateway gives up after its 3 s upstream timeout. A
 	// shorter timeout would let slow (race-detector) answers the simulator
-	// billed time out at the gateway: that gap is issue 4's business.
+	// billed time out at the gateway, and the ledger would then rightly
+	// disagree with the simulator; this run checks that they agree.
 	if r := send(g.url, "acme-key", bodies[0], "fault=hang"); r.status != 500 || r.code != "api_error" {
 		t.Errorf("hang: %+v", r)
 	}

@@ -1,6 +1,6 @@
 package e2e
 
-// Issue 4 against the real simulator binary: retries through its faults,
+// Resilience against the real simulator binary: retries through its faults,
 // 500 bursts and slow answers; the cache, singleflight, idempotency keys and
 // the circuit breaker. The gateway runs in-process so the test can count its
 // goroutines and read its ledger; after every run the ledger's billed count

@@ -22,7 +22,7 @@ import (
 	"github.com/idgate/idgate/gateway/server"
 )
 
-// The performance target: whole requests through the gateway in
+// The performance target: whole requests through the gateway in
 // terminate mode reach at least 0.8x the rate of the private-key unwrap
 // alone, on the same cores. Run in one go:
 //
@@ -219,7 +219,7 @@ func BenchmarkTerminate(b *testing.B) {
 	}
 }
 
-// BenchmarkTerminateVsUnwrap measures the ratio robustly on a
+// BenchmarkTerminateVsUnwrap measures that ratio robustly on a
 // shared machine: it alternates half-second rounds of the unwrap alone and
 // of whole terminate requests (same number of concurrent workers, same
 // cores), so load from other processes hits both alike, and reports both

@@ -401,7 +401,7 @@ func FuzzTerminate(f *testing.F) {
 	})
 }
 
-// The response cache (issue 4) serves terminated and encrypt-upstream
+// The response cache serves terminated and encrypt-upstream
 // requests from plaintext held in memory: a second client with another
 // data key gets the cached verdict sealed with its own key.
 func TestResponseCacheOnTerminate(t *testing.T) {

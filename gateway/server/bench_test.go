@@ -24,7 +24,7 @@ import (
 // validation, quota, SQLite ledger; no cache) and a bare fasthttp reverse
 // proxy side by side in front of the same in-process upstream, over
 // loopback TCP, and report requests per second and latency percentiles.
-// The targets: gateway ≥ 0.8× the bare proxy's throughput.
+// The target: gateway ≥ 0.8× the bare proxy's throughput.
 //
 //	go test -run '^$' -bench 'Proxy' -benchtime 5s ./gateway/server
 

@@ -15,7 +15,8 @@ import (
 	"github.com/idgate/idgate/gateway/retry"
 )
 
-// resilience is issue 4's state: each part nil when off.
+// resilience holds the response cache, the circuit breaker and the
+// idempotency store: each part nil when off.
 type resilience struct {
 	cache   *cache.Cache
 	breaker *breaker.Breaker

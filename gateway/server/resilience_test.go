@@ -7,8 +7,9 @@ import (
 	"testing"
 )
 
-// The cache's admin routes sit behind the admin token, and the issue 4
-// metrics are on the admin listener's /metrics.
+// The cache's admin routes sit behind the admin token, and the cache,
+// breaker, retry and idempotency metrics are on the admin listener's
+// /metrics.
 func TestCacheAdminAndMetrics(t *testing.T) {
 	up := startUpstream(t)
 	cfg := testConfig(t, up.url, filepath.Join(t.TempDir(), "ledger.db"))

@@ -110,7 +110,8 @@ func NewHostClient(c config.Upstream, maxResponseBytes int) (*fasthttp.HostClien
 			return deadline.Wrap(c), nil
 		},
 		// POST is not idempotent: never resend a check that may have been
-		// billed. Issue 4's retry policy decides retries explicitly.
+		// billed. The retry policy (gateway/retry) decides retries
+		// explicitly, from what the answer proves was not billed.
 		RetryIfErr:             func(*fasthttp.Request, int, error) (bool, bool) { return false, false },
 		DisablePathNormalizing: true,
 	}
@@ -142,8 +143,8 @@ func (c *Client) Forward(r *Request, resp *fasthttp.Response) error {
 // request is a request from the pool with the gateway's constant headers
 // (method, host, credential, content type, accept) already in place: a
 // pooled request keeps them, so each call sets only what varies. Setting
-// them afresh (normalising each name, scanning each value) was a third of
-// the cost of composing the request.
+// them afresh (normalising each name, scanning each value) would be a third
+// of the cost of composing the request.
 func (c *Client) request(path string) *fasthttp.Request {
 	if req, ok := c.reqs.Get().(*fasthttp.Request); ok {
 		return req

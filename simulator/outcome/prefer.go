@@ -85,7 +85,7 @@ func (p *Prefer) AppendApplied(dst []byte) []byte {
 }
 
 // PreferStatuses are the HTTP errors a Prefer header may ask for: the
-// authority's own (seed 003).
+// ones the authority itself answers with.
 var PreferStatuses = []int{400, 401, 429, 500}
 
 // ErrPrefer marks every Prefer parse error.

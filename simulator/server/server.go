@@ -1,5 +1,5 @@
 // Package server is the simulator's HTTP surface: the authority's check API
-// (exactly as seed 003 describes it), the admin API that programs and reads
+// (exactly as the authority documents it), the admin API that programs and reads
 // it, /healthz and /metrics.
 package server
 

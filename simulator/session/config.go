@@ -59,8 +59,8 @@ type WebhookConfig struct {
 	JournalSize int `yaml:"journal_size"`
 }
 
-// DefaultConfig holds the documented defaults (seed 000: QR valid 10
-// minutes, review within 15; REFERENCE §5: results readable 3 days).
+// DefaultConfig holds the authority's documented defaults: a QR code is
+// valid 10 minutes, review takes up to 15, results stay readable 3 days.
 func DefaultConfig() Config {
 	return Config{
 		TTL:           10 * time.Minute,

@@ -17,8 +17,8 @@ type Device struct {
 	OSVersion string `json:"os_version"`
 }
 
-// supported applies seed 000: no Google Pixel reads these cards, and
-// iPhones need iOS 16 or later. A missing or unknown platform is a bad
+// supported applies the authority's device rules: no Google Pixel reads
+// these cards, and iPhones need iOS 16 or later. A missing or unknown platform is a bad
 // parameter of the read.
 func (d Device) supported() contracts.SessionCode {
 	switch strings.ToLower(d.Platform) {
@@ -199,7 +199,7 @@ func (s *Service) Confirm(id string) (PhoneView, error) {
 	return s.phoneView(x), nil
 }
 
-// LivenessRequest picks the liveness mode (REFERENCE §5).
+// LivenessRequest picks the liveness mode, one of the authority's five.
 type LivenessRequest struct {
 	Mode string `json:"mode,omitempty"` // silent (default), action, lip, flash, near_far
 }
@@ -283,8 +283,8 @@ func (s *Service) finishReview(x *session, decision contracts.SessionCode) {
 	s.emit(x, x.change(now, contracts.StateRejected, contracts.Failure(decision)))
 }
 
-// Authorize is the seed-002 flow: an app that already knows the user
-// releases its real-name data, or refuses.
+// Authorize is the app-authorisation flow: an app that already knows the
+// user releases its real-name data, or refuses.
 func (s *Service) Authorize(id, prefer string) (PhoneView, error) {
 	hdr, err := ParsePlan(prefer)
 	if err != nil {

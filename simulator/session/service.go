@@ -1,5 +1,5 @@
 // Package session simulates the authority's phone-based verification
-// sessions (seeds 000 and 002): a tenant creates a session and shows its QR
+// sessions: a tenant creates a session and shows its QR
 // code, the phone opens it, reads the ID card over NFC, confirms, passes
 // liveness, and a review approves or rejects it. Every step can be made to
 // fail the way the real one does, selected by Prefer header, magic

@@ -11,14 +11,14 @@ import (
 // A ticker paces the open loop: a periodic timerfd read through the
 // runtime's poller. Go's own timers cannot: on Linux a sleep shorter than a
 // millisecond lasts about one, because the poller waits in whole
-// milliseconds. Paced by time.Sleep, the generator released ~11 requests
-// at once every 1.1 ms at 9.5k req/s, a burst the server under test had to
-// queue, and every latency, counted from its due time, held up to a
-// millisecond of the generator's own oversleep. A timerfd wakes the poller
-// when it fires. nanosleep on a thread of its own was as precise but held
-// the generator's only P while it slept once the benchmark pinned the
-// generator to one CPU, and the workers waited for the runtime to take it
-// back: p50 tripled.
+// milliseconds. Paced by time.Sleep, the generator would release ~11
+// requests at once every 1.1 ms at 9.5k req/s, a burst the server under
+// test has to queue, and every latency, counted from its due time, would
+// hold up to a millisecond of the generator's own oversleep. A timerfd
+// wakes the poller when it fires. nanosleep on a thread of its own is as
+// precise but holds the generator's only P while it sleeps when the
+// benchmark pins the generator to one CPU, and the workers wait for the
+// runtime to take it back: p50 triples.
 type ticker struct{ f *os.File }
 
 func newTicker(every time.Duration) (*ticker, error) {

@@ -132,7 +132,7 @@ async function main() {
     await expectState(page, 'rejected');
     await expectText(page, '#code', '2016');
 
-    // 4. App authorisation (seed 002): account not real-name verified.
+    // 4. App authorisation: account not real-name verified.
     const app = await createSession(page, { flow: 'app_auth' });
     await openByRequestID(page, app);
     await page.selectOption('#app-outcome', 'not_verified');

@@ -13,7 +13,8 @@ import (
 	"github.com/idgate/idgate/loadtest/bench/load"
 )
 
-// gwEncName is the encrypted-path target (issue 5).
+// gwEncName is the encrypted-path target: the check route in terminate
+// mode, every request sealed with SM4-GCM under an SM2-wrapped key.
 const gwEncName = "gateway encrypted path (terminate, SM2/SM4-GCM) → simulator"
 
 // encryptedPool is how many distinct sealed requests the target cycles

@@ -228,14 +228,14 @@ func run(args []string) error {
 		}
 		// The same gateway with the response cache on, asked 16
 		// identities over and over: after the first 16 misses every
-		// request is a hit (issue 4).
+		// request is a hit.
 		gwc, cacheAddr, _, err := ln.gateway("gateway-cache", o.binDir, simAddr, gwConf,
 			"IDGATE_GW_CACHE_ENABLED=true", "IDGATE_GW_CACHE_KEY_SECRET=idgate-bench-cache-secret")
 		if err != nil {
 			return err
 		}
 		targets = append(targets, target{name: gwCacheName, addr: cacheAddr, token: "demo-key", procs: []*proc{gwc, sim}, bodies: load.Bodies(16, 1)})
-		// The encrypted path (issue 5): the check route in terminate mode,
+		// The encrypted path: the check route in terminate mode,
 		// every request sealed for the gateway with SM2/SM4-GCM; the gateway
 		// opens it, validates and bills on the plaintext, and seals it
 		// afresh for the simulator, which opens it too.
@@ -608,7 +608,8 @@ func inRoundOrder[T any](items []T, r int, name func(T) string) []T {
 // nginxName is the peer proxy, when nginx is installed.
 const nginxName = "nginx proxy → simulator"
 
-// gwCacheName is the cache-hit target (issue 4).
+// gwCacheName is the cache-hit target: the gateway with its response
+// cache on, asked the same 16 identities again and again.
 const gwCacheName = "gateway cache-hit path → simulator (16 identities)"
 
 func find(ts []target, name string) target {
