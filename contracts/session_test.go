@@ -134,7 +134,7 @@ func TestSessionCodeTable(t *testing.T) {
 	for _, c := range []SessionCode{14, 15, 16, 17, 301, 302, 303, 600100, 600101, 600102, 600103, 600104, 600105, 600106,
 		66664020, 66664021, 66664023, 66664024, 66664025, 66664026, 1001, 1002, 1003, 1004, 1005, 1006, 1007, 1008, 2005, 2006, 2016} {
 		if !seen[c] {
-			t.Errorf("code %d from REFERENCE is missing", c)
+			t.Errorf("session code %d of the authority is missing from the table", c)
 		}
 	}
 	for _, e := range SessionErrors {

@@ -55,7 +55,7 @@ type Server struct {
 	relay    *sessions.Relay
 	// crypto holds the encryption modes' keys (nil: every route passthrough).
 	crypto *encryption.Engine
-	// res: issue 4's cache, breaker and idempotency store (resilience.go).
+	// res: the response cache, circuit breaker and idempotency store (resilience.go).
 	res resilience
 
 	app      *fiber.App

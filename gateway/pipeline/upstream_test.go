@@ -14,7 +14,7 @@ import (
 	"github.com/idgate/idgate/gateway/upstream"
 )
 
-func TestUpstreamOutcomesOfIssue4(t *testing.T) {
+func TestUpstreamOutcomes(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		forward forwardFunc
