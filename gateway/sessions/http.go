@@ -195,6 +195,19 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
+// session finds the tenant's session id for x; an unknown, swept or
+// another tenant's session is answered 404 session_not_found, never
+// forwarded, and session returns nil.
+func (s *Service) session(x *admission.Exchange, id string) *tracked {
+	t := s.lookup(x.Key.Tenant.ID, id)
+	if t == nil {
+		s.refuseSession(x, billing.LocalReject, contracts.ErrSessionNotFound, "no session with this request ID")
+		return nil
+	}
+	x.IDMasked = t.rec.IDMasked
+	return t
+}
+
 // poll serves status, result and QR: forward, learn the outcome, pass on.
 func (s *Service) poll(ctx *fasthttp.RequestCtx, route, id, suffix string) {
 	x := s.NewExchange(ctx, route)
@@ -202,13 +215,10 @@ func (s *Service) poll(ctx *fasthttp.RequestCtx, route, id, suffix string) {
 	if !s.Admit(&x) {
 		return
 	}
-	t := s.lookup(x.Key.Tenant.ID, id)
+	t := s.session(&x, id)
 	if t == nil {
-		// Unknown, swept, or another tenant's: never forwarded.
-		s.refuseSession(&x, billing.LocalReject, contracts.ErrSessionNotFound, "no session with this request ID")
 		return
 	}
-	x.IDMasked = t.rec.IDMasked
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	if !s.forward(&x, fasthttp.MethodGet, contracts.SessionPath(id)+suffix, nil, resp) {
@@ -245,12 +255,10 @@ func (s *Service) regenerate(ctx *fasthttp.RequestCtx, id string) {
 	if !s.Admit(&x) || !s.Idempotent(&x, contracts.SessionPath(id)+"/qr", ctx.Request.Body()) {
 		return
 	}
-	t := s.lookup(x.Key.Tenant.ID, id)
+	t := s.session(&x, id)
 	if t == nil {
-		s.refuseSession(&x, billing.LocalReject, contracts.ErrSessionNotFound, "no session with this request ID")
 		return
 	}
-	x.IDMasked = t.rec.IDMasked
 	// Held across the upstream call: two regenerations of one session must
 	// not both reserve a unit.
 	t.mu.Lock()
