@@ -34,7 +34,6 @@ import (
 	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/breaker"
 	"github.com/idgate/idgate/gateway/cache"
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/idempotency"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/quota"
@@ -104,7 +103,7 @@ type Route struct {
 	UpstreamPath    string
 	ForwardPrefer   bool
 	LocalValidation bool
-	Local           config.LocalAnswers
+	Local           billing.LocalAnswers
 	Billing         *billing.Table
 	// Crypto is the route's encryption mode; nil forwards encrypted
 	// requests untouched (passthrough).
@@ -112,7 +111,7 @@ type Route struct {
 }
 
 // NewRoute builds a Route from config.
-func NewRoute(c config.Route) (*Route, error) {
+func NewRoute(c billing.RouteConfig) (*Route, error) {
 	t, err := billing.NewTable(c)
 	if err != nil {
 		return nil, err

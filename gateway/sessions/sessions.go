@@ -38,7 +38,6 @@ import (
 	"github.com/idgate/idgate/contracts/idcard"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/billing"
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/gateway/ratelimit"
@@ -116,7 +115,7 @@ type Deps struct {
 // Service serves the session routes.
 type Service struct {
 	Deps
-	cfg         config.Sessions
+	cfg         Config
 	callbackURL string
 	relay       *Relay
 
@@ -143,7 +142,7 @@ type tracked struct {
 // New loads the remembered sessions, re-reserves the quota units of
 // today's open ones (the counters restart from the ledger's billed count
 // only) and starts the reconciler.
-func New(cfg config.Sessions, d Deps, relay *Relay) (*Service, error) {
+func New(cfg Config, d Deps, relay *Relay) (*Service, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -656,7 +655,7 @@ func (s *Service) observe(t *tracked, state contracts.SessionState, code contrac
 // maintain reconciles abandoned sessions and sweeps old ones.
 func (s *Service) maintain() {
 	defer close(s.done)
-	tick := time.NewTicker(s.cfg.ReconcileInterval.D())
+	tick := time.NewTicker(s.cfg.ReconcileInterval)
 	defer tick.Stop()
 	for {
 		select {
@@ -674,7 +673,7 @@ func (s *Service) maintain() {
 // tenant never polls again.
 func (s *Service) Reconcile() {
 	now := s.Now()
-	after := s.cfg.ReconcileAfter.D()
+	after := s.cfg.ReconcileAfter
 	var due []*tracked
 	s.mu.RLock()
 	for _, t := range s.byID {
@@ -712,7 +711,7 @@ const memoryTTL = 10 * time.Minute
 
 func (s *Service) sweep() {
 	now := s.Now()
-	cutoff := now.Add(-s.cfg.Retention.D())
+	cutoff := now.Add(-s.cfg.Retention)
 	if _, err := s.Store.Sweep(context.Background(), cutoff); err != nil {
 		s.Log.Error("sessions sweep failed", "err", err)
 	}

@@ -400,9 +400,9 @@ func latencyRounds(targets []target, bodies [][]byte, rate, rounds int, d time.D
 // edit, when set, changes the configuration further; the file is name.
 func benchGatewayConfig(dir, name string, edit func(*gwconfig.Config)) (string, error) {
 	cfg := gwconfig.Default()
-	for i := range cfg.Tenants {
-		cfg.Tenants[i].Rate, cfg.Tenants[i].Burst = 1e9, 1e9
-		cfg.Tenants[i].DailyQuota = 1 << 40
+	for i := range cfg.Auth.Tenants {
+		cfg.Auth.Tenants[i].Rate, cfg.Auth.Tenants[i].Burst = 1e9, 1e9
+		cfg.Auth.Tenants[i].DailyQuota = 1 << 40
 	}
 	if edit != nil {
 		edit(&cfg)
