@@ -15,7 +15,8 @@ import (
 	"github.com/idgate/idgate/internal/httpurl"
 )
 
-// resilience is issue 4's state: each part nil when off.
+// resilience is the cache, the circuit breaker and the idempotency store:
+// each nil when off.
 type resilience struct {
 	cache   *cache.Cache
 	breaker *breaker.Breaker

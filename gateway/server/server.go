@@ -57,7 +57,7 @@ type Server struct {
 	relay    *sessions.Relay
 	// crypto holds the encryption modes' keys (nil: every route passthrough).
 	crypto *encryption.Engine
-	// res: issue 4's cache, breaker and idempotency store (resilience.go).
+	// res: the cache, breaker and idempotency store (resilience.go).
 	res resilience
 
 	app      *fiber.App
@@ -73,7 +73,7 @@ type Server struct {
 // Option adjusts a server before it starts (tests use it for the clock).
 type Option func(*Server)
 
-// WithForwarder replaces the upstream step (tests, and issue 4's retries).
+// WithForwarder wraps the upstream step (tests).
 func WithForwarder(f func(pipeline.Forwarder) pipeline.Forwarder) Option {
 	return func(s *Server) { s.pipeline.Forward = f(s.pipeline.Forward) }
 }
