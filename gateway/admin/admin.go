@@ -26,6 +26,7 @@ import (
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/quota"
+	"github.com/idgate/idgate/internal/secret"
 )
 
 // Directory returns the key snapshot in force.
@@ -58,14 +59,16 @@ type LedgerReader interface {
 
 // Options wires the admin API.
 type Options struct {
-	Token    string
+	Token    secret.Secret
 	Dir      Directory
 	Keys     KeyWriter
 	Quota    QuotaReader
 	Ledger   LedgerReader
 	Calendar interface{ Day(time.Time) string }
-	Reload   func() error
-	Now      func() time.Time
+	// Reload re-reads the configuration; the report names the settings
+	// that changed, applied and ignored (they need a restart).
+	Reload func() (ReloadReport, error)
+	Now    func() time.Time
 }
 
 type api struct{ Options }
@@ -91,7 +94,7 @@ func (a *api) authorize(c *fiber.Ctx) error {
 	h := c.Get(fiber.HeaderAuthorization)
 	const p = "Bearer "
 	if len(h) <= len(p) || h[:len(p)] != p ||
-		subtle.ConstantTimeCompare([]byte(h[len(p):]), []byte(a.Token)) != 1 {
+		subtle.ConstantTimeCompare([]byte(h[len(p):]), []byte(a.Token.Reveal())) != 1 {
 		return fail(c, fiber.StatusUnauthorized, "invalid admin token")
 	}
 	return c.Next()
@@ -350,9 +353,26 @@ func (a *api) ledgerCSV(c *fiber.Ctx) error {
 	return bw.Flush()
 }
 
+// ReloadReport is what a reload changed, as YAML paths of the settings
+// (secrets by path only, never by value).
+type ReloadReport struct {
+	// Applied: changed settings the reload put in force.
+	Applied []string `json:"applied"`
+	// Ignored: changed settings that need a restart; the running values
+	// stay.
+	Ignored []string `json:"ignored"`
+}
+
 func (a *api) reload(c *fiber.Ctx) error {
-	if err := a.Reload(); err != nil {
+	r, err := a.Reload()
+	if err != nil {
 		return fail(c, fiber.StatusInternalServerError, err.Error())
 	}
-	return c.JSON(fiber.Map{"reloaded": true})
+	if r.Applied == nil {
+		r.Applied = []string{}
+	}
+	if r.Ignored == nil {
+		r.Ignored = []string{}
+	}
+	return c.JSON(fiber.Map{"reloaded": true, "applied": r.Applied, "ignored": r.Ignored})
 }

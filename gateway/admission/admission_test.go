@@ -14,7 +14,6 @@ import (
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/billing"
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/idempotency"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/quota"
@@ -49,8 +48,8 @@ type fixture struct {
 
 func newFixture(t *testing.T, dailyQuota int64) *fixture {
 	t.Helper()
-	d, err := auth.NewDirectory([]config.Tenant{{
-		ID: "t1", DailyQuota: dailyQuota, Rate: 1, Burst: 2, Keys: []config.Key{{ID: "k1", Key: "good-key"}},
+	d, err := auth.NewDirectory([]auth.TenantConfig{{
+		ID: "t1", DailyQuota: dailyQuota, Rate: 1, Burst: 2, Keys: []auth.KeyConfig{{ID: "k1", Key: "good-key"}},
 	}}, nil)
 	if err != nil {
 		t.Fatal(err)

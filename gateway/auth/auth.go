@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"sort"
 	"sync/atomic"
-
-	"github.com/idgate/idgate/gateway/config"
 )
 
 // Tenant is a consumer of the gateway.
@@ -61,7 +59,7 @@ type Directory struct {
 var ErrUnknownTenant = errors.New("auth: unknown tenant")
 
 // NewDirectory builds a snapshot from config tenants and key-store overrides.
-func NewDirectory(ts []config.Tenant, overrides []Override) (*Directory, error) {
+func NewDirectory(ts []TenantConfig, overrides []Override) (*Directory, error) {
 	d := &Directory{
 		byDigest: map[[sha256.Size]byte]*Key{},
 		keys:     map[string]*Key{},
@@ -73,7 +71,7 @@ func NewDirectory(ts []config.Tenant, overrides []Override) (*Directory, error) 
 		for _, ck := range ct.Keys {
 			d.keys[ck.ID] = &Key{
 				ID: ck.ID, Tenant: t, Digest: ck.Digest(), Disabled: ck.Disabled,
-				Rate: config.EffectiveRate(ct, ck), Burst: config.EffectiveBurst(ct, ck), DailyQuota: ck.DailyQuota,
+				Rate: EffectiveRate(ct, ck), Burst: EffectiveBurst(ct, ck), DailyQuota: ck.DailyQuota,
 			}
 		}
 	}
@@ -111,7 +109,7 @@ func NewDirectory(ts []config.Tenant, overrides []Override) (*Directory, error) 
 	return d, nil
 }
 
-func tenantDefaults(ts []config.Tenant, id string) (float64, int) {
+func tenantDefaults(ts []TenantConfig, id string) (float64, int) {
 	for _, t := range ts {
 		if t.ID == id {
 			return t.Rate, t.Burst

@@ -4,20 +4,18 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"testing"
-
-	"github.com/idgate/idgate/gateway/config"
 )
 
 func digestHex(s string) string { d := sha256.Sum256([]byte(s)); return hex.EncodeToString(d[:]) }
 
 func TestDirectory(t *testing.T) {
-	ts := []config.Tenant{
-		{ID: "a", Rate: 10, Burst: 20, DailyQuota: 100, Keys: []config.Key{
+	ts := []TenantConfig{
+		{ID: "a", Rate: 10, Burst: 20, DailyQuota: 100, Keys: []KeyConfig{
 			{ID: "a1", Key: "plain"},
 			{ID: "a2", KeySHA256: digestHex("hashed"), Rate: 1, Burst: 2},
 			{ID: "a3", Key: "rotated-old"},
 		}},
-		{ID: "b", Rate: 10, Burst: 20, Keys: []config.Key{{ID: "b1", Key: "bee"}}},
+		{ID: "b", Rate: 10, Burst: 20, Keys: []KeyConfig{{ID: "b1", Key: "bee"}}},
 	}
 	var rotated [32]byte = sha256.Sum256([]byte("rotated-new"))
 	d, err := NewDirectory(ts, []Override{
@@ -56,13 +54,13 @@ func TestDirectory(t *testing.T) {
 			t.Errorf("%q: got %+v, %v; want %s rate %v", tc.header, k, ok, tc.wantKey, tc.rate)
 		}
 	}
-	if _, err := NewDirectory([]config.Tenant{{ID: "x", Rate: 1, Burst: 1, Keys: []config.Key{{ID: "1", Key: "s"}, {ID: "2", Key: "s"}}}}, nil); err == nil {
+	if _, err := NewDirectory([]TenantConfig{{ID: "x", Rate: 1, Burst: 1, Keys: []KeyConfig{{ID: "1", Key: "s"}, {ID: "2", Key: "s"}}}}, nil); err == nil {
 		t.Fatal("two keys with the same secret accepted")
 	}
 }
 
 func BenchmarkAuthenticate(b *testing.B) {
-	d, _ := NewDirectory([]config.Tenant{{ID: "a", Rate: 1, Burst: 1, Keys: []config.Key{{ID: "a1", Key: "demo-key"}}}}, nil)
+	d, _ := NewDirectory([]TenantConfig{{ID: "a", Rate: 1, Burst: 1, Keys: []KeyConfig{{ID: "a1", Key: "demo-key"}}}}, nil)
 	h := []byte("Bearer demo-key")
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {

@@ -7,8 +7,6 @@ package billing
 
 import (
 	"fmt"
-
-	"github.com/idgate/idgate/gateway/config"
 )
 
 // Class is the billing class of one request, as the ledger records it.
@@ -48,15 +46,15 @@ var Classes = []Class{Billed, NotBilled, LocalReject, RateLimited, QuotaExceeded
 
 // Table is one route's result-code table.
 type Table struct {
-	results map[string]config.Result
+	results map[string]Result
 }
 
 // NewTable builds a table from a route's config.
-func NewTable(r config.Route) (*Table, error) {
+func NewTable(r RouteConfig) (*Table, error) {
 	if len(r.Results) == 0 {
 		return nil, fmt.Errorf("billing: route %s has no result codes", r.Name)
 	}
-	m := make(map[string]config.Result, len(r.Results))
+	m := make(map[string]Result, len(r.Results))
 	for code, res := range r.Results {
 		m[code] = res
 	}

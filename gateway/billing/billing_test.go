@@ -2,17 +2,15 @@ package billing
 
 import (
 	"testing"
-
-	"github.com/idgate/idgate/gateway/config"
 )
 
 func TestClassifyPerRoute(t *testing.T) {
-	check, err := NewTable(config.CheckRoute())
+	check, err := NewTable(CheckRoute())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The sibling API with a validity period numbers its codes differently.
-	sibling, err := NewTable(config.Route{Name: "check-id-name-date", Results: map[string]config.Result{
+	sibling, err := NewTable(RouteConfig{Name: "check-id-name-date", Results: map[string]Result{
 		"0": {Billed: true}, "-1": {Billed: true}, "-2": {}, "-3": {}, "-4": {}, "-5": {}, "-6": {}, "-7": {}, "-8": {},
 	}})
 	if err != nil {
@@ -40,7 +38,7 @@ func TestClassifyPerRoute(t *testing.T) {
 			t.Errorf("Classify(%q) = %s, %v; want %s, %v", tc.code, c, known, tc.want, tc.known)
 		}
 	}
-	if _, err := NewTable(config.Route{Name: "empty"}); err == nil {
+	if _, err := NewTable(RouteConfig{Name: "empty"}); err == nil {
 		t.Fatal("empty table accepted")
 	}
 }

@@ -21,8 +21,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/idgate/idgate/gateway/config"
 )
 
 // ErrOpen is what a refused call gets.
@@ -77,13 +75,13 @@ type Breaker struct {
 
 // New builds a breaker named for its upstream and registers its state and
 // transitions on reg (nil: not registered).
-func New(name string, c config.Breaker, reg prometheus.Registerer) (*Breaker, error) {
+func New(name string, c Config, reg prometheus.Registerer) (*Breaker, error) {
 	transitions := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: "idgate", Subsystem: "gateway_breaker", Name: "transitions_total",
 		Help: "Circuit breaker state changes by upstream and new state.",
 	}, []string{"upstream", "to"})
 	b := &Breaker{
-		ratio: c.FailureRatio, minRequests: c.MinRequests, window: c.Window.D(), openFor: c.OpenFor.D(),
+		ratio: c.FailureRatio, minRequests: c.MinRequests, window: c.Window, openFor: c.OpenFor,
 		probes: max(c.HalfOpenProbes, 1), now: time.Now,
 	}
 	for s, n := range stateNames {

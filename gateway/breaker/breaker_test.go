@@ -8,15 +8,13 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-
-	"github.com/idgate/idgate/gateway/config"
 )
 
 var t0 = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-func testConfig() config.Breaker {
-	return config.Breaker{Enabled: true, FailureRatio: 0.5, MinRequests: 4, Window: config.Duration(time.Minute),
-		OpenFor: config.Duration(30 * time.Second), HalfOpenProbes: 2}
+func testConfig() Config {
+	return Config{Enabled: true, FailureRatio: 0.5, MinRequests: 4, Window: time.Minute,
+		OpenFor: 30 * time.Second, HalfOpenProbes: 2}
 }
 
 // newAt builds a breaker whose clock is *clock.
@@ -185,7 +183,7 @@ func stateIndex(name string) state {
 // With the real clock: the breaker opens, and probes after open_for.
 func TestRealClock(t *testing.T) {
 	c := testConfig()
-	c.OpenFor = config.Duration(20 * time.Millisecond)
+	c.OpenFor = 20 * time.Millisecond
 	b, err := New("sim", c, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -206,8 +204,8 @@ func TestRealClock(t *testing.T) {
 // Many goroutines at once (run with -race): no call is lost from the
 // counts, and a failing upstream opens the breaker.
 func TestConcurrent(t *testing.T) {
-	b, err := New("sim", config.Breaker{Enabled: true, FailureRatio: 0.9, MinRequests: 1000,
-		Window: config.Duration(time.Hour), OpenFor: config.Duration(time.Hour), HalfOpenProbes: 1}, nil)
+	b, err := New("sim", Config{Enabled: true, FailureRatio: 0.9, MinRequests: 1000,
+		Window: time.Hour, OpenFor: time.Hour, HalfOpenProbes: 1}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

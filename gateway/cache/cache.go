@@ -30,7 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/idgate/idgate/contracts"
-	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/billing"
 )
 
 // Lookup is the keyed identity of one cacheable request.
@@ -84,7 +84,7 @@ type Cache struct {
 	codes  map[string]string                   // interned result codes
 	maxTTL time.Duration
 
-	tenants map[string]config.CacheTenant
+	tenants map[string]TenantConfig
 
 	genMu sync.RWMutex
 	gens  map[string]*atomic.Uint64 // scope → generation
@@ -102,12 +102,12 @@ type Cache struct {
 const maxTombstones = 1 << 20
 
 // New builds the cache and registers its metrics on reg.
-func New(c config.Cache, routes []config.Route, reg prometheus.Registerer) (*Cache, error) {
+func New(c Config, routes []billing.RouteConfig, reg prometheus.Registerer) (*Cache, error) {
 	if len(c.KeySecret) < 16 {
 		return nil, fmt.Errorf("cache: key secret shorter than 16 bytes")
 	}
 	ca := &Cache{
-		secret: []byte(c.KeySecret), ttls: map[string]map[string]time.Duration{}, codes: map[string]string{},
+		secret: []byte(c.KeySecret.Reveal()), ttls: map[string]map[string]time.Duration{}, codes: map[string]string{},
 		tenants: c.Tenants, gens: map[string]*atomic.Uint64{}, tombs: map[[16]byte]int64{}, now: time.Now,
 	}
 	ca.macs.New = func() any { return hmac.New(sha256.New, ca.secret) }
@@ -117,9 +117,9 @@ func New(c config.Cache, routes []config.Route, reg prometheus.Registerer) (*Cac
 			if ttl <= 0 {
 				continue
 			}
-			m[code] = ttl.D()
+			m[code] = ttl
 			ca.codes[code] = code
-			ca.maxTTL = max(ca.maxTTL, ttl.D())
+			ca.maxTTL = max(ca.maxTTL, ttl)
 		}
 		ca.ttls[r.Name] = m
 	}

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"bytes"
+	"errors"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -12,29 +13,35 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
-	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/upstream"
 )
 
-const secret = "0123456789abcdef-test-secret"
+const keySecret = "0123456789abcdef-test-secret"
 
-func newCache(t testing.TB, mod func(*config.Cache)) *Cache {
+func newCache(t testing.TB, mod func(*Config)) *Cache {
 	t.Helper()
-	cfg := config.Default()
-	cfg.Cache.Enabled = true
-	cfg.Cache.KeySecret = secret
+	cfg := DefaultConfig()
+	cfg.Enabled = true
+	cfg.KeySecret = keySecret
 	if mod != nil {
-		mod(&cfg.Cache)
+		mod(&cfg)
 	}
-	if err := cfg.Validate(); err != nil {
+	routes := billing.DefaultRoutes()
+	if err := validate(cfg, routes); err != nil {
 		t.Fatal(err)
 	}
-	c, err := New(cfg.Cache, cfg.Routes, prometheus.NewRegistry())
+	c, err := New(cfg, routes, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	return c
+}
+
+// validate is what loading the configuration checks of the cache section.
+func validate(c Config, routes []billing.RouteConfig) error {
+	return errors.Join(c.Validate(), c.ValidateRoutes(routes))
 }
 
 var alice = contracts.CheckRequest{Name: "张三", IDCard: "11010519491231002X"}
@@ -83,18 +90,18 @@ func TestOnlyBilledDefinitiveCodesAreCached(t *testing.T) {
 
 func TestConfigRefusesTransientCodes(t *testing.T) {
 	for _, code := range []string{"-4", "-6", "-7", "-5", "99"} {
-		cfg := config.Default()
-		cfg.Cache.Enabled, cfg.Cache.KeySecret = true, secret
-		cfg.Cache.TTL = map[string]config.Duration{code: config.Duration(time.Hour)}
-		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "billed code") {
+		cfg := DefaultConfig()
+		cfg.Enabled, cfg.KeySecret = true, keySecret
+		cfg.TTL = map[string]time.Duration{code: time.Hour}
+		if err := validate(cfg, billing.DefaultRoutes()); err == nil || !strings.Contains(err.Error(), "billed code") {
 			t.Errorf("code %s: err %v, want a refusal", code, err)
 		}
 	}
 }
 
 func TestTenantsIsolatedUnlessShared(t *testing.T) {
-	c := newCache(t, func(cc *config.Cache) {
-		cc.Tenants = map[string]config.CacheTenant{"a1": {ShareGroup: "g"}, "a2": {ShareGroup: "g"}}
+	c := newCache(t, func(cc *Config) {
+		cc.Tenants = map[string]TenantConfig{"a1": {ShareGroup: "g"}, "a2": {ShareGroup: "g"}}
 	})
 	for _, tc := range []struct {
 		writer, reader string
@@ -155,7 +162,7 @@ func TestKeyHoldsNoPlaintext(t *testing.T) {
 			t.Errorf("key contains %q", s)
 		}
 	}
-	other := newCache(t, func(cc *config.Cache) { cc.KeySecret = "another-secret-of-16+" })
+	other := newCache(t, func(cc *Config) { cc.KeySecret = "another-secret-of-16+" })
 	l2, _ := other.Key("acme", "check-2e", &alice)
 	if l.Key == l2.Key {
 		t.Error("the key does not depend on the secret")
@@ -197,7 +204,7 @@ func TestPurgeTenantAndIdentity(t *testing.T) {
 }
 
 func TestBudgetBoundsCost(t *testing.T) {
-	c := newCache(t, func(cc *config.Cache) { cc.MaxBytes = 1 << 20 })
+	c := newCache(t, func(cc *Config) { cc.MaxBytes = 1 << 20 })
 	for i := range 50_000 {
 		r := alice
 		r.ImageURL = "https://img/" + string(rune('a'+i%26)) + strings.Repeat("x", i%7) + itoa(i)

@@ -10,7 +10,6 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/idcard"
-	"github.com/idgate/idgate/gateway/config"
 )
 
 // BenchmarkMillionEntries fills the default budget (max_bytes of
@@ -20,7 +19,7 @@ import (
 //	go test -run '^$' -bench MillionEntries -benchtime 1x ./gateway/cache
 func BenchmarkMillionEntries(b *testing.B) {
 	const n = 1_000_000
-	budget := config.Default().Cache.MaxBytes
+	budget := DefaultConfig().MaxBytes
 	for range b.N {
 		runtime.GC()
 		rss0 := rss()

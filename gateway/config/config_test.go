@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/idgate/idgate/gateway/auth"
+	"github.com/idgate/idgate/gateway/billing"
 )
 
 func repoFile(t *testing.T, rel string) string {
@@ -50,10 +53,10 @@ func TestProductionExampleLoads(t *testing.T) {
 	if c.Admin.Token != "admin-secret" || c.Upstream.Token != "up-secret" {
 		t.Fatalf("secrets from files not applied: %q %q", c.Admin.Token, c.Upstream.Token)
 	}
-	if len(c.Tenants) < 2 || len(c.Routes) != 2 {
-		t.Fatalf("want several tenants and two routes, got %d, %d", len(c.Tenants), len(c.Routes))
+	if len(c.Auth.Tenants) < 2 || len(c.Routes) != 2 {
+		t.Fatalf("want several tenants and two routes, got %d, %d", len(c.Auth.Tenants), len(c.Routes))
 	}
-	for _, tn := range c.Tenants {
+	for _, tn := range c.Auth.Tenants {
 		for _, k := range tn.Keys {
 			if k.Key != "" || k.KeySHA256 == "" {
 				t.Errorf("production key %s must be a sha256 digest only", k.ID)
@@ -76,12 +79,14 @@ func TestValidateRejects(t *testing.T) {
 		want   string
 	}{
 		{"no admin token", func(c *Config) { c.Admin.Token = "" }, "admin.token"},
-		{"bad zone", func(c *Config) { c.Timezone = "Mars/Olympus" }, "timezone"},
+		{"bad zone", func(c *Config) { c.Quota.Timezone = "Mars/Olympus" }, "timezone"},
 		{"bad url", func(c *Config) { c.Upstream.URL = "ftp://x" }, "upstream.url"},
-		{"two secrets", func(c *Config) { c.Tenants[0].Keys[0].KeySHA256 = strings.Repeat("a", 64) }, "exactly one"},
-		{"short digest", func(c *Config) { c.Tenants[0].Keys[0].Key = ""; c.Tenants[0].Keys[0].KeySHA256 = "abcd" }, "64 hex"},
-		{"dup key id", func(c *Config) { c.Tenants[0].Keys = append(c.Tenants[0].Keys, Key{ID: "demo-key-1", Key: "x"}) }, "duplicate"},
-		{"no rate", func(c *Config) { c.Tenants[0].Rate = 0 }, "rate and burst"},
+		{"two secrets", func(c *Config) { c.Auth.Tenants[0].Keys[0].KeySHA256 = strings.Repeat("a", 64) }, "exactly one"},
+		{"short digest", func(c *Config) { c.Auth.Tenants[0].Keys[0].Key = ""; c.Auth.Tenants[0].Keys[0].KeySHA256 = "abcd" }, "64 hex"},
+		{"dup key id", func(c *Config) {
+			c.Auth.Tenants[0].Keys = append(c.Auth.Tenants[0].Keys, auth.KeyConfig{ID: "demo-key-1", Key: "x"})
+		}, "duplicate"},
+		{"no rate", func(c *Config) { c.Auth.Tenants[0].Rate = 0 }, "rate and burst"},
 		{"billed local answer", func(c *Config) { c.Routes[0].LocalAnswers.IllegalID = "0" }, "non-billed"},
 		{"unknown local answer", func(c *Config) { c.Routes[0].LocalAnswers.IllegalName = "-99" }, "non-billed"},
 		{"empty table", func(c *Config) { c.Routes[0].Results = nil }, "billing table"},
@@ -89,7 +94,7 @@ func TestValidateRejects(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := Default()
-			c.Routes = []Route{CheckRoute()}
+			c.Routes = billing.DefaultRoutes()
 			tc.mutate(&c)
 			err := c.Validate()
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -115,7 +120,7 @@ func TestEnvOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Upstream.Token != "from-env" || c.Listen != "127.0.0.1:1" || c.Upstream.Timeout.D().Milliseconds() != 250 {
+	if c.Upstream.Token != "from-env" || c.Listen != "127.0.0.1:1" || c.Upstream.Timeout.Milliseconds() != 250 {
 		t.Fatalf("env not applied: %+v", c)
 	}
 	env[EnvPrefix+"UPSTREAM_TIMEOUT"] = "soon"

@@ -21,7 +21,9 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/contracts"
-	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/auth"
+	"github.com/idgate/idgate/gateway/breaker"
+	"github.com/idgate/idgate/gateway/cache"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/server"
 )
@@ -33,28 +35,28 @@ type resGateway struct {
 	path string // the ledger file
 }
 
-func resConfig(t *testing.T, simURL string) config.Config {
-	c := config.Default()
+func resConfig(t *testing.T, simURL string) server.Config {
+	c := server.DefaultConfig()
 	c.Upstream.URL = simURL
-	c.Upstream.Timeout = config.Duration(2 * time.Second)
-	c.Upstream.MaxIdleConnDuration = config.Duration(200 * time.Millisecond)
+	c.Upstream.Timeout = 2 * time.Second
+	c.Upstream.MaxIdleConnDuration = 200 * time.Millisecond
 	c.Store.Path = filepath.Join(t.TempDir(), "ledger.db")
 	c.Store.Linger = 0
 	c.Sessions.Enabled = false
 	c.LogLevel = "error"
-	c.Retry.MinBackoff = config.Duration(5 * time.Millisecond)
-	c.Retry.MaxBackoff = config.Duration(50 * time.Millisecond)
-	c.Retry.Deadline = config.Duration(1500 * time.Millisecond)
+	c.Retry.MinBackoff = 5 * time.Millisecond
+	c.Retry.MaxBackoff = 50 * time.Millisecond
+	c.Retry.Deadline = 1500 * time.Millisecond
 	c.Breaker.Enabled = false
 	c.Cache.KeySecret = "e2e-cache-secret-0123456789"
-	c.Tenants = []config.Tenant{
-		{ID: "acme", Rate: 100000, Burst: 100000, Keys: []config.Key{{ID: "acme-1", Key: "acme-key"}}},
-		{ID: "globex", Rate: 100000, Burst: 100000, Keys: []config.Key{{ID: "globex-1", Key: "globex-key"}}},
+	c.Auth.Tenants = []auth.TenantConfig{
+		{ID: "acme", Rate: 100000, Burst: 100000, Keys: []auth.KeyConfig{{ID: "acme-1", Key: "acme-key"}}},
+		{ID: "globex", Rate: 100000, Burst: 100000, Keys: []auth.KeyConfig{{ID: "globex-1", Key: "globex-key"}}},
 	}
 	return c
 }
 
-func startResGateway(t *testing.T, c config.Config) *resGateway {
+func startResGateway(t *testing.T, c server.Config) *resGateway {
 	t.Helper()
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
@@ -217,7 +219,7 @@ func TestResilienceWithSimulator(t *testing.T) {
 		}`)
 		c := resConfig(t, s.url)
 		g := startResGateway(t, c)
-		deadline := c.Retry.Deadline.D()
+		deadline := c.Retry.Deadline
 		var wg sync.WaitGroup
 		var mu sync.Mutex
 		statuses := map[int]int{}
@@ -360,8 +362,8 @@ func TestResilienceWithSimulator(t *testing.T) {
 		simDo(t, s, "POST", "/admin/reset", "")
 		c := resConfig(t, s.url)
 		c.Cache.Enabled = true
-		c.Cache.Tenants = map[string]config.CacheTenant{"acme": {CountQuota: true}}
-		c.Tenants[0].DailyQuota, c.Tenants[1].DailyQuota = 2, 1
+		c.Cache.Tenants = map[string]cache.TenantConfig{"acme": {CountQuota: true}}
+		c.Auth.Tenants[0].DailyQuota, c.Auth.Tenants[1].DailyQuota = 2, 1
 		g := startResGateway(t, c)
 		body := identity("王五", "11010519491231002X")
 		// acme counts hits: miss (unit 1), hit (unit 2), hit refused.
@@ -446,8 +448,8 @@ func TestResilienceWithSimulator(t *testing.T) {
 	t.Run("circuit breaker opens, half-opens, closes", func(t *testing.T) {
 		simDo(t, s, "POST", "/admin/reset", "")
 		c := resConfig(t, s.url)
-		c.Breaker = config.Breaker{Enabled: true, FailureRatio: 0.5, MinRequests: 4, Window: config.Duration(time.Minute),
-			OpenFor: config.Duration(300 * time.Millisecond), HalfOpenProbes: 1}
+		c.Breaker = breaker.Config{Enabled: true, FailureRatio: 0.5, MinRequests: 4, Window: time.Minute,
+			OpenFor: 300 * time.Millisecond, HalfOpenProbes: 1}
 		c.Retry.MaxAttempts = 1
 		g := startResGateway(t, c)
 		body := identity("张三", "11010519491231002X")

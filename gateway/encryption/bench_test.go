@@ -18,7 +18,8 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
-	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/billing"
+	"github.com/idgate/idgate/gateway/encryption"
 	"github.com/idgate/idgate/gateway/server"
 )
 
@@ -114,11 +115,11 @@ func benchGateway(b *testing.B, keyCache bool) (*fasthttp.Client, map[fieldcrypt
 	b.Helper()
 	dir := b.TempDir()
 	paths, to := keyFiles(b, filepath.Join(dir, "keys"))
-	cfg := config.Default()
+	cfg := server.DefaultConfig()
 	cfg.Upstream.URL = stubUpstream(b)
 	cfg.Store.Path = filepath.Join(dir, "ledger.db")
 	cfg.LogLevel = "error"
-	cfg.Tenants[0].Rate, cfg.Tenants[0].Burst = 1e9, 1e9
+	cfg.Auth.Tenants[0].Rate, cfg.Auth.Tenants[0].Burst = 1e9, 1e9
 	for _, p := range paths {
 		cfg.Encryption.PrivateKeys = append(cfg.Encryption.PrivateKeys, "file:"+p)
 	}
@@ -128,12 +129,12 @@ func benchGateway(b *testing.B, keyCache bool) (*fasthttp.Client, map[fieldcrypt
 			"file:"+writePublic(b, to[alg], filepath.Join(dir, benchName(alg)+".pub")))
 	}
 	if keyCache {
-		cfg.Encryption.KeyCache = config.KeyCache{Entries: 10000, TTL: config.Duration(5 * time.Minute)}
+		cfg.Encryption.KeyCache = encryption.KeyCache{Entries: 10000, TTL: 5 * time.Minute}
 	}
-	rt := config.CheckRoute()
-	rt.Encryption.Mode = config.ModeTerminate
+	rt := billing.CheckRoute()
+	rt.Encryption.Mode = encryption.ModeTerminate
 	rt.ForwardPrefer = false
-	cfg.Routes = []config.Route{rt}
+	cfg.Routes = []billing.RouteConfig{rt}
 	if err := cfg.Validate(); err != nil {
 		b.Fatal(err)
 	}

@@ -32,7 +32,6 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
-	"github.com/idgate/idgate/gateway/config"
 )
 
 // keys is one immutable generation of key material.
@@ -76,10 +75,10 @@ func (e *Engine) Register(reg prometheus.Registerer) error {
 
 // New loads the key material of cfg. A bad or missing key is an error: the
 // gateway must not start with a route it cannot serve.
-func New(cfg config.Encryption) (*Engine, error) {
+func New(cfg Config) (*Engine, error) {
 	e := &Engine{}
 	if cfg.KeyCache.Entries > 0 {
-		e.cache = fieldcrypto.NewKeyCache(cfg.KeyCache.Entries, cfg.KeyCache.TTL.D())
+		e.cache = fieldcrypto.NewKeyCache(cfg.KeyCache.Entries, cfg.KeyCache.TTL)
 	}
 	if err := e.Reload(cfg); err != nil {
 		return nil, err
@@ -91,7 +90,7 @@ func New(cfg config.Encryption) (*Engine, error) {
 // flight finish with the keys they started with. On error the old keys
 // stay. During a rotation cfg lists the new private key and the old one:
 // both open requests until the old one is removed and the gateway reloaded.
-func (e *Engine) Reload(cfg config.Encryption) error {
+func (e *Engine) Reload(cfg Config) error {
 	k, err := e.Load(cfg)
 	if err != nil {
 		return err
@@ -108,12 +107,12 @@ type Keys struct{ k *keys }
 func (e *Engine) Swap(k Keys) { e.cur.Store(k.k) }
 
 // Load reads and checks the keys of cfg without using them yet.
-func (e *Engine) Load(cfg config.Encryption) (Keys, error) {
+func (e *Engine) Load(cfg Config) (Keys, error) {
 	k, err := e.load(cfg)
 	return Keys{k}, err
 }
 
-func (e *Engine) load(cfg config.Encryption) (*keys, error) {
+func (e *Engine) load(cfg Config) (*keys, error) {
 	k := &keys{upstream: map[fieldcrypto.Algorithm]fieldcrypto.Recipient{}}
 	if len(cfg.PrivateKeys) > 0 {
 		priv, err := fieldcrypto.LoadPrivateKeys(cfg.PrivateKeys...)
@@ -197,8 +196,8 @@ func (e *Engine) CacheStats() fieldcrypto.CacheStats {
 // name labels its metrics.
 func (e *Engine) Route(name, mode string) *Route {
 	switch mode {
-	case config.ModeTerminate, config.ModeEncryptUpstream:
-		return &Route{e: e, name: name, alwaysSeal: mode == config.ModeEncryptUpstream}
+	case ModeTerminate, ModeEncryptUpstream:
+		return &Route{e: e, name: name, alwaysSeal: mode == ModeEncryptUpstream}
 	}
 	return nil
 }

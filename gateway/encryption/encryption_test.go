@@ -10,8 +10,8 @@ import (
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/contracts/idcard"
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/encryption"
+	"github.com/idgate/idgate/gateway/server"
 )
 
 const (
@@ -295,7 +295,8 @@ func TestKeyRotation(t *testing.T) {
 		cfg := e.cfg
 		cfg.Encryption.PrivateKeys = keys
 		e.writeConfig(t, cfg)
-		return e.gw.Reload()
+		_, err := e.gw.Reload()
+		return err
 	}
 	for _, alg := range algs {
 		if st := send(newTo[alg]); st != 400 {
@@ -360,8 +361,8 @@ func TestKeyRotation(t *testing.T) {
 // The unwrapped-key cache: a client that reuses a wrapped key is served
 // from it, with the same answers.
 func TestKeyCache(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) {
-		c.Encryption.KeyCache = config.KeyCache{Entries: 100, TTL: config.Duration(60e9)}
+	e := newEnv(t, func(c *server.Config) {
+		c.Encryption.KeyCache = encryption.KeyCache{Entries: 100, TTL: 60e9}
 	})
 	for _, alg := range algs {
 		body, _ := seal(t, e.gwTo[alg], plainReq(), fieldcrypto.AllFields)
@@ -405,7 +406,7 @@ func FuzzTerminate(f *testing.F) {
 // requests from plaintext held in memory: a second client with another
 // data key gets the cached verdict sealed with its own key.
 func TestResponseCacheOnTerminate(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) {
+	e := newEnv(t, func(c *server.Config) {
 		c.Cache.Enabled = true
 		c.Cache.KeySecret = "0123456789abcdef0123456789abcdef"
 	})
@@ -445,7 +446,7 @@ func TestResponseCacheOnTerminate(t *testing.T) {
 // A wrong upstream key is the gateway's fault: the upstream's "decrypt
 // failure" must not reach the client as if its own encryption had failed.
 func TestWrongUpstreamKey(t *testing.T) {
-	e := newEnv(t, func(c *config.Config) {
+	e := newEnv(t, func(c *server.Config) {
 		dir := t.TempDir()
 		_, strangers := keyFiles(t, dir)
 		c.Encryption.UpstreamKeys = nil

@@ -19,7 +19,8 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
-	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/billing"
+	"github.com/idgate/idgate/gateway/encryption"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/server"
 	"github.com/idgate/idgate/internal/testbin"
@@ -85,7 +86,7 @@ func writePublic(t testing.TB, r fieldcrypto.Recipient, path string) string {
 // encryption mode.
 type env struct {
 	gw      *server.Server
-	cfg     config.Config
+	cfg     server.Config
 	cfgPath string
 	url     string
 	client  *http.Client
@@ -96,7 +97,7 @@ type env struct {
 	logs        *testbin.SyncBuffer
 }
 
-func newEnv(t testing.TB, mutate func(*config.Config)) *env {
+func newEnv(t testing.TB, mutate func(*server.Config)) *env {
 	t.Helper()
 	e := &env{dir: t.TempDir(), logs: &testbin.SyncBuffer{}}
 
@@ -131,11 +132,11 @@ func newEnv(t testing.TB, mutate func(*config.Config)) *env {
 	gwPaths, gwTo := keyFiles(t, filepath.Join(e.dir, "gw-keys"))
 	e.gwTo = gwTo
 
-	cfg := config.Default()
+	cfg := server.DefaultConfig()
 	cfg.Upstream.URL = "http://" + sln.Addr().String()
 	cfg.Store.Path = filepath.Join(e.dir, "ledger.db")
-	cfg.Timezone = "UTC"
-	cfg.Tenants[0].Rate, cfg.Tenants[0].Burst = 1e6, 1e6 // fuzzing outruns the demo limit
+	cfg.Quota.Timezone = "UTC"
+	cfg.Auth.Tenants[0].Rate, cfg.Auth.Tenants[0].Burst = 1e6, 1e6 // fuzzing outruns the demo limit
 	for _, p := range gwPaths {
 		cfg.Encryption.PrivateKeys = append(cfg.Encryption.PrivateKeys, "file:"+p)
 	}
@@ -143,13 +144,13 @@ func newEnv(t testing.TB, mutate func(*config.Config)) *env {
 		p := writePublic(t, simTo[alg], filepath.Join(e.dir, "upstream-"+strings.ToLower(string(alg))+".pub"))
 		cfg.Encryption.UpstreamKeys = append(cfg.Encryption.UpstreamKeys, "file:"+p)
 	}
-	term := config.CheckRoute()
-	term.Encryption.Mode = config.ModeTerminate
-	up := config.CheckRoute()
-	up.Name, up.Path, up.Encryption.Mode = "encrypt-upstream", pathEncUp, config.ModeEncryptUpstream
-	pass := config.CheckRoute()
+	term := billing.CheckRoute()
+	term.Encryption.Mode = encryption.ModeTerminate
+	up := billing.CheckRoute()
+	up.Name, up.Path, up.Encryption.Mode = "encrypt-upstream", pathEncUp, encryption.ModeEncryptUpstream
+	pass := billing.CheckRoute()
 	pass.Name, pass.Path = "passthrough", pathPass
-	cfg.Routes = []config.Route{term, up, pass}
+	cfg.Routes = []billing.RouteConfig{term, up, pass}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -181,7 +182,7 @@ func newEnv(t testing.TB, mutate func(*config.Config)) *env {
 	return e
 }
 
-func (e *env) writeConfig(t testing.TB, cfg config.Config) string {
+func (e *env) writeConfig(t testing.TB, cfg server.Config) string {
 	t.Helper()
 	b, err := yaml.Marshal(cfg)
 	if err != nil {

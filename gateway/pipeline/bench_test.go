@@ -6,7 +6,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
-	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/upstream"
 )
@@ -21,7 +21,7 @@ func BenchmarkServe(b *testing.B) {
 	// The bucket is consulted on every request but never refuses: the
 	// default harness's 1e6/s with a 1e6 burst ran dry when a fast run
 	// made b.N two million.
-	h := newHarness(b, []config.Tenant{{ID: "t1", Rate: 1e12, Burst: 1e12, Keys: []config.Key{{ID: "k1", Key: "good-key"}}}})
+	h := newHarness(b, []auth.TenantConfig{{ID: "t1", Rate: 1e12, Burst: 1e12, Keys: []auth.KeyConfig{{ID: "k1", Key: "good-key"}}}})
 	h.p.Ledger = nopLedger{}
 	body := []byte(goodBody())
 	up := []byte(`{"result":"0","description":"Name and ID card number are consistent"}`)

@@ -28,7 +28,6 @@ import (
 	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/breaker"
 	"github.com/idgate/idgate/gateway/cache"
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/upstream"
 )
 
@@ -63,7 +62,7 @@ type Route struct {
 	UpstreamPath    string
 	ForwardPrefer   bool
 	LocalValidation bool
-	Local           config.LocalAnswers
+	Local           billing.LocalAnswers
 	Billing         *billing.Table
 	// Crypto is the route's encryption mode; nil forwards encrypted
 	// requests untouched (passthrough).
@@ -71,7 +70,7 @@ type Route struct {
 }
 
 // NewRoute builds a Route from config.
-func NewRoute(c config.Route) (*Route, error) {
+func NewRoute(c billing.RouteConfig) (*Route, error) {
 	t, err := billing.NewTable(c)
 	if err != nil {
 		return nil, err

@@ -18,7 +18,6 @@ import (
 	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/billing"
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/gateway/ratelimit"
@@ -87,10 +86,10 @@ type harness struct {
 
 var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
-func newHarness(t testing.TB, tenants []config.Tenant) *harness {
+func newHarness(t testing.TB, tenants []auth.TenantConfig) *harness {
 	t.Helper()
 	if tenants == nil {
-		tenants = []config.Tenant{{ID: "t1", DailyQuota: 0, Rate: 1e6, Burst: 1e6, Keys: []config.Key{{ID: "k1", Key: "good-key"}}}}
+		tenants = []auth.TenantConfig{{ID: "t1", DailyQuota: 0, Rate: 1e6, Burst: 1e6, Keys: []auth.KeyConfig{{ID: "k1", Key: "good-key"}}}}
 	}
 	d, err := auth.NewDirectory(tenants, nil)
 	if err != nil {
@@ -100,7 +99,7 @@ func newHarness(t testing.TB, tenants []config.Tenant) *harness {
 	q := quota.NewCounter(cal)
 	up := &fakeUpstream{status: 200, body: `{"result":"0","description":"Name and ID card number are consistent"}`}
 	led := &memLedger{}
-	rt, err := NewRoute(config.CheckRoute())
+	rt, err := NewRoute(billing.CheckRoute())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,9 +259,9 @@ func TestClasses(t *testing.T) {
 }
 
 func TestAuthentication(t *testing.T) {
-	tenants := []config.Tenant{
-		{ID: "t1", Rate: 100, Burst: 100, Keys: []config.Key{{ID: "k1", Key: "good-key"}, {ID: "k2", Key: "off-key", Disabled: true}}},
-		{ID: "t2", Rate: 100, Burst: 100, Disabled: true, Keys: []config.Key{{ID: "k3", Key: "tenant-off"}}},
+	tenants := []auth.TenantConfig{
+		{ID: "t1", Rate: 100, Burst: 100, Keys: []auth.KeyConfig{{ID: "k1", Key: "good-key"}, {ID: "k2", Key: "off-key", Disabled: true}}},
+		{ID: "t2", Rate: 100, Burst: 100, Disabled: true, Keys: []auth.KeyConfig{{ID: "k3", Key: "tenant-off"}}},
 	}
 	cases := []struct {
 		name, header string
@@ -313,7 +312,7 @@ func TestForwardedHeaders(t *testing.T) {
 }
 
 func TestRateLimitHeaders(t *testing.T) {
-	tenants := []config.Tenant{{ID: "t1", Rate: 1, Burst: 3, Keys: []config.Key{{ID: "k1", Key: "good-key"}}}}
+	tenants := []auth.TenantConfig{{ID: "t1", Rate: 1, Burst: 3, Keys: []auth.KeyConfig{{ID: "k1", Key: "good-key"}}}}
 	h := newHarness(t, tenants)
 	for i, wantRemaining := range []string{"2", "1", "0"} {
 		resp := h.do(goodBody())
@@ -350,7 +349,7 @@ func TestRateLimitHeaders(t *testing.T) {
 
 func TestQuotaExactUnderConcurrency(t *testing.T) {
 	const quotaN, clients, perClient = 50, 64, 8
-	tenants := []config.Tenant{{ID: "t1", DailyQuota: quotaN, Rate: 1e9, Burst: 1e9, Keys: []config.Key{{ID: "k1", Key: "good-key"}}}}
+	tenants := []auth.TenantConfig{{ID: "t1", DailyQuota: quotaN, Rate: 1e9, Burst: 1e9, Keys: []auth.KeyConfig{{ID: "k1", Key: "good-key"}}}}
 	h := newHarness(t, tenants)
 	// Every third answer is not billed: releases must hand units back.
 	var n atomic.Int64
@@ -403,7 +402,7 @@ type forwardFunc func(*upstream.Request, *fasthttp.Response) error
 func (f forwardFunc) Forward(r *upstream.Request, resp *fasthttp.Response) error { return f(r, resp) }
 
 func TestQuotaPerKeyAndTenant(t *testing.T) {
-	tenants := []config.Tenant{{ID: "t1", DailyQuota: 3, Rate: 1e6, Burst: 1e6, Keys: []config.Key{
+	tenants := []auth.TenantConfig{{ID: "t1", DailyQuota: 3, Rate: 1e6, Burst: 1e6, Keys: []auth.KeyConfig{
 		{ID: "k1", Key: "good-key", DailyQuota: 2}, {ID: "k2", Key: "other-key"},
 	}}}
 	h := newHarness(t, tenants)

@@ -11,7 +11,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/valyala/fasthttp"
 
-	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/upstream"
 )
 
@@ -40,13 +40,13 @@ func benchServer(b *testing.B) string {
 
 func BenchmarkClientFasthttpWithPolicy(b *testing.B) {
 	url := benchServer(b)
-	cfg := config.Default()
-	cfg.Upstream.URL = url
-	c, err := upstream.New(cfg.Upstream)
+	uc := upstream.DefaultConfig()
+	uc.URL, uc.Token = url, "sim-token"
+	c, err := upstream.New(uc)
 	if err != nil {
 		b.Fatal(err)
 	}
-	r, _ := New(c, nil, NewPolicy(cfg.Retry, cfg.Routes), nil)
+	r, _ := New(c, nil, NewPolicy(DefaultConfig(), billing.DefaultRoutes()), nil)
 	b.ReportAllocs()
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {

@@ -32,8 +32,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/breaker"
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/upstream"
 )
 
@@ -61,9 +61,9 @@ type Policy struct {
 }
 
 // NewPolicy builds the policy from config.
-func NewPolicy(c config.Retry, routes []config.Route) Policy {
-	p := Policy{MaxAttempts: c.MaxAttempts, MinBackoff: c.MinBackoff.D(), MaxBackoff: c.MaxBackoff.D(),
-		Deadline: c.Deadline.D(), results: map[string]map[string]bool{}}
+func NewPolicy(c Config, routes []billing.RouteConfig) Policy {
+	p := Policy{MaxAttempts: c.MaxAttempts, MinBackoff: c.MinBackoff, MaxBackoff: c.MaxBackoff,
+		Deadline: c.Deadline, results: map[string]map[string]bool{}}
 	for _, r := range routes {
 		m := map[string]bool{}
 		for _, code := range c.RetryResults(r.Name) {

@@ -12,8 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 
+	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/breaker"
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/upstream"
 )
 
@@ -49,8 +49,7 @@ func (s *script) Forward(r *upstream.Request, resp *fasthttp.Response) error {
 }
 
 func policy() Policy {
-	cfg := config.Default()
-	return NewPolicy(cfg.Retry, cfg.Routes)
+	return NewPolicy(DefaultConfig(), billing.DefaultRoutes())
 }
 
 func ok(r string) step { return step{status: 200, result: r} }
@@ -196,8 +195,8 @@ func TestExcusedFailuresDoNotOpenTheBreaker(t *testing.T) {
 		excused  bool
 		wantOpen bool
 	}{{excused: true, wantOpen: false}, {excused: false, wantOpen: true}} {
-		b, err := breaker.New("sim", config.Breaker{Enabled: true, FailureRatio: 0.5, MinRequests: 4,
-			Window: config.Duration(time.Minute), OpenFor: config.Duration(time.Minute), HalfOpenProbes: 1}, nil)
+		b, err := breaker.New("sim", breaker.Config{Enabled: true, FailureRatio: 0.5, MinRequests: 4,
+			Window: time.Minute, OpenFor: time.Minute, HalfOpenProbes: 1}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -60,13 +60,13 @@ func gatewayProxy(b *testing.B, upstream string) string {
 	cfg := config.Default()
 	cfg.Upstream.URL = "http://" + upstream
 	cfg.Store.Path = filepath.Join(b.TempDir(), "ledger.db")
-	cfg.Tenants[0].Rate, cfg.Tenants[0].Burst, cfg.Tenants[0].DailyQuota = 1e9, 1e9, 1e12
+	cfg.Auth.Tenants[0].Rate, cfg.Auth.Tenants[0].Burst, cfg.Auth.Tenants[0].DailyQuota = 1e9, 1e9, 1e12
 	if v := os.Getenv("IDGATE_BENCH_LINGER"); v != "" { // experiments with the ledger's batching
 		d, err := time.ParseDuration(v)
 		if err != nil {
 			b.Fatal(err)
 		}
-		cfg.Store.Linger = config.Duration(d)
+		cfg.Store.Linger = d
 	}
 	s, err := New(cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {

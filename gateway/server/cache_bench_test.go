@@ -34,7 +34,7 @@ func BenchmarkCacheHitVsMiss(b *testing.B) {
 	cfg.LogLevel = "error"
 	cfg.Sessions.Enabled = false
 	cfg.Cache.Enabled, cfg.Cache.KeySecret = true, "bench-cache-secret-0123456789"
-	cfg.Tenants[0].Rate, cfg.Tenants[0].Burst, cfg.Tenants[0].DailyQuota = 1e9, 1e9, 1e12
+	cfg.Auth.Tenants[0].Rate, cfg.Auth.Tenants[0].Burst, cfg.Auth.Tenants[0].DailyQuota = 1e9, 1e9, 1e12
 	s, err := New(cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)

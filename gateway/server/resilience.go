@@ -3,7 +3,6 @@ package server
 import (
 	"encoding/json"
 	"fmt"
-	"net/url"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/idgate/idgate/gateway/idempotency"
 	"github.com/idgate/idgate/gateway/pipeline"
 	"github.com/idgate/idgate/gateway/retry"
+	"github.com/idgate/idgate/internal/httpurl"
 )
 
 // resilience holds the response cache, the circuit breaker and the
@@ -34,7 +34,7 @@ func (s *Server) startResilience() error {
 	var gate retry.Gate
 	if cfg.Breaker.Enabled {
 		name := "upstream"
-		if u, err := url.Parse(cfg.Upstream.URL); err == nil {
+		if u, err := httpurl.Parse(cfg.Upstream.URL); err == nil {
 			name = u.Host
 		}
 		b, err := breaker.New(name, cfg.Breaker, s.Metrics.Registry)
@@ -59,9 +59,9 @@ func (s *Server) startResilience() error {
 	}
 	s.pipeline.Forward = fwd
 	if cfg.Idempotency.Enabled {
-		s.res.idem = idempotency.NewMemory(cfg.Idempotency.TTL.D(), cfg.Idempotency.MaxEntries)
+		s.res.idem = idempotency.NewMemory(cfg.Idempotency.TTL, cfg.Idempotency.MaxEntries)
 		s.pipeline.Idempotency = s.res.idem
-		s.pipeline.IdempotencyWait = cfg.Retry.Deadline.D() + cfg.Upstream.Timeout.D()
+		s.pipeline.IdempotencyWait = cfg.Retry.Deadline + cfg.Upstream.Timeout
 		s.Metrics.Gauge("idempotency_entries", "Idempotency-Key records held.", func() float64 { return float64(s.res.idem.Len()) })
 	}
 	return nil

@@ -28,10 +28,10 @@ func TestCacheAdminAndMetrics(t *testing.T) {
 		{"GET", "/admin/cache", "", "", http.StatusUnauthorized},
 		{"DELETE", "/admin/cache/tenants/acme", "wrong", "", http.StatusUnauthorized},
 		{"POST", "/admin/cache/purge", "", `{"name":"a","id_card":"b"}`, http.StatusUnauthorized},
-		{"GET", "/admin/cache", cfg.Admin.Token, "", http.StatusOK},
-		{"DELETE", "/admin/cache/tenants/acme", cfg.Admin.Token, "", http.StatusNoContent},
-		{"POST", "/admin/cache/purge", cfg.Admin.Token, `{"name":"测试一致","id_card":"110101191111110010"}`, http.StatusNoContent},
-		{"POST", "/admin/cache/purge", cfg.Admin.Token, `{"name":""}`, http.StatusBadRequest},
+		{"GET", "/admin/cache", cfg.Admin.Token.Reveal(), "", http.StatusOK},
+		{"DELETE", "/admin/cache/tenants/acme", cfg.Admin.Token.Reveal(), "", http.StatusNoContent},
+		{"POST", "/admin/cache/purge", cfg.Admin.Token.Reveal(), `{"name":"测试一致","id_card":"110101191111110010"}`, http.StatusNoContent},
+		{"POST", "/admin/cache/purge", cfg.Admin.Token.Reveal(), `{"name":""}`, http.StatusBadRequest},
 	} {
 		if code, body := adminDo(t, g, tc.method, tc.path, tc.token, tc.body); code != tc.want {
 			t.Errorf("%s %s (token %q): %d %s, want %d", tc.method, tc.path, tc.token, code, body, tc.want)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"reflect"
 	"sync"
 	"time"
 
@@ -37,9 +36,13 @@ import (
 
 // Server is one gateway instance.
 type Server struct {
+	// cfg is the configuration in force: as started, with the reloadable
+	// settings of every later reload (reload.go).
 	cfg     config.Config
 	cfgPath string
-	log     *slog.Logger
+	// load reads the configuration again on Reload.
+	load func() (config.Config, error)
+	log  *slog.Logger
 
 	dir      *auth.Store
 	limits   *ratelimit.Limiters
@@ -71,16 +74,23 @@ type Server struct {
 // Option adjusts a server before it starts (tests use it for the clock).
 type Option func(*Server)
 
-// WithForwarder replaces the upstream step (tests, and issue 4's retries).
+// WithForwarder wraps the upstream step (tests).
 func WithForwarder(f func(pipeline.Forwarder) pipeline.Forwarder) Option {
 	return func(s *Server) { s.pipeline.Forward = f(s.pipeline.Forward) }
+}
+
+// WithLoader replaces how Reload reads the configuration (default:
+// config.Load(cfgPath)); the command uses it to keep its flags in force.
+func WithLoader(load func() (config.Config, error)) Option {
+	return func(s *Server) { s.load = load }
 }
 
 // New builds a server from a validated config. cfgPath is re-read on
 // Reload ("" means the embedded defaults).
 func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*Server, error) {
 	s := &Server{cfg: cfg, cfgPath: cfgPath, log: log}
-	s.calendar = quota.NewCalendar(cfg.Location())
+	s.load = func() (config.Config, error) { return config.Load(s.cfgPath) }
+	s.calendar = quota.NewCalendar(cfg.Quota.Location())
 	s.quota = quota.NewCounter(s.calendar)
 	s.limits = ratelimit.New()
 	s.Metrics = metrics.New()
@@ -104,13 +114,13 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 		db.Close()
 		return nil, err
 	}
-	d, err := auth.NewDirectory(cfg.Tenants, overrides)
+	d, err := auth.NewDirectory(cfg.Auth.Tenants, overrides)
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	s.dir = auth.NewStore(d)
-	s.ledger = ledger.New(db, cfg.Store.QueueSize, cfg.Store.BatchSize, cfg.Store.Linger.D(), log)
+	s.ledger = ledger.New(db, cfg.Store.QueueSize, cfg.Store.BatchSize, cfg.Store.Linger, log)
 
 	// The quota restarts where the ledger says today stands: one source of
 	// truth, no second counter file to drift.
@@ -126,7 +136,7 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 	s.Metrics.Gauge("ledger_queue_length", "Ledger entries waiting to be written.", func() float64 { return float64(s.ledger.QueueLen()) })
 	s.Metrics.Gauge("ledger_written_total", "Ledger entries written since start.", func() float64 { return float64(s.ledger.Written()) })
 
-	if needsCrypto(cfg) {
+	if cfg.NeedsEncryption() {
 		if s.crypto, err = encryption.New(cfg.Encryption); err == nil {
 			err = s.crypto.Register(s.Metrics.Registry)
 		}
@@ -321,7 +331,7 @@ func (s *Server) PutKey(ctx context.Context, o auth.Override) error {
 	if err := s.keys.Put(ctx, o); err != nil {
 		return err
 	}
-	return s.rebuild(ctx, s.cfg.Tenants)
+	return s.rebuild(ctx, s.cfg.Auth.Tenants)
 }
 
 // CreateKey is PutKey for a new key id; it refuses an id in use.
@@ -334,11 +344,11 @@ func (s *Server) CreateKey(ctx context.Context, o auth.Override) error {
 	if err := s.keys.Put(ctx, o); err != nil {
 		return err
 	}
-	return s.rebuild(ctx, s.cfg.Tenants)
+	return s.rebuild(ctx, s.cfg.Auth.Tenants)
 }
 
 // rebuild must hold reloadMu.
-func (s *Server) rebuild(ctx context.Context, tenants []config.Tenant) error {
+func (s *Server) rebuild(ctx context.Context, tenants []auth.TenantConfig) error {
 	overrides, err := s.keys.Overrides(ctx)
 	if err != nil {
 		return err
@@ -349,55 +359,6 @@ func (s *Server) rebuild(ctx context.Context, tenants []config.Tenant) error {
 	}
 	s.dir.Swap(d)
 	s.limits.Prune(func(id string) bool { _, ok := d.Key(id); return ok })
-	return nil
-}
-
-// Reload re-reads the config file and swaps in its tenants, keys and
-// limits. Requests in flight keep the snapshot they started with. Other
-// settings (listeners, upstream, routes, store) need a restart; a change to
-// them is logged and ignored.
-func (s *Server) Reload() error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	err := s.reload()
-	if err != nil {
-		s.Metrics.Reload("error")
-		s.log.Error("reload failed; keeping the previous tenants and keys", "err", err)
-		return err
-	}
-	s.Metrics.Reload("ok")
-	return nil
-}
-
-func (s *Server) reload() error {
-	cfg, err := config.Load(s.cfgPath)
-	if err != nil {
-		return fmt.Errorf("reload: %w", err)
-	}
-	var keys encryption.Keys
-	if s.crypto != nil {
-		// Key rotation: the new keyring replaces the old atomically, once
-		// the rest of the config is accepted too; a key that fails to load
-		// keeps the old ring.
-		if keys, err = s.crypto.Load(cfg.Encryption); err != nil {
-			return fmt.Errorf("reload: %w", err)
-		}
-	}
-	if err := s.rebuild(context.Background(), cfg.Tenants); err != nil {
-		return fmt.Errorf("reload: %w", err)
-	}
-	if s.crypto != nil {
-		s.crypto.Swap(keys)
-	}
-	if !reflect.DeepEqual(cfg.Routes, s.cfg.Routes) || cfg.Upstream != s.cfg.Upstream ||
-		cfg.Listen != s.cfg.Listen || cfg.Admin != s.cfg.Admin || cfg.Store != s.cfg.Store ||
-		!reflect.DeepEqual(cfg.Cache, s.cfg.Cache) || !reflect.DeepEqual(cfg.Retry, s.cfg.Retry) ||
-		cfg.Breaker != s.cfg.Breaker || cfg.Idempotency != s.cfg.Idempotency {
-		s.log.Warn("reload: only tenants, keys and limits are reloaded; restart to apply other changes")
-	}
-	s.cfg.Tenants = cfg.Tenants
-	s.reloadSessions(cfg)
-	s.log.Info("reloaded tenants and keys", "tenants", len(cfg.Tenants))
 	return nil
 }
 
@@ -453,16 +414,6 @@ func (s *Server) Ledger() *ledger.SQLite { return s.ledger }
 
 // Quota exposes the quota counters.
 func (s *Server) Quota() *quota.Counter { return s.quota }
-
-// needsCrypto: some route terminates or adds encryption.
-func needsCrypto(cfg config.Config) bool {
-	for _, r := range cfg.Routes {
-		if r.Encryption.Mode != config.ModePassthrough && r.Encryption.Mode != "" {
-			return true
-		}
-	}
-	return false
-}
 
 // Crypto exposes the encryption engine (nil when every route is passthrough).
 func (s *Server) Crypto() *encryption.Engine { return s.crypto }

@@ -22,6 +22,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/internal/testbin"
 )
@@ -71,10 +72,10 @@ func testConfig(t testing.TB, upURL, store string) config.Config {
 	c.Upstream.URL = upURL
 	c.Upstream.Token = "up-token"
 	c.Store.Path = store
-	c.Timezone = "UTC"
-	c.Tenants = []config.Tenant{
-		{ID: "acme", Name: "ACME", DailyQuota: 5, Rate: 1000, Burst: 1000, Keys: []config.Key{{ID: "acme-1", Key: "acme-secret"}}},
-		{ID: "globex", Name: "Globex", Rate: 1000, Burst: 1000, Keys: []config.Key{{ID: "globex-1", Key: "globex-secret"}}},
+	c.Quota.Timezone = "UTC"
+	c.Auth.Tenants = []auth.TenantConfig{
+		{ID: "acme", Name: "ACME", DailyQuota: 5, Rate: 1000, Burst: 1000, Keys: []auth.KeyConfig{{ID: "acme-1", Key: "acme-secret"}}},
+		{ID: "globex", Name: "Globex", Rate: 1000, Burst: 1000, Keys: []auth.KeyConfig{{ID: "globex-1", Key: "globex-secret"}}},
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
@@ -442,17 +443,17 @@ func TestReloadRejectsBadConfig(t *testing.T) {
 	if err := os.WriteFile(path, []byte("tenants: [{id: x, keys: [{id: k}]}]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.s.Reload(); err == nil {
+	if _, err := g.s.Reload(); err == nil {
 		t.Fatal("invalid config accepted")
 	}
 	if code, _ := check(t, g.url, "acme-secret", ""); code != 200 {
 		t.Fatalf("old keys lost after a failed reload: %d", code)
 	}
 	// A valid change applies: acme's key is replaced.
-	cfg.Tenants[0].Keys[0].Key = "acme-new"
+	cfg.Auth.Tenants[0].Keys[0].Key = "acme-new"
 	b, _ := yaml.Marshal(cfg)
 	os.WriteFile(path, b, 0o600)
-	if err := g.s.Reload(); err != nil {
+	if _, err := g.s.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if code, _ := check(t, g.url, "acme-secret", ""); code != 401 {

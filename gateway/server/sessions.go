@@ -3,7 +3,6 @@ package server
 import (
 	"database/sql"
 
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/sessions"
 )
 
@@ -53,16 +52,6 @@ func (s *Server) stopSessions() {
 	if s.relay != nil {
 		s.relay.Close()
 	}
-}
-
-// reloadSessions applies what of the sessions section a reload may change:
-// the tenants' webhook secrets (tenants come and go on reload). The rest
-// needs a restart.
-func (s *Server) reloadSessions(cfg config.Config) {
-	if s.relay != nil {
-		s.relay.SetSecrets(cfg.Sessions.TenantWebhookSecrets)
-	}
-	s.cfg.Sessions.TenantWebhookSecrets = cfg.Sessions.TenantWebhookSecrets
 }
 
 // Sessions exposes the session service (tests).

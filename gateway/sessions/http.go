@@ -3,7 +3,6 @@ package sessions
 import (
 	"context"
 	"encoding/json"
-	"net/url"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,6 +12,7 @@ import (
 	"github.com/idgate/idgate/contracts/idcard"
 	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/billing"
+	"github.com/idgate/idgate/internal/httpurl"
 )
 
 // Register mounts the tenant routes and the webhook receiver.
@@ -123,8 +123,7 @@ func (s *Service) create(ctx *fasthttp.RequestCtx) {
 	}
 	tenantCallback := req.CallbackURL
 	if tenantCallback != "" {
-		u, err := url.Parse(tenantCallback)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if httpurl.Check(tenantCallback) != nil {
 			s.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, "callback_url must be an absolute http(s) URL")
 			return
 		}

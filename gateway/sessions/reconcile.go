@@ -13,7 +13,7 @@ import (
 // maintain reconciles abandoned sessions and sweeps old ones.
 func (s *Service) maintain() {
 	defer close(s.done)
-	tick := time.NewTicker(s.cfg.ReconcileInterval.D())
+	tick := time.NewTicker(s.cfg.ReconcileInterval)
 	defer tick.Stop()
 	for {
 		select {
@@ -31,7 +31,7 @@ func (s *Service) maintain() {
 // tenant never polls again.
 func (s *Service) Reconcile() {
 	now := s.Now()
-	after := s.cfg.ReconcileAfter.D()
+	after := s.cfg.ReconcileAfter
 	var due []*tracked
 	s.mu.RLock()
 	for _, t := range s.byID {
@@ -69,7 +69,7 @@ const memoryTTL = 10 * time.Minute
 
 func (s *Service) sweep() {
 	now := s.Now()
-	cutoff := now.Add(-s.cfg.Retention.D())
+	cutoff := now.Add(-s.cfg.Retention)
 	if _, err := s.Store.Sweep(context.Background(), cutoff); err != nil {
 		s.Log.Error("sessions sweep failed", "err", err)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
-	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/internal/secret"
 )
 
 // Webhooks pass through the gateway:
@@ -37,7 +37,7 @@ import (
 
 // Relay re-delivers upstream webhooks to tenants.
 type Relay struct {
-	cfg     config.Delivery
+	cfg     DeliveryConfig
 	secrets atomic.Pointer[map[string][]byte] // swapped on reload
 	client  *http.Client
 	log     *slog.Logger
@@ -69,10 +69,10 @@ const (
 
 // NewRelay starts the delivery workers and resumes box's pending
 // deliveries. reg and box may be nil.
-func NewRelay(cfg config.Sessions, reg prometheus.Registerer, log *slog.Logger, box Outbox) (*Relay, error) {
+func NewRelay(cfg Config, reg prometheus.Registerer, log *slog.Logger, box Outbox) (*Relay, error) {
 	r := &Relay{
 		cfg: cfg.Delivery, log: log, now: time.Now, box: box,
-		client: &http.Client{Timeout: cfg.Delivery.Timeout.D(),
+		client: &http.Client{Timeout: cfg.Delivery.Timeout,
 			// A tenant's redirect is not followed: the signature covers one URL.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		q:      make(chan *delivery, cfg.Delivery.QueueSize),
@@ -115,10 +115,10 @@ func (r *Relay) HasSecret(tenant string) bool { return len((*r.secrets.Load())[t
 // SetSecrets replaces the tenants' webhook secrets (config reload).
 // Deliveries already queued are signed with the secret current when they
 // are sent.
-func (r *Relay) SetSecrets(secrets map[string]string) {
+func (r *Relay) SetSecrets(secrets map[string]secret.Secret) {
 	m := make(map[string][]byte, len(secrets))
 	for t, s := range secrets {
-		m[t] = []byte(s)
+		m[t] = []byte(s.Reveal())
 	}
 	r.secrets.Store(&m)
 }
@@ -148,7 +148,7 @@ func (r *Relay) Enqueue(tenant, url, eventID string, body []byte) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if !r.closed {
-		r.scheduleLocked(d, r.cfg.InitialBackoff.D())
+		r.scheduleLocked(d, r.cfg.InitialBackoff)
 	}
 	return true
 }
@@ -181,7 +181,7 @@ func (r *Relay) scheduleLocked(d *delivery, wait time.Duration) {
 		switch {
 		case r.closed:
 		case r.box != nil:
-			r.scheduleLocked(d, r.cfg.InitialBackoff.D()) // queue full; it is stored, wait
+			r.scheduleLocked(d, r.cfg.InitialBackoff) // queue full; it is stored, wait
 		default:
 			r.outcomes.WithLabelValues(outDropped).Inc()
 			r.log.Error("webhook retry dropped: queue full", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
@@ -285,16 +285,16 @@ func (r *Relay) forget(d *delivery) {
 // backoff doubles from initial_backoff up to max_backoff, with full jitter
 // over the upper half so retries of many events do not arrive in step.
 func (r *Relay) backoff(attempt int) time.Duration {
-	b := r.cfg.InitialBackoff.D()
-	for i := 1; i < attempt && b < r.cfg.MaxBackoff.D(); i++ {
+	b := r.cfg.InitialBackoff
+	for i := 1; i < attempt && b < r.cfg.MaxBackoff; i++ {
 		b *= 2
 	}
-	b = min(b, r.cfg.MaxBackoff.D())
+	b = min(b, r.cfg.MaxBackoff)
 	return b/2 + rand.N(b/2+1)
 }
 
 func (r *Relay) post(d *delivery, ts, sig string) (int, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout.D())
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.url, bytes.NewReader(d.body))
 	if err != nil {
@@ -335,7 +335,7 @@ func (s *Service) receive(ctx *fasthttp.RequestCtx) {
 	body := ctx.Request.Body()
 	ts := string(ctx.Request.Header.Peek(contracts.WebhookTimestampHeader))
 	sig := string(ctx.Request.Header.Peek(contracts.WebhookSignatureHeader))
-	if err := contracts.VerifyWebhook([]byte(s.cfg.UpstreamWebhookSecret), ts, sig, body, start, s.cfg.WebhookTolerance.D()); err != nil {
+	if err := contracts.VerifyWebhook([]byte(s.cfg.UpstreamWebhookSecret), ts, sig, body, start, s.cfg.WebhookTolerance); err != nil {
 		outcome = "bad_signature"
 		s.Log.Warn("upstream webhook refused", "request_id", reqID, "err", err)
 		writeJSON(ctx, fasthttp.StatusUnauthorized, contracts.AppendError(nil, contracts.NewError(contracts.ErrInvalidToken, "webhook signature or timestamp invalid", reqID)))

@@ -30,7 +30,6 @@ import (
 	"sync/atomic"
 
 	"github.com/idgate/idgate/gateway/admission"
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/quota"
 )
 
@@ -64,7 +63,7 @@ type Deps struct {
 // Service serves the session routes.
 type Service struct {
 	Deps
-	cfg         config.Sessions
+	cfg         Config
 	callbackURL string
 	relay       *Relay
 
@@ -81,7 +80,7 @@ type Service struct {
 // New loads the remembered sessions, re-reserves the quota units of
 // today's open ones (the counters restart from the ledger's billed count
 // only) and starts the reconciler.
-func New(cfg config.Sessions, d Deps, relay *Relay) (*Service, error) {
+func New(cfg Config, d Deps, relay *Relay) (*Service, error) {
 	s := &Service{Deps: d, cfg: cfg, relay: relay, byID: map[string]*tracked{}, stop: make(chan struct{}), done: make(chan struct{})}
 	s.callbackURL = cfg.CallbackURL
 	if s.callbackURL == "" {

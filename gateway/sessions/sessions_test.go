@@ -22,10 +22,10 @@ import (
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/auth"
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/gateway/ratelimit"
+	"github.com/idgate/idgate/internal/secret"
 )
 
 // fakeUpstream answers every call with the programmed status and body per
@@ -116,18 +116,18 @@ func newFixture(t testing.TB, tenantQuota int64, dbPath string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := auth.NewDirectory([]config.Tenant{
-		{ID: "acme", DailyQuota: tenantQuota, Rate: 1e6, Burst: 1e6, Keys: []config.Key{{ID: "acme-1", Key: "acme-key"}}},
-		{ID: "rival", Rate: 1e6, Burst: 1e6, Keys: []config.Key{{ID: "rival-1", Key: "rival-key"}}},
-		{ID: "slow", Rate: 0.001, Burst: 2, Keys: []config.Key{{ID: "slow-1", Key: "slow-key"}}},
+	dir, err := auth.NewDirectory([]auth.TenantConfig{
+		{ID: "acme", DailyQuota: tenantQuota, Rate: 1e6, Burst: 1e6, Keys: []auth.KeyConfig{{ID: "acme-1", Key: "acme-key"}}},
+		{ID: "rival", Rate: 1e6, Burst: 1e6, Keys: []auth.KeyConfig{{ID: "rival-1", Key: "rival-key"}}},
+		{ID: "slow", Rate: 0.001, Burst: 2, Keys: []auth.KeyConfig{{ID: "slow-1", Key: "slow-key"}}},
 	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cal := quota.NewCalendar(time.UTC)
 	f := &fixture{up: &fakeUpstream{resp: map[string]func() (int, string){}, calls: map[string]int{}}, quota: quota.NewCounter(cal), led: &recLedger{}, store: store, path: dbPath}
-	cfg := config.DefaultSessions()
-	cfg.TenantWebhookSecrets = map[string]string{"acme": "acme-secret"}
+	cfg := DemoConfig()
+	cfg.TenantWebhookSecrets = map[string]secret.Secret{"acme": "acme-secret"}
 	box, err := NewSQLiteOutbox(db)
 	if err != nil {
 		t.Fatal(err)
@@ -516,9 +516,9 @@ func TestRelayRetriesAndSigns(t *testing.T) {
 		done <- contracts.VerifyWebhook([]byte("acme-secret"), r.Header.Get(contracts.WebhookTimestampHeader), r.Header.Get(contracts.WebhookSignatureHeader), b, time.Now(), time.Minute)
 	}))
 	defer srv.Close()
-	cfg := config.DefaultSessions()
-	cfg.TenantWebhookSecrets = map[string]string{"acme": "acme-secret"}
-	cfg.Delivery.InitialBackoff, cfg.Delivery.MaxBackoff = config.Duration(10*time.Millisecond), config.Duration(20*time.Millisecond)
+	cfg := DemoConfig()
+	cfg.TenantWebhookSecrets = map[string]secret.Secret{"acme": "acme-secret"}
+	cfg.Delivery.InitialBackoff, cfg.Delivery.MaxBackoff = 10*time.Millisecond, 20*time.Millisecond
 	r, err := NewRelay(cfg, nil, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -561,8 +561,8 @@ func TestOutboxResumesAfterRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cfg := config.DefaultSessions()
-	cfg.TenantWebhookSecrets = map[string]string{"acme": "acme-secret"}
+	cfg := DemoConfig()
+	cfg.TenantWebhookSecrets = map[string]secret.Secret{"acme": "acme-secret"}
 	r, err := NewRelay(cfg, nil, slog.New(slog.DiscardHandler), box)
 	if err != nil {
 		t.Fatal(err)
@@ -602,7 +602,7 @@ func TestOutboxResumesAfterRestart(t *testing.T) {
 }
 
 func TestBackoffBounds(t *testing.T) {
-	cfg := config.DefaultSessions()
+	cfg := DemoConfig()
 	r := &Relay{cfg: cfg.Delivery}
 	for attempt := 1; attempt <= 12; attempt++ {
 		full := min(time.Second<<(attempt-1), 5*time.Minute)

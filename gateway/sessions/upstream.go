@@ -6,7 +6,6 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/upstream"
 )
 
@@ -28,13 +27,13 @@ type Client struct {
 }
 
 // NewClient builds a client from the upstream config (validated at load).
-func NewClient(c config.Upstream) (*Client, error) {
+func NewClient(c upstream.Config) (*Client, error) {
 	// QR PNGs and results with a portrait are larger than checks.
 	hc, u, err := upstream.NewHostClient(c, max(c.MaxResponseBytes, 4<<20))
 	if err != nil {
 		return nil, fmt.Errorf("sessions: %w", err)
 	}
-	return &Client{hc: hc, host: u.Host, scheme: u.Scheme, auth: "Bearer " + c.Token, timeout: c.Timeout.D()}, nil
+	return &Client{hc: hc, host: u.Host, scheme: u.Scheme, auth: "Bearer " + c.Token.Reveal(), timeout: c.Timeout}, nil
 }
 
 // Do sends one call. The client's own Authorization never gets here.

@@ -13,8 +13,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/deadline"
+	"github.com/idgate/idgate/internal/httpurl"
 )
 
 // Request is what the pipeline hands to Forward.
@@ -58,14 +58,14 @@ type Client struct {
 }
 
 // New builds a client from the upstream config (validated at load).
-func New(c config.Upstream) (*Client, error) {
+func New(c Config) (*Client, error) {
 	hc, u, err := NewHostClient(c, c.MaxResponseBytes)
 	if err != nil {
 		return nil, err
 	}
 	return &Client{
-		hc: hc, host: u.Host, scheme: u.Scheme, auth: "Bearer " + c.Token,
-		timeout: c.Timeout.D(), addr: hc.Addr, dialTO: c.ConnectTimeout.D(),
+		hc: hc, host: u.Host, scheme: u.Scheme, auth: "Bearer " + c.Token.Reveal(),
+		timeout: c.Timeout, addr: hc.Addr, dialTO: c.ConnectTimeout,
 	}, nil
 }
 
@@ -73,10 +73,10 @@ func New(c config.Upstream) (*Client, error) {
 // upstream: the one place for its address, timeouts, TLS and the rule that
 // nothing is ever resent. Callers that must not share a pool (the session
 // API) each build their own.
-func NewHostClient(c config.Upstream, maxResponseBytes int) (*fasthttp.HostClient, *url.URL, error) {
-	u, err := url.Parse(c.URL)
+func NewHostClient(c Config, maxResponseBytes int) (*fasthttp.HostClient, *url.URL, error) {
+	u, err := httpurl.Parse(c.URL)
 	if err != nil {
-		return nil, nil, fmt.Errorf("upstream: %w", err)
+		return nil, nil, fmt.Errorf("upstream: url: %w", err)
 	}
 	addr := u.Host
 	if u.Port() == "" {
@@ -86,20 +86,20 @@ func NewHostClient(c config.Upstream, maxResponseBytes int) (*fasthttp.HostClien
 			addr = net.JoinHostPort(u.Hostname(), "80")
 		}
 	}
-	dialTO := c.ConnectTimeout.D()
+	dialTO := c.ConnectTimeout
 	hc := &fasthttp.HostClient{
 		Addr:                addr,
 		Name:                "idgate-gateway",
 		IsTLS:               u.Scheme == "https",
 		MaxConns:            c.MaxConns,
-		MaxIdleConnDuration: c.MaxIdleConnDuration.D(),
+		MaxIdleConnDuration: c.MaxIdleConnDuration,
 		// No ReadTimeout/WriteTimeout: every call goes through DoTimeout,
 		// whose deadline bounds the write and the read together; the two
 		// per-phase timeouts would only add clock reads to every call.
 		MaxResponseBodySize: maxResponseBytes,
 		// A request waits briefly for a pooled connection instead of
 		// failing at once when every connection is busy.
-		MaxConnWaitTimeout: c.Timeout.D(),
+		MaxConnWaitTimeout: c.Timeout,
 		Dial: func(a string) (net.Conn, error) {
 			c, err := fasthttp.DialTimeout(a, dialTO)
 			if err != nil {

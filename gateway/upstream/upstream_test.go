@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/idgate/idgate/gateway/config"
 )
 
 func TestResultField(t *testing.T) {
@@ -75,8 +73,8 @@ func fakeServer(t *testing.T, h fasthttp.RequestHandler) string {
 
 func client(t *testing.T, url string, timeout time.Duration) *Client {
 	t.Helper()
-	c, err := New(config.Upstream{URL: url, Token: "up-secret", Timeout: config.Duration(timeout),
-		ConnectTimeout: config.Duration(time.Second), MaxConns: 4, MaxIdleConnDuration: config.Duration(time.Second), MaxResponseBytes: 1 << 16})
+	c, err := New(Config{URL: url, Token: "up-secret", Timeout: timeout,
+		ConnectTimeout: time.Second, MaxConns: 4, MaxIdleConnDuration: time.Second, MaxResponseBytes: 1 << 16})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,7 +164,7 @@ func TestForwardErrors(t *testing.T) {
 // BenchmarkBuild is the per-request cost of composing the upstream request
 // and serialising it, without the network.
 func BenchmarkBuild(b *testing.B) {
-	c, err := New(config.Upstream{URL: "http://127.0.0.1:8081", Token: "up-secret", Timeout: config.Duration(time.Second), ConnectTimeout: config.Duration(time.Second), MaxConns: 4})
+	c, err := New(Config{URL: "http://127.0.0.1:8081", Token: "up-secret", Timeout: time.Second, ConnectTimeout: time.Second, MaxConns: 4})
 	if err != nil {
 		b.Fatal(err)
 	}

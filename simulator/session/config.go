@@ -3,11 +3,12 @@ package session
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/idgate/idgate/internal/httpurl"
 )
 
 // Config is the `sessions:` section of the simulator configuration.
@@ -152,8 +153,8 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("sessions.webhook.secret must not be empty"))
 	}
 	if c.PublicURL != "" {
-		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, fmt.Errorf("sessions.public_url %q must be an absolute http(s) URL", c.PublicURL))
+		if err := httpurl.Check(c.PublicURL); err != nil {
+			errs = append(errs, fmt.Errorf("sessions.public_url: %w", err))
 		}
 	}
 	for tok, p := range c.Scenarios {

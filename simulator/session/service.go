@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -29,6 +28,7 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/idcard"
+	"github.com/idgate/idgate/internal/httpurl"
 	"github.com/idgate/idgate/simulator/identity"
 )
 
@@ -235,8 +235,7 @@ func (s *Service) Create(token string, req contracts.CreateSessionRequest, prefe
 		}
 	}
 	if req.CallbackURL != "" {
-		u, err := url.Parse(req.CallbackURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if err := httpurl.Check(req.CallbackURL); err != nil {
 			return contracts.Session{}, errf(contracts.ErrTokenMismatched, "callback_url must be an absolute http(s) URL")
 		}
 	}

@@ -31,20 +31,26 @@ func run() error {
 	adminListen := flag.String("admin-listen", "", "admin listener address (overrides config and "+config.EnvPrefix+"ADMIN_LISTEN)")
 	flag.Parse()
 
-	cfg, err := config.Load(*cfgPath)
+	// The flags win over the file on every load, reloads included, so a
+	// reload never reports them as changed settings.
+	load := func() (config.Config, error) {
+		cfg, err := config.Load(*cfgPath)
+		if *listen != "" {
+			cfg.Listen = *listen
+		}
+		if *adminListen != "" {
+			cfg.Admin.Listen = *adminListen
+		}
+		return cfg, err
+	}
+	cfg, err := load()
 	if err != nil {
 		return err
 	}
 	level, _ := cfg.SlogLevel() // validated at load
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	if *listen != "" {
-		cfg.Listen = *listen
-	}
-	if *adminListen != "" {
-		cfg.Admin.Listen = *adminListen
-	}
 
-	srv, err := server.New(cfg, *cfgPath, log)
+	srv, err := server.New(cfg, *cfgPath, log, server.WithLoader(load))
 	if err != nil {
 		return err
 	}
@@ -70,19 +76,17 @@ func run() error {
 	}
 	srv.Serve(ln, adminLn)
 	log.Info("gateway started", "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
-		"upstream", cfg.Upstream.URL, "store", cfg.Store.Path, "tenants", len(cfg.Tenants), "tls", cfg.TLS.Enabled())
+		"upstream", cfg.Upstream.URL, "store", cfg.Store.Path, "tenants", len(cfg.Auth.Tenants), "tls", cfg.TLS.Enabled())
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	for sig := range sigs {
 		if sig == syscall.SIGHUP {
-			if err := srv.Reload(); err == nil {
-				log.Info("reload done")
-			}
+			_, _ = srv.Reload() // logs what it applied, ignored or refused
 			continue
 		}
 		log.Info("shutting down", "signal", sig.String())
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace.D())
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 		err := srv.Shutdown(ctx)
 		cancel()
 		if err != nil {

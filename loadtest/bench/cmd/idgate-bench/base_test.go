@@ -257,10 +257,10 @@ func TestRaiseTenantLimits(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if c.Listen != "127.0.0.1:1" || len(c.Tenants) != 2 {
+	if c.Listen != "127.0.0.1:1" || len(c.Auth.Tenants) != 2 {
 		t.Fatalf("other settings changed: %+v", c)
 	}
-	for _, tn := range c.Tenants {
+	for _, tn := range c.Auth.Tenants {
 		if tn.Rate != benchRate || tn.Burst != benchBurst || tn.DailyQuota != benchQuota {
 			t.Errorf("tenant %s: rate %v burst %d quota %d, want every limit raised", tn.ID, tn.Rate, tn.Burst, tn.DailyQuota)
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
 	gwconfig "github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/encryption"
 	"github.com/idgate/idgate/loadtest/bench/load"
 )
 
@@ -63,7 +64,7 @@ func setUpEncrypted(dir, simKeyDir string) (encrypted, error) {
 		c.Encryption.UpstreamKeys = []string{"file:" + simPub}
 		for i := range c.Routes {
 			if c.Routes[i].Path == contracts.CheckPath {
-				c.Routes[i].Encryption.Mode = gwconfig.ModeTerminate
+				c.Routes[i].Encryption.Mode = encryption.ModeTerminate
 			}
 		}
 	})

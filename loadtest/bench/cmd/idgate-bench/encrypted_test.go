@@ -9,6 +9,7 @@ import (
 	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/contracts/idcard"
 	gwconfig "github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/encryption"
 )
 
 // The encrypted target's set-up yields a configuration the gateway loads,
@@ -32,7 +33,7 @@ func TestSetUpEncrypted(t *testing.T) {
 	terminating := false
 	for _, r := range cfg.Routes {
 		if r.Path == contracts.CheckPath {
-			terminating = r.Encryption.Mode == gwconfig.ModeTerminate
+			terminating = r.Encryption.Mode == encryption.ModeTerminate
 		}
 	}
 	if !terminating {

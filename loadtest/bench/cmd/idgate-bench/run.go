@@ -539,9 +539,9 @@ func latencyRounds(targets []target, names []string, bodies [][]byte, rate, roun
 // edit, when set, changes the configuration further; the file is name.
 func benchGatewayConfig(dir, name string, edit func(*gwconfig.Config)) (string, error) {
 	cfg := gwconfig.Default()
-	for i := range cfg.Tenants {
-		cfg.Tenants[i].Rate, cfg.Tenants[i].Burst = benchRate, benchBurst
-		cfg.Tenants[i].DailyQuota = benchQuota
+	for i := range cfg.Auth.Tenants {
+		cfg.Auth.Tenants[i].Rate, cfg.Auth.Tenants[i].Burst = benchRate, benchBurst
+		cfg.Auth.Tenants[i].DailyQuota = benchQuota
 	}
 	if edit != nil {
 		edit(&cfg)
