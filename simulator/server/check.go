@@ -95,13 +95,10 @@ func (s *Server) check(c *fiber.Ctx) error {
 		s.finish(ctx, tok, nil, &a, start)
 		return nil
 	}
-	var req contracts.CheckRequest
-	if !decodeFast(body, &req) {
-		var err error
-		if req, err = contracts.DecodeCheckRequest(body); err != nil {
-			s.badBody(ctx, tok, err, &a, start)
-			return nil
-		}
+	req, err := contracts.DecodeCheckRequest(body)
+	if err != nil {
+		s.badBody(ctx, tok, err, &a, start)
+		return nil
 	}
 	now := start
 	if s.clock != nil {
