@@ -60,7 +60,6 @@ type answer struct {
 var (
 	headerPrefer     = []byte("Prefer")
 	headerAuth       = []byte("Authorization")
-	bearer           = []byte("bearer ")
 	jsonContentType  = []byte("application/json")
 	applicationJSON  = "application/json"
 	resultConsistent = stats.ResultIndex(contracts.ResultConsistent)
@@ -199,11 +198,12 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, a *answer) *tokenState {
 		a.setError(contracts.ErrInvalidToken, "missing authorization token", srcAuth)
 		return nil
 	}
-	if len(h) <= len(bearer) || !bytes.EqualFold(h[:len(bearer)], bearer) {
+	secret, ok := contracts.BearerToken(h)
+	if !ok {
 		a.setError(contracts.ErrInvalidToken, "authorization must be: Bearer <token>", srcAuth)
 		return nil
 	}
-	tok := s.tokens[string(bytes.TrimSpace(h[len(bearer):]))]
+	tok := s.tokens[string(secret)]
 	if tok == nil {
 		a.setError(contracts.ErrInvalidToken, "", srcAuth)
 	}
