@@ -1,5 +1,7 @@
 package contracts
 
+import "bytes"
+
 // BearerToken returns the token of an Authorization header value holding
 // bearer credentials (RFC 6750 section 2.1, RFC 7235 section 2.1): the
 // scheme "Bearer" in any letter case, one or more spaces, then a token68.
@@ -7,7 +9,7 @@ package contracts
 // parser may leave) are ignored. The token is a slice of h: nothing is
 // allocated. ok is false for every other value, an empty token included.
 func BearerToken(h []byte) (token []byte, ok bool) {
-	h = trimOWS(h)
+	h = bytes.Trim(h, " \t")
 	const scheme = "bearer"
 	if len(h) < len(scheme)+2 || h[len(scheme)] != ' ' {
 		return nil, false
@@ -55,14 +57,4 @@ func token68Char(c byte) bool {
 		return true
 	}
 	return c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/'
-}
-
-func trimOWS(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
