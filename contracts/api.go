@@ -138,8 +138,12 @@ type ResultInfo struct {
 	Code        ResultCode
 	Description string
 	Billing     Billing
-	// Transient codes say nothing about the identity: a retry may succeed
-	// and the answer must never be cached.
+	// Transient codes say the authority could not answer for a passing
+	// reason (a database exception, an upgrade): they say nothing about the
+	// identity, and asking again shortly may get a real answer, so they are
+	// the ones worth retrying (TransientResults). -7, the daily limit, is
+	// not transient: it holds until the day ends. None of them is billed,
+	// so none is ever cached.
 	Transient bool
 }
 
@@ -152,7 +156,7 @@ var Results = []ResultInfo{
 	{ResultDBError, "Document database service exception", NotBilled, true},
 	{ResultNoRecord, "No record of this ID card in the document database", NotBilled, false},
 	{ResultUpgrading, "The authoritative comparison system is being upgraded, please try again later", NotBilled, true},
-	{ResultDailyLimit, "The number of authentications has exceeded the daily limit", NotBilled, true},
+	{ResultDailyLimit, "The number of authentications has exceeded the daily limit", NotBilled, false},
 }
 
 var resultIndex = func() map[ResultCode]ResultInfo {
@@ -162,6 +166,18 @@ var resultIndex = func() map[ResultCode]ResultInfo {
 	}
 	return m
 }()
+
+// TransientResults lists the transient codes in Results' order: the
+// results a retry policy asks again by default.
+func TransientResults() []ResultCode {
+	var out []ResultCode
+	for _, r := range Results {
+		if r.Transient {
+			out = append(out, r.Code)
+		}
+	}
+	return out
+}
 
 // LookupResult returns the description and billing of a check-2e code.
 func LookupResult(c ResultCode) (ResultInfo, bool) {

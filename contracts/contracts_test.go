@@ -140,6 +140,15 @@ func TestResultTable(t *testing.T) {
 	if _, ok := LookupResult("-8"); ok {
 		t.Error("LookupResult accepted -8")
 	}
+	// Transient: the answers worth asking again shortly, never billed.
+	if got := TransientResults(); !reflect.DeepEqual(got, []ResultCode{ResultDBError, ResultUpgrading}) {
+		t.Errorf("TransientResults() = %v, want [-4 -6]", got)
+	}
+	for _, r := range Results {
+		if r.Transient && r.Billing == Billed {
+			t.Errorf("%s is transient and billed", r.Code)
+		}
+	}
 }
 
 func TestAppendMatchesEncodingJSON(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/idgate/idgate/internal/testbin"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 // reviewFast scales the simulator's session review from 15 minutes to
@@ -17,18 +17,12 @@ const reviewFast = "IDGATE_SIM_SESSIONS_TIME_SCALE=0.0005"
 // afterwards the ledger holds exactly one billing entry per billed session
 // (3 of every 4 outcomes), however often each was polled.
 func TestK6SessionsThroughGateway(t *testing.T) {
-	gw, sim, admin := stackWithAdmin(t, reviewFast)
+	sim, gw := testkit.StartStack(t, reviewFast)
 	const iterations = 16
-	runK6(t, "sessions.js", "BASE_URL="+gw, "API_KEY=demo-key", "SIM_URL="+sim, "VUS=4", "ITERATIONS=16", "POLL_MS=50")
+	runK6(t, "sessions.js", "BASE_URL="+gw.URL, "API_KEY="+testkit.DemoKey, "SIM_URL="+sim.URL, "VUS=4", "ITERATIONS=16", "POLL_MS=50")
 
-	req, _ := http.NewRequest("GET", admin+"/admin/ledger.csv?tenant=demo", nil)
-	req.Header.Set("Authorization", "Bearer gateway-admin-token")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	recs, err := csv.NewReader(resp.Body).ReadAll()
+	_, export := testkit.Call(t, http.MethodGet, gw.AdminURL+"/admin/ledger.csv?tenant=demo", testkit.GatewayAdminToken, "")
+	recs, err := csv.NewReader(strings.NewReader(export)).ReadAll()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,8 +56,6 @@ func TestK6SessionsThroughGateway(t *testing.T) {
 
 // The same script against the simulator alone (both URLs the simulator).
 func TestK6SessionsAgainstSimulator(t *testing.T) {
-	addr := testbin.FreeAddr(t)
-	sim := testbin.Build(t, "./simulator/cmd/simulator")
-	testbin.Start(t, sim, []string{"-listen", addr}, []string{reviewFast}, "http://"+addr+"/healthz")
-	runK6(t, "sessions.js", "BASE_URL=http://"+addr, "API_KEY=sim-token", "SIM_URL=http://"+addr, "VUS=2", "ITERATIONS=4", "POLL_MS=50")
+	sim := testkit.StartSim(t, reviewFast)
+	runK6(t, "sessions.js", "BASE_URL="+sim.URL, "API_KEY="+testkit.SimToken, "SIM_URL="+sim.URL, "VUS=2", "ITERATIONS=4", "POLL_MS=50")
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/quota"
@@ -91,10 +92,8 @@ func Register(app *fiber.App, o Options) {
 }
 
 func (a *api) authorize(c *fiber.Ctx) error {
-	h := c.Get(fiber.HeaderAuthorization)
-	const p = "Bearer "
-	if len(h) <= len(p) || h[:len(p)] != p ||
-		subtle.ConstantTimeCompare([]byte(h[len(p):]), []byte(a.Token.Reveal())) != 1 {
+	tok, ok := contracts.BearerToken(c.Request().Header.Peek(fiber.HeaderAuthorization))
+	if !ok || subtle.ConstantTimeCompare(tok, []byte(a.Token.Reveal())) != 1 {
 		return fail(c, fiber.StatusUnauthorized, "invalid admin token")
 	}
 	return c.Next()

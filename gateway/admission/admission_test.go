@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,22 +14,10 @@ import (
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/idempotency"
-	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/gateway/ratelimit"
+	"github.com/idgate/idgate/internal/testkit"
 )
-
-type memLedger struct {
-	mu      sync.Mutex
-	entries []ledger.Entry
-}
-
-func (m *memLedger) Record(e ledger.Entry) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.entries = append(m.entries, e)
-	return nil
-}
 
 type nopMetrics struct{}
 
@@ -41,7 +28,7 @@ var now = time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
 
 type fixture struct {
 	g     *Gate
-	led   *memLedger
+	led   *testkit.Ledger
 	quota *quota.Counter
 	logs  *bytes.Buffer
 }
@@ -55,7 +42,7 @@ func newFixture(t *testing.T, dailyQuota int64) *fixture {
 		t.Fatal(err)
 	}
 	cal := quota.NewCalendar(time.UTC)
-	f := &fixture{led: &memLedger{}, quota: quota.NewCounter(cal), logs: &bytes.Buffer{}}
+	f := &fixture{led: &testkit.Ledger{}, quota: quota.NewCounter(cal), logs: &bytes.Buffer{}}
 	f.g = &Gate{
 		Auth: auth.NewStore(d), Limits: ratelimit.New(), Quota: f.quota, Ledger: f.led, Calendar: cal,
 		Metrics: nopMetrics{}, IDs: NewIDs(), Log: slog.New(slog.NewJSONHandler(f.logs, nil)),
@@ -154,10 +141,10 @@ func TestSteps(t *testing.T) {
 					t.Fatalf("code %s, want %s", got, tc.wantCode)
 				}
 			}
-			if len(f.led.entries) != len(tc.wantClass) {
-				t.Fatalf("ledger %+v, want classes %v", f.led.entries, tc.wantClass)
+			if len(f.led.Entries()) != len(tc.wantClass) {
+				t.Fatalf("ledger %+v, want classes %v", f.led.Entries(), tc.wantClass)
 			}
-			for i, e := range f.led.entries {
+			for i, e := range f.led.Entries() {
 				if e.Class != string(tc.wantClass[i]) || e.Billed != (tc.wantClass[i] == billing.Billed) || e.Tenant != "t1" || e.KeyID != "k1" {
 					t.Fatalf("entry %d %+v, want class %s", i, e, tc.wantClass[i])
 				}
@@ -184,8 +171,8 @@ func TestEndRecoversPanic(t *testing.T) {
 	if u := f.quota.Tenant("t1", now); u.Used != 0 || u.Reserved != 0 {
 		t.Fatalf("quota %+v after a panic", u)
 	}
-	if len(f.led.entries) != 1 || f.led.entries[0].HTTPStatus != 500 {
-		t.Fatalf("ledger %+v", f.led.entries)
+	if len(f.led.Entries()) != 1 || f.led.Entries()[0].HTTPStatus != 500 {
+		t.Fatalf("ledger %+v", f.led.Entries())
 	}
 	if strings.Contains(f.logs.String(), secret) || !strings.Contains(f.logs.String(), "request handler panicked") {
 		t.Fatalf("log %s", f.logs.String())
@@ -207,8 +194,8 @@ func TestEndRecoversPanicBeforeAuthentication(t *testing.T) {
 		defer f.g.End(&x)
 		panic("early")
 	}()
-	if ctx.Response.StatusCode() != 500 || errorCode(t, ctx) != contracts.ErrAPIError || len(f.led.entries) != 0 {
-		t.Fatalf("status %d body %s ledger %d", ctx.Response.StatusCode(), ctx.Response.Body(), len(f.led.entries))
+	if ctx.Response.StatusCode() != 500 || errorCode(t, ctx) != contracts.ErrAPIError || len(f.led.Entries()) != 0 {
+		t.Fatalf("status %d body %s ledger %d", ctx.Response.StatusCode(), ctx.Response.Body(), len(f.led.Entries()))
 	}
 }
 

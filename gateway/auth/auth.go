@@ -5,13 +5,14 @@
 package auth
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"sort"
 	"sync/atomic"
+
+	"github.com/idgate/idgate/contracts"
 )
 
 // Tenant is a consumer of the gateway.
@@ -122,7 +123,7 @@ func tenantDefaults(ts []TenantConfig, id string) (float64, int) {
 // The map lookup is keyed by the digest, which an attacker cannot steer
 // byte by byte; the final comparison is constant-time all the same.
 func (d *Directory) Authenticate(authorization []byte) (*Key, bool) {
-	secret, ok := bearer(authorization)
+	secret, ok := contracts.BearerToken(authorization)
 	if !ok {
 		return nil, false
 	}
@@ -135,15 +136,6 @@ func (d *Directory) Authenticate(authorization []byte) (*Key, bool) {
 		return nil, false
 	}
 	return k, true
-}
-
-func bearer(h []byte) ([]byte, bool) {
-	const scheme = "bearer "
-	if len(h) <= len(scheme) || !bytes.EqualFold(h[:len(scheme)], []byte(scheme)) {
-		return nil, false
-	}
-	s := bytes.TrimSpace(h[len(scheme):])
-	return s, len(s) > 0
 }
 
 // Key returns a key by id.

@@ -1,5 +1,5 @@
 // Package e2e holds the gateway's end-to-end tests: they build and start the
-// real gateway and simulator binaries (internal/testbin) and check the
+// real gateway and simulator binaries (internal/testkit) and check the
 // gateway's promises against both processes' own records: local rejects
 // never reach the authority, the ledger bills exactly what the authority
 // billed, quotas hold under concurrency and across restarts, and reloads

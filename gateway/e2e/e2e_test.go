@@ -2,15 +2,12 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -18,50 +15,28 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/ledger"
-	"github.com/idgate/idgate/internal/testbin"
+	"github.com/idgate/idgate/internal/testkit"
 	"github.com/idgate/idgate/simulator/stats"
 )
 
-const (
-	simAdminToken = "sim-admin-token"
-	gwAdminToken  = "e2e-admin-token"
-)
+const gwAdminToken = "e2e-admin-token"
 
-type sim struct {
-	url  string
-	proc *testbin.Proc
+// startSim runs the simulator without its journal (the tests read stats).
+func startSim(t *testing.T) *testkit.Sim {
+	t.Helper()
+	return testkit.StartSim(t, "IDGATE_SIM_JOURNAL_ENABLED=false")
 }
 
-func startSim(t *testing.T) *sim {
+// counts is what the simulator answered and billed for the gateway.
+func counts(t *testing.T, s *testkit.Sim) stats.Counts {
 	t.Helper()
-	bin := testbin.Build(t, "./simulator/cmd/simulator")
-	addr := testbin.FreeAddr(t)
-	p := testbin.Start(t, bin, []string{"-listen", addr}, []string{"IDGATE_SIM_JOURNAL_ENABLED=false"}, "http://"+addr+"/healthz")
-	return &sim{url: "http://" + addr, proc: p}
-}
-
-func (s *sim) stats(t *testing.T) stats.Counts {
-	t.Helper()
-	req, _ := http.NewRequest("GET", s.url+"/admin/stats", nil)
-	req.Header.Set("Authorization", "Bearer "+simAdminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var snap stats.Snapshot
-	if err := json.NewDecoder(resp.Body).Decode(&snap); err != nil {
-		t.Fatal(err)
-	}
-	return snap.Tokens["sim-token"]
+	return s.Stats(t).Tokens[testkit.SimToken]
 }
 
 type gateway struct {
-	url, admin string
-	cfgPath    string
-	store      string
-	proc       *testbin.Proc
-	bin        string
+	*testkit.Gateway
+	cfgPath string
+	store   string
 }
 
 // tenantsYAML: tenant "acme" (keys given) and "big" (key big-key, no quota).
@@ -108,38 +83,14 @@ func startGateway(t *testing.T, upstream string, acmeQuota int, acmeKeys ...stri
 	dir := t.TempDir()
 	g := &gateway{cfgPath: filepath.Join(dir, "gateway.yaml"), store: filepath.Join(dir, "var", "ledger.db")}
 	writeConfig(t, g.cfgPath, upstream, g.store, acmeQuota, acmeKeys...)
-	g.bin = testbin.Build(t, "./gateway/cmd/gateway")
-	g.start(t)
+	g.Gateway = testkit.StartGateway(t, []string{"-config", g.cfgPath})
 	return g
 }
 
-func (g *gateway) start(t *testing.T) {
+// ledgerCount counts the entries in the ledger file of a stopped gateway.
+func ledgerCount(t *testing.T, path string, f ledger.Filter, billedOnly bool) int64 {
 	t.Helper()
-	addr, admin := testbin.FreeAddr(t), testbin.FreeAddr(t)
-	g.url, g.admin = "http://"+addr, "http://"+admin
-	g.proc = testbin.Start(t, g.bin, []string{"-config", g.cfgPath, "-listen", addr, "-admin-listen", admin}, nil, g.url+"/healthz")
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (g *gateway) stop(t *testing.T) {
-	t.Helper()
-	if err := g.proc.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := g.proc.Wait(20 * time.Second); err != nil {
-		g.proc.Signal(syscall.SIGQUIT) // a goroutine dump in the output says where it hangs
-		time.Sleep(time.Second)
-		t.Fatalf("gateway exit: %v\n%s", err, g.proc.Output())
-	}
-	if err := g.proc.Wait(30 * time.Second); err != nil {
-		t.Fatalf("gateway exit: %v\n%s", err, g.proc.Output())
-	}
-}
-
-// ledgerCount opens the stopped gateway's ledger.
-func (g *gateway) ledgerCount(t *testing.T, f ledger.Filter, billedOnly bool) int64 {
-	t.Helper()
-	db, err := ledger.OpenDB(g.store)
+	db, err := ledger.OpenDB(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,49 +103,7 @@ func (g *gateway) ledgerCount(t *testing.T, f ledger.Filter, billedOnly bool) in
 	return n
 }
 
-var httpClient = &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
-
-type result struct {
-	status    int
-	code      string // result or error code
-	requestID string
-	err       error
-}
-
-func send(url, key, body, prefer string) result {
-	req, _ := http.NewRequest("POST", url+contracts.CheckPath, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	if prefer != "" {
-		req.Header.Set("Prefer", prefer)
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return result{err: err}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return result{err: err}
-	}
-	r := result{status: resp.StatusCode, requestID: resp.Header.Get("X-Request-Id")}
-	if resp.StatusCode == 200 {
-		var cr contracts.CheckResponse
-		if json.Unmarshal(b, &cr) == nil {
-			r.code = string(cr.Result)
-		}
-	} else {
-		var e contracts.ErrorBody
-		if json.Unmarshal(b, &e) == nil {
-			r.code = string(e.Error.Code)
-		}
-	}
-	return r
-}
-
-func body(name, id string) string { return fmt.Sprintf(`{"name":%q,"id_card":%q}`, name, id) }
+func checkBody(name, id string) string { return fmt.Sprintf(`{"name":%q,"id_card":%q}`, name, id) }
 
 // Identities the test sends: they must never show up in the gateway's logs.
 var people = []struct{ name, id string }{
@@ -206,32 +115,32 @@ var people = []struct{ name, id string }{
 
 func TestLocalRejectsNeverReachUpstream(t *testing.T) {
 	s := startSim(t)
-	g := startGateway(t, s.url, 1000, "acme-key")
+	g := startGateway(t, s.URL, 1000, "acme-key")
 	cases := []struct {
 		name, body, key string
 		status          int
 		code            string
 	}{
-		{"illegal id", body("王小明", "110105194912310021"), "acme-key", 200, "-2"},
-		{"illegal name", body("W", "11010519491231002X"), "acme-key", 200, "-3"},
+		{"illegal id", checkBody("王小明", "110105194912310021"), "acme-key", 200, "-2"},
+		{"illegal name", checkBody("W", "11010519491231002X"), "acme-key", 200, "-3"},
 		{"malformed json", `{"name":`, "acme-key", 400, "token_mismatched"},
 		{"missing field", `{"name":"王小明"}`, "acme-key", 400, "token_mismatched"},
-		{"no key", body("王小明", "11010519491231002X"), "", 401, "invalid_token"},
-		{"bad key", body("王小明", "11010519491231002X"), "nope", 401, "invalid_token"},
+		{"no key", checkBody("王小明", "11010519491231002X"), "", 401, "invalid_token"},
+		{"bad key", checkBody("王小明", "11010519491231002X"), "nope", 401, "invalid_token"},
 	}
 	for _, tc := range cases {
-		r := send(g.url, tc.key, tc.body, "")
-		if r.err != nil || r.status != tc.status || r.code != tc.code {
+		r := testkit.Check(t, g.URL, tc.key, tc.body)
+		if r.Err != nil || r.Status != tc.status || r.Code != tc.code {
 			t.Errorf("%s: %+v, want %d %s", tc.name, r, tc.status, tc.code)
 		}
 	}
-	if st := s.stats(t); st.Requests != 0 {
+	if st := counts(t, s); st.Requests != 0 {
 		t.Fatalf("simulator saw %d requests from local rejects", st.Requests)
 	}
-	if r := send(g.url, "acme-key", body("测试一致", "110101191111110010"), ""); r.status != 200 || r.code != "0" {
+	if r := testkit.Check(t, g.URL, "acme-key", checkBody("测试一致", "110101191111110010")); r.Status != 200 || r.Code != "0" {
 		t.Fatalf("valid request: %+v", r)
 	}
-	if st := s.stats(t); st.Requests != 1 || st.Billed != 1 {
+	if st := counts(t, s); st.Requests != 1 || st.Billed != 1 {
 		t.Fatalf("simulator stats after one valid request: %+v", st)
 	}
 }
@@ -242,48 +151,41 @@ func TestLocalRejectsNeverReachUpstream(t *testing.T) {
 // simulator billed.
 func TestMixedRunReconciles(t *testing.T) {
 	s := startSim(t)
-	g := startGateway(t, s.url, 0, "acme-key")
+	g := startGateway(t, s.URL, 0, "acme-key")
 	prefers := []string{"", "", "", "result=-1", "result=-5", "result=-4", "result=-6", "status=429", "status=500",
 		"fault=connection_reset", "fault=empty_response", "fault=malformed_chunk", "fault=random_then_close", "latency=20ms"}
-	bodies := []string{body(people[0].name, people[0].id), body(people[1].name, people[1].id), body(people[2].name, people[2].id),
-		body(people[3].name, people[3].id), body("W", people[0].id), `{"name":1}`}
+	bodies := []string{checkBody(people[0].name, people[0].id), checkBody(people[1].name, people[1].id), checkBody(people[2].name, people[2].id),
+		checkBody(people[3].name, people[3].id), checkBody("W", people[0].id), `{"name":1}`}
 	const clients, perClient = 32, 40
 	var clientBilled, answered atomic.Int64
-	var wg sync.WaitGroup
-	for c := 0; c < clients; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for i := 0; i < perClient; i++ {
-				n := c*perClient + i
-				r := send(g.url, "acme-key", bodies[n%len(bodies)], prefers[n%len(prefers)])
-				if r.err != nil {
-					t.Errorf("client error: %v", r.err)
-					continue
-				}
-				answered.Add(1)
-				if r.status == 200 && (r.code == "0" || r.code == "-1") {
-					clientBilled.Add(1)
-				}
-				if r.status == 200 && r.code == "" || r.requestID == "" {
-					t.Errorf("answer without result or request id: %+v", r)
-				}
-			}
-		}(c)
-	}
+	wait := testkit.Load{Workers: clients, PerWorker: perClient}.Start(func(c, i int) bool {
+		n := c*perClient + i
+		r := testkit.Check(t, g.URL, "acme-key", bodies[n%len(bodies)], "Prefer", prefers[n%len(prefers)])
+		if r.Err != nil {
+			return true
+		}
+		answered.Add(1)
+		if r.Status == 200 && (r.Code == "0" || r.Code == "-1") {
+			clientBilled.Add(1)
+		}
+		if r.Status == 200 && r.Code == "" || r.RequestID() == "" {
+			t.Errorf("answer without result or request id: %+v", r)
+		}
+		return true
+	})
 	// One hang: the gateway gives up after its 3 s upstream timeout. A
 	// shorter timeout would let slow (race-detector) answers the simulator
 	// billed time out at the gateway, and the ledger would then rightly
 	// disagree with the simulator; this run checks that they agree.
-	if r := send(g.url, "acme-key", bodies[0], "fault=hang"); r.status != 500 || r.code != "api_error" {
+	if r := testkit.Check(t, g.URL, "acme-key", bodies[0], "Prefer", "fault=hang"); r.Status != 500 || r.Code != "api_error" {
 		t.Errorf("hang: %+v", r)
 	}
 	answered.Add(1)
-	wg.Wait()
-	simStats := s.stats(t)
-	g.stop(t)
-	ledgerBilled := g.ledgerCount(t, ledger.Filter{Tenant: "acme"}, true)
-	ledgerAll := g.ledgerCount(t, ledger.Filter{Tenant: "acme"}, false)
+	wait()
+	simStats := counts(t, s)
+	g.Terminate(t)
+	ledgerBilled := ledgerCount(t, g.store, ledger.Filter{Tenant: "acme"}, true)
+	ledgerAll := ledgerCount(t, g.store, ledger.Filter{Tenant: "acme"}, false)
 	t.Logf("answered %d, client billed %d, ledger billed %d, simulator billed %d (requests %d)",
 		answered.Load(), clientBilled.Load(), ledgerBilled, simStats.Billed, simStats.Requests)
 	if ledgerBilled != simStats.Billed || ledgerBilled != clientBilled.Load() || ledgerBilled == 0 {
@@ -293,7 +195,7 @@ func TestMixedRunReconciles(t *testing.T) {
 		t.Fatalf("ledger has %d entries for %d answers", ledgerAll, answered.Load())
 	}
 	// No personal data in the gateway's logs, even after upstream faults.
-	out := g.proc.Output()
+	out := g.Output()
 	if !strings.Contains(out, "upstream answer unusable") {
 		t.Fatal("expected warnings about upstream faults in the log; is the log captured?")
 	}
@@ -308,28 +210,28 @@ func idMask(s string) string { return s[:6] + "…" }
 
 func TestQuotaSurvivesRestart(t *testing.T) {
 	s := startSim(t)
-	g := startGateway(t, s.url, 5, "acme-key")
-	b := body(people[2].name, people[2].id)
+	g := startGateway(t, s.URL, 5, "acme-key")
+	b := checkBody(people[2].name, people[2].id)
 	for i := 0; i < 3; i++ {
-		if r := send(g.url, "acme-key", b, ""); r.status != 200 || r.code != "0" {
+		if r := testkit.Check(t, g.URL, "acme-key", b); r.Status != 200 || r.Code != "0" {
 			t.Fatalf("request %d: %+v", i, r)
 		}
 	}
-	if r := send(g.url, "acme-key", b, "result=-5"); r.status != 200 || r.code != "-5" {
+	if r := testkit.Check(t, g.URL, "acme-key", b, "Prefer", "result=-5"); r.Status != 200 || r.Code != "-5" {
 		t.Fatalf("not billed: %+v", r)
 	}
-	g.stop(t)
-	g.start(t)
+	g.Terminate(t)
+	g.Restart(t)
 	for i, want := range []int{200, 200, 402} {
-		r := send(g.url, "acme-key", b, "")
-		if r.status != want {
+		r := testkit.Check(t, g.URL, "acme-key", b)
+		if r.Status != want {
 			t.Fatalf("after restart, request %d: %+v, want %d", i, r, want)
 		}
-		if want == 402 && r.code != string(contracts.ErrUsedUp) {
-			t.Fatalf("want used_up, got %s", r.code)
+		if want == 402 && r.Code != string(contracts.ErrUsedUp) {
+			t.Fatalf("want used_up, got %s", r.Code)
 		}
 	}
-	if st := s.stats(t); st.Billed != 5 {
+	if st := counts(t, s); st.Billed != 5 {
 		t.Fatalf("simulator billed %d, want 5", st.Billed)
 	}
 }
@@ -338,36 +240,25 @@ func TestQuotaSurvivesRestart(t *testing.T) {
 // key works, the removed one gets 401.
 func TestReloadUnderLoad(t *testing.T) {
 	s := startSim(t)
-	g := startGateway(t, s.url, 0, "stay-key", "leave-key")
+	g := startGateway(t, s.URL, 0, "stay-key", "leave-key")
 	stop := make(chan struct{})
 	var failures, done atomic.Int64
-	var wg sync.WaitGroup
-	for c := 0; c < 8; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				r := send(g.url, "stay-key", body(people[0].name, people[0].id), "")
-				done.Add(1)
-				if r.err != nil || r.status != 200 {
-					failures.Add(1)
-				}
-			}
-		}()
-	}
+	wait := testkit.Load{Workers: 8, Stop: stop}.Start(func(int, int) bool {
+		r := testkit.Check(t, g.URL, "stay-key", checkBody(people[0].name, people[0].id))
+		done.Add(1)
+		if r.Err != nil || r.Status != 200 {
+			failures.Add(1)
+		}
+		return true
+	})
 	time.Sleep(200 * time.Millisecond)
 	for i := 0; i < 3; i++ { // several reloads under load
-		writeConfig(t, g.cfgPath, s.url, g.store, 0, "stay-key", fmt.Sprintf("new-key-%d", i))
-		if err := g.proc.Signal(syscall.SIGHUP); err != nil {
+		writeConfig(t, g.cfgPath, s.URL, g.store, 0, "stay-key", fmt.Sprintf("new-key-%d", i))
+		if err := g.Signal(syscall.SIGHUP); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(5 * time.Second)
-		for send(g.url, fmt.Sprintf("new-key-%d", i), body(people[0].name, people[0].id), "").status != 200 {
+		for testkit.Check(t, g.URL, fmt.Sprintf("new-key-%d", i), checkBody(people[0].name, people[0].id)).Status != 200 {
 			if time.Now().After(deadline) {
 				t.Fatalf("new key %d never accepted", i)
 			}
@@ -375,11 +266,11 @@ func TestReloadUnderLoad(t *testing.T) {
 		}
 	}
 	close(stop)
-	wg.Wait()
-	if r := send(g.url, "leave-key", body(people[0].name, people[0].id), ""); r.status != 401 {
+	wait()
+	if r := testkit.Check(t, g.URL, "leave-key", checkBody(people[0].name, people[0].id)); r.Status != 401 {
 		t.Fatalf("removed key: %+v", r)
 	}
-	if r := send(g.url, "new-key-0", body(people[0].name, people[0].id), ""); r.status != 401 {
+	if r := testkit.Check(t, g.URL, "new-key-0", checkBody(people[0].name, people[0].id)); r.Status != 401 {
 		t.Fatalf("key removed by a later reload: %+v", r)
 	}
 	if failures.Load() != 0 || done.Load() == 0 {
@@ -391,32 +282,27 @@ func TestReloadUnderLoad(t *testing.T) {
 // received has its ledger entry.
 func TestShutdownUnderLoad(t *testing.T) {
 	s := startSim(t)
-	g := startGateway(t, s.url, 0, "acme-key")
+	g := startGateway(t, s.URL, 0, "acme-key")
 	var answered atomic.Int64
-	var wg sync.WaitGroup
-	for c := 0; c < 16; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				prefer := ""
-				if i%5 == 0 {
-					prefer = "latency=30ms"
-				}
-				r := send(g.url, "acme-key", body(people[c%4].name, people[c%4].id), prefer)
-				if r.err != nil {
-					return // the listener is gone
-				}
-				if r.requestID != "" {
-					answered.Add(1)
-				}
-			}
-		}(c)
-	}
+	// Bounded by the shutdown: a client stops at its first failed request.
+	wait := testkit.Load{Workers: 16, For: time.Minute}.Start(func(c, i int) bool {
+		prefer := ""
+		if i%5 == 0 {
+			prefer = "latency=30ms"
+		}
+		r := testkit.TryCheck(g.URL, "acme-key", checkBody(people[c%4].name, people[c%4].id), "Prefer", prefer)
+		if r.Err != nil {
+			return false // the listener is gone
+		}
+		if r.RequestID() != "" {
+			answered.Add(1)
+		}
+		return true
+	})
 	time.Sleep(500 * time.Millisecond)
-	g.stop(t)
-	wg.Wait()
-	n := g.ledgerCount(t, ledger.Filter{}, false)
+	g.Terminate(t)
+	wait()
+	n := ledgerCount(t, g.store, ledger.Filter{}, false)
 	t.Logf("answers %d, ledger entries %d", answered.Load(), n)
 	if n != answered.Load() || n == 0 {
 		t.Fatalf("ledger has %d entries, clients received %d answers", n, answered.Load())
@@ -428,36 +314,29 @@ func TestShutdownUnderLoad(t *testing.T) {
 func TestQuotaExactUnder64Clients(t *testing.T) {
 	const quota, clients, perClient = 40, 64, 4
 	s := startSim(t)
-	g := startGateway(t, s.url, quota, "acme-key")
+	g := startGateway(t, s.URL, quota, "acme-key")
 	var billed, usedUp, other atomic.Int64
-	var wg sync.WaitGroup
-	for c := 0; c < clients; c++ {
-		wg.Add(1)
-		go func(c int) {
-			defer wg.Done()
-			for i := 0; i < perClient; i++ {
-				prefer := ""
-				if (c+i)%4 == 0 {
-					prefer = "result=-5" // not billed: hands its unit back
-				}
-				r := send(g.url, "acme-key", body(people[2].name, people[2].id), prefer)
-				switch {
-				case r.status == 200 && (r.code == "0" || r.code == "-1"):
-					billed.Add(1)
-				case r.status == 402 && r.code == string(contracts.ErrUsedUp):
-					usedUp.Add(1)
-				case r.status == 200 && r.code == "-5":
-				default:
-					other.Add(1)
-				}
-			}
-		}(c)
-	}
-	wg.Wait()
+	testkit.Load{Workers: clients, PerWorker: perClient}.Run(func(c, i int) bool {
+		prefer := ""
+		if (c+i)%4 == 0 {
+			prefer = "result=-5" // not billed: hands its unit back
+		}
+		r := testkit.Check(t, g.URL, "acme-key", checkBody(people[2].name, people[2].id), "Prefer", prefer)
+		switch {
+		case r.Status == 200 && (r.Code == "0" || r.Code == "-1"):
+			billed.Add(1)
+		case r.Status == 402 && r.Code == string(contracts.ErrUsedUp):
+			usedUp.Add(1)
+		case r.Status == 200 && r.Code == "-5":
+		default:
+			other.Add(1)
+		}
+		return true
+	})
 	if billed.Load() != quota || other.Load() != 0 || usedUp.Load() == 0 {
 		t.Fatalf("billed %d (want %d), used_up %d, other %d", billed.Load(), quota, usedUp.Load(), other.Load())
 	}
-	if st := s.stats(t); st.Billed != quota {
+	if st := counts(t, s); st.Billed != quota {
 		t.Fatalf("simulator billed %d, want %d", st.Billed, quota)
 	}
 }

@@ -8,7 +8,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -20,12 +19,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/breaker"
 	"github.com/idgate/idgate/gateway/cache"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/server"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 type resGateway struct {
@@ -71,79 +70,19 @@ func startResGateway(t *testing.T, c server.Config) *resGateway {
 	return &resGateway{s: s, url: "http://" + ln.Addr().String(), adm: "http://" + aln.Addr().String(), path: c.Store.Path}
 }
 
-type answer struct {
-	status   int
-	body     string
-	replayed bool
-	took     time.Duration
-}
-
-var resClient = &http.Client{Timeout: 20 * time.Second}
-
-func post(t *testing.T, url, key, body string, hdr map[string]string) answer {
-	t.Helper()
-	req, _ := http.NewRequest("POST", url+contracts.CheckPath, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	start := time.Now()
-	resp, err := resClient.Do(req)
-	if err != nil {
-		t.Error(err)
-		return answer{}
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return answer{status: resp.StatusCode, body: string(b), replayed: resp.Header.Get("Idempotent-Replayed") == "true", took: time.Since(start)}
-}
-
-func identity(name, id string) string { return fmt.Sprintf(`{"name":%q,"id_card":%q}`, name, id) }
-
-func simDo(t *testing.T, s *sim, method, path, body string) {
-	t.Helper()
-	req, _ := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+simAdminToken)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode >= 300 {
-		t.Fatalf("%s %s: %d", method, path, resp.StatusCode)
-	}
-}
+func isReplay(a testkit.Answer) bool { return a.Header.Get("Idempotent-Replayed") == "true" }
 
 // reconcile stops the gateway and compares its billed ledger entries with
 // the simulator's billed answers.
-func reconcile(t *testing.T, g *resGateway, s *sim) (ledgerBilled int64) {
+func reconcile(t *testing.T, g *resGateway, s *testkit.Sim) (ledgerBilled int64) {
 	t.Helper()
-	if err := g.s.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	n, err := countBilled(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st := s.stats(t)
+	shutdown(t, g)
+	n := ledgerCount(t, g.path, ledger.Filter{}, true)
+	st := counts(t, s)
 	if n != st.Billed {
 		t.Fatalf("ledger billed %d, simulator billed %d (sim stats %+v)", n, st.Billed, st)
 	}
 	return n
-}
-
-func countBilled(g *resGateway) (int64, error) {
-	db, err := ledger.OpenDB(g.path)
-	if err != nil {
-		return 0, err
-	}
-	defer db.Close()
-	var n int64
-	err = db.QueryRow(`SELECT COUNT(*) FROM ledger WHERE billed = 1`).Scan(&n)
-	return n, err
 }
 
 func classCounts(t *testing.T, g *resGateway) map[string]int64 {
@@ -198,17 +137,17 @@ func settledGoroutines(limit int) int {
 func TestResilienceWithSimulator(t *testing.T) {
 	s := startSim(t)
 	// Warm-up: process-wide goroutines fasthttp and fiber start once.
-	c := resConfig(t, s.url)
+	c := resConfig(t, s.URL)
 	g := startResGateway(t, c)
-	post(t, g.url, "acme-key", identity("张三", "11010519491231002X"), nil)
+	testkit.Check(t, g.url, "acme-key", checkBody("张三", "11010519491231002X"))
 	shutdown(t, g)
-	resClient.CloseIdleConnections()
+	testkit.Client.CloseIdleConnections()
 	time.Sleep(200 * time.Millisecond)
 	base := liveGoroutines()
 
 	t.Run("faults, 500 bursts and slow answers", func(t *testing.T) {
-		simDo(t, s, "POST", "/admin/reset", "")
-		simDo(t, s, "PUT", "/admin/scenarios/sim-token", `{
+		s.Admin(t, "POST", "/admin/reset", "")
+		s.Admin(t, "PUT", "/admin/scenarios/sim-token", `{
 		  "seed": 7,
 		  "outcomes": [{"result":"0","weight":40},{"result":"-1","weight":10},{"result":"-4","weight":10},
 		               {"result":"-6","weight":5},{"status":500,"weight":20},{"result":"-5","weight":5}],
@@ -217,50 +156,41 @@ func TestResilienceWithSimulator(t *testing.T) {
 		  "faults": [{"fault":"connection_reset","weight":1},{"fault":"empty_response","weight":1},
 		             {"fault":"malformed_chunk","weight":1},{"fault":"random_then_close","weight":1}]
 		}`)
-		c := resConfig(t, s.url)
+		c := resConfig(t, s.URL)
 		g := startResGateway(t, c)
 		deadline := c.Retry.Deadline
-		var wg sync.WaitGroup
 		var mu sync.Mutex
 		statuses := map[int]int{}
-		for w := range 8 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range 30 {
-					a := post(t, g.url, "acme-key", identity("张三", "11010519491231002X"), nil)
-					if a.took > deadline+500*time.Millisecond {
-						t.Errorf("client %d request %d waited %v (deadline %v)", w, i, a.took, deadline)
-					}
-					mu.Lock()
-					statuses[a.status]++
-					mu.Unlock()
-				}
-			}()
-		}
-		wg.Wait()
+		testkit.Load{Workers: 8, PerWorker: 30}.Run(func(w, i int) bool {
+			a := testkit.Check(t, g.url, "acme-key", checkBody("张三", "11010519491231002X"))
+			if a.Took > deadline+500*time.Millisecond {
+				t.Errorf("client %d request %d waited %v (deadline %v)", w, i, a.Took, deadline)
+			}
+			mu.Lock()
+			statuses[a.Status]++
+			mu.Unlock()
+			return true
+		})
 		// Slow answers inside the deadline are answered and billed; a hang
 		// is cut at the deadline, answered 500 and not billed. (Without the
 		// scenario: its faults would also hit these.)
-		simDo(t, s, "DELETE", "/admin/scenarios/sim-token", "")
-		for _, p := range []string{"latency=400ms", "latency=900ms, result=-1", "fault=hang"} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				a := post(t, g.url, "acme-key", identity("李四", "440524188001010014"), map[string]string{"Prefer": p})
-				if a.took > deadline+500*time.Millisecond {
-					t.Errorf("%s: waited %v (deadline %v)", p, a.took, deadline)
-				}
-				want := 200
-				if p == "fault=hang" {
-					want = 500
-				}
-				if a.status != want {
-					t.Errorf("%s: status %d %s", p, a.status, a.body)
-				}
-			}()
-		}
-		wg.Wait()
+		s.Admin(t, "DELETE", "/admin/scenarios/sim-token", "")
+		prefers := []string{"latency=400ms", "latency=900ms, result=-1", "fault=hang"}
+		testkit.Load{Workers: len(prefers), PerWorker: 1}.Run(func(w, _ int) bool {
+			p := prefers[w]
+			a := testkit.Check(t, g.url, "acme-key", checkBody("李四", "440524188001010014"), "Prefer", p)
+			if a.Took > deadline+500*time.Millisecond {
+				t.Errorf("%s: waited %v (deadline %v)", p, a.Took, deadline)
+			}
+			want := 200
+			if p == "fault=hang" {
+				want = 500
+			}
+			if a.Status != want {
+				t.Errorf("%s: status %d %s", p, a.Status, a.Body)
+			}
+			return true
+		})
 		billed := reconcile(t, g, s)
 		cls := classCounts(t, g)
 		t.Logf("statuses %v, classes %v, billed %d", statuses, cls, billed)
@@ -275,7 +205,7 @@ func TestResilienceWithSimulator(t *testing.T) {
 	})
 
 	t.Run("which faults are retried", func(t *testing.T) {
-		c := resConfig(t, s.url)
+		c := resConfig(t, s.URL)
 		g := startResGateway(t, c)
 		for _, tc := range []struct {
 			prefer string
@@ -295,50 +225,45 @@ func TestResilienceWithSimulator(t *testing.T) {
 			{"result=-1", 1, 200},
 			{"result=0", 1, 200},
 		} {
-			simDo(t, s, "POST", "/admin/reset", "")
-			a := post(t, g.url, "acme-key", identity("张三", "11010519491231002X"), map[string]string{"Prefer": tc.prefer})
-			if st := s.stats(t); st.Requests != tc.calls || a.status != tc.status {
-				t.Errorf("%s: %d upstream calls, status %d; want %d, %d", tc.prefer, st.Requests, a.status, tc.calls, tc.status)
+			s.Admin(t, "POST", "/admin/reset", "")
+			a := testkit.Check(t, g.url, "acme-key", checkBody("张三", "11010519491231002X"), "Prefer", tc.prefer)
+			if st := counts(t, s); st.Requests != tc.calls || a.Status != tc.status {
+				t.Errorf("%s: %d upstream calls, status %d; want %d, %d", tc.prefer, st.Requests, a.Status, tc.calls, tc.status)
 			}
 		}
 		shutdown(t, g) // the simulator was reset per case: nothing to reconcile
 	})
 
 	t.Run("cache, singleflight and tenant isolation", func(t *testing.T) {
-		simDo(t, s, "POST", "/admin/reset", "")
-		c := resConfig(t, s.url)
+		s.Admin(t, "POST", "/admin/reset", "")
+		c := resConfig(t, s.URL)
 		c.Cache.Enabled = true
 		g := startResGateway(t, c)
-		body := identity("王五", "11010519491231002X")
-		var wg sync.WaitGroup
-		for range 16 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				if a := post(t, g.url, "acme-key", body, nil); a.status != 200 || !strings.Contains(a.body, `"result":"0"`) {
-					t.Errorf("status %d %s", a.status, a.body)
-				}
-			}()
-		}
-		wg.Wait()
+		body := checkBody("王五", "11010519491231002X")
+		testkit.Load{Workers: 16, PerWorker: 1}.Run(func(int, int) bool {
+			if a := testkit.Check(t, g.url, "acme-key", body); a.Status != 200 || !strings.Contains(a.Body, `"result":"0"`) {
+				t.Errorf("status %d %s", a.Status, a.Body)
+			}
+			return true
+		})
 		// A later identical request is a plain hit.
-		post(t, g.url, "acme-key", body, nil)
-		if st := s.stats(t); st.Billed != 1 {
+		testkit.Check(t, g.url, "acme-key", body)
+		if st := counts(t, s); st.Billed != 1 {
 			t.Errorf("17 identical requests cost %d upstream charges, want 1", st.Billed)
 		}
 		// Another tenant never sees acme's entry.
-		post(t, g.url, "globex-key", body, nil)
-		if st := s.stats(t); st.Billed != 2 {
+		testkit.Check(t, g.url, "globex-key", body)
+		if st := counts(t, s); st.Billed != 2 {
 			t.Errorf("globex was served acme's entry (sim billed %d, want 2)", st.Billed)
 		}
 		// Transient answers are never cached: each repeat goes upstream.
 		for range 3 {
-			a := post(t, g.url, "acme-key", identity("赵六", "110101191111110045"), nil) // magic -4
-			if !strings.Contains(a.body, `"result":"-4"`) {
-				t.Errorf("magic -4: %d %s", a.status, a.body)
+			a := testkit.Check(t, g.url, "acme-key", checkBody("赵六", "110101191111110045")) // magic -4
+			if !strings.Contains(a.Body, `"result":"-4"`) {
+				t.Errorf("magic -4: %d %s", a.Status, a.Body)
 			}
 		}
-		if st := s.stats(t); st.Results["-4"] != 3*int64(c.Retry.MaxAttempts) {
+		if st := counts(t, s); st.Results["-4"] != 3*int64(c.Retry.MaxAttempts) {
 			t.Errorf("-4 asked upstream %d times, want %d (3 requests × %d attempts, never cached)", st.Results["-4"], 3*c.Retry.MaxAttempts, c.Retry.MaxAttempts)
 		}
 		// Purge per pair: the next request goes upstream again.
@@ -347,8 +272,8 @@ func TestResilienceWithSimulator(t *testing.T) {
 			t.Fatalf("purge: %d", code)
 		}
 		time.Sleep(2 * time.Millisecond)
-		post(t, g.url, "acme-key", body, nil)
-		if st := s.stats(t); st.Billed != 3 {
+		testkit.Check(t, g.url, "acme-key", body)
+		if st := counts(t, s); st.Billed != 3 {
 			t.Errorf("after the purge sim billed %d, want 3", st.Billed)
 		}
 		reconcile(t, g, s)
@@ -359,23 +284,23 @@ func TestResilienceWithSimulator(t *testing.T) {
 	})
 
 	t.Run("cache hits and the tenant's quota policy", func(t *testing.T) {
-		simDo(t, s, "POST", "/admin/reset", "")
-		c := resConfig(t, s.url)
+		s.Admin(t, "POST", "/admin/reset", "")
+		c := resConfig(t, s.URL)
 		c.Cache.Enabled = true
 		c.Cache.Tenants = map[string]cache.TenantConfig{"acme": {CountQuota: true}}
 		c.Auth.Tenants[0].DailyQuota, c.Auth.Tenants[1].DailyQuota = 2, 1
 		g := startResGateway(t, c)
-		body := identity("王五", "11010519491231002X")
+		body := checkBody("王五", "11010519491231002X")
 		// acme counts hits: miss (unit 1), hit (unit 2), hit refused.
 		// globex does not: miss (its only unit), then hits for free.
 		for i, want := range []int{200, 200, 402} {
-			if a := post(t, g.url, "acme-key", body, nil); a.status != want {
-				t.Errorf("acme request %d: %d %s, want %d", i, a.status, a.body, want)
+			if a := testkit.Check(t, g.url, "acme-key", body); a.Status != want {
+				t.Errorf("acme request %d: %d %s, want %d", i, a.Status, a.Body, want)
 			}
 		}
 		for i := range 4 {
-			if a := post(t, g.url, "globex-key", body, nil); a.status != 200 {
-				t.Errorf("globex request %d: %d %s", i, a.status, a.body)
+			if a := testkit.Check(t, g.url, "globex-key", body); a.Status != 200 {
+				t.Errorf("globex request %d: %d %s", i, a.Status, a.Body)
 			}
 		}
 		reconcile(t, g, s)
@@ -385,105 +310,103 @@ func TestResilienceWithSimulator(t *testing.T) {
 		// The counted hit survives a restart: acme's quota is still used up.
 		c2 := c
 		g2 := startResGateway(t, c2)
-		if a := post(t, g2.url, "acme-key", body, nil); a.status != 402 {
-			t.Errorf("after a restart acme got %d, want 402 (2 units used: 1 billed + 1 counted hit)", a.status)
+		if a := testkit.Check(t, g2.url, "acme-key", body); a.Status != 402 {
+			t.Errorf("after a restart acme got %d, want 402 (2 units used: 1 billed + 1 counted hit)", a.Status)
 		}
 		shutdown(t, g2)
 	})
 
 	t.Run("idempotency keys", func(t *testing.T) {
-		simDo(t, s, "POST", "/admin/reset", "")
-		c := resConfig(t, s.url)
+		s.Admin(t, "POST", "/admin/reset", "")
+		c := resConfig(t, s.URL)
 		g := startResGateway(t, c)
-		body := identity("张三", "11010519491231002X")
-		hdr := map[string]string{"Idempotency-Key": "order-42", "Prefer": "latency=100ms"}
-		var wg sync.WaitGroup
-		answers := make([]answer, 8)
-		for i := range answers {
-			wg.Add(1)
-			go func() { defer wg.Done(); answers[i] = post(t, g.url, "acme-key", body, hdr) }()
-		}
-		wg.Wait()
+		body := checkBody("张三", "11010519491231002X")
+		hdr := []string{"Idempotency-Key", "order-42", "Prefer", "latency=100ms"}
+		answers := make([]testkit.Answer, 8)
+		testkit.Load{Workers: len(answers), PerWorker: 1}.Run(func(w, _ int) bool {
+			answers[w] = testkit.Check(t, g.url, "acme-key", body, hdr...)
+			return true
+		})
 		replayed := 0
 		for _, a := range answers {
-			if a.status != 200 || a.body != answers[0].body {
-				t.Errorf("duplicate answered %d %s, first %s", a.status, a.body, answers[0].body)
+			if a.Status != 200 || a.Body != answers[0].Body {
+				t.Errorf("duplicate answered %d %s, first %s", a.Status, a.Body, answers[0].Body)
 			}
-			if a.replayed {
+			if isReplay(a) {
 				replayed++
 			}
 		}
 		if replayed != 7 {
 			t.Errorf("%d replays, want 7", replayed)
 		}
-		a := post(t, g.url, "acme-key", body, hdr)
-		if !a.replayed || a.body != answers[0].body {
+		a := testkit.Check(t, g.url, "acme-key", body, hdr...)
+		if !isReplay(a) || a.Body != answers[0].Body {
 			t.Errorf("a later retry: %+v", a)
 		}
-		a = post(t, g.url, "acme-key", identity("李四", "440524188001010014"), hdr)
-		if a.status != 400 || !strings.Contains(a.body, "token_mismatched") || !strings.Contains(a.body, "different request body") {
-			t.Errorf("same key, other body: %d %s", a.status, a.body)
+		a = testkit.Check(t, g.url, "acme-key", checkBody("李四", "440524188001010014"), hdr...)
+		if a.Status != 400 || !strings.Contains(a.Body, "token_mismatched") || !strings.Contains(a.Body, "different request body") {
+			t.Errorf("same key, other body: %d %s", a.Status, a.Body)
 		}
 		// Scoped per tenant: globex's order-42 is its own.
-		if a := post(t, g.url, "globex-key", body, hdr); a.replayed {
+		if a := testkit.Check(t, g.url, "globex-key", body, hdr...); isReplay(a) {
 			t.Error("globex replayed acme's answer")
 		}
-		if st := s.stats(t); st.Billed != 2 {
+		if st := counts(t, s); st.Billed != 2 {
 			t.Errorf("sim billed %d, want 2 (one per tenant)", st.Billed)
 		}
 		// A failed first try is not stored: the retry with the key runs.
-		fail := map[string]string{"Idempotency-Key": "order-43", "Prefer": "status=500"}
-		if a := post(t, g.url, "acme-key", body, fail); a.status != 500 || a.replayed {
+		fail := []string{"Idempotency-Key", "order-43", "Prefer", "status=500"}
+		if a := testkit.Check(t, g.url, "acme-key", body, fail...); a.Status != 500 || isReplay(a) {
 			t.Errorf("first try: %+v", a)
 		}
-		if a := post(t, g.url, "acme-key", body, map[string]string{"Idempotency-Key": "order-43"}); a.status != 200 || a.replayed {
+		if a := testkit.Check(t, g.url, "acme-key", body, "Idempotency-Key", "order-43"); a.Status != 200 || isReplay(a) {
 			t.Errorf("retry after a failure: %+v", a)
 		}
-		if a := post(t, g.url, "acme-key", body, map[string]string{"Idempotency-Key": "bad key"}); a.status != 400 {
-			t.Errorf("a key with a space: %d", a.status)
+		if a := testkit.Check(t, g.url, "acme-key", body, "Idempotency-Key", "bad key"); a.Status != 400 {
+			t.Errorf("a key with a space: %d", a.Status)
 		}
 		reconcile(t, g, s)
 	})
 
 	t.Run("circuit breaker opens, half-opens, closes", func(t *testing.T) {
-		simDo(t, s, "POST", "/admin/reset", "")
-		c := resConfig(t, s.url)
+		s.Admin(t, "POST", "/admin/reset", "")
+		c := resConfig(t, s.URL)
 		c.Breaker = breaker.Config{Enabled: true, FailureRatio: 0.5, MinRequests: 4, Window: time.Minute,
 			OpenFor: 300 * time.Millisecond, HalfOpenProbes: 1}
 		c.Retry.MaxAttempts = 1
 		g := startResGateway(t, c)
-		body := identity("张三", "11010519491231002X")
+		body := checkBody("张三", "11010519491231002X")
 		// Failures a test asks for by Prefer are excused: they never open it.
 		for range 6 {
-			if a := post(t, g.url, "acme-key", body, map[string]string{"Prefer": "status=500"}); a.status != 500 {
-				t.Fatalf("Prefer status=500: got %d", a.status)
+			if a := testkit.Check(t, g.url, "acme-key", body, "Prefer", "status=500"); a.Status != 500 {
+				t.Fatalf("Prefer status=500: got %d", a.Status)
 			}
 		}
 		if code, b := getReadyz(t, g); code != 200 || !strings.Contains(b, `"breaker":"closed"`) {
 			t.Fatalf("excused failures opened the breaker: readyz %d %s", code, b)
 		}
 		// Failures the upstream decides itself (a scenario) count.
-		simDo(t, s, "PUT", "/admin/scenarios/sim-token", `{"seed":1,"outcomes":[{"status":500,"weight":1}]}`)
+		s.Admin(t, "PUT", "/admin/scenarios/sim-token", `{"seed":1,"outcomes":[{"status":500,"weight":1}]}`)
 		for range 4 {
-			if a := post(t, g.url, "acme-key", body, nil); a.status != 500 {
-				t.Fatalf("scenario 500: got %d", a.status)
+			if a := testkit.Check(t, g.url, "acme-key", body); a.Status != 500 {
+				t.Fatalf("scenario 500: got %d", a.Status)
 			}
 		}
-		simDo(t, s, "DELETE", "/admin/scenarios/sim-token", "")
-		before := s.stats(t).Requests
-		a := post(t, g.url, "acme-key", body, nil)
-		if a.status != 503 || !strings.Contains(a.body, "service_unavailable") {
-			t.Fatalf("open breaker answered %d %s", a.status, a.body)
+		s.Admin(t, "DELETE", "/admin/scenarios/sim-token", "")
+		before := counts(t, s).Requests
+		a := testkit.Check(t, g.url, "acme-key", body)
+		if a.Status != 503 || !strings.Contains(a.Body, "service_unavailable") {
+			t.Fatalf("open breaker answered %d %s", a.Status, a.Body)
 		}
-		if s.stats(t).Requests != before {
+		if counts(t, s).Requests != before {
 			t.Fatal("an open breaker called the upstream")
 		}
 		if code, b := getReadyz(t, g); code != 503 || !strings.Contains(b, `"breaker":"open"`) {
 			t.Fatalf("readyz %d %s", code, b)
 		}
 		time.Sleep(350 * time.Millisecond)
-		if a := post(t, g.url, "acme-key", body, nil); a.status != 200 {
-			t.Fatalf("half-open probe: %d %s", a.status, a.body)
+		if a := testkit.Check(t, g.url, "acme-key", body); a.Status != 200 {
+			t.Fatalf("half-open probe: %d %s", a.Status, a.Body)
 		}
 		if code, b := getReadyz(t, g); code != 200 || !strings.Contains(b, `"breaker":"closed"`) {
 			t.Fatalf("readyz after recovery %d %s", code, b)
@@ -494,7 +417,7 @@ func TestResilienceWithSimulator(t *testing.T) {
 		}
 	})
 
-	resClient.CloseIdleConnections()
+	testkit.Client.CloseIdleConnections()
 	if n := settledGoroutines(base); n > base {
 		buf := make([]byte, 1<<20)
 		t.Fatalf("goroutines: %d before, %d after\n%s", base, n, buf[:runtime.Stack(buf, true)])
@@ -503,26 +426,12 @@ func TestResilienceWithSimulator(t *testing.T) {
 
 func getReadyz(t *testing.T, g *resGateway) (int, string) {
 	t.Helper()
-	resp, err := resClient.Get(g.adm + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testkit.Call(t, http.MethodGet, g.adm+"/readyz", "", "")
 }
 
 func adminDo(t *testing.T, g *resGateway, method, path, body string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(method, g.adm+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer gateway-admin-token")
-	resp, err := resClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testkit.Call(t, method, g.adm+path, testkit.GatewayAdminToken, body)
 }
 
 func shutdown(t *testing.T, g *resGateway) {

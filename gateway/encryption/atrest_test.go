@@ -25,7 +25,7 @@ import (
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/contracts/idcard"
-	"github.com/idgate/idgate/internal/testbin"
+	"github.com/idgate/idgate/internal/testkit"
 	"github.com/idgate/idgate/simulator/identity"
 )
 
@@ -71,14 +71,8 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 		t.Skip("builds and runs the binaries")
 	}
 	dir := t.TempDir()
-	simBin := testbin.Build(t, "./simulator/cmd/simulator")
-	gwBin := testbin.Build(t, "./gateway/cmd/gateway")
-
-	simAddr := testbin.FreeAddr(t)
 	simKeys := filepath.Join(dir, "sim-keys")
-	sim := testbin.Start(t, simBin, []string{"-listen", simAddr}, []string{
-		"IDGATE_SIM_ENCRYPTION_KEY_DIR=" + simKeys, "IDGATE_SIM_LOG_LEVEL=debug",
-	}, "http://"+simAddr+"/healthz")
+	sim := testkit.StartSim(t, "IDGATE_SIM_ENCRYPTION_KEY_DIR="+simKeys, "IDGATE_SIM_LOG_LEVEL=debug")
 
 	// The operator copies the simulator's public keys to files.
 	simTo := map[fieldcrypto.Algorithm]fieldcrypto.Recipient{}
@@ -95,13 +89,13 @@ func TestNoPersonalDataAtRest(t *testing.T) {
 	gwPaths, gwTo := keyFiles(t, filepath.Join(dir, "gw-keys"))
 	certFile, keyFile, pool := selfSigned(t, dir)
 	store := filepath.Join(dir, "ledger.db")
-	gwAddr, adminAddr := testbin.FreeAddr(t), testbin.FreeAddr(t)
+	gwAddr, adminAddr := testkit.FreeAddr(t), testkit.FreeAddr(t)
 	cfg := fmt.Sprintf(`
 listen: %q
 admin: {listen: %q, token: at-rest-admin}
 log_level: debug
 timezone: UTC
-upstream: {url: "http://%s", token: sim-token}
+upstream: {url: %q, token: sim-token}
 store: {path: %q}
 tls: {cert_file: %q, key_file: %q}
 encryption:
@@ -114,14 +108,14 @@ routes:
   - {name: passthrough, path: %s, upstream_path: %s, local_validation: true, local_answers: {illegal_id: "-2", illegal_name: "-3"}, results: %s}
 tenants:
   - {id: t1, rate: 1000, burst: 1000, keys: [{id: k1, key: at-rest-key}]}
-`, gwAddr, adminAddr, simAddr, store, certFile, keyFile, "file:"+gwPaths[0], "file:"+gwPaths[1],
+`, gwAddr, adminAddr, sim.URL, store, certFile, keyFile, "file:"+gwPaths[0], "file:"+gwPaths[1],
 		strings.Join(upstreamKeys, ", "),
 		pathTerminate, resultsYAML(), pathEncUp, contracts.CheckPath, resultsYAML(), pathPass, contracts.CheckPath, resultsYAML())
 	cfgPath := filepath.Join(dir, "gateway.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	gw := testbin.Start(t, gwBin, []string{"-config", cfgPath}, nil, "http://"+adminAddr+"/healthz")
+	gw := testkit.Start(t, testkit.Build(t, "./gateway/cmd/gateway"), []string{"-config", cfgPath}, nil, "http://"+adminAddr+"/healthz")
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
 	post := func(path string, body []byte) (int, []byte) {
@@ -189,7 +183,7 @@ tenants:
 	}
 	// Metrics pages, read while the processes run.
 	var scanned bytes.Buffer
-	for _, u := range []string{"http://" + adminAddr + "/metrics", "http://" + simAddr + "/metrics"} {
+	for _, u := range []string{"http://" + adminAddr + "/metrics", sim.URL + "/metrics"} {
 		resp, err := http.Get(u)
 		if err != nil {
 			t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"net"
 	"path/filepath"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/encryption"
 	"github.com/idgate/idgate/gateway/server"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 // The performance target: whole requests through the gateway in
@@ -95,18 +95,11 @@ func benchName(alg fieldcrypto.Algorithm) string {
 // stubUpstream answers every check with a plain "0" over loopback TCP.
 func stubUpstream(b *testing.B) string {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
 	body := contracts.AppendResponse(nil, contracts.CheckResponse{Result: contracts.ResultConsistent, Description: contracts.Results[0].Description})
-	s := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+	return "http://" + testkit.Serve(b, func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBody(body)
-	}}
-	go s.Serve(ln)
-	b.Cleanup(func() { s.Shutdown() })
-	return "http://" + ln.Addr().String()
+	})
 }
 
 // benchGateway is a gateway with one terminate route in front of the stub,
@@ -288,36 +281,19 @@ func BenchmarkTerminateVsUnwrap(b *testing.B) {
 	}
 }
 
-// drive runs fn from workers goroutines for about d and counts the calls.
+// drive runs fn from workers goroutines for about d and counts the calls;
+// a worker stops at its first error, which drive returns.
 func drive(fn func() error, workers int, d time.Duration) (int64, time.Duration, error) {
-	var n atomic.Int64
 	var first atomic.Pointer[error]
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if err := fn(); err != nil {
-					first.CompareAndSwap(nil, &err)
-					return
-				}
-				n.Add(1)
-			}
-		}()
-	}
-	time.Sleep(d)
-	close(stop)
-	wg.Wait()
+	n, took := testkit.Load{Workers: workers, For: d}.Run(func(int, int) bool {
+		if err := fn(); err != nil {
+			first.CompareAndSwap(nil, &err)
+			return false
+		}
+		return true
+	})
 	if p := first.Load(); p != nil {
 		return 0, 0, *p
 	}
-	return n.Load(), time.Since(start), nil
+	return n, took, nil
 }

@@ -23,7 +23,7 @@ import (
 	"github.com/idgate/idgate/gateway/encryption"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/server"
-	"github.com/idgate/idgate/internal/testbin"
+	"github.com/idgate/idgate/internal/testkit"
 	simconfig "github.com/idgate/idgate/simulator/config"
 	simserver "github.com/idgate/idgate/simulator/server"
 )
@@ -94,12 +94,12 @@ type env struct {
 	// gwTo seals for the gateway's keys, simTo for the simulator's.
 	gwTo, simTo map[fieldcrypto.Algorithm]fieldcrypto.Recipient
 	dir         string
-	logs        *testbin.SyncBuffer
+	logs        *testkit.SyncBuffer
 }
 
 func newEnv(t testing.TB, mutate func(*server.Config)) *env {
 	t.Helper()
-	e := &env{dir: t.TempDir(), logs: &testbin.SyncBuffer{}}
+	e := &env{dir: t.TempDir(), logs: &testkit.SyncBuffer{}}
 
 	scfg := simconfig.Default()
 	scfg.Encryption.KeyDir = filepath.Join(e.dir, "sim-keys")

@@ -7,13 +7,9 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/auth"
-	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/upstream"
+	"github.com/idgate/idgate/internal/testkit"
 )
-
-type nopLedger struct{}
-
-func (nopLedger) Record(ledger.Entry) error { return nil }
 
 // BenchmarkServe is the pipeline alone (every step on, upstream faked in
 // memory, ledger discarding): the gateway's own cost per request.
@@ -22,7 +18,7 @@ func BenchmarkServe(b *testing.B) {
 	// default harness's 1e6/s with a 1e6 burst ran dry when a fast run
 	// made b.N two million.
 	h := newHarness(b, []auth.TenantConfig{{ID: "t1", Rate: 1e12, Burst: 1e12, Keys: []auth.KeyConfig{{ID: "k1", Key: "good-key"}}}})
-	h.p.Ledger = nopLedger{}
+	h.p.Ledger = &testkit.Ledger{Discard: true}
 	body := []byte(goodBody())
 	up := []byte(`{"result":"0","description":"Name and ID card number are consistent"}`)
 	h.p.Forward = forwardFunc(func(r *upstream.Request, resp *fasthttp.Response) error {

@@ -18,10 +18,10 @@ import (
 	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/billing"
-	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/gateway/ratelimit"
 	"github.com/idgate/idgate/gateway/upstream"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 // fakeUpstream answers every forward with a fixed response or error.
@@ -52,25 +52,6 @@ func (f *fakeUpstream) Forward(r *upstream.Request, resp *fasthttp.Response) err
 	return nil
 }
 
-// memLedger keeps entries in memory.
-type memLedger struct {
-	mu      sync.Mutex
-	entries []ledger.Entry
-}
-
-func (m *memLedger) Record(e ledger.Entry) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.entries = append(m.entries, e)
-	return nil
-}
-
-func (m *memLedger) all() []ledger.Entry {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]ledger.Entry(nil), m.entries...)
-}
-
 type nopMetrics struct{}
 
 func (nopMetrics) Observe(string, string, string, time.Duration) {}
@@ -79,7 +60,7 @@ func (nopMetrics) ObserveUpstream(string, time.Duration)         {}
 type harness struct {
 	p     *Pipeline
 	up    *fakeUpstream
-	led   *memLedger
+	led   *testkit.Ledger
 	quota *quota.Counter
 	route *Route
 }
@@ -98,7 +79,7 @@ func newHarness(t testing.TB, tenants []auth.TenantConfig) *harness {
 	cal := quota.NewCalendar(time.UTC)
 	q := quota.NewCounter(cal)
 	up := &fakeUpstream{status: 200, body: `{"result":"0","description":"Name and ID card number are consistent"}`}
-	led := &memLedger{}
+	led := &testkit.Ledger{}
 	rt, err := NewRoute(billing.CheckRoute())
 	if err != nil {
 		t.Fatal(err)
@@ -233,7 +214,7 @@ func TestClasses(t *testing.T) {
 			if tc.upHeader["Retry-After"] != "" && string(resp.Header.Peek("Retry-After")) != tc.upHeader["Retry-After"] {
 				t.Error("upstream Retry-After not passed on")
 			}
-			es := h.led.all()
+			es := h.led.Entries()
 			if len(es) != 1 {
 				t.Fatalf("ledger entries %d, want 1", len(es))
 			}
@@ -287,7 +268,7 @@ func TestAuthentication(t *testing.T) {
 				if c := errorCode(t, resp); c != contracts.ErrInvalidToken {
 					t.Fatalf("code %s", c)
 				}
-				if n := len(h.led.all()); n != 0 || h.up.calls.Load() != 0 {
+				if n := len(h.led.Entries()); n != 0 || h.up.calls.Load() != 0 {
 					t.Fatalf("unauthenticated request recorded (%d) or forwarded", n)
 				}
 			}
@@ -336,7 +317,7 @@ func TestRateLimitHeaders(t *testing.T) {
 	if h.up.calls.Load() != 3 {
 		t.Fatal("rate-limited request forwarded")
 	}
-	es := h.led.all()
+	es := h.led.Entries()
 	if es[len(es)-1].Class != string(billing.RateLimited) {
 		t.Fatalf("last class %s", es[len(es)-1].Class)
 	}
@@ -387,7 +368,7 @@ func TestQuotaExactUnderConcurrency(t *testing.T) {
 		t.Fatalf("billed %d (want %d), used_up %d, other %d", billed.Load(), quotaN, usedUp.Load(), other.Load())
 	}
 	var ledgerBilled int64
-	for _, e := range h.led.all() {
+	for _, e := range h.led.Entries() {
 		if e.Billed {
 			ledgerBilled++
 		}
@@ -433,7 +414,7 @@ func TestEncryptedRequestSkipsLocalValidation(t *testing.T) {
 	if resp.StatusCode() != 200 || h.up.calls.Load() != 1 {
 		t.Fatalf("status %d calls %d", resp.StatusCode(), h.up.calls.Load())
 	}
-	if e := h.led.all()[0]; e.IDMasked != "encrypted" {
+	if e := h.led.Entries()[0]; e.IDMasked != "encrypted" {
 		t.Fatalf("masked %q", e.IDMasked)
 	}
 }
@@ -512,7 +493,7 @@ func TestPooledStateCarriesNothingOver(t *testing.T) {
 	}
 	for i, tc := range cases {
 		h.do(tc.body, tc.opts...)
-		es := h.led.all()
+		es := h.led.Entries()
 		if len(es) != i+1 {
 			t.Fatalf("%s: %d ledger entries, want %d", tc.name, len(es), i+1)
 		}

@@ -42,7 +42,7 @@ func TestUpstreamOutcomes(t *testing.T) {
 			if resp.StatusCode() != tc.status || (tc.code != "" && errorCode(t, resp) != tc.code) {
 				t.Fatalf("%d %s", resp.StatusCode(), resp.Body())
 			}
-			e := h.led.all()[0]
+			e := h.led.Entries()[0]
 			if e.Class != string(tc.class) || e.Billed != (tc.class == billing.Billed) {
 				t.Fatalf("ledger %+v, want class %s", e, tc.class)
 			}
@@ -75,7 +75,7 @@ func TestIdempotencyInPipeline(t *testing.T) {
 	if string(resp.Header.Peek("Idempotent-Replayed")) != "true" || h.up.calls.Load() != 2 {
 		t.Fatalf("replay: %d calls, header %q", h.up.calls.Load(), resp.Header.Peek("Idempotent-Replayed"))
 	}
-	if e := h.led.all(); e[len(e)-1].Class != string(billing.Replayed) || e[len(e)-1].Billed {
+	if e := h.led.Entries(); e[len(e)-1].Class != string(billing.Replayed) || e[len(e)-1].Billed {
 		t.Fatalf("replay entry %+v", e[len(e)-1])
 	}
 

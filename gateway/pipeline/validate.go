@@ -32,7 +32,7 @@ func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time, req
 	if len(body) > p.MaxBody {
 		return verdict{errCode: contracts.ErrTokenMismatched, reason: "request body exceeds " + strconv.Itoa(p.MaxBody) + " bytes"}
 	}
-	decoded, err := decode(body)
+	decoded, err := contracts.DecodeCheckRequestNoCopy(body)
 	if err != nil {
 		return verdict{errCode: contracts.ErrTokenMismatched, reason: err.Error()}
 	}

@@ -16,7 +16,7 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/config"
-	"github.com/idgate/idgate/gateway/ledger"
+	"github.com/idgate/idgate/internal/testkit"
 	"github.com/idgate/idgate/loadtest/bench/load"
 )
 
@@ -31,29 +31,15 @@ import (
 var upstreamBody = []byte(`{"result":"0","description":"Name and ID card number are consistent"}`)
 
 func benchUpstream(b *testing.B) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+	return testkit.Serve(b, func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		ctx.SetBody(upstreamBody)
-	}}
-	go s.Serve(ln)
-	b.Cleanup(func() { s.Shutdown() })
-	return ln.Addr().String()
+	})
 }
 
 // bareProxy serves load.BareProxy, the yardstick the harness uses too.
 func bareProxy(b *testing.B, upstream string) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := &fasthttp.Server{Handler: load.BareProxy(upstream)}
-	go s.Serve(ln)
-	b.Cleanup(func() { s.Shutdown() })
-	return ln.Addr().String()
+	return testkit.Serve(b, load.BareProxy(upstream))
 }
 
 func gatewayProxy(b *testing.B, upstream string) string {
@@ -73,7 +59,7 @@ func gatewayProxy(b *testing.B, upstream string) string {
 		b.Fatal(err)
 	}
 	if os.Getenv("IDGATE_BENCH_NO_LEDGER") != "" { // experiment: what the ledger costs
-		s.pipeline.Ledger = discardLedger{}
+		s.pipeline.Ledger = &testkit.Ledger{Discard: true}
 	}
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	aln, _ := net.Listen("tcp", "127.0.0.1:0")
@@ -190,10 +176,6 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
-
-type discardLedger struct{}
-
-func (discardLedger) Record(ledger.Entry) error { return nil }
 
 // benchToken is the gateway bearer token the ratio benchmark sends: the demo key, or
 // IDGATE_BENCH_TOKEN when driving another server by hand.

@@ -6,7 +6,6 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 // BenchmarkCacheHitVsMiss measures, in one run and against one gateway
@@ -73,40 +73,29 @@ func BenchmarkCacheHitVsMiss(b *testing.B) {
 	}
 }
 
-// driveBodies sends POSTs from workers for d (or n requests when n > 0)
-// and returns how many got a 200.
-func driveBodies(b *testing.B, addr string, workers int, d time.Duration, n int64, body func(int64) []byte) int {
+// driveBodies sends POSTs from workers for d (or n requests each when
+// n > 0) and returns how many got a 200.
+func driveBodies(b *testing.B, addr string, workers int, d time.Duration, n int, body func(int64) []byte) int {
 	hc := &fasthttp.HostClient{Addr: addr, MaxConns: workers}
-	var done atomic.Int64
-	var seq atomic.Int64
-	stop := time.Now().Add(d)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			req := fasthttp.AcquireRequest()
-			resp := fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			req.Header.SetMethod("POST")
-			req.SetRequestURI("http://" + addr + contracts.CheckPath)
-			req.Header.SetContentType("application/json")
-			req.Header.Set("Authorization", "Bearer demo-key")
-			for {
-				i := seq.Add(1)
-				if (n > 0 && i > n) || (n == 0 && time.Now().After(stop)) {
-					return
-				}
-				req.SetBody(body(i))
-				if err := hc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
-					b.Errorf("status %d err %v: %s", resp.StatusCode(), err, resp.Body())
-					return
-				}
-				done.Add(1)
-			}
-		}()
+	reqs, resps := make([]*fasthttp.Request, workers), make([]*fasthttp.Response, workers)
+	for w := range workers {
+		reqs[w], resps[w] = fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		defer fasthttp.ReleaseRequest(reqs[w])
+		defer fasthttp.ReleaseResponse(resps[w])
+		reqs[w].Header.SetMethod("POST")
+		reqs[w].SetRequestURI("http://" + addr + contracts.CheckPath)
+		reqs[w].Header.SetContentType("application/json")
+		reqs[w].Header.Set("Authorization", "Bearer demo-key")
 	}
-	wg.Wait()
-	return int(done.Load())
+	var seq atomic.Int64
+	ok, _ := testkit.Load{Workers: workers, PerWorker: n, For: d}.Run(func(w, _ int) bool {
+		req, resp := reqs[w], resps[w]
+		req.SetBody(body(seq.Add(1)))
+		if err := hc.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+			b.Errorf("status %d err %v: %s", resp.StatusCode(), err, resp.Body())
+			return false
+		}
+		return true
+	})
+	return int(ok)
 }

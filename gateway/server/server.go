@@ -5,6 +5,7 @@ package server
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -71,13 +72,8 @@ type Server struct {
 	stopErr  error
 }
 
-// Option adjusts a server before it starts (tests use it for the clock).
+// Option adjusts a server before it starts.
 type Option func(*Server)
-
-// WithForwarder wraps the upstream step (tests).
-func WithForwarder(f func(pipeline.Forwarder) pipeline.Forwarder) Option {
-	return func(s *Server) { s.pipeline.Forward = f(s.pipeline.Forward) }
-}
 
 // WithLoader replaces how Reload reads the configuration (default:
 // config.Load(cfgPath)); the command uses it to keep its flags in force.
@@ -86,9 +82,27 @@ func WithLoader(load func() (config.Config, error)) Option {
 }
 
 // New builds a server from a validated config. cfgPath is re-read on
-// Reload ("" means the embedded defaults).
-func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*Server, error) {
+// Reload ("" means the embedded defaults). On error, whatever it had opened
+// or started is closed again.
+func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_ *Server, err error) {
 	s := &Server{cfg: cfg, cfgPath: cfgPath, log: log}
+	var db *sql.DB
+	defer func() {
+		if err == nil {
+			return
+		}
+		s.stopSessions()
+		s.stopResilience()
+		switch {
+		case s.ledger != nil:
+			s.ledger.Close() // closes db too
+		case db != nil:
+			db.Close()
+		}
+		if s.upstream != nil {
+			s.upstream.CloseIdle()
+		}
+	}()
 	s.load = func() (config.Config, error) { return config.Load(s.cfgPath) }
 	s.calendar = quota.NewCalendar(cfg.Quota.Location())
 	s.quota = quota.NewCounter(s.calendar)
@@ -101,22 +115,18 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 	}
 	s.upstream = up
 
-	db, err := ledger.OpenDB(cfg.Store.Path)
-	if err != nil {
+	if db, err = ledger.OpenDB(cfg.Store.Path); err != nil {
 		return nil, err
 	}
 	if s.keys, err = keystore.New(db); err != nil {
-		db.Close()
 		return nil, err
 	}
 	overrides, err := s.keys.Overrides(context.Background())
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	d, err := auth.NewDirectory(cfg.Auth.Tenants, overrides)
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	s.dir = auth.NewStore(d)
@@ -128,7 +138,6 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 	today := s.calendar.Day(now)
 	counts, err := s.ledger.BilledOn(context.Background(), today)
 	if err != nil {
-		s.ledger.Close()
 		return nil, err
 	}
 	s.quota.Seed(today, counts)
@@ -141,7 +150,6 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 			err = s.crypto.Register(s.Metrics.Registry)
 		}
 		if err != nil {
-			s.ledger.Close()
 			return nil, err
 		}
 	}
@@ -149,7 +157,6 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 	for _, rc := range cfg.Routes {
 		r, err := pipeline.NewRoute(rc)
 		if err != nil {
-			s.ledger.Close()
 			return nil, err
 		}
 		if s.crypto != nil {
@@ -166,15 +173,10 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (*
 		},
 		Forward: s.upstream, MaxBody: cfg.MaxBodyBytes,
 	}
-	if err := s.startResilience(); err != nil {
-		s.ledger.Close()
+	if err = s.startResilience(); err != nil {
 		return nil, err
 	}
-	for _, o := range opts {
-		o(s)
-	}
-	if err := s.startSessions(db); err != nil {
-		s.ledger.Close()
+	if err = s.startSessions(db); err != nil {
 		return nil, err
 	}
 	s.app = s.newMainApp(routes)

@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,7 +23,7 @@ import (
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/config"
-	"github.com/idgate/idgate/internal/testbin"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 // fakeUpstream answers like the authority: the Prefer header picks the
@@ -37,11 +36,7 @@ type fakeUpstream struct {
 func startUpstream(t testing.TB) *fakeUpstream {
 	t.Helper()
 	f := &fakeUpstream{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+	f.url = "http://" + testkit.Serve(t, func(ctx *fasthttp.RequestCtx) {
 		f.calls.Add(1)
 		if string(ctx.Request.Header.Peek("Authorization")) != "Bearer up-token" {
 			ctx.SetStatusCode(401)
@@ -53,10 +48,7 @@ func startUpstream(t testing.TB) *fakeUpstream {
 		}
 		ctx.SetContentType("application/json")
 		fmt.Fprintf(ctx, `{"result":%q,"description":"fake"}`, res)
-	}}
-	go s.Serve(ln)
-	t.Cleanup(func() { s.Shutdown() })
-	f.url = "http://" + ln.Addr().String()
+	})
 	return f
 }
 
@@ -64,7 +56,7 @@ type gw struct {
 	s     *Server
 	url   string
 	admin string
-	logs  *testbin.SyncBuffer
+	logs  *testkit.SyncBuffer
 }
 
 func testConfig(t testing.TB, upURL, store string) config.Config {
@@ -85,7 +77,7 @@ func testConfig(t testing.TB, upURL, store string) config.Config {
 
 func startGateway(t testing.TB, cfg config.Config, cfgPath string) *gw {
 	t.Helper()
-	logs := &testbin.SyncBuffer{}
+	logs := &testkit.SyncBuffer{}
 	s, err := New(cfg, cfgPath, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -97,43 +89,22 @@ func startGateway(t testing.TB, cfg config.Config, cfgPath string) *gw {
 	return &gw{s: s, url: "http://" + ln.Addr().String(), admin: "http://" + aln.Addr().String(), logs: logs}
 }
 
-var client = &http.Client{Timeout: 10 * time.Second}
-
 const goodID, goodName = "110101191111110010", "测试一致"
 
+var goodBody = fmt.Sprintf(`{"name":%q,"id_card":%q}`, goodName, goodID)
+
+// check sends goodBody with key (none when "") and a Prefer header (none
+// when "").
 func check(t testing.TB, url, key, prefer string) (int, string) {
 	t.Helper()
-	body := fmt.Sprintf(`{"name":%q,"id_card":%q}`, goodName, goodID)
-	req, _ := http.NewRequest("POST", url+contracts.CheckPath, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	if prefer != "" {
-		req.Header.Set("Prefer", prefer)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	a := testkit.Check(t, url, key, goodBody, "Prefer", prefer)
+	return a.Status, a.Body
 }
 
 func adminDo(t testing.TB, g *gw, method, path, token string, body string) (int, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(method, g.admin+path, strings.NewReader(body))
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	code, b := testkit.Call(t, method, g.admin+path, token, body)
+	return code, []byte(b)
 }
 
 func TestRoutingAndHealth(t *testing.T) {
@@ -159,7 +130,7 @@ func TestRoutingAndHealth(t *testing.T) {
 	}
 	for _, tc := range cases {
 		req, _ := http.NewRequest(tc.method, g.url+tc.path, strings.NewReader(`{}`))
-		resp, err := client.Do(req)
+		resp, err := testkit.Client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +151,7 @@ func TestRoutingAndHealth(t *testing.T) {
 	big := bytes.Repeat([]byte("a"), 70000)
 	req, _ := http.NewRequest("POST", g.url+contracts.CheckPath, bytes.NewReader(big))
 	req.Header.Set("Authorization", "Bearer acme-secret")
-	resp, err := client.Do(req)
+	resp, err := testkit.Client.Do(req)
 	if err == nil {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
@@ -203,7 +174,7 @@ func TestReadyzReportsUpstreamDown(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	g := startGateway(t, testConfig(t, "http://"+addr, filepath.Join(t.TempDir(), "l.db")), "")
-	resp, err := client.Get(g.url + "/readyz")
+	resp, err := testkit.Client.Get(g.url + "/readyz")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -373,41 +344,24 @@ func TestShutdownFlushesLedger(t *testing.T) {
 	cfg := testConfig(t, up.url, store)
 	g := startGateway(t, cfg, "")
 	var ok atomic.Int64
-	var wg sync.WaitGroup
 	stop := make(chan struct{})
-	for c := 0; c < 8; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				body := fmt.Sprintf(`{"name":%q,"id_card":%q}`, goodName, goodID)
-				req, _ := http.NewRequest("POST", g.url+contracts.CheckPath, strings.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer globex-secret")
-				resp, err := client.Do(req)
-				if err != nil {
-					return // listener closed
-				}
-				_, rerr := io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				// Every answer counts, 429s included: each has its entry.
-				if rerr == nil && resp.Header.Get("X-Request-Id") != "" {
-					ok.Add(1)
-				}
-			}
-		}()
-	}
+	wait := testkit.Load{Workers: 8, Stop: stop}.Start(func(int, int) bool {
+		a := testkit.TryCheck(g.url, "globex-secret", goodBody)
+		if a.Err != nil {
+			return false // listener closed
+		}
+		// Every answer counts, 429s included: each has its entry.
+		if a.RequestID() != "" {
+			ok.Add(1)
+		}
+		return true
+	})
 	time.Sleep(300 * time.Millisecond)
 	if err := g.s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	close(stop)
-	wg.Wait()
+	wait()
 	g2 := startGateway(t, cfg, "")
 	n, err := g2.s.Ledger().Count(context.Background(), ledgerFilter("globex"), false)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/contracts"
-	"github.com/idgate/idgate/internal/testbin"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 // These tests run the real gateway and simulator binaries: the simulator
@@ -34,29 +34,19 @@ const (
 type stack struct {
 	sim, gw, admin string
 	store, cfg     string
-	gwProc         *testbin.Proc
+	gwProc         *testkit.Proc
 	gwAddr         string
 	adminAddr      string
-}
-
-func startSim(t *testing.T) string {
-	t.Helper()
-	bin := testbin.Build(t, "./simulator/cmd/simulator")
-	addr := testbin.FreeAddr(t)
-	testbin.Start(t, bin, []string{"-listen", addr}, []string{
-		"IDGATE_SIM_SESSIONS_TIME_SCALE=" + timeScale, "IDGATE_SIM_WEBHOOK_SECRET=" + upstreamHook,
-	}, "http://"+addr+"/healthz")
-	return "http://" + addr
 }
 
 // newStack starts a simulator and a gateway with two tenants: acme (key
 // acme-key, daily quota acmeQuota, 0 = unlimited) and rival (rival-key).
 func newStack(t *testing.T, acmeQuota int) *stack {
 	t.Helper()
-	s := &stack{sim: startSim(t)}
+	s := &stack{sim: testkit.StartSim(t, "IDGATE_SIM_SESSIONS_TIME_SCALE="+timeScale, "IDGATE_SIM_WEBHOOK_SECRET="+upstreamHook).URL}
 	dir := t.TempDir()
 	s.store, s.cfg = filepath.Join(dir, "ledger.db"), filepath.Join(dir, "gateway.yaml")
-	s.gwAddr, s.adminAddr = testbin.FreeAddr(t), testbin.FreeAddr(t)
+	s.gwAddr, s.adminAddr = testkit.FreeAddr(t), testkit.FreeAddr(t)
 	cfg := fmt.Sprintf(`listen: %s
 admin: {listen: %s, token: %s}
 upstream: {url: %s, token: sim-token}
@@ -82,19 +72,9 @@ tenants:
 
 func (s *stack) startGateway(t *testing.T) {
 	t.Helper()
-	bin := testbin.Build(t, "./gateway/cmd/gateway")
-	s.gwProc = testbin.Start(t, bin, []string{"-config", s.cfg}, nil, "http://"+s.gwAddr+"/healthz")
+	bin := testkit.Build(t, "./gateway/cmd/gateway")
+	s.gwProc = testkit.Start(t, bin, []string{"-config", s.cfg}, nil, "http://"+s.gwAddr+"/healthz")
 	s.gw, s.admin = "http://"+s.gwAddr, "http://"+s.adminAddr
-}
-
-func (s *stack) stopGateway(t *testing.T) {
-	t.Helper()
-	if err := s.gwProc.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.gwProc.Wait(15 * time.Second); err != nil {
-		t.Fatalf("gateway exit: %v", err)
-	}
 }
 
 type answer struct {
@@ -344,7 +324,7 @@ func TestBilledOnceUnderConcurrentPollersAndRestart(t *testing.T) {
 	}
 	check("before restart")
 
-	s.stopGateway(t)
+	s.gwProc.Terminate(t)
 	s.startGateway(t)
 	for _, id := range ids {
 		call(t, "GET", s.gw+contracts.SessionPath(id), "acme-key", nil)

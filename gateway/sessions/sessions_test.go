@@ -26,6 +26,7 @@ import (
 	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/gateway/ratelimit"
 	"github.com/idgate/idgate/internal/secret"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 // fakeUpstream answers every call with the programmed status and body per
@@ -61,18 +62,6 @@ func (f *fakeUpstream) set(k string, status int, body string) {
 	f.resp[k] = func() (int, string) { return status, body }
 }
 
-type recLedger struct {
-	mu      sync.Mutex
-	entries []ledger.Entry
-}
-
-func (l *recLedger) Record(e ledger.Entry) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.entries = append(l.entries, e)
-	return nil
-}
-
 type nopMetrics struct{}
 
 func (nopMetrics) Observe(string, string, string, time.Duration) {}
@@ -94,7 +83,7 @@ type fixture struct {
 	svc   *Service
 	up    *fakeUpstream
 	quota *quota.Counter
-	led   *recLedger
+	led   *testkit.Ledger
 	store *SQLite
 	app   *fiber.App
 	path  string
@@ -125,7 +114,7 @@ func newFixture(t testing.TB, tenantQuota int64, dbPath string) *fixture {
 		t.Fatal(err)
 	}
 	cal := quota.NewCalendar(time.UTC)
-	f := &fixture{up: &fakeUpstream{resp: map[string]func() (int, string){}, calls: map[string]int{}}, quota: quota.NewCounter(cal), led: &recLedger{}, store: store, path: dbPath}
+	f := &fixture{up: &fakeUpstream{resp: map[string]func() (int, string){}, calls: map[string]int{}}, quota: quota.NewCounter(cal), led: &testkit.Ledger{}, store: store, path: dbPath}
 	cfg := DemoConfig()
 	cfg.TenantWebhookSecrets = map[string]secret.Secret{"acme": "acme-secret"}
 	box, err := NewSQLiteOutbox(db)
@@ -476,9 +465,7 @@ func TestCreateSubstitutesCallback(t *testing.T) {
 	if got.CallbackURL != "http://127.0.0.1:8080"+WebhookPath || got.IDCard != "110101192202220017" {
 		t.Fatalf("forwarded %+v", got)
 	}
-	f.led.mu.Lock()
-	defer f.led.mu.Unlock()
-	for _, e := range f.led.entries {
+	for _, e := range f.led.Entries() {
 		if e.IDMasked != "110101********0017" {
 			t.Fatalf("ledger id_masked %q", e.IDMasked)
 		}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/simulator/outcome"
 	"github.com/idgate/idgate/simulator/session"
 	"go.yaml.in/yaml/v3"
@@ -383,16 +384,19 @@ func (c *Config) Validate() error {
 		switch {
 		case t == "":
 			bad("tokens[%d]: empty token", i)
-		case strings.ContainsAny(t, " \t\r\n,"):
-			bad("tokens[%d]: tokens may not contain spaces or commas", i)
+		case !contracts.IsToken68(t):
+			bad("tokens[%d]: a bearer token is letters, digits and -._~+/ (then any '='); no spaces or commas", i)
 		case seen[t]:
 			bad("tokens[%d]: duplicate token", i)
 		}
 		seen[t] = true
 	}
-	if c.AdminToken == "" {
+	switch {
+	case c.AdminToken == "":
 		bad("admin_token: must not be empty")
-	} else if seen[c.AdminToken] {
+	case !contracts.IsToken68(c.AdminToken):
+		bad("admin_token: a bearer token is letters, digits and -._~+/ (then any '=')")
+	case seen[c.AdminToken]:
 		bad("admin_token: must differ from every API token")
 	}
 	if c.BodyLimit < 256 || c.BodyLimit > 64<<20 {

@@ -133,6 +133,8 @@ func TestLoadRejects(t *testing.T) {
 		{"env not a number", "", map[string]string{"IDGATE_SIM_BODY_LIMIT": "big"}, "IDGATE_SIM_BODY_LIMIT"},
 		{"env not a bool", "", map[string]string{"IDGATE_SIM_JOURNAL_ENABLED": "perhaps"}, "IDGATE_SIM_JOURNAL_ENABLED"},
 		{"duplicate tokens", "", map[string]string{"IDGATE_SIM_TOKENS": "a,a"}, "duplicate"},
+		{"token outside token68", "tokens: [\"a b\"]\n", nil, "tokens[0]"},
+		{"admin token outside token68", "admin_token: \"adm:in\"\n", nil, "admin_token"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -8,23 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/idgate/idgate/internal/testbin"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 const chromiumPath = "/usr/bin/chromium"
-
-// need reports a missing tool: a failure under CI=true, where the browser
-// test must run, a skip elsewhere.
-func need(t *testing.T, ok bool, what string) {
-	t.Helper()
-	if ok {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing (run make setup)", what)
-	}
-	t.Skipf("%s is missing (run make setup); CI=true makes this a failure", what)
-}
 
 // TestConsoleInChromium starts the real simulator and drives the console
 // in headless Chromium through e2e/console.e2e.js: the main NFC path by QR
@@ -36,24 +23,20 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Skip("browser test skipped in -short mode")
 	}
 	node, err := exec.LookPath("node")
-	need(t, err == nil, "node")
+	testkit.Need(t, err == nil, "node is missing (run make setup)")
 	_, err = os.Stat(chromiumPath)
-	need(t, err == nil, chromiumPath)
-	root, err := testbin.ModuleRoot()
+	testkit.Need(t, err == nil, chromiumPath+" is missing (run make setup)")
+	root, err := testkit.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
 	e2e := filepath.Join(root, "simulator", "console", "e2e")
 	_, err = os.Stat(filepath.Join(e2e, "node_modules", "playwright-core"))
-	need(t, err == nil, "simulator/console/e2e/node_modules (npm ci)")
+	testkit.Need(t, err == nil, "simulator/console/e2e/node_modules is missing (run make setup: npm ci)")
 
-	bin := testbin.Build(t, "./simulator/cmd/simulator")
-	addr := testbin.FreeAddr(t)
 	// time_scale 0.002: the 15-minute review takes 1.8 s.
-	testbin.Start(t, bin, []string{"-listen", addr}, []string{
-		"IDGATE_SIM_CONFIG=", "IDGATE_SIM_TOKENS=sim-token", "IDGATE_SIM_ADMIN_TOKEN=sim-admin-token",
-		"IDGATE_SIM_SESSIONS_TIME_SCALE=0.002", "IDGATE_SIM_SESSIONS_PUBLIC_URL=",
-	}, "http://"+addr+"/healthz")
+	sim := testkit.StartSim(t, "IDGATE_SIM_CONFIG=", "IDGATE_SIM_TOKENS=sim-token", "IDGATE_SIM_ADMIN_TOKEN=sim-admin-token",
+		"IDGATE_SIM_SESSIONS_TIME_SCALE=0.002", "IDGATE_SIM_SESSIONS_PUBLIC_URL=")
 
 	artifacts := filepath.Join(root, "test-artifacts")
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
@@ -66,7 +49,7 @@ func TestConsoleInChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "console.e2e.js")
 	cmd.Dir = e2e
-	cmd.Env = append(os.Environ(), "BASE_URL=http://"+addr, "SCREENSHOT="+shot, "CHROMIUM="+chromiumPath, "SIM_TOKEN=sim-token")
+	cmd.Env = append(os.Environ(), "BASE_URL="+sim.URL, "SCREENSHOT="+shot, "CHROMIUM="+chromiumPath, "SIM_TOKEN=sim-token")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("console e2e: %v\n%s", err, out)

@@ -53,10 +53,8 @@ func (s *Server) registerAdmin() {
 // adminAuth admits requests bearing the admin token; the comparison takes
 // constant time so the token cannot be guessed byte by byte.
 func (s *Server) adminAuth(c *fiber.Ctx) error {
-	h := c.Request().Header.PeekBytes(headerAuth)
-	ok := len(h) > len(bearer) && bytes.EqualFold(h[:len(bearer)], bearer) &&
-		subtle.ConstantTimeCompare(bytes.TrimSpace(h[len(bearer):]), s.adminToken) == 1
-	if !ok {
+	tok, ok := contracts.BearerToken(c.Request().Header.PeekBytes(headerAuth))
+	if !ok || subtle.ConstantTimeCompare(tok, s.adminToken) != 1 {
 		return adminError(c, contracts.ErrInvalidToken, "missing or invalid admin token")
 	}
 	return c.Next()

@@ -60,7 +60,6 @@ type answer struct {
 var (
 	headerPrefer     = []byte("Prefer")
 	headerAuth       = []byte("Authorization")
-	bearer           = []byte("bearer ")
 	jsonContentType  = []byte("application/json")
 	applicationJSON  = "application/json"
 	resultConsistent = stats.ResultIndex(contracts.ResultConsistent)
@@ -95,13 +94,10 @@ func (s *Server) check(c *fiber.Ctx) error {
 		s.finish(ctx, tok, nil, &a, start)
 		return nil
 	}
-	var req contracts.CheckRequest
-	if !decodeFast(body, &req) {
-		var err error
-		if req, err = contracts.DecodeCheckRequest(body); err != nil {
-			s.badBody(ctx, tok, err, &a, start)
-			return nil
-		}
+	req, err := contracts.DecodeCheckRequest(body)
+	if err != nil {
+		s.badBody(ctx, tok, err, &a, start)
+		return nil
 	}
 	now := start
 	if s.clock != nil {
@@ -202,11 +198,12 @@ func (s *Server) authenticate(ctx *fasthttp.RequestCtx, a *answer) *tokenState {
 		a.setError(contracts.ErrInvalidToken, "missing authorization token", srcAuth)
 		return nil
 	}
-	if len(h) <= len(bearer) || !bytes.EqualFold(h[:len(bearer)], bearer) {
+	secret, ok := contracts.BearerToken(h)
+	if !ok {
 		a.setError(contracts.ErrInvalidToken, "authorization must be: Bearer <token>", srcAuth)
 		return nil
 	}
-	tok := s.tokens[string(bytes.TrimSpace(h[len(bearer):]))]
+	tok := s.tokens[string(secret)]
 	if tok == nil {
 		a.setError(contracts.ErrInvalidToken, "", srcAuth)
 	}

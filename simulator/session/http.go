@@ -52,12 +52,7 @@ func TokenAuth(tokens []string, adminToken string) Auth {
 }
 
 func bearer(c *fiber.Ctx) ([]byte, bool) {
-	h := c.Request().Header.Peek(fiber.HeaderAuthorization)
-	if len(h) < 7 || !strings.EqualFold(string(h[:7]), "bearer ") {
-		return nil, false
-	}
-	t := []byte(strings.TrimSpace(string(h[7:])))
-	return t, len(t) > 0
+	return contracts.BearerToken(c.Request().Header.Peek(fiber.HeaderAuthorization))
 }
 
 // Phone-side and admin paths (simulator only; the gateway routes the

@@ -1,7 +1,6 @@
 package session_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,7 +10,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/contracts"
-	"github.com/idgate/idgate/internal/testbin"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 // TestBinarySessionFlow walks the NFC flow through the real simulator
@@ -40,40 +39,21 @@ func TestBinarySessionFlow(t *testing.T) {
 	}))
 	defer hook.Close()
 
-	bin := testbin.Build(t, "./simulator/cmd/simulator")
-	addr := testbin.FreeAddr(t)
-	base := "http://" + addr
-	testbin.Start(t, bin, []string{"-listen", addr}, []string{
-		"IDGATE_SIM_CONFIG=", "IDGATE_SIM_TOKENS=tenant-a", "IDGATE_SIM_ADMIN_TOKEN=admin-a",
-		"IDGATE_SIM_SESSIONS_TIME_SCALE=0.001", "IDGATE_SIM_WEBHOOK_SECRET=" + secret,
-	}, base+"/healthz")
+	base := testkit.StartSim(t, "IDGATE_SIM_CONFIG=", "IDGATE_SIM_TOKENS=tenant-a", "IDGATE_SIM_ADMIN_TOKEN=admin-a",
+		"IDGATE_SIM_SESSIONS_TIME_SCALE=0.001", "IDGATE_SIM_WEBHOOK_SECRET="+secret).URL
 
 	call := func(method, path, token, prefer string, body any, want int, out any) {
 		t.Helper()
-		var rd io.Reader
+		var b []byte
 		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
+			b, _ = json.Marshal(body)
 		}
-		req, _ := http.NewRequest(method, base+path, rd)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		if prefer != "" {
-			req.Header.Set("Prefer", prefer)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != want {
-			t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, want)
+		status, got := testkit.Call(t, method, base+path, token, string(b), "Prefer", prefer)
+		if status != want {
+			t.Fatalf("%s %s: %d %s, want %d", method, path, status, got, want)
 		}
 		if out != nil {
-			if err := json.Unmarshal(b, out); err != nil {
+			if err := json.Unmarshal([]byte(got), out); err != nil {
 				t.Fatalf("%s %s: %v", method, path, err)
 			}
 		}

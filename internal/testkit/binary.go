@@ -1,6 +1,9 @@
-// Package testbin builds the project's binaries and runs them as child
-// processes, so integration tests exercise exactly what ships.
-package testbin
+// Package testkit is what the integration tests share: it builds the
+// project's binaries and runs them as child processes (so the tests
+// exercise exactly what ships), starts the simulator and the gateway,
+// sends check requests, records ledger entries in memory and drives
+// bounded load.
+package testkit
 
 import (
 	"bytes"
@@ -35,13 +38,13 @@ func Build(t testing.TB, pkg string) string {
 	}
 	root, err := ModuleRoot()
 	if err != nil {
-		t.Fatalf("testbin: %v", err)
+		t.Fatalf("testkit: %v", err)
 	}
 	if builtDir == "" {
 		// Not t.TempDir: the binaries outlive the first test that asks.
-		d, err := os.MkdirTemp("", "idgate-testbin-")
+		d, err := os.MkdirTemp("", "idgate-testkit-")
 		if err != nil {
-			t.Fatalf("testbin: %v", err)
+			t.Fatalf("testkit: %v", err)
 		}
 		builtDir = d
 	}
@@ -53,7 +56,7 @@ func Build(t testing.TB, pkg string) string {
 	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("testbin: go build %s: %v\n%s", pkg, err, b)
+		t.Fatalf("testkit: go build %s: %v\n%s", pkg, err, b)
 	}
 	built[pkg] = out
 	return out
@@ -77,7 +80,7 @@ func FreeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatalf("testbin: free port: %v", err)
+		t.Fatalf("testkit: free port: %v", err)
 	}
 	defer l.Close()
 	return l.Addr().String()
@@ -102,7 +105,7 @@ func Start(t testing.TB, bin string, args, env []string, healthURL string) *Proc
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("testbin: start %s: %v", bin, err)
+		t.Fatalf("testkit: start %s: %v", bin, err)
 	}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
@@ -112,7 +115,7 @@ func Start(t testing.TB, bin string, args, env []string, healthURL string) *Proc
 		}
 	})
 	if err := WaitHealthy(healthURL, 20*time.Second, p.done); err != nil {
-		t.Fatalf("testbin: %s not healthy: %v\noutput:\n%s", filepath.Base(bin), err, p.Output())
+		t.Fatalf("testkit: %s not healthy: %v\noutput:\n%s", filepath.Base(bin), err, p.Output())
 	}
 	return p
 }
@@ -150,7 +153,22 @@ func (p *Proc) Wait(timeout time.Duration) error {
 	case <-p.done:
 		return p.err
 	case <-time.After(timeout):
-		return fmt.Errorf("testbin: process still running after %s", timeout)
+		return fmt.Errorf("testkit: process still running after %s", timeout)
+	}
+}
+
+// Terminate sends SIGTERM and fails t unless the process exits cleanly
+// within 20 s; a process that hangs is sent SIGQUIT first, so its output
+// holds a goroutine dump that says where.
+func (p *Proc) Terminate(t testing.TB) {
+	t.Helper()
+	if err := p.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("testkit: SIGTERM: %v", err)
+	}
+	if err := p.Wait(20 * time.Second); err != nil {
+		_ = p.Signal(syscall.SIGQUIT)
+		_ = p.Wait(5 * time.Second)
+		t.Fatalf("testkit: exit after SIGTERM: %v\n%s", err, p.Output())
 	}
 }
 

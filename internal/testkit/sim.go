@@ -1,0 +1,53 @@
+package testkit
+
+import (
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/idgate/idgate/simulator/stats"
+)
+
+// The simulator's embedded credentials (configs/simulator.yaml).
+const (
+	SimToken      = "sim-token"
+	SimAdminToken = "sim-admin-token"
+)
+
+// Sim is the simulator binary running on a loopback port.
+type Sim struct {
+	URL string // http://host:port
+	*Proc
+}
+
+// StartSim builds and runs the simulator on a free loopback port, env
+// (IDGATE_SIM_*=value) added to its environment, and waits until it is
+// healthy. It stops when the test ends.
+func StartSim(t testing.TB, env ...string) *Sim {
+	t.Helper()
+	addr := FreeAddr(t)
+	url := "http://" + addr
+	p := Start(t, Build(t, "./simulator/cmd/simulator"), []string{"-listen", addr}, env, url+"/healthz")
+	return &Sim{URL: url, Proc: p}
+}
+
+// Stats reads what the simulator answered and billed (GET /admin/stats).
+func (s *Sim) Stats(t testing.TB) stats.Snapshot {
+	t.Helper()
+	var snap stats.Snapshot
+	if err := json.Unmarshal([]byte(s.Admin(t, http.MethodGet, "/admin/stats", "")), &snap); err != nil {
+		t.Fatalf("testkit: simulator stats: %v", err)
+	}
+	return snap
+}
+
+// Admin calls the simulator's admin API with SimAdminToken and returns the
+// answer's body; a status of 300 or more fails t.
+func (s *Sim) Admin(t testing.TB, method, path, body string) string {
+	t.Helper()
+	status, b := Call(t, method, s.URL+path, SimAdminToken, body)
+	if status >= 300 {
+		t.Fatalf("testkit: simulator %s %s: %d %s", method, path, status, b)
+	}
+	return b
+}
