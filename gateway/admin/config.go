@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 
+	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/internal/secret"
 )
 
@@ -24,8 +25,11 @@ func (c Config) Validate() error {
 	if c.Listen == "" {
 		errs = append(errs, errors.New("admin.listen is empty"))
 	}
-	if c.Token == "" {
+	switch {
+	case c.Token == "":
 		errs = append(errs, errors.New("admin.token is empty (set it or admin.token_file)"))
+	case !contracts.IsToken68(c.Token.Reveal()):
+		errs = append(errs, errors.New("admin.token must be a bearer token (letters, digits and -._~+/, optional trailing =)"))
 	}
 	return errors.Join(errs...)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/internal/secret"
 )
 
@@ -79,6 +80,11 @@ func (c Config) Validate() error {
 			keyIDs[k.ID] = true
 			if (k.Key == "") == (k.KeySHA256 == "") {
 				bad("tenant %q key %q: set exactly one of key, key_sha256, key_file", t.ID, k.ID)
+			}
+			if k.Key != "" && !contracts.IsToken68(k.Key.Reveal()) {
+				// A key a client cannot send in "Authorization: Bearer" would
+				// never authenticate.
+				bad("tenant %q key %q: key must be a bearer token (letters, digits and -._~+/, optional trailing =)", t.ID, k.ID)
 			}
 			if k.KeySHA256 != "" {
 				if b, err := hex.DecodeString(k.KeySHA256); err != nil || len(b) != sha256.Size {

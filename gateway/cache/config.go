@@ -25,7 +25,8 @@ type Config struct {
 	KeySecretFile string        `yaml:"key_secret_file"`
 	// TTL per result code, for every route that has no entry in Routes. Only
 	// billed codes may be cached: a non-billed answer costs nothing to ask
-	// again, and the transient ones (-4, -6, -7) must be asked again.
+	// again, and the transient ones (-4, -6) and the daily limit (-7) must
+	// be asked again.
 	// A ttl of 0s removes a default code (YAML merges into the defaults).
 	TTL map[string]time.Duration `yaml:"ttl"`
 	// Routes overrides TTL per route name; an empty map turns caching off

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/billing"
 )
 
@@ -28,11 +29,15 @@ type Config struct {
 }
 
 // DefaultConfig: three attempts within 8 s, asking again on check-2e's
-// transient codes -4 and -6.
+// transient codes (contracts.TransientResults: -4 and -6).
 func DefaultConfig() Config {
+	var transient []string
+	for _, c := range contracts.TransientResults() {
+		transient = append(transient, string(c))
+	}
 	return Config{
 		MaxAttempts: 3, MinBackoff: 50 * time.Millisecond, MaxBackoff: time.Second,
-		Deadline: 8 * time.Second, Results: []string{"-4", "-6"}, Routes: map[string][]string{},
+		Deadline: 8 * time.Second, Results: transient, Routes: map[string][]string{},
 	}
 }
 
