@@ -3,7 +3,8 @@ package cache
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/idgate/idgate/gateway/billing"
@@ -90,14 +91,14 @@ func (c Config) ValidateRoutes(routes []billing.RouteConfig) error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	names := billing.RouteNames(routes)
-	for _, name := range sortedKeys(c.Routes) {
+	for _, name := range slices.Sorted(maps.Keys(c.Routes)) {
 		if !names[name] {
 			bad("cache.routes: unknown route %q", name)
 		}
 	}
 	for _, r := range routes {
 		ttls := c.CacheTTLs(r.Name)
-		for _, code := range sortedKeys(ttls) {
+		for _, code := range slices.Sorted(maps.Keys(ttls)) {
 			if ttls[code] == 0 {
 				continue // 0s: not cached (YAML merges maps into the defaults)
 			}
@@ -110,13 +111,4 @@ func (c Config) ValidateRoutes(routes []billing.RouteConfig) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

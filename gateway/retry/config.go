@@ -3,7 +3,8 @@ package retry
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/idgate/idgate/contracts"
@@ -70,7 +71,7 @@ func (c Config) Validate() error {
 func (c Config) ValidateRoutes(routes []billing.RouteConfig) error {
 	var errs []error
 	names := billing.RouteNames(routes)
-	for _, name := range sortedKeys(c.Routes) {
+	for _, name := range slices.Sorted(maps.Keys(c.Routes)) {
 		if !names[name] {
 			errs = append(errs, fmt.Errorf("retry.routes: unknown route %q", name))
 		}
@@ -83,13 +84,4 @@ func (c Config) ValidateRoutes(routes []billing.RouteConfig) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
