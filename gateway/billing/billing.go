@@ -39,10 +39,21 @@ const (
 	// CircuitOpen: refused at once (503 service_unavailable) while the
 	// circuit breaker towards the upstream is open. Not billed.
 	CircuitOpen Class = "circuit_open"
+	// Unknown: the request reached (or may have reached) the authority but
+	// no readable verdict came back — a timeout or a lost connection after
+	// the request was written, an answer that cannot be parsed or opened, a
+	// call cut off by a crash. The authority may have billed it, so it keeps
+	// its quota unit (never over-admit on a charge that cannot be ruled out)
+	// until reconciliation with the authority's statement resolves it.
+	Unknown Class = "unknown"
 )
 
+// CountsQuota reports whether an entry of class c used a unit of the daily
+// quota: what the counters rebuild from after a restart.
+func (c Class) CountsQuota() bool { return c == Billed || c == CachedQuota || c == Unknown }
+
 // Classes lists every class, for reports and metric pre-registration.
-var Classes = []Class{Billed, NotBilled, LocalReject, RateLimited, QuotaExceeded, UpstreamError, Cached, CachedQuota, Replayed, CircuitOpen}
+var Classes = []Class{Billed, NotBilled, LocalReject, RateLimited, QuotaExceeded, UpstreamError, Cached, CachedQuota, Replayed, CircuitOpen, Unknown}
 
 // Table is one route's result-code table.
 type Table struct {

@@ -13,11 +13,12 @@ import (
 // Counts maps tenant → key id → number of entries.
 type Counts map[string]map[string]int64
 
-// BilledOn counts billed entries of one day per tenant and key: the quota
-// counters' starting point after a restart.
+// BilledOn counts the entries of one day that used a quota unit, per
+// tenant and key: the quota counters' starting point after a restart.
+// Those are billed answers, cache hits a tenant's policy counts
+// (cached_quota) and unknown outcomes (the authority may have billed them).
 func (l *SQLite) BilledOn(ctx context.Context, day string) (Counts, error) {
-	// cached_quota: cache hits a tenant's policy counts against its quota.
-	rows, err := l.db.QueryContext(ctx, `SELECT tenant, key_id, count FROM usage_daily WHERE day = ? AND class IN ('billed', 'cached_quota')`, day)
+	rows, err := l.db.QueryContext(ctx, `SELECT tenant, key_id, count FROM usage_daily WHERE day = ? AND class IN ('billed', 'cached_quota', 'unknown')`, day)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: billed on %s: %w", day, err)
 	}

@@ -104,6 +104,9 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 		}
 	}()
 	s.load = func() (config.Config, error) { return config.Load(s.cfgPath) }
+	for _, o := range opts {
+		o(s)
+	}
 	s.calendar = quota.NewCalendar(cfg.Quota.Location())
 	s.quota = quota.NewCounter(s.calendar)
 	s.limits = ratelimit.New()
