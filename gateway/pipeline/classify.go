@@ -24,9 +24,18 @@ type answer struct {
 	problem  string
 }
 
+// classify reads the upstream's answer with the route's billing table.
+// Whatever may have been billed without a verdict the gateway can read is
+// unknown, never upstream_error: a call that failed after the request may
+// have been written (a timeout, a lost connection), a 200 whose result
+// cannot be read. Only failures that prove nothing was sent (the
+// connection was refused, never dialled) are upstream_error.
 func classify(rt *Route, resp *fasthttp.Response, err error) answer {
 	if err != nil {
-		return answer{class: billing.UpstreamError, ownError: true, problem: "upstream unavailable"}
+		if upstream.NothingSent(err) {
+			return answer{class: billing.UpstreamError, ownError: true, problem: "upstream unavailable"}
+		}
+		return answer{class: billing.Unknown, ownError: true, problem: "upstream call failed after the request was sent"}
 	}
 	status := resp.StatusCode()
 	body := resp.Body()
@@ -34,11 +43,11 @@ func classify(rt *Route, resp *fasthttp.Response, err error) answer {
 	case status == fasthttp.StatusOK:
 		res, ok := upstream.ResultField(body)
 		if !ok {
-			return answer{class: billing.UpstreamError, ownError: true, problem: "upstream answer unreadable"}
+			return answer{class: billing.Unknown, ownError: true, problem: "upstream answer unreadable"}
 		}
 		class, known := rt.Billing.Classify(res)
 		if !known {
-			return answer{class: billing.UpstreamError, ownError: true, problem: "upstream result code unknown"}
+			return answer{class: billing.Unknown, ownError: true, problem: "upstream result code unknown"}
 		}
 		return answer{class: class, result: string(res)}
 	case status == fasthttp.StatusUnauthorized || status == fasthttp.StatusForbidden:

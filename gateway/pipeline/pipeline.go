@@ -204,7 +204,7 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	var answerBody []byte
 	if !ans.ownError && resp.StatusCode() == fasthttp.StatusOK && (upSess != nil || verdict.sess != nil) {
 		if answerBody, err = rt.Crypto.Reseal(nil, resp.Body(), req, upSess, verdict.sess); err != nil {
-			ans = answer{class: billing.UpstreamError, ownError: true, problem: "upstream encrypted answer unreadable"}
+			ans = answer{class: billing.Unknown, ownError: true, problem: "upstream encrypted answer unreadable"}
 		}
 	}
 	if upSess != nil && resp.StatusCode() == fasthttp.StatusBadRequest && bytes.Contains(resp.Body(), []byte("encryption")) {
@@ -235,13 +235,14 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		p.storeAnswer(lookup, rt, req, resp.Body(), ans.result, upSess, answerBody != nil)
 	}
 
-	// 6. Commit the unit when billed, release it otherwise.
-	p.Settle(&x, ans.class == billing.Billed || countHit)
+	// 6. Commit the unit when billed or possibly billed (unknown), release
+	// it otherwise.
+	p.Settle(&x, ans.class == billing.Billed || ans.class == billing.Unknown || countHit)
 
 	// 7. Record, then respond: the upstream body unchanged (re-sealed for
 	// an encrypting client), or the gateway's own api_error for garbage.
 	if ans.ownError {
-		p.Refuse(&x, billing.UpstreamError, contracts.ErrAPIError, ans.problem)
+		p.Refuse(&x, ans.class, contracts.ErrAPIError, ans.problem)
 		return
 	}
 	if ra := resp.Header.Peek(fasthttp.HeaderRetryAfter); len(ra) > 0 {

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -165,15 +167,21 @@ func TestClasses(t *testing.T) {
 		{name: "no content type", opts: []reqOpt{func(r *fasthttp.Request) { r.Header.Del("Content-Type") }}, wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
 		{name: "json with charset", opts: []reqOpt{withHeader("Content-Type", "application/json; charset=utf-8")}, upStatus: 200, upBody: `{"result":"0","description":"x"}`, wantStatus: 200, wantResult: "0", wantClass: billing.Billed, wantCalls: 1, passBody: true},
 		{name: "bad validity", body: fmt.Sprintf(`{"name":%q,"id_card":%q,"validity_begin":"2020-01-01"}`, goodName, goodID), wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
-		{name: "connection error", upErr: errors.New("dial tcp: connection refused"), wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
-		{name: "timeout", upErr: fasthttp.ErrTimeout, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
-		{name: "garbage 200", upStatus: 200, upBody: `<html>oops</html>`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
-		{name: "truncated 200", upStatus: 200, upBody: `{"result":"0","descr`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
-		{name: "empty 200", upStatus: 200, upBody: ``, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
-		{name: "wrong shape", upStatus: 200, upBody: `{"result":0}`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
-		{name: "array", upStatus: 200, upBody: `["result","0"]`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
-		{name: "nested result only", upStatus: 200, upBody: `{"data":{"result":"0"}}`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
-		{name: "unknown code", upStatus: 200, upBody: `{"result":"-42","description":"x"}`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		// Nothing was sent: not billed, the unit is released.
+		{name: "connection refused", upErr: &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		{name: "no free connection", upErr: fasthttp.ErrNoFreeConns, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
+		// The request may have reached the authority and been billed:
+		// unknown, the unit is kept until reconciliation resolves it.
+		{name: "timeout", upErr: fasthttp.ErrTimeout, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.Unknown, wantCalls: 1},
+		{name: "reset after sending", upErr: syscall.ECONNRESET, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.Unknown, wantCalls: 1},
+		{name: "closed before the answer", upErr: errors.New("upstream: the server closed connection before returning the first response byte"), wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.Unknown, wantCalls: 1},
+		{name: "garbage 200", upStatus: 200, upBody: `<html>oops</html>`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.Unknown, wantCalls: 1},
+		{name: "truncated 200", upStatus: 200, upBody: `{"result":"0","descr`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.Unknown, wantCalls: 1},
+		{name: "empty 200", upStatus: 200, upBody: ``, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.Unknown, wantCalls: 1},
+		{name: "wrong shape", upStatus: 200, upBody: `{"result":0}`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.Unknown, wantCalls: 1},
+		{name: "array", upStatus: 200, upBody: `["result","0"]`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.Unknown, wantCalls: 1},
+		{name: "nested result only", upStatus: 200, upBody: `{"data":{"result":"0"}}`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.Unknown, wantCalls: 1},
+		{name: "unknown code", upStatus: 200, upBody: `{"result":"-42","description":"x"}`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.Unknown, wantCalls: 1},
 		{name: "upstream 429 passed through", upStatus: 429, upBody: `{"success":false,"error":{"code":"too_many_requests","message":"m"},"trace_id":"u-1"}`, upHeader: map[string]string{"Retry-After": "3"}, wantStatus: 429, wantClass: billing.UpstreamError, wantCalls: 1, passBody: true},
 		{name: "upstream 500 passed through", upStatus: 500, upBody: `{"success":false,"error":{"code":"api_error","message":"m"},"trace_id":"u-2"}`, wantStatus: 500, wantClass: billing.UpstreamError, wantCalls: 1, passBody: true},
 		{name: "upstream 502 html", upStatus: 502, upBody: `<html>bad gateway</html>`, wantStatus: 500, wantCode: contracts.ErrAPIError, wantClass: billing.UpstreamError, wantCalls: 1},
@@ -226,10 +234,11 @@ func TestClasses(t *testing.T) {
 			if strings.Contains(fmt.Sprintf("%+v", e), goodName) || strings.Contains(fmt.Sprintf("%+v", e), goodID) {
 				t.Fatalf("ledger entry holds personal data: %+v", e)
 			}
-			// The quota holds exactly the billed answers, nothing in flight.
+			// The quota holds exactly the billed and possibly billed answers,
+			// nothing in flight.
 			u := h.quota.Tenant("t1", now)
 			wantUsed := int64(0)
-			if tc.wantClass == billing.Billed {
+			if tc.wantClass.CountsQuota() {
 				wantUsed = 1
 			}
 			if u.Used != wantUsed || u.Reserved != 0 {

@@ -9,23 +9,22 @@
 // do. The decision (CheckRetry) is ours, because it must read the result
 // code of a 200 answer, which retryablehttp cannot.
 //
-// Retried: connection errors before any response (refused, reset, closed
-// before the first byte), 500/502/503/504, 429 (waiting its Retry-After),
-// and the route's transient non-billed results (-4, -6 on check-2e).
-// Never retried: any billed answer, any other 200 answer, other 4xx, a
-// timeout (the authority may still be working on, and billing, the first
-// call), a malformed response (one came back: the call may have been
-// answered and billed). Attempts stop at max_attempts, at the deadline
+// Retried: connection errors that prove nothing was sent (refused, not
+// dialled, no free connection: upstream.NothingSent), 500/502/503/504, 429
+// (waiting its Retry-After), and the route's transient non-billed results
+// (-4, -6 on check-2e). Never retried: any billed answer, any other 200
+// answer, other 4xx, a timeout (the authority may still be working on, and
+// billing, the first call), a reset or a connection closed after the
+// request was written, a malformed response (the call may have been
+// answered and billed): each of those is one possible charge, recorded as
+// unknown, never two. Attempts stop at max_attempts, at the deadline
 // (no wait may cross it, so no client waits past it), or when the circuit
 // breaker refuses.
 package retry
 
 import (
-	"errors"
-	"io"
 	"math/rand/v2"
 	"net/http"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -84,7 +83,7 @@ type Decision struct {
 // reading fasthttp responses and result codes).
 func (p *Policy) Check(route string, resp *fasthttp.Response, err error) Decision {
 	if err != nil {
-		return Decision{Retry: beforeResponse(err), Outcome: breaker.Failure}
+		return Decision{Retry: upstream.NothingSent(err), Outcome: breaker.Failure}
 	}
 	switch resp.StatusCode() {
 	case fasthttp.StatusOK:
@@ -104,20 +103,6 @@ func (p *Policy) Check(route string, resp *fasthttp.Response, err error) Decisio
 		}
 		return Decision{Outcome: breaker.Success}
 	}
-}
-
-// beforeResponse: the error happened before the upstream answered
-// anything, so it did not bill. Timeouts are excluded on purpose.
-func beforeResponse(err error) bool {
-	switch {
-	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrBodyTooLarge):
-		return false
-	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
-		errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF),
-		errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, fasthttp.ErrNoFreeConns):
-		return true
-	}
-	return false
 }
 
 // Backoff is the wait before attempt n+1 after attempt n (n ≥ 1): the

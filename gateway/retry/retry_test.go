@@ -72,9 +72,13 @@ func TestRetryPolicy(t *testing.T) {
 		{"400 not retried", []step{{status: 400}, ok("0")}, 1, "400"},
 		{"501 not retried", []step{{status: 501}, ok("0")}, 1, "501"},
 		{"429 honoured", []step{{status: 429, retryAfter: "0"}, ok("0")}, 2, "0"},
-		{"reset retried", []step{{err: syscall.ECONNRESET}, ok("0")}, 2, "0"},
+		// A reset or a close after the request was written may follow a
+		// billed verdict: one possible charge, never a second call.
+		{"reset not retried", []step{{err: syscall.ECONNRESET}, ok("0")}, 1, "err"},
 		{"refused retried", []step{{err: syscall.ECONNREFUSED}, ok("0")}, 2, "0"},
-		{"closed before answer retried", []step{{err: io.EOF}, {err: fasthttp.ErrConnectionClosed}, ok("0")}, 3, "0"},
+		{"no free connection then dial timeout retried", []step{{err: fasthttp.ErrNoFreeConns}, {err: fasthttp.ErrDialTimeout}, ok("0")}, 3, "0"},
+		{"closed before answer not retried", []step{{err: io.EOF}, ok("0")}, 1, "err"},
+		{"closed by the server not retried", []step{{err: fasthttp.ErrConnectionClosed}, ok("0")}, 1, "err"},
 		{"timeout not retried", []step{{err: fasthttp.ErrTimeout}, ok("0")}, 1, "err"},
 		{"malformed not retried", []step{{err: errors.New("cannot parse response status line")}, ok("0")}, 1, "err"},
 	} {
