@@ -32,6 +32,9 @@ type Entry struct {
 	// Attempts is the number of upstream calls made (retries included;
 	// 0: answered without one).
 	Attempts int
+	// UpstreamID is the id the upstream gave its answer (its trace_id or
+	// X-Request-Id), "" when it gave none or was not called.
+	UpstreamID string
 
 	ack chan struct{} // a flush barrier, not a row
 }

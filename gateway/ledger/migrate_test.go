@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -62,11 +63,12 @@ func TestAttemptsMigration(t *testing.T) {
 			t.Fatal(err)
 		}
 		recs := exportCSV(t, l, Filter{})
-		if len(recs) != 4 || recs[0][len(recs[0])-1] != "attempts" {
+		col := slices.Index(recs[0], "attempts")
+		if len(recs) != 4 || col < 0 {
 			t.Fatalf("round %d: export %v", round, recs)
 		}
 		for i, want := range []string{"0", "1", "3"} {
-			if got := recs[i+1][len(recs[i+1])-1]; got != want {
+			if got := recs[i+1][col]; got != want {
 				t.Errorf("round %d row %d: attempts %s, want %s", round, i, got, want)
 			}
 		}

@@ -95,10 +95,10 @@ func (l *SQLite) Usage(ctx context.Context, f Filter) ([]UsageRow, error) {
 }
 
 // ExportHeader is the CSV header of Export.
-var ExportHeader = []string{"time", "day", "request_id", "tenant", "key_id", "route", "result", "class", "billed", "http_status", "upstream_us", "id_masked", "attempts"}
+var ExportHeader = []string{"time", "day", "request_id", "tenant", "key_id", "route", "result", "class", "billed", "http_status", "upstream_us", "id_masked", "attempts", "upstream_id"}
 
 // exportColumns are the ledger view's columns, in ExportHeader's order.
-const exportColumns = "ts, day, request_id, tenant, key_id, route, result, class, billed, http_status, upstream_us, id_masked, attempts"
+const exportColumns = "ts, day, request_id, tenant, key_id, route, result, class, billed, http_status, upstream_us, id_masked, attempts, upstream_id"
 
 // Export writes the selected entries as CSV, oldest first.
 func (l *SQLite) Export(ctx context.Context, w io.Writer, f Filter) error {
@@ -113,15 +113,15 @@ func (l *SQLite) Export(ctx context.Context, w io.Writer, f Filter) error {
 		return fmt.Errorf("ledger: export: %w", err)
 	}
 	var (
-		ts, billed, status, us, att                 int64
-		day, rid, tenant, key, route, res, cls, idm string
+		ts, billed, status, us, att                       int64
+		day, rid, tenant, key, route, res, cls, idm, upID string
 	)
 	for rows.Next() {
-		if err := rows.Scan(&ts, &day, &rid, &tenant, &key, &route, &res, &cls, &billed, &status, &us, &idm, &att); err != nil {
+		if err := rows.Scan(&ts, &day, &rid, &tenant, &key, &route, &res, &cls, &billed, &status, &us, &idm, &att, &upID); err != nil {
 			return fmt.Errorf("ledger: export: %w", err)
 		}
 		rec := []string{time.Unix(0, ts).UTC().Format(time.RFC3339Nano), day, rid, tenant, key, route, res, cls,
-			strconv.FormatBool(billed == 1), strconv.FormatInt(status, 10), strconv.FormatInt(us, 10), idm, strconv.FormatInt(att, 10)}
+			strconv.FormatBool(billed == 1), strconv.FormatInt(status, 10), strconv.FormatInt(us, 10), idm, strconv.FormatInt(att, 10), upID}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("ledger: export: %w", err)
 		}

@@ -20,6 +20,7 @@ import (
 // end of the list.
 var migrations = []migration{
 	{version: 1, name: "entries, their repeated values, daily usage and the ledger view", apply: createLedger},
+	{version: 2, name: "the upstream's own request id on each entry", apply: addUpstreamID},
 }
 
 // ledgerTables are the tables of schema version 1.
@@ -85,6 +86,29 @@ func createLedger(ctx context.Context, tx schemaTx) error {
 	}
 	return nil
 }
+
+// addUpstreamID is schema version 2: each entry keeps the id the
+// upstream gave its answer, so a line of the authority's statement can be
+// matched to it. Older entries have none (”).
+func addUpstreamID(ctx context.Context, tx schemaTx) error {
+	for _, q := range []string{
+		`ALTER TABLE ledger_entries ADD COLUMN upstream_id TEXT NOT NULL DEFAULT ''`,
+		`DROP VIEW IF EXISTS ledger`,
+		ledgerViewV2,
+	} {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("upstream id: %w", err)
+		}
+	}
+	return nil
+}
+
+// ledgerViewV2 is the ledger as one table, with the upstream's id.
+const ledgerViewV2 = `
+CREATE VIEW ledger AS
+SELECT e.id, e.ts, d.day, e.request_id, d.tenant, d.key_id, d.route, d.result, d.class,
+       d.billed, d.http_status, e.upstream_us, e.id_masked, e.attempts, e.upstream_id
+FROM ledger_entries e JOIN ledger_dims d ON d.id = e.dim`
 
 // moveWide moves the wide layout (one table named ledger holding every
 // column, with or without attempts) into ledger_dims and ledger_entries,

@@ -9,8 +9,8 @@ import "strings"
 
 // entryColumns are the ledger_entries columns an insert fills, in the order
 // of entryRow.
-const entryColumns = "ts, dim, request_id, upstream_us, id_masked, attempts"
-const entryNcol = 6
+const entryColumns = "ts, dim, request_id, upstream_us, id_masked, attempts, upstream_id"
+const entryNcol = 7
 
 // insertEntriesSQL is a multi-row INSERT of n entries.
 func insertEntriesSQL(n int) string {
@@ -21,7 +21,7 @@ func insertEntriesSQL(n int) string {
 // entryRow is e's ledger_entries row, in entryColumns' order, dim being
 // the id of its ledger_dims row.
 func entryRow(e *Entry, dim int64) [entryNcol]any {
-	return [entryNcol]any{e.Time.UnixNano(), dim, e.RequestID, e.UpstreamLatency.Microseconds(), e.IDMasked, int64(e.Attempts)}
+	return [entryNcol]any{e.Time.UnixNano(), dim, e.RequestID, e.UpstreamLatency.Microseconds(), e.IDMasked, int64(e.Attempts), e.UpstreamID}
 }
 
 // upsertDim returns the id of a dims row, adding it when new. DO UPDATE
