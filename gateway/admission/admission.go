@@ -99,8 +99,8 @@ type Gate struct {
 }
 
 // Exchange is one request's state as it moves through the steps. The
-// route's work fills Result, IDMasked, UpstreamLatency and Attempts; the
-// ledger entry is made of them.
+// route's work fills Result, IDMasked, UpstreamLatency, Attempts and
+// UpstreamID; the ledger entry is made of them.
 type Exchange struct {
 	Ctx       *fasthttp.RequestCtx
 	Route     string
@@ -113,6 +113,9 @@ type Exchange struct {
 	IDMasked        string
 	UpstreamLatency time.Duration
 	Attempts        int
+	// UpstreamID is the id the upstream gave its answer, so a line of the
+	// authority's statement can be matched to this request's entry.
+	UpstreamID string
 
 	ticket   quota.Ticket
 	held     bool // ticket is reserved and not yet settled or taken

@@ -19,7 +19,7 @@ func (g *Gate) Finish(x *Exchange, class billing.Class, status int, contentType 
 		Tenant: x.Key.Tenant.ID, KeyID: x.Key.ID, Route: x.Route,
 		Result: x.Result, Class: string(class), Billed: class == billing.Billed,
 		HTTPStatus: status, UpstreamLatency: x.UpstreamLatency, IDMasked: x.IDMasked,
-		Attempts: x.Attempts,
+		Attempts: x.Attempts, UpstreamID: x.UpstreamID,
 	})
 	if err != nil {
 		// Only after shutdown began; the listener is closed by then, so this

@@ -191,6 +191,7 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	err := p.Forward.Forward(ureq, resp)
 	x.UpstreamLatency = p.Now().Sub(upStart)
 	x.Attempts = ureq.Attempts
+	x.UpstreamID = upstream.AnswerID(resp)
 	p.Metrics.ObserveUpstream(rt.Name, x.UpstreamLatency)
 	if errors.Is(err, breaker.ErrOpen) {
 		// The breaker answers at once: nothing was sent, nothing billed.

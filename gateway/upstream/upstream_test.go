@@ -180,3 +180,34 @@ func BenchmarkBuild(b *testing.B) {
 		c.release(req)
 	}
 }
+
+func TestAnswerID(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		status int
+		header string
+		body   string
+		want   string
+	}{
+		{"header on a verdict", 200, "sim-7f3a", `{"result":"0"}`, "sim-7f3a"},
+		{"no id on a verdict", 200, "", `{"result":"0","trace_id":"not-read-on-200"}`, ""},
+		{"trace_id of an error", 429, "", `{"success":false,"error":{"code":"too_many_requests","message":"m"},"trace_id":"t-1"}`, "t-1"},
+		{"header wins", 500, "h-1", `{"trace_id":"t-1"}`, "h-1"},
+		{"garbage error body", 502, "", `<html>`, ""},
+		{"control characters refused", 200, "a\x01b", `{}`, ""},
+		{"CSV metacharacters refused", 500, "", `{"trace_id":"a,b"}`, ""},
+		{"too long", 500, "", `{"trace_id":"` + strings.Repeat("x", 129) + `"}`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var resp fasthttp.Response
+			resp.SetStatusCode(tc.status)
+			if tc.header != "" {
+				resp.Header.Set("X-Request-Id", tc.header)
+			}
+			resp.SetBodyString(tc.body)
+			if got := AnswerID(&resp); got != tc.want {
+				t.Fatalf("AnswerID = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
