@@ -28,18 +28,29 @@ var (
 	errCorrupt = errors.New("frame checksum or length does not match")
 )
 
-func frameCRC(length, payload []byte) uint32 {
-	return crc32.Update(crc32.Checksum(length, castagnoli), castagnoli, payload)
+// frameCRC is the CRC-32C of the little-endian length followed by the
+// payload. The length's four bytes go through the table here rather than
+// through crc32.Checksum: a slice handed to the assembly routine escapes,
+// and that would cost Append an allocation.
+func frameCRC(length uint32, payload []byte) uint32 {
+	c := ^uint32(0)
+	for i := range 4 {
+		c = castagnoli[byte(c)^byte(length>>(8*i))] ^ c>>8
+	}
+	return crc32.Update(^c, castagnoli, payload)
+}
+
+// putFrameHeader fills h (frameHeader bytes) for payload rec.
+func putFrameHeader(h []byte, rec []byte) {
+	binary.LittleEndian.PutUint32(h, uint32(len(rec)))
+	binary.LittleEndian.PutUint32(h[4:], frameCRC(uint32(len(rec)), rec))
 }
 
 // appendFrame appends rec, framed, to dst.
 func appendFrame(dst, rec []byte) []byte {
-	at := len(dst)
-	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(rec)))
-	dst = append(dst, 0, 0, 0, 0)
-	dst = append(dst, rec...)
-	binary.LittleEndian.PutUint32(dst[at+4:], frameCRC(dst[at:at+4], rec))
-	return dst
+	var h [frameHeader]byte
+	putFrameHeader(h[:], rec)
+	return append(append(dst, h[:]...), rec...)
 }
 
 // decodeFrame decodes the frame at the start of b: its payload (aliasing b)
@@ -58,7 +69,7 @@ func decodeFrame(b []byte) (payload []byte, n int, err error) {
 	if len(b) < n {
 		return nil, 0, errTorn
 	}
-	if frameCRC(b[:4], b[frameHeader:n]) != binary.LittleEndian.Uint32(b[4:]) {
+	if frameCRC(length, b[frameHeader:n]) != binary.LittleEndian.Uint32(b[4:]) {
 		return nil, 0, errCorrupt
 	}
 	return b[frameHeader:n], n, nil

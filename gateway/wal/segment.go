@@ -167,6 +167,21 @@ func (l *Log) createSegment(first Pos) (*os.File, os.FileInfo, error) {
 	return f, fi, nil
 }
 
+// makeDir creates the log's directory if missing. In power mode its entry
+// in the parent is synced too: a directory lost to a power loss would take
+// every segment with it.
+func makeDir(c Config) error {
+	if err := os.MkdirAll(c.Dir, 0o750); err != nil {
+		return fmt.Errorf("wal: create %s: %w", c.Dir, err)
+	}
+	if c.Sync == SyncPower {
+		if err := syncDir(filepath.Dir(filepath.Clean(c.Dir))); err != nil {
+			return fmt.Errorf("wal: %w", err)
+		}
+	}
+	return nil
+}
+
 // syncDir makes the directory's entries (a created or removed file)
 // durable.
 func syncDir(dir string) error {
