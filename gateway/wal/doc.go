@@ -33,22 +33,22 @@
 // and a new segment's header and directory entry are synced before the
 // log writes to it: an acknowledged record survives a power loss.
 //
-// Measured on a 2-CPU VM (AMD EPYC, ext4 on a virtual disk, shared with
-// other work), 64..256-byte records (BenchmarkAppendParallel, 64
-// concurrent appenders; BenchmarkAppendSerial, one):
+// Measured on a 2-CPU VM (AMD EPYC, ext4 on a virtual disk, load average
+// 4-7 from other work, so ranges over several runs), 64..256-byte records;
+// BenchmarkAppendParallel has 64 concurrent appenders, BenchmarkAppendSerial
+// one:
 //
-//	                     process             power
-//	64 appenders         0.47-0.53 µs/op     8-28 µs/op (one fdatasync per ~47 records)
-//	                     ~30 records/write   0 allocs/op
-//	                     0 allocs/op
-//	1 appender           2.7-3.4 µs/op       0.5-0.8 ms/op (one fdatasync each)
-//	                     2 allocs/op         2 allocs/op
+//	                 process                      power
+//	64 appenders     0.47-0.95 µs/op, 0 allocs    8-44 µs/op, 0 allocs
+//	                 ~30 records per write(2)     ~46 records per fdatasync
+//	1 appender       2.7-4.7 µs/op, 2 allocs      0.34-0.83 ms/op, 2 allocs
 //
 // An Append copies its record into the group's buffer and allocates
 // nothing else; each group allocates its completion channel, shared by
 // all its Appends. With one appender every Append is a group of its own;
-// under load groups grow with the number of waiting appenders, so power
-// mode costs latency (one fdatasync per Append) more than throughput.
+// under load groups grow with the number of waiting appenders. Power mode
+// adds the latency of one fdatasync to every Append, while under load one
+// fdatasync serves many.
 //
 // # Format
 //
