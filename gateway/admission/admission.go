@@ -60,8 +60,14 @@ type Quota interface {
 	Release(quota.Ticket)
 }
 
-// Ledger records an entry; it may block (backpressure), never drop.
+// Ledger records entries. Intend makes the intent of a request that is
+// about to go upstream durable and holds a place for its outcome; an error
+// means the request must not go. Record stores an entry, the outcome of an
+// intent (Intended) without ever waiting; an error for such an entry, or
+// one that used a quota unit, means it is not durable and its answer must
+// not be given. Other entries may wait (backpressure), never drop.
 type Ledger interface {
+	Intend(ledger.Entry) error
 	Record(ledger.Entry) error
 }
 
@@ -119,9 +125,10 @@ type Exchange struct {
 
 	ticket   quota.Ticket
 	held     bool // ticket is reserved and not yet settled or taken
+	intended bool // step 5 ran: the outcome fills the place it holds
 	idem     idempotency.Claim
 	idemLead bool // this request leads an Idempotency-Key record
-	finished bool // step 7 ran: the answer is written and recorded
+	finished bool // step 8 ran: the answer is written and recorded
 }
 
 // NewExchange starts a request on route: it stamps the time and the

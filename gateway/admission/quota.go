@@ -24,7 +24,7 @@ func (g *Gate) Reserve(x *Exchange) bool {
 	return true
 }
 
-// Settle is step 6: the held unit is committed when the answer used it
+// Settle is step 7: the held unit is committed when the answer used it
 // (billed, or a cached answer the tenant's policy counts) and released
 // otherwise. Without a held unit it does nothing.
 func (g *Gate) Settle(x *Exchange, used bool) {

@@ -1,6 +1,8 @@
 package admission
 
 import (
+	"sync/atomic"
+
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
@@ -8,24 +10,65 @@ import (
 	"github.com/idgate/idgate/gateway/ledger"
 )
 
-// Finish is step 7: the leader's Idempotency-Key record takes the answer,
+// Intend is step 5, right before a request goes upstream: its intent is
+// made durable, so that a crash during the call leaves an entry of class
+// unknown rather than a charge nobody can see, and the ledger holds a
+// place for its outcome. When the ledger cannot promise that (it cannot
+// write, or its queue is full), nothing is sent: the unit is released and
+// the request answered 503 service_unavailable with Retry-After, not
+// billed, and Intend returns false.
+func (g *Gate) Intend(x *Exchange) bool {
+	err := g.Ledger.Intend(g.entry(x, billing.Class(""), 0))
+	if err != nil {
+		g.Settle(x, false)
+		g.logLedgerRefusal(x, err)
+		x.Ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+		g.Refuse(x, billing.LedgerUnavailable, contracts.ErrServiceUnavailable,
+			"The gateway cannot record billing right now; nothing was sent to the authority; retry later")
+		return false
+	}
+	x.intended = true
+	return true
+}
+
+// ledgerRefusalLogged rate-limits the log line of step 5's refusals to
+// one a second: a full disk refuses every billable request.
+var ledgerRefusalLogged atomic.Int64
+
+func (g *Gate) logLedgerRefusal(x *Exchange, err error) {
+	now := g.Now().Unix()
+	if last := ledgerRefusalLogged.Load(); last != now && ledgerRefusalLogged.CompareAndSwap(last, now) {
+		g.Log.Error("ledger cannot record; refusing billable requests before they go upstream",
+			"request_id", x.RequestID, "route", x.Route, "err", err)
+	}
+}
+
+// Finish is step 8: the leader's Idempotency-Key record takes the answer,
 // the ledger records the request's entry, and only then is the answer
-// written, so no answer leaves without its entry.
+// written. The entry of a request that went upstream, or that used a
+// quota unit, is durable before its answer leaves; when the ledger cannot
+// make it so, the client gets 500 api_error instead of an answer the
+// ledger might lose (the entry stays queued for the database, and the
+// intent makes it an unknown after a crash).
 func (g *Gate) Finish(x *Exchange, class billing.Class, status int, contentType string, body []byte) {
 	x.finished = true
-	g.settleIdempotency(x, class, status, contentType, body)
-	err := g.Ledger.Record(ledger.Entry{
-		Time: x.Start, Day: g.Calendar.Day(x.Start), RequestID: x.RequestID,
-		Tenant: x.Key.Tenant.ID, KeyID: x.Key.ID, Route: x.Route,
-		Result: x.Result, Class: string(class), Billed: class == billing.Billed,
-		HTTPStatus: status, UpstreamLatency: x.UpstreamLatency, IDMasked: x.IDMasked,
-		Attempts: x.Attempts, UpstreamID: x.UpstreamID,
-	})
-	if err != nil {
-		// Only after shutdown began; the listener is closed by then, so this
-		// is a request that slipped in at the edge. Say so loudly.
-		g.Log.Error("ledger entry not recorded", "request_id", x.RequestID, "tenant", x.Key.Tenant.ID, "route", x.Route, "class", class, "err", err)
+	e := g.entry(x, class, status)
+	e.Intended, x.intended = x.intended, false
+	idemClass := class
+	if err := g.Ledger.Record(e); err != nil {
+		if e.Intended || class.CountsQuota() {
+			idemClass = billing.Unknown // a retry must run afresh, not replay the 500
+			g.Log.Error("ledger entry not durable; the answer is withheld", "request_id", x.RequestID,
+				"tenant", x.Key.Tenant.ID, "route", x.Route, "class", class, "err", err)
+			status, contentType = fasthttp.StatusInternalServerError, "application/json"
+			body = contracts.AppendError(nil, contracts.NewError(contracts.ErrAPIError, "", x.RequestID))
+		} else {
+			// Only after shutdown began; the listener is closed by then, so
+			// this is a request that slipped in at the edge. Say so loudly.
+			g.Log.Error("ledger entry not recorded", "request_id", x.RequestID, "tenant", x.Key.Tenant.ID, "route", x.Route, "class", class, "err", err)
+		}
 	}
+	g.settleIdempotency(x, idemClass, status, contentType, body)
 	x.Ctx.SetStatusCode(status)
 	if contentType == "" {
 		contentType = "application/json"
@@ -33,6 +76,17 @@ func (g *Gate) Finish(x *Exchange, class billing.Class, status int, contentType 
 	x.Ctx.SetContentType(contentType)
 	x.Ctx.SetBody(body)
 	g.Metrics.Observe(x.Route, string(class), x.Key.Tenant.ID, g.Now().Sub(x.Start))
+}
+
+// entry is x's ledger entry as it stands.
+func (g *Gate) entry(x *Exchange, class billing.Class, status int) ledger.Entry {
+	return ledger.Entry{
+		Time: x.Start, Day: g.Calendar.Day(x.Start), RequestID: x.RequestID,
+		Tenant: x.Key.Tenant.ID, KeyID: x.Key.ID, Route: x.Route,
+		Result: x.Result, Class: string(class), Billed: class == billing.Billed,
+		HTTPStatus: status, UpstreamLatency: x.UpstreamLatency, IDMasked: x.IDMasked,
+		Attempts: x.Attempts, UpstreamID: x.UpstreamID,
+	}
 }
 
 // Refuse finishes with one of the contract's errors.
@@ -52,3 +106,4 @@ func writeError(ctx *fasthttp.RequestCtx, code contracts.ErrorCode, message, req
 	ctx.SetContentType("application/json")
 	ctx.SetBody(contracts.AppendError(nil, contracts.NewError(code, message, requestID)))
 }
+

@@ -15,7 +15,9 @@ import (
 //     written) and logged with the request id, route, tenant, the panic's
 //     type and the stack, never its value, which may quote a name or an ID
 //     number;
-//   - a quota unit still held is released;
+//   - a quota unit still held is released (kept, and the request recorded
+//     as unknown, when it panicked after its intent: the call may have
+//     been made);
 //   - an Idempotency-Key record this request leads is abandoned, so the
 //     duplicates waiting for it are released, not left hanging.
 func (g *Gate) End(x *Exchange) {
@@ -25,6 +27,11 @@ func (g *Gate) End(x *Exchange) {
 		if !x.finished {
 			if x.Key == nil {
 				writeError(x.Ctx, contracts.ErrAPIError, "", x.RequestID)
+			} else if x.intended {
+				// The call may have been made: a possible charge keeps its
+				// unit and is recorded as unknown.
+				g.Settle(x, true)
+				g.Refuse(x, billing.Unknown, contracts.ErrAPIError, "")
 			} else {
 				g.Settle(x, false)
 				g.Refuse(x, billing.UpstreamError, contracts.ErrAPIError, "")

@@ -46,6 +46,10 @@ const (
 	// its quota unit (never over-admit on a charge that cannot be ruled out)
 	// until reconciliation with the authority's statement resolves it.
 	Unknown Class = "unknown"
+	// LedgerUnavailable: refused (503 service_unavailable) before anything
+	// was sent upstream because the ledger could not promise to record the
+	// answer (it cannot write, or its queue is full). Not billed.
+	LedgerUnavailable Class = "ledger_unavailable"
 )
 
 // CountsQuota reports whether an entry of class c used a unit of the daily
@@ -53,7 +57,7 @@ const (
 func (c Class) CountsQuota() bool { return c == Billed || c == CachedQuota || c == Unknown }
 
 // Classes lists every class, for reports and metric pre-registration.
-var Classes = []Class{Billed, NotBilled, LocalReject, RateLimited, QuotaExceeded, UpstreamError, Cached, CachedQuota, Replayed, CircuitOpen, Unknown}
+var Classes = []Class{Billed, NotBilled, LocalReject, RateLimited, QuotaExceeded, UpstreamError, Cached, CachedQuota, Replayed, CircuitOpen, Unknown, LedgerUnavailable}
 
 // Table is one route's result-code table.
 type Table struct {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/idgate/idgate/gateway/wal"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,9 @@ type Entry struct {
 	// UpstreamID is the id the upstream gave its answer (its trace_id or
 	// X-Request-Id), "" when it gave none or was not called.
 	UpstreamID string
+	// Intended: the entry is the outcome of a request whose intent was
+	// recorded (Intend); it fills the place the intent held. Not stored.
+	Intended bool
 
 	ack chan struct{} // a flush barrier, not a row
 }
@@ -53,6 +57,14 @@ type SQLite struct {
 
 	written atomic.Int64
 	lastErr atomic.Pointer[error]
+
+	// The journal (journal.go; nil: the database alone) and the watch on
+	// the database file (file.go).
+	j                  *wal.Log
+	jhold              time.Duration
+	jstop, jdone       chan struct{}
+	fileStop, fileDone chan struct{}
+	lost               atomic.Pointer[error]
 }
 
 // checkpointEvery is how often the WAL is copied into the database.
@@ -69,8 +81,6 @@ func New(db *sql.DB, queueSize, batchSize int, linger time.Duration, log *slog.L
 	return l
 }
 
-// Record queues e; it blocks while the queue is full.
-func (l *SQLite) Record(e Entry) error { return l.q.push(e) }
 
 // Flush waits until every entry queued before the call is stored.
 func (l *SQLite) Flush() error {
@@ -88,10 +98,20 @@ func (l *SQLite) QueueLen() int { return l.q.len() }
 // Written is the number of entries stored since start.
 func (l *SQLite) Written() int64 { return l.written.Load() }
 
-// Err is the last write error, nil once a later write succeeded.
+// Err says why the ledger cannot take billable work, nil when it can: the
+// last database write failed (nil again once a later one succeeded), the
+// journal cannot write, or the database file was deleted or replaced.
 func (l *SQLite) Err() error {
 	if p := l.lastErr.Load(); p != nil {
 		return *p
+	}
+	if p := l.lost.Load(); p != nil {
+		return *p
+	}
+	if l.j != nil {
+		if err := l.j.Err(); err != nil {
+			return fmt.Errorf("ledger: journal: %w", err)
+		}
 	}
 	return nil
 }
@@ -112,10 +132,14 @@ func (l *SQLite) Close() error {
 	}
 	<-l.done
 	<-l.cpDone
+	l.stopWatching()
 	err := l.Err()
 	// Fold the WAL into the database so the file is complete on its own.
 	if _, cerr := l.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err == nil && cerr != nil {
 		err = fmt.Errorf("ledger: checkpoint: %w", cerr)
+	}
+	if jerr := l.closeJournal(); err == nil && jerr != nil {
+		err = jerr
 	}
 	if cerr := l.db.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("ledger: close: %w", cerr)

@@ -16,6 +16,7 @@ type queue struct {
 	spare   []Entry    // the writer's previous batch, reused
 	max     int        // queue bound; push waits beyond it
 	batch   int        // a full batch: the writer does not linger
+	held    int        // places reserved for outcomes of requests in flight
 	waiting int        // pushes waiting for space
 	barrier bool       // a flush is queued: the writer does not linger
 	closed  bool
@@ -38,7 +39,7 @@ func (q *queue) push(e Entry) error {
 	}
 	// A push that started before close still gets its entry stored: the
 	// writer keeps draining until nobody waits.
-	for len(q.items) >= q.max {
+	for len(q.items)+q.held >= q.max {
 		q.waiting++
 		q.space.Wait()
 		q.waiting--
@@ -51,6 +52,41 @@ func (q *queue) push(e Entry) error {
 		q.signal()
 	}
 	return nil
+}
+
+// hold reserves a place for an entry to come, without waiting: a request
+// holds one before it goes upstream, so its outcome is never kept waiting
+// after the upstream answered (and billed) it. false: the queue is full
+// (or closed), and the request must not go upstream.
+func (q *queue) hold() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed || len(q.items)+q.held >= q.max {
+		return false
+	}
+	q.held++
+	return true
+}
+
+// unhold returns a place hold reserved and no entry will use.
+func (q *queue) unhold() {
+	q.mu.Lock()
+	q.held--
+	q.space.Broadcast()
+	q.mu.Unlock()
+}
+
+// pushHeld queues e into the place hold reserved; it never waits, and it
+// queues even after close began (the writer drains until nothing is held).
+func (q *queue) pushHeld(e Entry) {
+	q.mu.Lock()
+	q.held--
+	q.items = append(q.items, e)
+	first := len(q.items) == 1
+	q.mu.Unlock()
+	if first {
+		q.signal()
+	}
 }
 
 // signal wakes the writer.
@@ -104,7 +140,7 @@ func (q *queue) take() (taken []Entry, last bool) {
 	taken = q.items
 	q.items, q.spare = q.spare[:0], nil
 	q.barrier = false
-	last = q.closed && q.waiting == 0
+	last = q.closed && q.waiting == 0 && q.held == 0
 	q.space.Broadcast()
 	q.mu.Unlock()
 	return taken, last

@@ -47,6 +47,11 @@ func (l *SQLite) run() {
 			return
 		}
 		if more || l.q.isClosed() {
+			if !more {
+				// Closing while requests still hold places for their
+				// outcomes: wait for them without spinning.
+				time.Sleep(time.Millisecond)
+			}
 			l.q.signal()
 		}
 	}

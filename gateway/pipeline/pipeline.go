@@ -8,10 +8,11 @@
 //	     cache lookup                               cache.go
 //	     seal towards the upstream                  (the route's FieldCrypto)
 //	4    reserve a unit of the daily quotas         admission
+//	5    the call's intent, durable                 admission → ledger
 //	     forward (retries, breaker, flight)         the Forwarder
-//	5    classify with the route's billing table    classify.go
-//	6    commit or release the unit                 admission
-//	7    record in the ledger, then respond         admission
+//	6    classify with the route's billing table    classify.go
+//	7    commit or release the unit                 admission
+//	8    record in the ledger (durable), respond    admission → ledger
 package pipeline
 
 import (
@@ -167,6 +168,12 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		return
 	}
 
+	// 5. The call's intent, durable before the call: a crash from here on
+	// leaves an unknown entry, never an invisible charge.
+	if !p.Intend(&x) {
+		return
+	}
+
 	// Forward. A miss carries its cache key as the flight key: identical
 	// concurrent misses share one upstream call.
 	resp := fasthttp.AcquireResponse()
@@ -200,7 +207,7 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		return
 	}
 
-	// 5. Classify the answer with the route's billing table.
+	// 6. Classify the answer with the route's billing table.
 	ans := classify(rt, resp, err)
 	var answerBody []byte
 	if !ans.ownError && resp.StatusCode() == fasthttp.StatusOK && (upSess != nil || verdict.sess != nil) {
@@ -236,11 +243,11 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		p.storeAnswer(lookup, rt, req, resp.Body(), ans.result, upSess, answerBody != nil)
 	}
 
-	// 6. Commit the unit when billed or possibly billed (unknown), release
+	// 7. Commit the unit when billed or possibly billed (unknown), release
 	// it otherwise.
 	p.Settle(&x, ans.class == billing.Billed || ans.class == billing.Unknown || countHit)
 
-	// 7. Record, then respond: the upstream body unchanged (re-sealed for
+	// 8. Record (durable), then respond: the upstream body unchanged (re-sealed for
 	// an encrypting client), or the gateway's own api_error for garbage.
 	if ans.ownError {
 		p.Refuse(&x, ans.class, contracts.ErrAPIError, ans.problem)

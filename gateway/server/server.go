@@ -118,6 +118,9 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 	}
 	s.upstream = up
 
+	if err = ledger.CheckFile(cfg.Store, cfg.Store.Initialize); err != nil {
+		return nil, err
+	}
 	if db, err = ledger.OpenDB(cfg.Store.Path); err != nil {
 		return nil, err
 	}
@@ -133,7 +136,13 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 		return nil, err
 	}
 	s.dir = auth.NewStore(d)
-	s.ledger = ledger.New(db, cfg.Store.QueueSize, cfg.Store.BatchSize, cfg.Store.Linger, log)
+	// The journal's records must outlive any request they cover: the
+	// longest a request can take upstream, with a margin.
+	store := cfg.Store
+	store.InFlight = 2*(cfg.Retry.Deadline+cfg.Upstream.Timeout) + 10*time.Second
+	if s.ledger, _, err = ledger.Open(db, store, log); err != nil {
+		return nil, err
+	}
 
 	// The quota restarts where the ledger says today stands: one source of
 	// truth, no second counter file to drift.

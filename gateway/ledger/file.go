@@ -1,0 +1,114 @@
+package ledger
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+)
+
+// The ledger's database file must stay the one the process opened: a file
+// deleted or replaced under a running gateway takes every entry written
+// after that with it at the next start, and the day's quota with them.
+// watchFile notices within a quarter of a second and fails the ledger
+// (Err), so /readyz fails and billable requests are refused before they
+// go upstream; the failure lasts until a restart, which the start-up check
+// (CheckFile) then guards.
+
+// fileWatchEvery is how often the database file's identity is checked.
+const fileWatchEvery = 250 * time.Millisecond
+
+type fileID struct{ dev, ino uint64 }
+
+func identify(path string) (fileID, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileID{}, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, errors.New("no inode information on this platform")
+	}
+	return fileID{uint64(st.Dev), uint64(st.Ino)}, nil
+}
+
+// watchFile starts watching path, the database l writes.
+func (l *SQLite) watchFile(path string) error {
+	id, err := identify(path)
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
+	l.fileStop, l.fileDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(l.fileDone)
+		tick := time.NewTicker(fileWatchEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-l.fileStop:
+				return
+			case <-tick.C:
+				now, err := identify(path)
+				if err == nil && now == id {
+					continue
+				}
+				if err == nil {
+					err = errors.New("replaced by another file")
+				}
+				lost := fmt.Errorf("ledger: database file %s is no longer the one this process writes (%v); billable requests are refused until a restart", path, err)
+				if l.lost.CompareAndSwap(nil, &lost) {
+					l.log.Error("ledger database file lost", "path", path, "err", err)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+func (l *SQLite) stopWatching() {
+	if l.fileStop != nil {
+		close(l.fileStop)
+		<-l.fileDone
+		l.fileStop = nil
+	}
+}
+
+// CheckFile refuses to start on a ledger that would silently reset the
+// day's quota: an existing database file that is empty or holds no ledger,
+// or a missing one whose journal shows a ledger existed there. initialize
+// (the store.initialize setting) starts an empty ledger anyway. A missing
+// file with no journal is a first start: it is created.
+func CheckFile(c Config, initialize bool) error {
+	if initialize {
+		return nil
+	}
+	fi, err := os.Stat(c.Path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if _, jerr := os.Stat(c.journalDir()); jerr == nil {
+			return fmt.Errorf("ledger: database %s is missing but its journal %s exists: a ledger was kept here; restore the file, or set store.initialize to start an empty one (the day's quota starts from zero)", c.Path, c.journalDir())
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("ledger: %w", err)
+	case fi.Size() == 0:
+		return fmt.Errorf("ledger: database %s is empty: refusing to initialise it (the day's quota would start from zero); restore it, or set store.initialize", c.Path)
+	}
+	db, err := sql.Open("sqlite", "file:"+c.Path+"?mode=ro")
+	if err != nil {
+		return fmt.Errorf("ledger: open %s: %w", c.Path, err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRowContext(context.Background(),
+		`SELECT COUNT(*) FROM sqlite_master WHERE name IN ('ledger_entries', 'ledger')`).Scan(&n); err != nil {
+		return fmt.Errorf("ledger: database %s is not a readable ledger (%v): restore it, or set store.initialize", c.Path, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("ledger: database %s holds no ledger: refusing to initialise it (the day's quota would start from zero); restore it, or set store.initialize", c.Path)
+	}
+	return nil
+}
