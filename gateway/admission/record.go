@@ -106,4 +106,3 @@ func writeError(ctx *fasthttp.RequestCtx, code contracts.ErrorCode, message, req
 	ctx.SetContentType("application/json")
 	ctx.SetBody(contracts.AppendError(nil, contracts.NewError(code, message, requestID)))
 }
-

@@ -81,7 +81,6 @@ func New(db *sql.DB, queueSize, batchSize int, linger time.Duration, log *slog.L
 	return l
 }
 
-
 // Flush waits until every entry queued before the call is stored.
 func (l *SQLite) Flush() error {
 	ack := make(chan struct{})
