@@ -99,13 +99,41 @@ type Proc struct {
 // SIGTERM when the test ends.
 func Start(t testing.TB, bin string, args, env []string, healthURL string) *Proc {
 	t.Helper()
+	p, err := start(t, bin, args, env, healthURL)
+	if err != nil {
+		t.Fatalf("testkit: %v", err)
+	}
+	return p
+}
+
+// StartOnFreePorts is Start for a binary that listens on ports FreeAddr
+// chose: a port can be taken by another process between FreeAddr and the
+// binary's bind, so a start that fails with "address already in use" is
+// tried again on new ports (up to five times). ports returns the arguments
+// and the health URL for a fresh choice of ports.
+func StartOnFreePorts(t testing.TB, bin string, env []string, ports func() (args []string, healthURL string)) *Proc {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		args, health := ports()
+		p, err := start(t, bin, args, env, health)
+		if err == nil {
+			return p
+		}
+		if attempt == 5 || !strings.Contains(p.Output(), "address already in use") {
+			t.Fatalf("testkit: %v", err)
+		}
+	}
+}
+
+func start(t testing.TB, bin string, args, env []string, healthURL string) (*Proc, error) {
+	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	p := &Proc{Cmd: cmd, out: &SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("testkit: start %s: %v", bin, err)
+		return p, fmt.Errorf("start %s: %w", bin, err)
 	}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
@@ -115,9 +143,9 @@ func Start(t testing.TB, bin string, args, env []string, healthURL string) *Proc
 		}
 	})
 	if err := WaitHealthy(healthURL, 20*time.Second, p.done); err != nil {
-		t.Fatalf("testkit: %s not healthy: %v\noutput:\n%s", filepath.Base(bin), err, p.Output())
+		return p, fmt.Errorf("%s not healthy: %w\noutput:\n%s", filepath.Base(bin), err, p.Output())
 	}
-	return p
+	return p, nil
 }
 
 // WaitHealthy polls url until it answers 200, the deadline passes, or

@@ -35,10 +35,11 @@ func StartGateway(t testing.TB, args []string, env ...string) *Gateway {
 // the same arguments and environment, on new ports.
 func (g *Gateway) Restart(t testing.TB) {
 	t.Helper()
-	addr, admin := FreeAddr(t), FreeAddr(t)
-	g.URL, g.AdminURL = "http://"+addr, "http://"+admin
-	args := append([]string{"-listen", addr, "-admin-listen", admin}, g.args...)
-	g.Proc = Start(t, Build(t, "./gateway/cmd/gateway"), args, g.env, g.URL+"/healthz")
+	g.Proc = StartOnFreePorts(t, Build(t, "./gateway/cmd/gateway"), g.env, func() ([]string, string) {
+		addr, admin := FreeAddr(t), FreeAddr(t)
+		g.URL, g.AdminURL = "http://"+addr, "http://"+admin
+		return append([]string{"-listen", addr, "-admin-listen", admin}, g.args...), g.URL + "/healthz"
+	})
 }
 
 // StartStack runs the simulator (simEnv added to its environment) and the

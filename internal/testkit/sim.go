@@ -25,10 +25,13 @@ type Sim struct {
 // healthy. It stops when the test ends.
 func StartSim(t testing.TB, env ...string) *Sim {
 	t.Helper()
-	addr := FreeAddr(t)
-	url := "http://" + addr
-	p := Start(t, Build(t, "./simulator/cmd/simulator"), []string{"-listen", addr}, env, url+"/healthz")
-	return &Sim{URL: url, Proc: p}
+	s := &Sim{}
+	s.Proc = StartOnFreePorts(t, Build(t, "./simulator/cmd/simulator"), env, func() ([]string, string) {
+		addr := FreeAddr(t)
+		s.URL = "http://" + addr
+		return []string{"-listen", addr}, s.URL + "/healthz"
+	})
+	return s
 }
 
 // Stats reads what the simulator answered and billed (GET /admin/stats).
