@@ -80,10 +80,16 @@ tenants:
 
 func startGateway(t *testing.T, upstream string, acmeQuota int, acmeKeys ...string) *gateway {
 	t.Helper()
+	return startGatewayBinary(t, testkit.Build(t, "./gateway/cmd/gateway"), upstream, acmeQuota, acmeKeys...)
+}
+
+// startGatewayBinary is startGateway with a binary of the caller's.
+func startGatewayBinary(t *testing.T, bin, upstream string, acmeQuota int, acmeKeys ...string) *gateway {
+	t.Helper()
 	dir := t.TempDir()
 	g := &gateway{cfgPath: filepath.Join(dir, "gateway.yaml"), store: filepath.Join(dir, "var", "ledger.db")}
 	writeConfig(t, g.cfgPath, upstream, g.store, acmeQuota, acmeKeys...)
-	g.Gateway = testkit.StartGateway(t, []string{"-config", g.cfgPath})
+	g.Gateway = testkit.StartGatewayBinary(t, bin, []string{"-config", g.cfgPath})
 	return g
 }
 

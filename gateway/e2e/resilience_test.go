@@ -85,9 +85,11 @@ func reconcile(t *testing.T, g *resGateway, s *testkit.Sim) (ledgerBilled int64)
 	return n
 }
 
-func classCounts(t *testing.T, g *resGateway) map[string]int64 {
+// classCounts reads a stopped gateway's ledger at path: entries and
+// upstream attempts per class (class+"_attempts").
+func classCounts(t *testing.T, path string) map[string]int64 {
 	t.Helper()
-	db, err := ledger.OpenDB(g.path)
+	db, err := ledger.OpenDB(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +194,7 @@ func TestResilienceWithSimulator(t *testing.T) {
 			return true
 		})
 		billed := reconcile(t, g, s)
-		cls := classCounts(t, g)
+		cls := classCounts(t, g.path)
 		t.Logf("statuses %v, classes %v, billed %d", statuses, cls, billed)
 		for st := range statuses {
 			if st != 200 && st != 500 {
@@ -279,7 +281,7 @@ func TestResilienceWithSimulator(t *testing.T) {
 			t.Errorf("after the purge sim billed %d, want 3", st.Billed)
 		}
 		reconcile(t, g, s)
-		cls := classCounts(t, g)
+		cls := classCounts(t, g.path)
 		if cls["cached"] != 16 || cls["billed"] != 3 {
 			t.Errorf("classes %v: want 16 cached, 3 billed", cls)
 		}
@@ -306,7 +308,7 @@ func TestResilienceWithSimulator(t *testing.T) {
 			}
 		}
 		reconcile(t, g, s)
-		if cls := classCounts(t, g); cls["cached"] != 3 || cls["cached_quota"] != 1 || cls["billed"] != 2 || cls["quota_exceeded"] != 1 {
+		if cls := classCounts(t, g.path); cls["cached"] != 3 || cls["cached_quota"] != 1 || cls["billed"] != 2 || cls["quota_exceeded"] != 1 {
 			t.Errorf("classes %v: want 2 billed, 1 cached_quota, 3 cached, 1 quota_exceeded", cls)
 		}
 		// The counted hit survives a restart: acme's quota is still used up.
@@ -414,7 +416,7 @@ func TestResilienceWithSimulator(t *testing.T) {
 			t.Fatalf("readyz after recovery %d %s", code, b)
 		}
 		reconcile(t, g, s)
-		if cls := classCounts(t, g); cls["circuit_open"] != 1 {
+		if cls := classCounts(t, g.path); cls["circuit_open"] != 1 {
 			t.Errorf("classes %v: want one circuit_open", cls)
 		}
 	})

@@ -28,12 +28,31 @@ var (
 )
 
 // Build compiles a main package of this module (e.g. "./gateway/cmd/gateway")
-// once per test process and returns the binary's path.
+// once per test process and returns the binary's path. Under go test -race
+// the binary is built with the race detector too.
 func Build(t testing.TB, pkg string) string {
+	t.Helper()
+	return build(t, pkg, raceEnabled)
+}
+
+// BuildPlain is Build without the race detector, for load generators and
+// for the gateways of tests that need production speed (a kill -9 under
+// thousands of requests a second); the race detector slows a binary
+// several times over.
+func BuildPlain(t testing.TB, pkg string) string {
+	t.Helper()
+	return build(t, pkg, false)
+}
+
+func build(t testing.TB, pkg string, race bool) string {
 	t.Helper()
 	buildMu.Lock()
 	defer buildMu.Unlock()
-	if p, ok := built[pkg]; ok {
+	key := pkg
+	if race {
+		key += " -race"
+	}
+	if p, ok := built[key]; ok {
 		return p
 	}
 	root, err := ModuleRoot()
@@ -50,15 +69,16 @@ func Build(t testing.TB, pkg string) string {
 	}
 	out := filepath.Join(builtDir, filepath.Base(pkg))
 	args := []string{"build", "-o", out}
-	if raceEnabled {
-		args = append(args, "-race")
+	if race {
+		out += "-race"
+		args = []string{"build", "-race", "-o", out}
 	}
 	cmd := exec.Command("go", append(args, pkg)...)
 	cmd.Dir = root
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("testkit: go build %s: %v\n%s", pkg, err, b)
 	}
-	built[pkg] = out
+	built[key] = out
 	return out
 }
 

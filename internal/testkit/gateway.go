@@ -16,6 +16,7 @@ type Gateway struct {
 	URL      string // client listener, http://host:port
 	AdminURL string // admin listener
 	*Proc
+	bin       string
 	args, env []string
 }
 
@@ -26,7 +27,14 @@ type Gateway struct {
 // It stops when the test ends.
 func StartGateway(t testing.TB, args []string, env ...string) *Gateway {
 	t.Helper()
-	g := &Gateway{args: args, env: env}
+	return StartGatewayBinary(t, Build(t, "./gateway/cmd/gateway"), args, env...)
+}
+
+// StartGatewayBinary is StartGateway with a gateway binary of the
+// caller's (BuildPlain's, say).
+func StartGatewayBinary(t testing.TB, bin string, args []string, env ...string) *Gateway {
+	t.Helper()
+	g := &Gateway{bin: bin, args: args, env: env}
 	g.Restart(t)
 	return g
 }
@@ -35,7 +43,7 @@ func StartGateway(t testing.TB, args []string, env ...string) *Gateway {
 // the same arguments and environment, on new ports.
 func (g *Gateway) Restart(t testing.TB) {
 	t.Helper()
-	g.Proc = StartOnFreePorts(t, Build(t, "./gateway/cmd/gateway"), g.env, func() ([]string, string) {
+	g.Proc = StartOnFreePorts(t, g.bin, g.env, func() ([]string, string) {
 		addr, admin := FreeAddr(t), FreeAddr(t)
 		g.URL, g.AdminURL = "http://"+addr, "http://"+admin
 		return append([]string{"-listen", addr, "-admin-listen", admin}, g.args...), g.URL + "/healthz"
