@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -72,5 +73,79 @@ func TestKillMidLoadKeepsTheAccountingRule(t *testing.T) {
 		if unknown > 0 && !strings.Contains(g.Output(), "recovered from an unclean stop") {
 			t.Fatalf("run %d: unknown entries without the recovery's log line:\n%s", run, g.Output())
 		}
+	}
+}
+
+// loadFor runs the load generator against g at rate for d, in the
+// background; wait returns its summary line.
+func loadFor(t *testing.T, bench string, g *gateway, rate int, d time.Duration) (wait func() string) {
+	t.Helper()
+	cmd := exec.Command(bench, "load", "-addr", strings.TrimPrefix(g.URL, "http://"), "-token", "acme-key",
+		"-rate", strconv.Itoa(rate), "-duration", d.String())
+	out := &testkit.SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return func() string {
+		_ = cmd.Wait() // errors after a kill are expected; the summary says
+		return strings.TrimSpace(out.String())
+	}
+}
+
+// TestQuotaHoldsAcrossKill: with a daily quota of N and a kill -9 in the
+// middle of a load that would exceed it, the day's charges never exceed N
+// across the restart: the restarted gateway counts the unknowns too.
+func TestQuotaHoldsAcrossKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kill -9 under load: skipped with -short")
+	}
+	const quota = 3000
+	s := startSim(t)
+	bench := testkit.BuildPlain(t, "./loadtest/bench/cmd/idgate-bench")
+	g := startGatewayBinary(t, testkit.BuildPlain(t, "./gateway/cmd/gateway"), s.URL, quota, "acme-key")
+	wait := loadFor(t, bench, g, 4000, 2*time.Second)
+	time.Sleep(400 * time.Millisecond)
+	if err := g.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-g.Exited()
+	first := wait()
+	g.Restart(t)
+	second := loadFor(t, bench, g, 4000, 2*time.Second)()
+	g.Terminate(t)
+	cls := classCounts(t, g.store)
+	sim := counts(t, s).Billed
+	t.Logf("ledger %v, simulator billed %d; before the kill: %s; after: %s", cls, sim, first, second)
+	if sim > quota || cls["billed"]+cls["unknown"] > quota {
+		t.Fatalf("quota %d exceeded across the restart: simulator billed %d, ledger billed %d + unknown %d", quota, sim, cls["billed"], cls["unknown"])
+	}
+	if cls["quota_exceeded"] == 0 {
+		t.Fatalf("the load never reached the quota: %v", cls)
+	}
+	if cls["billed"] > sim || sim > cls["billed"]+cls["unknown"] {
+		t.Fatalf("accounting rule broken: %v, simulator billed %d", cls, sim)
+	}
+}
+
+// TestSigtermUnderLoadLeavesNoUnknowns: a graceful stop under load waits
+// for the requests in flight, so every call has its outcome: the ledger
+// agrees with the simulator exactly, with no unknown entry.
+func TestSigtermUnderLoadLeavesNoUnknowns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("SIGTERM under load: skipped with -short")
+	}
+	s := startSim(t)
+	bench := testkit.BuildPlain(t, "./loadtest/bench/cmd/idgate-bench")
+	g := startGatewayBinary(t, testkit.BuildPlain(t, "./gateway/cmd/gateway"), s.URL, 0, "acme-key")
+	wait := loadFor(t, bench, g, 4000, 2*time.Second)
+	time.Sleep(time.Second)
+	g.Terminate(t)
+	summary := wait()
+	cls := classCounts(t, g.store)
+	sim := counts(t, s).Billed
+	t.Logf("ledger %v, simulator billed %d; load: %s", cls, sim, summary)
+	if cls["unknown"] != 0 || cls["billed"] != sim || sim == 0 {
+		t.Fatalf("after SIGTERM: ledger %v, simulator billed %d; want no unknown and billed equal", cls, sim)
 	}
 }
