@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -147,5 +148,46 @@ func TestSigtermUnderLoadLeavesNoUnknowns(t *testing.T) {
 	t.Logf("ledger %v, simulator billed %d; load: %s", cls, sim, summary)
 	if cls["unknown"] != 0 || cls["billed"] != sim || sim == 0 {
 		t.Fatalf("after SIGTERM: ledger %v, simulator billed %d; want no unknown and billed equal", cls, sim)
+	}
+}
+
+// TestTimeoutsAndFaultsKeepTheAccountingRule: the simulator answers with a
+// lognormal latency whose tail crosses the gateway's 200 ms upstream
+// timeout, and 20% of its answers are faults (reset, empty, malformed
+// chunk, random bytes, hang). The simulator bills answers it decided even
+// when the gateway gave up waiting; each of those is an unknown entry, so
+// the accounting rule holds with unknowns on both sides of it.
+func TestTimeoutsAndFaultsKeepTheAccountingRule(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timeouts under load: skipped with -short")
+	}
+	s := startSim(t)
+	s.Admin(t, "PUT", "/admin/scenarios/sim-token", `{
+	  "seed": 11,
+	  "outcomes": [{"result":"0","weight":70},{"result":"-1","weight":20},{"result":"-5","weight":10}],
+	  "latency": {"distribution":"lognormal","median":"120ms","sigma":0.6},
+	  "fault_rate": 0.2,
+	  "faults": [{"fault":"connection_reset","weight":1},{"fault":"empty_response","weight":1},
+	             {"fault":"malformed_chunk","weight":1},{"fault":"random_then_close","weight":1},{"fault":"hang","weight":1}]
+	}`)
+	dir := t.TempDir()
+	cfgPath, store := filepath.Join(dir, "gateway.yaml"), filepath.Join(dir, "ledger.db")
+	writeConfig(t, cfgPath, s.URL, store, 0, "acme-key")
+	g := &gateway{cfgPath: cfgPath, store: store}
+	g.Gateway = testkit.StartGatewayBinary(t, testkit.BuildPlain(t, "./gateway/cmd/gateway"), []string{"-config", cfgPath},
+		"IDGATE_GW_UPSTREAM_TIMEOUT=200ms")
+	summary := loadFor(t, testkit.BuildPlain(t, "./loadtest/bench/cmd/idgate-bench"), g, 300, 3*time.Second)()
+	// The simulator's hangs and slow answers outlive the gateway's calls:
+	// wait until it has decided every call before reading its bill.
+	time.Sleep(2 * time.Second)
+	g.Terminate(t)
+	cls := classCounts(t, g.store)
+	sim := counts(t, s).Billed
+	t.Logf("ledger %v, simulator billed %d; load: %s", cls, sim, summary)
+	if cls["unknown"] == 0 || cls["billed"] == 0 {
+		t.Fatalf("the scenario produced no timeouts or no billed answers: %v", cls)
+	}
+	if cls["billed"] > sim || sim > cls["billed"]+cls["unknown"] {
+		t.Fatalf("accounting rule broken: ledger billed %d unknown %d, simulator billed %d", cls["billed"], cls["unknown"], sim)
 	}
 }
