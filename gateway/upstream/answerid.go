@@ -6,22 +6,25 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-var hdrAnswerID = []byte("X-Request-Id")
+// The headers an upstream names its answer in, in order of preference.
+var answerIDHeaders = [...][]byte{[]byte("X-Trace-Id"), []byte("X-Request-Id")}
 
 // maxAnswerID bounds the upstream id the ledger keeps: an id is a few dozen
 // characters; anything longer is not one.
 const maxAnswerID = 128
 
-// AnswerID is the id the upstream gave its answer: its X-Request-Id
-// response header, else the trace_id of an error body; "" when it gave
-// none. The ledger keeps it so that a line of the authority's statement
+// AnswerID is the id the upstream gave its answer: its X-Trace-Id (the
+// simulator's, matching its statement lines) or X-Request-Id response
+// header, else the trace_id of an error body; "" when it gave none. The ledger keeps it so that a line of the authority's statement
 // can be matched to the entry.
 func AnswerID(resp *fasthttp.Response) string {
-	if id := resp.Header.PeekBytes(hdrAnswerID); len(id) > 0 {
-		if !plainID(id) {
-			return ""
+	for _, h := range answerIDHeaders {
+		if id := resp.Header.PeekBytes(h); len(id) > 0 {
+			if !plainID(id) {
+				return ""
+			}
+			return string(id)
 		}
-		return string(id)
 	}
 	if resp.StatusCode() == fasthttp.StatusOK {
 		return ""

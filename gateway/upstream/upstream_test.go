@@ -190,6 +190,7 @@ func TestAnswerID(t *testing.T) {
 		want   string
 	}{
 		{"header on a verdict", 200, "sim-7f3a", `{"result":"0"}`, "sim-7f3a"},
+		{"trace header on a verdict", 200, "", `{"result":"0"}`, ""},
 		{"no id on a verdict", 200, "", `{"result":"0","trace_id":"not-read-on-200"}`, ""},
 		{"trace_id of an error", 429, "", `{"success":false,"error":{"code":"too_many_requests","message":"m"},"trace_id":"t-1"}`, "t-1"},
 		{"header wins", 500, "h-1", `{"trace_id":"t-1"}`, "h-1"},
