@@ -7,6 +7,7 @@ package admin
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -27,6 +28,7 @@ import (
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/quota"
+	"github.com/idgate/idgate/gateway/reconcile"
 	"github.com/idgate/idgate/internal/secret"
 )
 
@@ -69,7 +71,11 @@ type Options struct {
 	// Reload re-reads the configuration; the report names the settings
 	// that changed, applied and ignored (they need a restart).
 	Reload func() (ReloadReport, error)
-	Now    func() time.Time
+	// Reconcile compares the ledger with an authority's statement for a
+	// day range, resolving unknown entries when resolve is set (nil: the
+	// route answers 404).
+	Reconcile func(ctx context.Context, st reconcile.Statement, from, to string, resolve bool) (reconcile.Report, error)
+	Now       func() time.Time
 }
 
 type api struct{ Options }
@@ -89,6 +95,7 @@ func Register(app *fiber.App, o Options) {
 	g.Get("/usage.csv", a.usageCSV)
 	g.Get("/ledger.csv", a.ledgerCSV)
 	g.Post("/reload", a.reload)
+	g.Post("/reconcile", a.reconcile)
 }
 
 func (a *api) authorize(c *fiber.Ctx) error {
@@ -303,6 +310,35 @@ func filterOf(c *fiber.Ctx) (ledger.Filter, error) {
 		}
 	}
 	return f, nil
+}
+
+// reconcile: POST /admin/reconcile?from=&to=[&resolve=false] with the
+// statement's JSON as the body; the answer is the report, 200 whether or
+// not the two agree (the report's discrepancies say).
+func (a *api) reconcile(c *fiber.Ctx) error {
+	if a.Reconcile == nil {
+		return fail(c, fiber.StatusNotFound, "reconciliation is not available")
+	}
+	st, err := reconcile.ParseStatement(bytes.NewReader(c.Body()))
+	if err != nil {
+		return fail(c, fiber.StatusBadRequest, err.Error())
+	}
+	from := c.Query("from", a.Calendar.Day(a.Now()))
+	to := c.Query("to", from)
+	if !isDay(from) || !isDay(to) {
+		return fail(c, fiber.StatusBadRequest, "from and to must be days, YYYY-MM-DD")
+	}
+	resolve := c.Query("resolve", "true") != "false"
+	rep, err := a.Reconcile(c.UserContext(), st, from, to, resolve)
+	if err != nil {
+		return fail(c, fiber.StatusInternalServerError, err.Error())
+	}
+	return c.JSON(rep)
+}
+
+func isDay(s string) bool {
+	_, err := time.Parse(time.DateOnly, s)
+	return err == nil
 }
 
 func (a *api) usage(c *fiber.Ctx) error {

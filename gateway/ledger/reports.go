@@ -18,7 +18,10 @@ type Counts map[string]map[string]int64
 // Those are billed answers, cache hits a tenant's policy counts
 // (cached_quota) and unknown outcomes (the authority may have billed them).
 func (l *SQLite) BilledOn(ctx context.Context, day string) (Counts, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT tenant, key_id, count FROM usage_daily WHERE day = ? AND class IN ('billed', 'cached_quota', 'unknown')`, day)
+	// An unknown resolved not billed gives its unit back; one resolved
+	// billed keeps it (the unknown entry already counts it).
+	rows, err := l.db.QueryContext(ctx, `SELECT tenant, key_id, SUM(CASE WHEN class = 'resolved_not_billed' THEN -count ELSE count END)
+FROM usage_daily WHERE day = ? AND class IN ('billed', 'cached_quota', 'unknown', 'resolved_not_billed') GROUP BY tenant, key_id`, day)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: billed on %s: %w", day, err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/idgate/idgate/gateway/pipeline"
 	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/gateway/ratelimit"
+	"github.com/idgate/idgate/gateway/reconcile"
 	"github.com/idgate/idgate/gateway/sessions"
 	"github.com/idgate/idgate/gateway/upstream"
 )
@@ -283,7 +284,7 @@ func (s *Server) newAdminApp() *fiber.App {
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})))
 	admin.Register(app, admin.Options{
 		Token: s.cfg.Admin.Token, Dir: s.dir, Keys: s, Quota: s.quota, Ledger: s.ledger,
-		Calendar: s.calendar, Reload: s.Reload, Now: time.Now,
+		Calendar: s.calendar, Reload: s.Reload, Now: time.Now, Reconcile: s.reconcile,
 	})
 	s.registerCacheAdmin(app)
 	// Profiles under /admin/debug/pprof/, behind the admin token (the
@@ -421,6 +422,15 @@ func (s *Server) reapUnused() (stop func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// reconcile runs a reconciliation on the running ledger, once every entry
+// queued so far is stored, against the configured upstream credential.
+func (s *Server) reconcile(ctx context.Context, st reconcile.Statement, from, to string, resolve bool) (reconcile.Report, error) {
+	if err := s.ledger.Flush(); err != nil {
+		return reconcile.Report{}, err
+	}
+	return reconcile.Run(ctx, s.ledger, st, from, to, reconcile.CredentialID(s.cfg.Upstream.Token.Reveal()), resolve)
 }
 
 // Ledger exposes the ledger (tests reconcile against it).

@@ -1,6 +1,10 @@
 // Command gateway is the idgate gateway: a drop-in proxy in front of the
 // identity authority with keys, rate limits, daily quotas, local validation
 // and a billing ledger. See configs/gateway.yaml for every setting.
+//
+// `gateway reconcile -statement file [-from day -to day]` compares the
+// ledger with the authority's statement and resolves unknown entries; it
+// exits 1 when they do not agree.
 package main
 
 import (
@@ -19,6 +23,13 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "reconcile" {
+		if err := reconcileCmd(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "gateway reconcile:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "gateway:", err)
 		os.Exit(1)
