@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"syscall"
 	"time"
@@ -41,9 +42,16 @@ func (l *SQLite) watchFile(path string) error {
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
+	// A connection held open from the start reads the file even after it
+	// is deleted; a connection opened later could not (rescue).
+	keep, err := l.db.Conn(context.Background())
+	if err != nil {
+		return fmt.Errorf("ledger: %w", err)
+	}
 	l.fileStop, l.fileDone = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(l.fileDone)
+		defer keep.Close()
 		tick := time.NewTicker(fileWatchEvery)
 		defer tick.Stop()
 		for {
@@ -60,12 +68,31 @@ func (l *SQLite) watchFile(path string) error {
 				}
 				lost := fmt.Errorf("ledger: database file %s is no longer the one this process writes (%v); billable requests are refused until a restart", path, err)
 				if l.lost.CompareAndSwap(nil, &lost) {
-					l.log.Error("ledger database file lost", "path", path, "err", err)
+					l.log.Error("ledger database file lost; billable requests are refused until a restart", "path", path, "err", err)
+					l.rescue(keep, path)
 				}
 			}
 		}
 	}()
 	return nil
+}
+
+// rescue writes what the process still holds of a lost database file —
+// its open handle reads the deleted file — back to path (or beside it,
+// when another file took its place), so the next start finds the day's
+// entries and does not reset the quota.
+func (l *SQLite) rescue(keep *sql.Conn, path string) {
+	_ = l.Flush() // stores what is queued; its error is the loss itself
+	dst := path
+	if _, err := os.Stat(path); err == nil {
+		dst = fmt.Sprintf("%s.rescued-%d", path, time.Now().UnixNano())
+	}
+	target := "file:" + (&url.URL{Path: dst}).EscapedPath() + "?mode=rwc"
+	if _, err := keep.ExecContext(context.Background(), `VACUUM INTO ?`, target); err != nil {
+		l.log.Error("ledger: could not write the lost database back", "path", dst, "err", err)
+		return
+	}
+	l.log.Warn("ledger: the lost database was written back from the open handle; restart the gateway to use it", "path", dst)
 }
 
 func (l *SQLite) stopWatching() {

@@ -28,19 +28,35 @@ func OpenDB(path string) (*sql.DB, error) {
 	// The path is escaped: in a file: URI a '#' or '?' in a directory name
 	// would cut the path short.
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(5000)&_pragma=wal_autocheckpoint(0)"
-	db, err := sql.Open("sqlite", dsn)
+	// Only this first handle may create the file. The pool that serves
+	// the process opens connections lazily, later: one of those must fail
+	// on a file deleted under the process, not create an empty ledger in
+	// its place (file.go).
+	create, err := sql.Open("sqlite", dsn+"&mode=rwc")
+	if err != nil {
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
+	}
+	ctx := context.Background()
+	err = migrate(ctx, create, migrations)
+	if err == nil {
+		if _, err = create.ExecContext(ctx, rebuildUsage); err != nil {
+			err = fmt.Errorf("ledger: rebuild daily usage: %w", err)
+		}
+	}
+	if cerr := create.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("ledger: open %s: %w", path, cerr)
+	}
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open("sqlite", dsn+"&mode=rw")
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	ctx := context.Background()
-	if err := migrate(ctx, db, migrations); err != nil {
+	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, err
-	}
-	if _, err := db.ExecContext(ctx, rebuildUsage); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("ledger: rebuild daily usage: %w", err)
+		return nil, fmt.Errorf("ledger: open %s: %w", path, err)
 	}
 	return db, nil
 }
