@@ -29,9 +29,9 @@ func TestKillMidLoadKeepsTheAccountingRule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill -9 under load: skipped with -short")
 	}
-	s := startSim(t)
-	// Production builds: the race detector would slow the gateway and the
-	// load generator far below the rate this test needs.
+	// Production builds: the race detector would slow the simulator, the
+	// gateway and the load generator far below the rate this test needs.
+	s := startPlainSim(t)
 	bench := testkit.BuildPlain(t, "./loadtest/bench/cmd/idgate-bench")
 	gw := testkit.BuildPlain(t, "./gateway/cmd/gateway")
 	for run := range 5 {
@@ -60,9 +60,11 @@ func TestKillMidLoadKeepsTheAccountingRule(t *testing.T) {
 		billed, unknown := cls["billed"], cls["unknown"]
 		sim := counts(t, s).Billed
 		t.Logf("run %d: ledger billed %d unknown %d, simulator billed %d; load: %s", run, billed, unknown, sim, strings.TrimSpace(out.String()))
-		// 1.5 s at 5,000 req/s offered: a gateway that served fewer than
-		// 5,000 before the kill was not under the load this test is about.
-		if billed+unknown < 5000 {
+		// 1.5 s at 5,000 req/s offered. On a quiet 2-core host the gateway
+		// keeps up (about 7,300 calls before the kill); other test
+		// packages share the cores under make test, so the bar is what
+		// proves the gateway was under heavy load: 3,000 calls, 2,000/s.
+		if billed+unknown < 3000 {
 			t.Fatalf("run %d: only %d requests went upstream before the kill: the load did not reach the gateway", run, billed+unknown)
 		}
 		if billed > sim || sim > billed+unknown {
@@ -75,6 +77,13 @@ func TestKillMidLoadKeepsTheAccountingRule(t *testing.T) {
 			t.Fatalf("run %d: unknown entries without the recovery's log line:\n%s", run, g.Output())
 		}
 	}
+}
+
+// startPlainSim runs a simulator built without the race detector, for
+// tests that load the gateway at production rates.
+func startPlainSim(t *testing.T) *testkit.Sim {
+	t.Helper()
+	return testkit.StartSimBinary(t, testkit.BuildPlain(t, "./simulator/cmd/simulator"), "IDGATE_SIM_JOURNAL_ENABLED=false")
 }
 
 // loadFor runs the load generator against g at rate for d, in the
@@ -102,7 +111,7 @@ func TestQuotaHoldsAcrossKill(t *testing.T) {
 		t.Skip("kill -9 under load: skipped with -short")
 	}
 	const quota = 3000
-	s := startSim(t)
+	s := startPlainSim(t)
 	bench := testkit.BuildPlain(t, "./loadtest/bench/cmd/idgate-bench")
 	g := startGatewayBinary(t, testkit.BuildPlain(t, "./gateway/cmd/gateway"), s.URL, quota, "acme-key")
 	wait := loadFor(t, bench, g, 4000, 2*time.Second)
@@ -136,7 +145,7 @@ func TestSigtermUnderLoadLeavesNoUnknowns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("SIGTERM under load: skipped with -short")
 	}
-	s := startSim(t)
+	s := startPlainSim(t)
 	bench := testkit.BuildPlain(t, "./loadtest/bench/cmd/idgate-bench")
 	g := startGatewayBinary(t, testkit.BuildPlain(t, "./gateway/cmd/gateway"), s.URL, 0, "acme-key")
 	wait := loadFor(t, bench, g, 4000, 2*time.Second)

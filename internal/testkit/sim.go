@@ -25,8 +25,15 @@ type Sim struct {
 // healthy. It stops when the test ends.
 func StartSim(t testing.TB, env ...string) *Sim {
 	t.Helper()
+	return StartSimBinary(t, Build(t, "./simulator/cmd/simulator"), env...)
+}
+
+// StartSimBinary is StartSim with a simulator binary of the caller's
+// (BuildPlain's, for tests that need production speed).
+func StartSimBinary(t testing.TB, bin string, env ...string) *Sim {
+	t.Helper()
 	s := &Sim{}
-	s.Proc = StartOnFreePorts(t, Build(t, "./simulator/cmd/simulator"), env, func() ([]string, string) {
+	s.Proc = StartOnFreePorts(t, bin, env, func() ([]string, string) {
 		addr := FreeAddr(t)
 		s.URL = "http://" + addr
 		return []string{"-listen", addr}, s.URL + "/healthz"
