@@ -12,15 +12,18 @@ import (
 
 // Entry is one answered request.
 type Entry struct {
-	Seq    uint64    `json:"seq"`
-	Time   time.Time `json:"time"`
-	Token  string    `json:"token,omitempty"`
-	Method string    `json:"method"`
-	Path   string    `json:"path"`
-	Status int       `json:"status,omitempty"`
-	Result string    `json:"result,omitempty"`
-	Error  string    `json:"error,omitempty"`
-	Fault  string    `json:"fault,omitempty"`
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+	// RequestID is the authority's id of the answer (X-Trace-Id, the
+	// statement's request_id).
+	RequestID string `json:"request_id,omitempty"`
+	Token     string `json:"token,omitempty"`
+	Method    string `json:"method"`
+	Path      string `json:"path"`
+	Status    int    `json:"status,omitempty"`
+	Result    string `json:"result,omitempty"`
+	Error     string `json:"error,omitempty"`
+	Fault     string `json:"fault,omitempty"`
 	// IDCard is masked (idcard.Mask); the name is never recorded.
 	IDCard string `json:"id_card,omitempty"`
 	// Source says what chose the answer: prefer, magic, scenario,

@@ -1,0 +1,216 @@
+package statement
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"sync/atomic"
+)
+
+// ID is the authority's request id: 16 bytes, written as a UUID for check
+// answers and as 32 hex digits for verification sessions (whose request
+// ids are that).
+type ID struct {
+	b   [16]byte
+	hex bool
+}
+
+// idGen makes check request ids: a random per-process prefix plus a
+// counter, so they are unique without a random read per request.
+type idGen struct {
+	prefix [8]byte
+	n      atomic.Uint64
+}
+
+// init draws the process prefix.
+func (g *idGen) init() { _, _ = rand.Read(g.prefix[:]) }
+
+func (g *idGen) next() ID {
+	var id ID
+	copy(id.b[:8], g.prefix[:])
+	binary.BigEndian.PutUint64(id.b[8:], g.n.Add(1))
+	id.b[6] = id.b[6]&0x0f | 0x40 // version 4 shape
+	id.b[8] = id.b[8]&0x3f | 0x80 // RFC 4122 variant
+	return id
+}
+
+// SessionID is the id of a verification session: its request_id, 32
+// lower-case hex digits. ok is false for any other shape.
+func SessionID(requestID string) (ID, bool) {
+	id := ID{hex: true}
+	if len(requestID) != 32 || !isLowerHex(requestID) {
+		return ID{}, false
+	}
+	if _, err := hex.Decode(id.b[:], []byte(requestID)); err != nil {
+		return ID{}, false
+	}
+	return id, true
+}
+
+// AppendText appends the id as the client sees it.
+func (id ID) AppendText(dst []byte) []byte {
+	if id.hex {
+		return hex.AppendEncode(dst, id.b[:])
+	}
+	return appendUUID(dst, &id.b, false)
+}
+
+// String is AppendText as a string.
+func (id ID) String() string {
+	var buf [36]byte
+	return string(id.AppendText(buf[:0]))
+}
+
+func appendUUID(dst []byte, b *[16]byte, upper bool) []byte {
+	n := len(dst)
+	dst = append(dst, make([]byte, 36)...)
+	out := dst[n:]
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:36], b[10:16])
+	if upper {
+		for i, c := range out {
+			if c >= 'a' && c <= 'f' {
+				out[i] = c - 'a' + 'A'
+			}
+		}
+	}
+	return dst
+}
+
+// How a client request id is held in 16 bytes.
+const (
+	clientNone      uint8 = iota
+	clientUUID            // canonical lower-case UUID
+	clientUUIDUpper       // canonical upper-case UUID
+	clientHex32           // 32 lower-case hex digits (trace ids, session ids)
+	clientRaw             // up to 16 bytes verbatim, clen of them
+	clientDigest          // anything else: the first 16 bytes of its SHA-256
+)
+
+// MaxRawClientID is the longest client request id held verbatim when it is
+// neither a UUID nor 32 hex digits.
+const MaxRawClientID = 16
+
+// DigestPrefix starts the statement's form of a client request id that is
+// held as a digest: "sha256:" and the first 32 hex digits of the SHA-256
+// of the id as sent.
+const DigestPrefix = "sha256:"
+
+// packClient fits a client request id into fixed bytes: the gateway's ids
+// (UUIDs) and other common shapes exactly, anything else as a digest the
+// client can compute too.
+func packClient(b []byte) (out [16]byte, k uint8, n uint8) {
+	switch {
+	case len(b) == 0:
+		return out, clientNone, 0
+	case len(b) == 36 && uuidShape(b):
+		upper, lower := false, false
+		for _, c := range b {
+			upper = upper || (c >= 'A' && c <= 'F')
+			lower = lower || (c >= 'a' && c <= 'f')
+		}
+		if upper && lower {
+			break
+		}
+		var h [32]byte
+		copy(h[0:8], b[0:8])
+		copy(h[8:12], b[9:13])
+		copy(h[12:16], b[14:18])
+		copy(h[16:20], b[19:23])
+		copy(h[20:32], b[24:36])
+		if _, err := hex.Decode(out[:], h[:]); err == nil {
+			if upper {
+				return out, clientUUIDUpper, 0
+			}
+			return out, clientUUID, 0
+		}
+	case len(b) == 32 && isLowerHex(string(b)):
+		if _, err := hex.Decode(out[:], b); err == nil {
+			return out, clientHex32, 0
+		}
+	case len(b) <= MaxRawClientID && safeRaw(b):
+		copy(out[:], b)
+		return out, clientRaw, uint8(len(b))
+	}
+	h := sha256.Sum256(b)
+	copy(out[:], h[:16])
+	return out, clientDigest, 0
+}
+
+// appendClient appends the statement's form of a packed client request id.
+func appendClient(dst []byte, b *[16]byte, k uint8, n uint8) []byte {
+	switch k {
+	case clientUUID:
+		return appendUUID(dst, b, false)
+	case clientUUIDUpper:
+		return appendUUID(dst, b, true)
+	case clientHex32:
+		return hex.AppendEncode(dst, b[:])
+	case clientRaw:
+		return append(dst, b[:n]...)
+	case clientDigest:
+		return hex.AppendEncode(append(dst, DigestPrefix...), b[:])
+	}
+	return dst
+}
+
+// ClientIDForm is how the statement shows a client request id: the id
+// itself when it is a UUID, 32 lower-case hex digits, or up to
+// MaxRawClientID letters, digits and "._:-" starting with a letter or
+// digit; otherwise DigestPrefix and its digest.
+func ClientIDForm(id string) string {
+	b, k, n := packClient([]byte(id))
+	return string(appendClient(nil, &b, k, n))
+}
+
+func uuidShape(b []byte) bool {
+	for i, c := range b {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !isHexDigit(c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHexDigit(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) {
+			return false
+		}
+	}
+	return true
+}
+
+// safeRaw admits ids that are safe verbatim in JSON, CSV and a
+// spreadsheet: letters, digits and "._:-", starting with a letter or digit
+// (a leading "-", "=", "+" or "@" is a formula to a spreadsheet).
+func safeRaw(b []byte) bool {
+	for i, c := range b {
+		alnum := (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if alnum || (i > 0 && (c == '.' || c == '_' || c == ':' || c == '-')) {
+			continue
+		}
+		return false
+	}
+	return true
+}
