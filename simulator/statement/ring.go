@@ -58,24 +58,17 @@ type ring struct {
 
 func newRing(max int) ring { return ring{max: max} }
 
-// put stores l; when the ring is full it returns the line it overwrote.
-func (r *ring) put(l line) (old line, overwritten bool) {
-	if r.max == 0 {
-		return line{}, false
-	}
+// slot is where the next line goes; when the ring is full it holds the
+// line about to be overwritten (full reports that).
+func (r *ring) slot() (slot *line, full bool) {
 	i := int(r.written % uint64(r.max))
 	c, o := i>>chunkBits, i&(1<<chunkBits-1)
 	if c == len(r.chunks) {
 		size := min(1<<chunkBits, r.max-c<<chunkBits)
 		r.chunks = append(r.chunks, make([]line, size))
 	}
-	slot := &r.chunks[c][o]
-	if r.written >= uint64(r.max) {
-		old, overwritten = *slot, true
-	}
-	*slot = l
 	r.written++
-	return old, overwritten
+	return &r.chunks[c][o], r.written > uint64(r.max)
 }
 
 // held is the number of lines in the ring.

@@ -235,38 +235,44 @@ func (s *Statement) Record(at time.Time, cred int, api API, id ID, client []byte
 	if cred < 0 || cred >= len(s.creds) || api >= numAPIs {
 		return
 	}
-	l := line{at: at.UnixNano(), id: id.b, cred: uint16(cred), api: api, kind: o.kind, code: o.code}
-	if o.billed {
-		l.flags |= flagBilled
-	}
-	if id.hex {
-		l.flags |= flagHexID
-	}
-	l.client, l.ckind, l.clen = packClient(client)
+	ns := at.UnixNano()
 	slot := (cred*int(numAPIs) + int(api)) * numSlots
 	class := slotNotBilled
+	flags := uint8(0)
 	if o.billed {
-		class = slotBilled
+		class, flags = slotBilled, flagBilled
+	}
+	if id.hex {
+		flags |= flagHexID
+	}
+	var cbuf [16]byte
+	var ckind, clen uint8
+	if len(client) > 0 {
+		cbuf, ckind, clen = packClient(client)
 	}
 
 	s.mu.Lock()
 	d := s.cur
-	if d == nil || l.at < d.start || l.at >= d.end {
+	if d == nil || ns < d.start || ns >= d.end {
 		d = s.dayOf(at)
 	}
-	l.day = d.day
 	d.n[slot+class]++
-	if old, overwritten := s.ring.put(l); overwritten {
+	if s.ring.max == 0 {
+		d.n[slot+slotDropped]++
+		s.mu.Unlock()
+		return
+	}
+	l, full := s.ring.slot()
+	if full {
 		od := d
-		if old.day != d.day {
-			od = s.days[old.day]
+		if l.day != d.day {
+			od = s.days[l.day]
 		}
 		if od != nil {
-			od.n[(int(old.cred)*int(numAPIs)+int(old.api))*numSlots+slotDropped]++
+			od.n[(int(l.cred)*int(numAPIs)+int(l.api))*numSlots+slotDropped]++
 		}
-	} else if s.ring.max == 0 {
-		d.n[slot+slotDropped]++
 	}
+	*l = line{at: ns, id: id.b, client: cbuf, code: o.code, day: d.day, cred: uint16(cred), api: api, kind: o.kind, flags: flags, ckind: ckind, clen: clen}
 	s.mu.Unlock()
 }
 

@@ -3,8 +3,8 @@ package statement
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"strconv"
 	"strings"
