@@ -103,43 +103,75 @@ const DigestPrefix = "sha256:"
 
 // packClient fits a client request id into fixed bytes: the gateway's ids
 // (UUIDs) and other common shapes exactly, anything else as a digest the
-// client can compute too.
+// client can compute too. It runs on the check API's path: one table
+// lookup per character for the usual UUID.
 func packClient(b []byte) (out [16]byte, k uint8, n uint8) {
 	switch {
 	case len(b) == 0:
 		return out, clientNone, 0
-	case len(b) == 36 && uuidShape(b):
-		upper, lower := false, false
-		for _, c := range b {
-			upper = upper || (c >= 'A' && c <= 'F')
-			lower = lower || (c >= 'a' && c <= 'f')
-		}
-		if upper && lower {
-			break
-		}
-		var h [32]byte
-		copy(h[0:8], b[0:8])
-		copy(h[8:12], b[9:13])
-		copy(h[12:16], b[14:18])
-		copy(h[16:20], b[19:23])
-		copy(h[20:32], b[24:36])
-		if _, err := hex.Decode(out[:], h[:]); err == nil {
-			if upper {
+	case len(b) == 36:
+		if seen, ok := decodeHex(&out, b, true); ok && seen&(hexIsLower|hexIsUpper) != hexIsLower|hexIsUpper {
+			if seen&hexIsUpper != 0 {
 				return out, clientUUIDUpper, 0
 			}
 			return out, clientUUID, 0
 		}
-	case len(b) == 32 && isLowerHex(string(b)):
-		if _, err := hex.Decode(out[:], b); err == nil {
+	case len(b) == 32:
+		if seen, ok := decodeHex(&out, b, false); ok && seen&hexIsUpper == 0 {
 			return out, clientHex32, 0
 		}
-	case len(b) <= MaxRawClientID && safeRaw(b):
+	}
+	if len(b) <= MaxRawClientID && safeRaw(b) {
+		out = [16]byte{}
 		copy(out[:], b)
 		return out, clientRaw, uint8(len(b))
 	}
 	h := sha256.Sum256(b)
 	copy(out[:], h[:16])
 	return out, clientDigest, 0
+}
+
+// hexTab maps a byte to its hex digit value, flagged by case; invalid
+// bytes have hexInvalid set.
+const (
+	hexIsLower = 0x10
+	hexIsUpper = 0x20
+	hexInvalid = 0x80
+)
+
+var hexTab = func() (t [256]uint8) {
+	for i := range t {
+		t[i] = hexInvalid
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = uint8(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = uint8(c-'a'+10) | hexIsLower
+		t[c-'a'+'A'] = uint8(c-'a'+10) | hexIsUpper
+	}
+	return t
+}()
+
+// decodeHex decodes 16 bytes from 32 hex digits, or from a UUID's 36
+// characters (dashes at 8, 13, 18 and 23) when dashed. seen has
+// hexIsLower and/or hexIsUpper set for the letters met.
+func decodeHex(out *[16]byte, b []byte, dashed bool) (seen uint8, ok bool) {
+	j := 0
+	for i := 0; i < len(b); i += 2 {
+		if dashed && (i == 8 || i == 13 || i == 18 || i == 23) {
+			if b[i] != '-' {
+				return 0, false
+			}
+			i--
+			continue
+		}
+		hi, lo := hexTab[b[i]], hexTab[b[i+1]]
+		seen |= hi | lo
+		out[j] = hi<<4 | lo&0x0f
+		j++
+	}
+	return seen, seen&hexInvalid == 0 && j == 16
 }
 
 // appendClient appends the statement's form of a packed client request id.
@@ -166,26 +198,6 @@ func appendClient(dst []byte, b *[16]byte, k uint8, n uint8) []byte {
 func ClientIDForm(id string) string {
 	b, k, n := packClient([]byte(id))
 	return string(appendClient(nil, &b, k, n))
-}
-
-func uuidShape(b []byte) bool {
-	for i, c := range b {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !isHexDigit(c) {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-func isHexDigit(c byte) bool {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
 func isLowerHex(s string) bool {

@@ -505,3 +505,43 @@ func TestUnknownCredentialIsIgnored(t *testing.T) {
 		t.Errorf("unknown credentials recorded: %+v", r)
 	}
 }
+
+// uuidShape reports the 8-4-4-4-12 hex form.
+func uuidShape(b []byte) bool {
+	for i, c := range b {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !isHexDigit(c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isHexDigit(c byte) bool {
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// FuzzClientIDForm: an id the statement keeps verbatim comes back exactly
+// as sent; any other comes back as its digest.
+func FuzzClientIDForm(f *testing.F) {
+	for _, s := range []string{"", "0f8c1c1e-1234-4abc-8def-0123456789ab", "0F8C1C1E-1234-4ABC-8DEF-0123456789AB",
+		"0f8c1c1e-1234-4abc-8def-0123456789aB", "0f8c1c1e+1234-4abc-8def-0123456789ab", "4bf92f3577b34da6a3ce929d0e0e4736",
+		"4bf92f3577b34da6a3ce929d0e0e473G", "req-42", "=1+1", strings.Repeat("x", 17)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		got := ClientIDForm(id)
+		if got != id && got != digest(id) {
+			t.Fatalf("ClientIDForm(%q) = %q: neither the id nor its digest", id, got)
+		}
+		if got == id && id != "" && !safeRaw([]byte(id)) && len(id) != 36 && len(id) != 32 {
+			t.Fatalf("%q kept verbatim", id)
+		}
+	})
+}
