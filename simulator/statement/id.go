@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"slices"
 	"sync/atomic"
 )
 
@@ -65,21 +66,31 @@ func (id ID) String() string {
 // uuidPos are the text positions of a UUID's 16 bytes.
 var uuidPos = [16]uint8{0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34}
 
-const hexLower, hexUpper = "0123456789abcdef", "0123456789ABCDEF"
-
-// appendUUID writes b in the 8-4-4-4-12 form; it is on the check API's
-// path, hence the table instead of five hex.Encode calls.
-func appendUUID(dst []byte, b *[16]byte, upper bool) []byte {
-	digits := hexLower
-	if upper {
-		digits = hexUpper
+// hexPairs are every byte's two hex digits, lower and upper case.
+var hexPairs = func() (t [2][256][2]byte) {
+	const lower, upper = "0123456789abcdef", "0123456789ABCDEF"
+	for i := range 256 {
+		t[0][i] = [2]byte{lower[i>>4], lower[i&0x0f]}
+		t[1][i] = [2]byte{upper[i>>4], upper[i&0x0f]}
 	}
-	var out [36]byte
+	return t
+}()
+
+// appendUUID writes b in the 8-4-4-4-12 form. It is on the check API's
+// path: one table lookup per byte, written in place.
+func appendUUID(dst []byte, b *[16]byte, upper bool) []byte {
+	pairs := &hexPairs[0]
+	if upper {
+		pairs = &hexPairs[1]
+	}
+	n := len(dst)
+	dst = slices.Grow(dst, 36)[:n+36]
+	out := (*[36]byte)(dst[n:])
 	out[8], out[13], out[18], out[23] = '-', '-', '-', '-'
 	for i, p := range uuidPos {
-		out[p], out[p+1] = digits[b[i]>>4], digits[b[i]&0x0f]
+		out[p], out[p+1] = pairs[b[i]][0], pairs[b[i]][1]
 	}
-	return append(dst, out[:]...)
+	return dst
 }
 
 // How a client request id is held in 16 bytes.

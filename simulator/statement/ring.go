@@ -58,9 +58,8 @@ type ring struct {
 
 func newRing(max int) ring { return ring{max: max} }
 
-// slot is where the next line goes; when the ring is full it holds the
-// line about to be overwritten (full reports that).
-func (r *ring) slot() (slot *line, full bool) {
+// slot is where the next line goes, over the oldest when the ring is full.
+func (r *ring) slot() *line {
 	i := int(r.written % uint64(r.max))
 	c, o := i>>chunkBits, i&(1<<chunkBits-1)
 	if c == len(r.chunks) {
@@ -68,7 +67,7 @@ func (r *ring) slot() (slot *line, full bool) {
 		r.chunks = append(r.chunks, make([]line, size))
 	}
 	r.written++
-	return &r.chunks[c][o], r.written > uint64(r.max)
+	return &r.chunks[c][o]
 }
 
 // held is the number of lines in the ring.

@@ -6,9 +6,9 @@
 // billing class are exact and always kept, whatever the traffic. Per-request
 // lines (the authority's request id, the client's request id, credential,
 // API, time, result, billing class) are kept in a bounded ring; when it is
-// full the oldest line makes room and is counted as dropped against its
-// day, credential and API, so a statement always says how many requests it
-// can no longer resolve one by one.
+// full the oldest line makes room. Every request is in the counts, so a
+// statement knows, per day, credential and API, how many requests it can
+// no longer resolve one by one: the count less the lines still held.
 //
 // Days are the authority's calendar days (Asia/Shanghai by default): a
 // request at 23:59:59.999 local time and one at 00:00 the next morning are
@@ -163,7 +163,6 @@ type Statement struct {
 const (
 	slotBilled = iota
 	slotNotBilled
-	slotDropped
 	numSlots
 )
 
@@ -171,8 +170,7 @@ const (
 type dayCounts struct {
 	day        Day
 	start, end int64 // the day's bounds, Unix nanoseconds, end excluded
-	// n holds, per credential and API, the billed, not billed and
-	// dropped-line counts.
+	// n holds, per credential and API, the billed and not billed counts.
 	n []int64
 }
 
@@ -258,20 +256,12 @@ func (s *Statement) Record(at time.Time, cred int, api API, id ID, client []byte
 	}
 	d.n[slot+class]++
 	if s.ring.max == 0 {
-		d.n[slot+slotDropped]++
 		s.mu.Unlock()
 		return
 	}
-	l, full := s.ring.slot()
-	if full {
-		od := d
-		if l.day != d.day {
-			od = s.days[l.day]
-		}
-		if od != nil {
-			od.n[(int(l.cred)*int(numAPIs)+int(l.api))*numSlots+slotDropped]++
-		}
-	}
+	// The line overwritten, if any, is not read: what it leaves
+	// unresolved is what the counts say less what the ring holds.
+	l := s.ring.slot()
 	*l = line{at: ns, id: id.b, client: cbuf, code: o.code, day: d.day, cred: uint16(cred), api: api, kind: o.kind, flags: flags, ckind: ckind, clen: clen}
 	s.mu.Unlock()
 }
