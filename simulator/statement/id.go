@@ -164,25 +164,27 @@ var hexTab = func() (t [256]uint8) {
 	return t
 }()
 
+// hex32Pos are the positions of 16 bytes in 32 hex digits.
+var hex32Pos = [16]uint8{0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
+
 // decodeHex decodes 16 bytes from 32 hex digits, or from a UUID's 36
-// characters (dashes at 8, 13, 18 and 23) when dashed. seen has
-// hexIsLower and/or hexIsUpper set for the letters met.
+// characters (dashes at 8, 13, 18 and 23) when dashed; b is that long.
+// seen has hexIsLower and/or hexIsUpper set for the letters met.
 func decodeHex(out *[16]byte, b []byte, dashed bool) (seen uint8, ok bool) {
-	j := 0
-	for i := 0; i < len(b); i += 2 {
-		if dashed && (i == 8 || i == 13 || i == 18 || i == 23) {
-			if b[i] != '-' {
-				return 0, false
-			}
-			i--
-			continue
+	pos := &hex32Pos
+	if dashed {
+		if b[8] != '-' || b[13] != '-' || b[18] != '-' || b[23] != '-' {
+			return 0, false
 		}
-		hi, lo := hexTab[b[i]], hexTab[b[i+1]]
-		seen |= hi | lo
-		out[j] = hi<<4 | lo&0x0f
-		j++
+		pos = &uuidPos
 	}
-	return seen, seen&hexInvalid == 0 && j == 16
+	_ = b[pos[15]+1]
+	for i, p := range pos {
+		hi, lo := hexTab[b[p]], hexTab[b[p+1]]
+		seen |= hi | lo
+		out[i] = hi<<4 | lo&0x0f
+	}
+	return seen, seen&hexInvalid == 0
 }
 
 // appendClient appends the statement's form of a packed client request id.

@@ -262,7 +262,8 @@ func (s *Statement) Record(at time.Time, cred int, api API, id ID, client []byte
 	// The line overwritten, if any, is not read: what it leaves
 	// unresolved is what the counts say less what the ring holds.
 	l := s.ring.slot()
-	*l = line{at: ns, id: id.b, client: cbuf, code: o.code, day: d.day, cred: uint16(cred), api: api, kind: o.kind, flags: flags, ckind: ckind, clen: clen}
+	l.at, l.id, l.client, l.code, l.day = ns, id.b, cbuf, o.code, d.day
+	l.cred, l.api, l.kind, l.flags, l.ckind, l.clen = uint16(cred), api, o.kind, flags, ckind, clen
 	s.mu.Unlock()
 }
 
