@@ -56,6 +56,39 @@ type answer struct {
 	// sess is the data key of an encrypted request (whose fields were
 	// opened in place); its 200 answer echoes them sealed with it.
 	sess *fieldcrypto.Session
+	// clientID is the request's X-Request-Id (nil: none), for the
+	// statement.
+	clientID []byte
+}
+
+// checkHeaders are the request headers the check API reads, found in one
+// pass over the headers instead of a normalising lookup each.
+type checkHeaders struct {
+	auth     []byte // the first Authorization (nil: none)
+	clientID []byte // the first X-Request-Id (nil: none)
+	prefer   bool   // the first Prefer is not empty
+}
+
+func readCheckHeaders(h *fasthttp.RequestHeader) checkHeaders {
+	var r checkHeaders
+	seenPrefer := false
+	for k, v := range h.All() {
+		switch len(k) {
+		case len(HeaderAuthorization):
+			if r.auth == nil && string(k) == HeaderAuthorization {
+				r.auth = v[:len(v):len(v)]
+			}
+		case len(HeaderRequestID):
+			if r.clientID == nil && string(k) == HeaderRequestID {
+				r.clientID = v[:len(v):len(v)]
+			}
+		case len(HeaderPrefer):
+			if !seenPrefer && string(k) == HeaderPrefer {
+				seenPrefer, r.prefer = true, len(v) > 0
+			}
+		}
+	}
+	return r
 }
 
 // HeaderTraceID carries the authority's id of a check answer, on every
@@ -67,11 +100,15 @@ const HeaderTraceID = "X-Trace-Id"
 // per upstream call); the statement lists it as client_request_id.
 const HeaderRequestID = "X-Request-Id"
 
+// Header names as fasthttp keeps them (normalised).
+const (
+	HeaderAuthorization = "Authorization"
+	HeaderPrefer        = "Prefer"
+)
+
 var (
 	headerTraceID    = []byte(HeaderTraceID)
-	headerRequestID  = []byte(HeaderRequestID)
-	headerPrefer     = []byte("Prefer")
-	headerAuth       = []byte("Authorization")
+	headerAuth       = []byte(HeaderAuthorization)
 	bearer           = []byte("bearer ")
 	jsonContentType  = []byte("application/json")
 	applicationJSON  = "application/json"
@@ -84,8 +121,10 @@ func (s *Server) check(c *fiber.Ctx) error {
 	ctx := c.Context()
 	start := time.Now()
 	a := answer{result: -1}
+	hdr := readCheckHeaders(&ctx.Request.Header)
+	a.clientID = hdr.clientID
 
-	tok := s.authenticate(ctx, &a)
+	tok := s.authenticate(hdr.auth, &a)
 	if tok == nil {
 		s.finish(ctx, nil, nil, &a, start)
 		return nil
@@ -144,7 +183,7 @@ func (s *Server) check(c *fiber.Ctx) error {
 	}
 
 	var p outcome.Prefer
-	if h := ctx.Request.Header.PeekBytes(headerPrefer); len(h) > 0 {
+	if hdr.prefer {
 		if err := s.parsePrefer(ctx, &p); err != nil {
 			a.setError(contracts.ErrTokenMismatched, err.Error(), srcPrefer)
 			s.finish(ctx, tok, &req, &a, start)
@@ -208,8 +247,7 @@ func (a *answer) setError(code contracts.ErrorCode, msg, source string) {
 
 // authenticate resolves the bearer token; on failure it fills a with the
 // 401 and returns nil.
-func (s *Server) authenticate(ctx *fasthttp.RequestCtx, a *answer) *tokenState {
-	h := ctx.Request.Header.PeekBytes(headerAuth)
+func (s *Server) authenticate(h []byte, a *answer) *tokenState {
 	if len(h) == 0 {
 		a.setError(contracts.ErrInvalidToken, "missing authorization token", srcAuth)
 		return nil
@@ -237,7 +275,7 @@ func retryAfter(lim *rate.Limiter, now time.Time) int {
 }
 
 func (s *Server) parsePrefer(ctx *fasthttp.RequestCtx, p *outcome.Prefer) error {
-	for _, h := range ctx.Request.Header.PeekAll("Prefer") {
+	for _, h := range ctx.Request.Header.PeekAll(HeaderPrefer) {
 		if err := outcome.ParsePrefer(p, h); err != nil {
 			return err
 		}
@@ -357,7 +395,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 		if s.clock != nil {
 			at = s.clock()
 		}
-		s.statement.Record(at, tok.cred, statement.APICheck2E, id, ctx.Request.Header.PeekBytes(headerRequestID), billing)
+		s.statement.Record(at, tok.cred, statement.APICheck2E, id, a.clientID, billing)
 	}
 	s.metrics.duration.Observe(time.Since(start).Seconds())
 	if s.journal.Enabled() {
