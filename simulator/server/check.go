@@ -451,7 +451,7 @@ func (s *Server) writeError(ctx *fasthttp.RequestCtx, a *answer, traceID []byte)
 func (s *Server) record(ctx *fasthttp.RequestCtx, tok *tokenState, req *contracts.CheckRequest, a *answer, start time.Time, traceID []byte) {
 	e := journal.Entry{
 		Time:        start,
-		RequestID:   string(traceID),
+		RequestID:   journal.NewRequestID(traceID),
 		Method:      string(ctx.Method()),
 		Path:        string(ctx.Path()),
 		Source:      a.source,

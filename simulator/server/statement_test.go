@@ -150,6 +150,16 @@ func TestStatementAgreesWithStatsAndAnswers(t *testing.T) {
 			t.Errorf("line %d %+v, sent %+v", i, l, w)
 		}
 	}
+	// The journal names each request by the same id (the 401 is its last).
+	entries := ts.Journal().Last(0)
+	if len(entries) != len(all)+1 {
+		t.Fatalf("%d journal entries", len(entries))
+	}
+	for i, l := range r.Lines {
+		if got := entries[i].RequestID.String(); got != l.RequestID {
+			t.Errorf("journal entry %d request_id %q, statement %q", i, got, l.RequestID)
+		}
+	}
 	if strings.Contains(string(mustJSON(t, r)), testToken) {
 		t.Errorf("the statement shows the token")
 	}
