@@ -74,16 +74,16 @@ func readCheckHeaders(h *fasthttp.RequestHeader) checkHeaders {
 	seenPrefer := false
 	for k, v := range h.All() {
 		switch len(k) {
-		case len(HeaderAuthorization):
-			if r.auth == nil && string(k) == HeaderAuthorization {
+		case len(hdrAuthorization):
+			if r.auth == nil && string(k) == hdrAuthorization {
 				r.auth = v[:len(v):len(v)]
 			}
 		case len(HeaderRequestID):
 			if r.clientID == nil && string(k) == HeaderRequestID {
 				r.clientID = v[:len(v):len(v)]
 			}
-		case len(HeaderPrefer):
-			if !seenPrefer && string(k) == HeaderPrefer {
+		case len(hdrPrefer):
+			if !seenPrefer && string(k) == hdrPrefer {
 				seenPrefer, r.prefer = true, len(v) > 0
 			}
 		}
@@ -100,15 +100,15 @@ const HeaderTraceID = "X-Trace-Id"
 // per upstream call); the statement lists it as client_request_id.
 const HeaderRequestID = "X-Request-Id"
 
-// Header names as fasthttp keeps them (normalised).
+// Request header names as fasthttp keeps them (normalised).
 const (
-	HeaderAuthorization = "Authorization"
-	HeaderPrefer        = "Prefer"
+	hdrAuthorization = "Authorization"
+	hdrPrefer        = "Prefer"
 )
 
 var (
 	headerTraceID    = []byte(HeaderTraceID)
-	headerAuth       = []byte(HeaderAuthorization)
+	headerAuth       = []byte(hdrAuthorization)
 	bearer           = []byte("bearer ")
 	jsonContentType  = []byte("application/json")
 	applicationJSON  = "application/json"
@@ -275,7 +275,7 @@ func retryAfter(lim *rate.Limiter, now time.Time) int {
 }
 
 func (s *Server) parsePrefer(ctx *fasthttp.RequestCtx, p *outcome.Prefer) error {
-	for _, h := range ctx.Request.Header.PeekAll(HeaderPrefer) {
+	for _, h := range ctx.Request.Header.PeekAll(hdrPrefer) {
 		if err := outcome.ParsePrefer(p, h); err != nil {
 			return err
 		}

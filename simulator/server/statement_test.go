@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/simulator/config"
@@ -300,5 +303,41 @@ func TestStatementAdminErrorsAndReset(t *testing.T) {
 	}
 	if r := ts.statement(t, todayQuery()+"&lines=true"); len(r.Days) != 0 || len(r.Lines) != 0 || r.LinesDropped != 0 {
 		t.Errorf("after reset: %+v", r)
+	}
+}
+
+// readCheckHeaders finds what the per-header lookups it replaced found:
+// the first of each header, whatever the case the client wrote it in.
+func TestReadCheckHeaders(t *testing.T) {
+	cases := []struct {
+		name, headers     string
+		auth, clientID    string
+		hasAuth, hasID, p bool
+	}{
+		{"none", "", "", "", false, false, false},
+		{"all", "Authorization: Bearer a\r\nX-Request-Id: r1\r\nPrefer: result=0\r\n", "Bearer a", "r1", true, true, true},
+		{"lower case names", "authorization: Bearer a\r\nx-request-id: r1\r\nprefer: result=0\r\n", "Bearer a", "r1", true, true, true},
+		{"first of each", "Authorization: Bearer a\r\nAuthorization: Bearer b\r\nX-Request-Id: r1\r\nX-Request-Id: r2\r\n", "Bearer a", "r1", true, true, false},
+		{"empty first Prefer", "Prefer:\r\nPrefer: result=0\r\n", "", "", false, false, false},
+		{"look-alikes", "Content-Type: application/json\r\nCookie: a=b\r\nX-Request-Ix: r\r\n", "", "", false, false, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var req fasthttp.Request
+			raw := "POST /identity/idcard/check-2e HTTP/1.1\r\nHost: sim\r\n" + tc.headers + "Content-Length: 0\r\n\r\n"
+			if err := req.Read(bufio.NewReader(strings.NewReader(raw))); err != nil {
+				t.Fatal(err)
+			}
+			h := readCheckHeaders(&req.Header)
+			if string(h.auth) != tc.auth || (h.auth != nil) != tc.hasAuth || string(h.clientID) != tc.clientID ||
+				(h.clientID != nil) != tc.hasID || h.prefer != tc.p {
+				t.Errorf("got auth %q client %q prefer %v", h.auth, h.clientID, h.prefer)
+			}
+			// The lookups it replaced agree.
+			if string(req.Header.Peek("Authorization")) != tc.auth || string(req.Header.Peek("X-Request-Id")) != tc.clientID ||
+				(len(req.Header.Peek("Prefer")) > 0) != tc.p {
+				t.Errorf("Peek disagrees")
+			}
+		})
 	}
 }
