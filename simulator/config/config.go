@@ -99,8 +99,9 @@ type Statement struct {
 	MaxLines int `yaml:"max_lines"`
 }
 
-// MaxStatementLines bounds statement.max_lines (about 5.6 GB of lines).
-const MaxStatementLines = 100_000_000
+// MaxStatementLines bounds statement.max_lines: 20,000,000 lines are
+// about 1.1 GB, and a statement with lines copies its range once more.
+const MaxStatementLines = 20_000_000
 
 // Encryption configures the receiver side of the sensitive-field
 // encryption object (contracts/fieldcrypto).

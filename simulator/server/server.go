@@ -143,7 +143,8 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s.statement, err = statement.New(statement.Config{
-		Authority: cfg.Statement.Authority, Calendar: loc, Credentials: cfg.Tokens, MaxLines: cfg.Statement.MaxLines,
+		Authority: cfg.Statement.Authority, Calendar: loc, CalendarName: cfg.DailyLimit.TimeZone,
+		Credentials: cfg.Tokens, MaxLines: cfg.Statement.MaxLines,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)

@@ -70,6 +70,7 @@ type Snapshot struct {
 	q         Query
 	authority string
 	loc       *time.Location
+	locName   string
 	creds     []credential
 	rows      []Row
 	lines     []line
@@ -81,7 +82,7 @@ type Snapshot struct {
 // million lines) to count the lines still held; the rest of each row's
 // requests are its lines_dropped.
 func (s *Statement) Snapshot(q Query) *Snapshot {
-	snap := &Snapshot{q: q, authority: s.authority, loc: s.loc, creds: s.creds}
+	snap := &Snapshot{q: q, authority: s.authority, loc: s.loc, locName: s.locName, creds: s.creds}
 	per := len(s.creds) * int(numAPIs)
 	s.mu.Lock()
 	days := make([]*dayCounts, 0, len(s.days))
@@ -244,7 +245,7 @@ func (sn *Snapshot) writeJSON(w *bufio.Writer) error {
 		From      string `json:"from"`
 		To        string `json:"to"`
 		Days      []Row  `json:"days"`
-	}{sn.authority, sn.loc.String(), sn.q.From.String(), sn.q.To.String(), nonNil(sn.rows)})
+	}{sn.authority, sn.locName, sn.q.From.String(), sn.q.To.String(), nonNil(sn.rows)})
 	if err != nil {
 		return err
 	}

@@ -120,6 +120,8 @@ type Config struct {
 	Authority string
 	// Calendar is the authority's time zone; days start at its midnight.
 	Calendar *time.Location
+	// CalendarName names it in statements (default: Calendar's name).
+	CalendarName string
 	// Credentials are the API tokens in configuration order; only a
 	// digest of each is kept.
 	Credentials []string
@@ -149,6 +151,7 @@ func CredentialID(token string) string {
 type Statement struct {
 	authority string
 	loc       *time.Location
+	locName   string
 	creds     []credential
 	byKey     map[string]int
 	ids       idGen
@@ -188,11 +191,15 @@ func New(cfg Config) (*Statement, error) {
 	s := &Statement{
 		authority: cfg.Authority,
 		loc:       cfg.Calendar,
+		locName:   cfg.CalendarName,
 		byKey:     make(map[string]int, len(cfg.Credentials)),
 		days:      map[Day]*dayCounts{},
 		ring:      newRing(cfg.MaxLines),
 	}
 	s.ids.init()
+	if s.locName == "" {
+		s.locName = cfg.Calendar.String()
+	}
 	for i, t := range cfg.Credentials {
 		h := sha256.Sum256([]byte(t))
 		c := credential{id: hex.EncodeToString(h[:4]), key: hex.EncodeToString(h[:12])}
