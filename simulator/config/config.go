@@ -46,6 +46,7 @@ type Config struct {
 	RateLimit  RateLimit  `yaml:"rate_limit"`
 	DailyLimit DailyLimit `yaml:"daily_limit"`
 	Journal    Journal    `yaml:"journal"`
+	Statement  Statement  `yaml:"statement"`
 	HTTP       HTTP       `yaml:"http"`
 	// Scenarios programs tokens at start-up, as PUT /admin/scenarios/{token}
 	// does at run time.
@@ -71,7 +72,8 @@ type DailyLimit struct {
 	// PerIDNumber is the verifications one ID number may have per day
 	// before "-7"; 0 disables the limit.
 	PerIDNumber int `yaml:"per_id_number"`
-	// TimeZone is where the day starts (the authority works on China time).
+	// TimeZone is the authority's calendar (it works on China time): where
+	// the daily limit's day and the statement's days start.
 	TimeZone string `yaml:"time_zone"`
 	// MaxTracked bounds how many ID numbers are counted per day; beyond it
 	// new numbers are allowed uncounted.
@@ -84,6 +86,23 @@ type Journal struct {
 	// Size is the number of entries kept.
 	Size int `yaml:"size"`
 }
+
+// Statement is the authority's billing statement (GET /admin/statement):
+// exact daily counts per credential, API and billing class, always kept,
+// and a bounded ring of per-request lines.
+type Statement struct {
+	// Authority names the authority in every statement.
+	Authority string `yaml:"authority"`
+	// MaxLines caps the per-request lines held, about 56 bytes each,
+	// allocated as traffic arrives (1,000,000 lines: 56 MB, 100 s at
+	// 10,000 requests a second). Beyond it the oldest lines make room and
+	// statements count them as dropped. 0 keeps the daily counts only.
+	MaxLines int `yaml:"max_lines"`
+}
+
+// MaxStatementLines bounds statement.max_lines: 20,000,000 lines are
+// about 1.1 GB, and a statement with lines copies its range once more.
+const MaxStatementLines = 20_000_000
 
 // Encryption configures the receiver side of the sensitive-field
 // encryption object (contracts/fieldcrypto).
@@ -128,6 +147,7 @@ func Default() Config {
 		RateLimit:  RateLimit{PerSecond: 1_000_000, Burst: 1_000_000},
 		DailyLimit: DailyLimit{PerIDNumber: 100_000_000, TimeZone: "Asia/Shanghai", MaxTracked: 1_000_000},
 		Journal:    Journal{Enabled: true, Size: 1000},
+		Statement:  Statement{Authority: "idgate-simulator", MaxLines: 1_000_000},
 		HTTP: HTTP{
 			ReadTimeout:     Duration(30 * time.Second),
 			WriteTimeout:    Duration(30 * time.Second),
@@ -214,6 +234,8 @@ var EnvVars = []struct{ Name, Setting string }{
 	{"IDGATE_SIM_DAILY_LIMIT_MAX_TRACKED", "daily_limit.max_tracked"},
 	{"IDGATE_SIM_JOURNAL_ENABLED", "journal.enabled"},
 	{"IDGATE_SIM_JOURNAL_SIZE", "journal.size"},
+	{"IDGATE_SIM_STATEMENT_AUTHORITY", "statement.authority"},
+	{"IDGATE_SIM_STATEMENT_MAX_LINES", "statement.max_lines"},
 	{"IDGATE_SIM_HTTP_READ_TIMEOUT", "http.read_timeout"},
 	{"IDGATE_SIM_HTTP_WRITE_TIMEOUT", "http.write_timeout"},
 	{"IDGATE_SIM_HTTP_IDLE_TIMEOUT", "http.idle_timeout"},
@@ -294,6 +316,8 @@ func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
 	num("IDGATE_SIM_DAILY_LIMIT_MAX_TRACKED", &c.DailyLimit.MaxTracked)
 	boolean("IDGATE_SIM_JOURNAL_ENABLED", &c.Journal.Enabled)
 	num("IDGATE_SIM_JOURNAL_SIZE", &c.Journal.Size)
+	str("IDGATE_SIM_STATEMENT_AUTHORITY", &c.Statement.Authority)
+	num("IDGATE_SIM_STATEMENT_MAX_LINES", &c.Statement.MaxLines)
 	dur("IDGATE_SIM_HTTP_READ_TIMEOUT", &c.HTTP.ReadTimeout)
 	dur("IDGATE_SIM_HTTP_WRITE_TIMEOUT", &c.HTTP.WriteTimeout)
 	dur("IDGATE_SIM_HTTP_IDLE_TIMEOUT", &c.HTTP.IdleTimeout)
@@ -352,7 +376,8 @@ func (c *Config) resolveFiles() error {
 	return nil
 }
 
-// Location is the daily limit's time zone.
+// Location is the authority's calendar: the daily limit's and the
+// statement's time zone.
 func (c *Config) Location() (*time.Location, error) {
 	if c.DailyLimit.TimeZone == "Asia/Shanghai" {
 		if loc, err := time.LoadLocation("Asia/Shanghai"); err == nil {
@@ -417,16 +442,24 @@ func (c *Config) Validate() error {
 	if c.DailyLimit.PerIDNumber < 0 {
 		bad("daily_limit.per_id_number: must not be negative")
 	}
+	// The statement counts days in this zone even when the daily limit
+	// is off.
+	if _, err := c.Location(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.DailyLimit.PerIDNumber > 0 {
-		if _, err := c.Location(); err != nil {
-			errs = append(errs, err)
-		}
 		if c.DailyLimit.MaxTracked < 1 {
 			bad("daily_limit.max_tracked: must be at least 1 when the daily limit is on")
 		}
 	}
 	if c.Journal.Size < 1 || c.Journal.Size > 1_000_000 {
 		bad("journal.size: must be between 1 and 1000000")
+	}
+	if c.Statement.Authority == "" || len(c.Statement.Authority) > 100 {
+		bad("statement.authority: must be 1 to 100 bytes")
+	}
+	if c.Statement.MaxLines < 0 || c.Statement.MaxLines > MaxStatementLines {
+		bad("statement.max_lines: must be between 0 and %d", MaxStatementLines)
 	}
 	for name, d := range map[string]Duration{"http.read_timeout": c.HTTP.ReadTimeout, "http.write_timeout": c.HTTP.WriteTimeout, "http.idle_timeout": c.HTTP.IdleTimeout} {
 		if d < 0 {

@@ -12,15 +12,18 @@ import (
 
 // Entry is one answered request.
 type Entry struct {
-	Seq    uint64    `json:"seq"`
-	Time   time.Time `json:"time"`
-	Token  string    `json:"token,omitempty"`
-	Method string    `json:"method"`
-	Path   string    `json:"path"`
-	Status int       `json:"status,omitempty"`
-	Result string    `json:"result,omitempty"`
-	Error  string    `json:"error,omitempty"`
-	Fault  string    `json:"fault,omitempty"`
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+	// RequestID is the authority's id of the answer (X-Trace-Id, the
+	// statement's request_id).
+	RequestID RequestID `json:"request_id"`
+	Token     string    `json:"token,omitempty"`
+	Method    string    `json:"method"`
+	Path      string    `json:"path"`
+	Status    int       `json:"status,omitempty"`
+	Result    string    `json:"result,omitempty"`
+	Error     string    `json:"error,omitempty"`
+	Fault     string    `json:"fault,omitempty"`
 	// IDCard is masked (idcard.Mask); the name is never recorded.
 	IDCard string `json:"id_card,omitempty"`
 	// Source says what chose the answer: prefer, magic, scenario,
@@ -30,6 +33,35 @@ type Entry struct {
 	LatencyMS float64 `json:"latency_ms,omitempty"`
 	// ScenarioSeq is the scenario draw that decided the answer.
 	ScenarioSeq uint64 `json:"scenario_seq,omitempty"`
+}
+
+// RequestID is a UUID held in fixed bytes, so recording one costs no
+// allocation; it is written as a JSON string ("" when unset).
+type RequestID [36]byte
+
+// NewRequestID copies an id of up to 36 bytes.
+func NewRequestID(b []byte) RequestID {
+	var id RequestID
+	copy(id[:], b)
+	return id
+}
+
+// String is the id without padding.
+func (id RequestID) String() string {
+	n := 0
+	for n < len(id) && id[n] != 0 {
+		n++
+	}
+	return string(id[:n])
+}
+
+// MarshalText writes the id as text.
+func (id RequestID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText reads an id of up to 36 bytes.
+func (id *RequestID) UnmarshalText(b []byte) error {
+	*id = NewRequestID(b)
+	return nil
 }
 
 // Journal is a bounded ring of entries, safe for concurrent use.

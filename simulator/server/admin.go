@@ -42,6 +42,7 @@ func (s *Server) registerAdmin() {
 	g := s.app.Group(AdminPrefix, s.adminAuth)
 	g.Get("/stats", func(c *fiber.Ctx) error { return writeJSON(c, fiber.StatusOK, s.book.Snapshot()) })
 	g.Post("/reset", s.adminReset)
+	g.Get("/statement", s.adminStatement)
 	g.Get("/journal", s.adminJournal)
 	g.Put("/journal", s.adminJournalSwitch)
 	g.Get("/scenarios", s.adminScenarios)
@@ -77,11 +78,12 @@ func writeJSON(c *fiber.Ctx, status int, v any) error {
 	return c.Send(b)
 }
 
-// adminReset zeroes the stats, empties the journal, forgets the daily
-// counts, refills the rate limiters and rewinds every scenario to its seed,
-// so a test run starts from a known state.
+// adminReset zeroes the stats and the statement, empties the journal,
+// forgets the daily counts, refills the rate limiters and rewinds every
+// scenario to its seed, so a test run starts from a known state.
 func (s *Server) adminReset(c *fiber.Ctx) error {
 	s.book.Reset()
+	s.statement.Reset()
 	s.journal.Reset()
 	if s.daily != nil {
 		s.daily.Reset()

@@ -52,6 +52,8 @@ func BenchmarkCheckHandler(b *testing.B) {
 			r.SetBody([]byte(`{"name":"张三","id_card":"11010519491231002X","image_url":"https://example.test/face.jpg"}`))
 		}, 200},
 		{"prefer-result", false, func(r *fasthttp.Request) { r.Header.Set("Prefer", "result=-1") }, 200},
+		// What the gateway sends: its request id, which the statement keeps.
+		{"gateway-request-id", false, func(r *fasthttp.Request) { r.Header.Set("X-Request-Id", "0f8c1c1e-1234-4abc-8def-0123456789ab") }, 200},
 		{"escaped-json-slow-path", false, func(r *fasthttp.Request) {
 			r.SetBody([]byte(`{"name":"\u5f20\u4e09","id_card":"11010519491231002X"}`))
 		}, 200},

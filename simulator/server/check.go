@@ -18,6 +18,7 @@ import (
 	"github.com/idgate/idgate/simulator/fault"
 	"github.com/idgate/idgate/simulator/journal"
 	"github.com/idgate/idgate/simulator/outcome"
+	"github.com/idgate/idgate/simulator/statement"
 	"github.com/idgate/idgate/simulator/stats"
 )
 
@@ -55,11 +56,59 @@ type answer struct {
 	// sess is the data key of an encrypted request (whose fields were
 	// opened in place); its 200 answer echoes them sealed with it.
 	sess *fieldcrypto.Session
+	// clientID is the request's X-Request-Id (nil: none), for the
+	// statement.
+	clientID []byte
 }
 
+// checkHeaders are the request headers the check API reads, found in one
+// pass over the headers instead of a normalising lookup each.
+type checkHeaders struct {
+	auth     []byte // the first Authorization (nil: none)
+	clientID []byte // the first X-Request-Id (nil: none)
+	prefer   bool   // the first Prefer is not empty
+}
+
+func readCheckHeaders(h *fasthttp.RequestHeader) checkHeaders {
+	var r checkHeaders
+	seenPrefer := false
+	for k, v := range h.All() {
+		switch len(k) {
+		case len(hdrAuthorization):
+			if r.auth == nil && string(k) == hdrAuthorization {
+				r.auth = v[:len(v):len(v)]
+			}
+		case len(HeaderRequestID):
+			if r.clientID == nil && string(k) == HeaderRequestID {
+				r.clientID = v[:len(v):len(v)]
+			}
+		case len(hdrPrefer):
+			if !seenPrefer && string(k) == hdrPrefer {
+				seenPrefer, r.prefer = true, len(v) > 0
+			}
+		}
+	}
+	return r
+}
+
+// HeaderTraceID carries the authority's id of a check answer, on every
+// answer (errors repeat it as the body's trace_id). The statement lists it
+// as request_id.
+const HeaderTraceID = "X-Trace-Id"
+
+// HeaderRequestID is the client's own request id (the gateway sends one
+// per upstream call); the statement lists it as client_request_id.
+const HeaderRequestID = "X-Request-Id"
+
+// Request header names as fasthttp keeps them (normalised).
+const (
+	hdrAuthorization = "Authorization"
+	hdrPrefer        = "Prefer"
+)
+
 var (
-	headerPrefer     = []byte("Prefer")
-	headerAuth       = []byte("Authorization")
+	headerTraceID    = []byte(HeaderTraceID)
+	headerAuth       = []byte(hdrAuthorization)
 	jsonContentType  = []byte("application/json")
 	applicationJSON  = "application/json"
 	resultConsistent = stats.ResultIndex(contracts.ResultConsistent)
@@ -71,8 +120,10 @@ func (s *Server) check(c *fiber.Ctx) error {
 	ctx := c.Context()
 	start := time.Now()
 	a := answer{result: -1}
+	hdr := readCheckHeaders(&ctx.Request.Header)
+	a.clientID = hdr.clientID
 
-	tok := s.authenticate(ctx, &a)
+	tok := s.authenticate(hdr.auth, &a)
 	if tok == nil {
 		s.finish(ctx, nil, nil, &a, start)
 		return nil
@@ -128,7 +179,7 @@ func (s *Server) check(c *fiber.Ctx) error {
 	}
 
 	var p outcome.Prefer
-	if h := ctx.Request.Header.PeekBytes(headerPrefer); len(h) > 0 {
+	if hdr.prefer {
 		if err := s.parsePrefer(ctx, &p); err != nil {
 			a.setError(contracts.ErrTokenMismatched, err.Error(), srcPrefer)
 			s.finish(ctx, tok, &req, &a, start)
@@ -192,8 +243,7 @@ func (a *answer) setError(code contracts.ErrorCode, msg, source string) {
 
 // authenticate resolves the bearer token; on failure it fills a with the
 // 401 and returns nil.
-func (s *Server) authenticate(ctx *fasthttp.RequestCtx, a *answer) *tokenState {
-	h := ctx.Request.Header.PeekBytes(headerAuth)
+func (s *Server) authenticate(h []byte, a *answer) *tokenState {
 	if len(h) == 0 {
 		a.setError(contracts.ErrInvalidToken, "missing authorization token", srcAuth)
 		return nil
@@ -222,7 +272,7 @@ func retryAfter(lim *rate.Limiter, now time.Time) int {
 }
 
 func (s *Server) parsePrefer(ctx *fasthttp.RequestCtx, p *outcome.Prefer) error {
-	for _, h := range ctx.Request.Header.PeekAll("Prefer") {
+	for _, h := range ctx.Request.Header.PeekAll(hdrPrefer) {
 		if err := outcome.ParsePrefer(p, h); err != nil {
 			return err
 		}
@@ -271,14 +321,27 @@ func statusCode(st int) contracts.ErrorCode {
 	return contracts.ErrAPIError
 }
 
-// finish writes the answer (or performs the fault) and counts it. tok is
-// nil for requests that failed authentication: they count in the totals
-// only. req is nil when the body could not be read.
+// finish writes the answer (or performs the fault) and counts it, in the
+// stats and on the statement. tok is nil for requests that failed
+// authentication: they count in the stats' totals only, and are on no
+// statement (the authority bills credentials). req is nil when the body
+// could not be read.
+//
+// Stats and statement agree to the unit: both count an answer when it is
+// handed to the network, before the client can read it, and both bill
+// exactly the 200 answers with a billed result. A client that gives up
+// after the verdict (during an injected latency, say) is billed all the
+// same, as by the real authority. Faults are decided instead of a verdict,
+// so they are never billed.
 func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contracts.CheckRequest, a *answer, start time.Time) {
 	if a.uncounted {
-		s.writeError(ctx, a)
+		s.writeError(ctx, a, []byte(newTraceID()))
 		return
 	}
+	id := s.statement.NextID()
+	var idBuf [36]byte
+	traceID := id.AppendText(idBuf[:0])
+	var billing statement.Outcome
 	switch {
 	case a.fault != fault.None:
 		if a.faultSeed == 0 && req != nil {
@@ -286,6 +349,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 			a.faultSeed = inputHash(req)
 		}
 		s.faults.Inject(ctx, a.fault, a.faultSeed)
+		billing = statement.Fault(a.fault)
 		s.book.Totals.Fault(a.fault)
 		if tok != nil {
 			tok.counter.Fault(a.fault)
@@ -293,6 +357,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 		s.metrics.faults[a.fault].Inc()
 	case a.result >= 0:
 		ctx.Response.Header.SetContentTypeBytes(jsonContentType)
+		ctx.Response.Header.SetCanonical(headerTraceID, traceID)
 		if a.sess != nil && req != nil {
 			s.writeSealed(ctx, req, a)
 		} else if req != nil && req.ImageURL != "" && (a.result == resultConsistent || a.result == resultMismatch) {
@@ -306,13 +371,15 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 		} else {
 			ctx.Response.SetBodyRaw(s.answers[a.result])
 		}
+		billing = statement.Result(a.result)
 		s.book.Totals.Answer(a.result)
 		if tok != nil {
 			tok.counter.Answer(a.result)
 		}
 		s.metrics.results[a.result].Inc()
 	default:
-		s.writeError(ctx, a)
+		s.writeError(ctx, a, traceID)
+		billing = statement.Error(a.code)
 		si := stats.StatusIndex(a.status)
 		s.book.Totals.Error(si)
 		if tok != nil {
@@ -320,9 +387,16 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 		}
 		s.metrics.errors[si].Inc()
 	}
+	if tok != nil {
+		at := start
+		if s.clock != nil {
+			at = s.clock()
+		}
+		s.statement.Record(at, tok.cred, statement.APICheck2E, id, a.clientID, billing)
+	}
 	s.metrics.duration.Observe(time.Since(start).Seconds())
 	if s.journal.Enabled() {
-		s.record(ctx, tok, req, a, start)
+		s.record(ctx, tok, req, a, start, traceID)
 	}
 }
 
@@ -358,19 +432,23 @@ func (s *Server) writeSealed(ctx *fasthttp.RequestCtx, req *contracts.CheckReque
 	ctx.Response.SetBody(contracts.AppendResponse(buf[:0], resp))
 }
 
-func (s *Server) writeError(ctx *fasthttp.RequestCtx, a *answer) {
+// writeError answers with the authority's error body; traceID is the
+// answer's id, in the body and in X-Trace-Id.
+func (s *Server) writeError(ctx *fasthttp.RequestCtx, a *answer, traceID []byte) {
 	ctx.Response.SetStatusCode(a.status)
 	ctx.Response.Header.SetContentTypeBytes(jsonContentType)
+	ctx.Response.Header.SetCanonical(headerTraceID, traceID)
 	if a.retryAfter > 0 {
 		ctx.Response.Header.Set(fiber.HeaderRetryAfter, strconv.Itoa(a.retryAfter))
 	}
 	var buf [512]byte
-	ctx.Response.SetBody(contracts.AppendError(buf[:0], contracts.NewError(a.code, a.message, newTraceID())))
+	ctx.Response.SetBody(contracts.AppendError(buf[:0], contracts.NewError(a.code, a.message, string(traceID))))
 }
 
-func (s *Server) record(ctx *fasthttp.RequestCtx, tok *tokenState, req *contracts.CheckRequest, a *answer, start time.Time) {
+func (s *Server) record(ctx *fasthttp.RequestCtx, tok *tokenState, req *contracts.CheckRequest, a *answer, start time.Time, traceID []byte) {
 	e := journal.Entry{
 		Time:        start,
+		RequestID:   journal.NewRequestID(traceID),
 		Method:      string(ctx.Method()),
 		Path:        string(ctx.Path()),
 		Source:      a.source,
@@ -396,7 +474,7 @@ func (s *Server) record(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 	s.journal.Add(e)
 }
 
-// newTraceID names one error answer, as the authority's trace_id does.
+// newTraceID names one error answer of the admin API or a mounted group.
 func newTraceID() string { return uuid.NewString() }
 
 // faceSimilarity is the deterministic "comparison" of the request's face

@@ -28,6 +28,7 @@ import (
 	"github.com/idgate/idgate/simulator/fault"
 	"github.com/idgate/idgate/simulator/journal"
 	"github.com/idgate/idgate/simulator/outcome"
+	"github.com/idgate/idgate/simulator/statement"
 	"github.com/idgate/idgate/simulator/stats"
 )
 
@@ -39,6 +40,9 @@ type MountEnv struct {
 	// Now is the server's clock (WithClock), for code that must agree
 	// with the check API on dates.
 	Now func() time.Time
+	// Statement is the authority's billing statement; groups whose
+	// answers the authority bills record them there.
+	Statement *statement.Statement
 }
 
 // Option configures New.
@@ -85,6 +89,7 @@ type Server struct {
 	tokens     map[string]*tokenState
 	adminToken []byte
 	book       *stats.Book
+	statement  *statement.Statement
 	journal    *journal.Journal
 	daily      *dailylimit.Limiter // nil: no daily limit
 	faults     *fault.Injector
@@ -98,7 +103,9 @@ type Server struct {
 }
 
 type tokenState struct {
-	name     string
+	name string
+	// cred is the token's index among the statement's credentials.
+	cred     int
 	counter  *stats.Counter
 	limiter  atomic.Pointer[rate.Limiter] // nil: unlimited
 	scenario atomic.Pointer[outcome.Scenario]
@@ -131,8 +138,19 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		faults:     fault.NewInjector(cfg.MaxHang.D()),
 	}
 	s.metrics = newMetrics(func() float64 { return float64(s.faults.Hanging()) })
-	for _, t := range cfg.Tokens {
-		ts := &tokenState{name: t, counter: s.book.Token(t)}
+	loc, err := cfg.Location()
+	if err != nil {
+		return nil, err
+	}
+	s.statement, err = statement.New(statement.Config{
+		Authority: cfg.Statement.Authority, Calendar: loc, CalendarName: cfg.DailyLimit.TimeZone,
+		Credentials: cfg.Tokens, MaxLines: cfg.Statement.MaxLines,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	for i, t := range cfg.Tokens {
+		ts := &tokenState{name: t, cred: i, counter: s.book.Token(t)}
 		if cfg.RateLimit.PerSecond > 0 {
 			ts.limiter.Store(rate.NewLimiter(rate.Limit(cfg.RateLimit.PerSecond), cfg.RateLimit.Burst))
 		}
@@ -146,10 +164,6 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		s.tokens[tok].scenario.Store(sc)
 	}
 	if cfg.DailyLimit.PerIDNumber > 0 {
-		loc, err := cfg.Location()
-		if err != nil {
-			return nil, err
-		}
 		s.daily = dailylimit.New(cfg.DailyLimit.PerIDNumber, loc, cfg.DailyLimit.MaxTracked, s.metrics.untracked.Inc)
 	}
 	if cfg.Encryption.Enabled {
@@ -203,7 +217,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	}
 	s.registerAdmin()
 	s.app.Post(contracts.CheckPath, s.check)
-	env := MountEnv{Config: cfg, Logger: s.log, Registry: s.metrics.reg, Now: s.now}
+	env := MountEnv{Config: cfg, Logger: s.log, Registry: s.metrics.reg, Now: s.now, Statement: s.statement}
 	for _, m := range o.mounts {
 		m(s.app, env)
 	}
@@ -222,6 +236,9 @@ func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
 
 // Stats copies the current counts.
 func (s *Server) Stats() stats.Snapshot { return s.book.Snapshot() }
+
+// Statement is the authority's billing statement.
+func (s *Server) Statement() *statement.Statement { return s.statement }
 
 // Journal is the request journal.
 func (s *Server) Journal() *journal.Journal { return s.journal }

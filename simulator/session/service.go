@@ -74,22 +74,25 @@ type session struct {
 	state     contracts.SessionState
 	version   int64
 	reference string
-	callback  string
-	expName   string
-	expID     string
-	plan      Plan
-	rng       *rand.Rand
-	created   time.Time
-	updated   time.Time
-	expires   time.Time
-	attempts  int
-	failure   *contracts.SessionFailure
-	card      *contracts.CardData
-	liveness  *contracts.LivenessResult
-	sim       *float64
-	qrPNG     []byte
-	review    Timer
-	removed   bool // swept; a holder of a stale pointer must not revive it
+	// clientID is the X-Request-Id of the create request, for the
+	// authority's statement.
+	clientID string
+	callback string
+	expName  string
+	expID    string
+	plan     Plan
+	rng      *rand.Rand
+	created  time.Time
+	updated  time.Time
+	expires  time.Time
+	attempts int
+	failure  *contracts.SessionFailure
+	card     *contracts.CardData
+	liveness *contracts.LivenessResult
+	sim      *float64
+	qrPNG    []byte
+	review   Timer
+	removed  bool // swept; a holder of a stale pointer must not revive it
 }
 
 // Service holds every session of one simulator instance.
@@ -103,6 +106,7 @@ type Service struct {
 	seed     uint64
 	ordinal  atomic.Uint64
 	metrics  atomic.Pointer[metrics]
+	onEnd    atomic.Pointer[func(End)]
 	scenMu   sync.RWMutex
 	scen     map[string]scenario // tenant hash → plan
 
@@ -211,10 +215,38 @@ func tenantKey(token string) string {
 	return hex.EncodeToString(h[:12])
 }
 
+// End is how a session ended, as the authority bills it.
+type End struct {
+	// RequestID is the session's request_id.
+	RequestID string
+	// ClientRequestID is the X-Request-Id of the request that created it.
+	ClientRequestID string
+	// Tenant is the first 24 hex digits of the SHA-256 of the token that
+	// created it; never the token.
+	Tenant string
+	State  contracts.SessionState
+	Code   contracts.SessionCode
+	// Billed: the session completed (approved, or rejected by review) with
+	// a billed code, exactly as its result reports billing.
+	Billed bool
+	At     time.Time
+}
+
+// OnEnd has fn told of every session reaching a final state (approved,
+// rejected, failed), once per session, before any client can see that
+// state. fn runs with the session locked and must not call the service.
+func (s *Service) OnEnd(fn func(End)) { s.onEnd.Store(&fn) }
+
 // Create opens a session for the tenant holding token. prefer is the
 // request's Prefer header; baseURL the request's own base URL, used for the
 // QR payload when no public URL is configured.
 func (s *Service) Create(token string, req contracts.CreateSessionRequest, prefer, baseURL string) (contracts.Session, error) {
+	return s.CreateFor(token, "", req, prefer, baseURL)
+}
+
+// CreateFor is Create for a request that carried the client's request id
+// (X-Request-Id), which the session's statement line keeps.
+func (s *Service) CreateFor(token, clientRequestID string, req contracts.CreateSessionRequest, prefer, baseURL string) (contracts.Session, error) {
 	now := s.clock.Now()
 	switch req.Flow {
 	case "":
@@ -263,7 +295,7 @@ func (s *Service) Create(token string, req contracts.CreateSessionRequest, prefe
 	rng := rand.New(rand.NewPCG(s.seed, n))
 	x := &session{
 		tenant: tenant, baseURL: strings.TrimRight(baseURL, "/"), flow: req.Flow,
-		reference: req.Reference, callback: req.CallbackURL, expName: req.Name, expID: req.IDCard,
+		reference: req.Reference, clientID: clientRequestID, callback: req.CallbackURL, expName: req.Name, expID: req.IDCard,
 		plan: plan, rng: rng, created: now,
 	}
 	x.id = randHex(rng)
@@ -340,6 +372,11 @@ func (x *session) change(now time.Time, to contracts.SessionState, f *contracts.
 // carries no personal data: the request ID is random, the card is not in it.
 func (s *Service) emit(x *session, ev contracts.SessionEvent) {
 	s.countTransition(ev.State)
+	if ev.State.Final() {
+		if fn := s.onEnd.Load(); fn != nil {
+			(*fn)(x.end())
+		}
+	}
 	if s.log.Enabled(context.Background(), slog.LevelDebug) {
 		code := contracts.CodeOK
 		if ev.Error != nil {
@@ -350,6 +387,21 @@ func (s *Service) emit(x *session, ev contracts.SessionEvent) {
 	if x.callback != "" {
 		s.hooks.Send(x.callback, ev)
 	}
+}
+
+// end is the session's final outcome, billed as Result reports it; x.mu
+// is held.
+func (x *session) end() End {
+	e := End{RequestID: x.id, ClientRequestID: x.clientID, Tenant: x.tenant, State: x.state, Code: contracts.CodeOK, At: x.updated}
+	if x.failure != nil {
+		e.Code = x.failure.Code
+	}
+	if x.state.Completed() {
+		if info, ok := contracts.LookupSessionCode(e.Code); ok {
+			e.Billed = info.Billing == contracts.Billed
+		}
+	}
+	return e
 }
 
 func (x *session) view() contracts.Session {

@@ -24,8 +24,7 @@ func reconcileCmd(args []string) error {
 	fs := flag.NewFlagSet("reconcile", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "YAML config file (default: the embedded demo config); its store is the ledger read")
 	stPath := fs.String("statement", "", "the authority's statement, JSON (required)")
-	today := time.Now().Format(time.DateOnly)
-	from := fs.String("from", today, "first day, YYYY-MM-DD")
+	from := fs.String("from", "", "first day, YYYY-MM-DD (default: today in the configured time zone)")
 	to := fs.String("to", "", "last day, YYYY-MM-DD (default: from)")
 	resolve := fs.Bool("resolve", true, "resolve unknown entries from the statement's per-request lines and record the resolutions")
 	credential := fs.String("credential", "", "the statement's credential id to compare (default: that of the configured upstream token)")
@@ -36,12 +35,15 @@ func reconcileCmd(args []string) error {
 	if *stPath == "" {
 		return errors.New("reconcile: -statement is required")
 	}
-	if *to == "" {
-		*to = *from
-	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
+	}
+	if *from == "" {
+		*from = time.Now().In(cfg.Quota.Location()).Format(time.DateOnly)
+	}
+	if *to == "" {
+		*to = *from
 	}
 	if *credential == "" {
 		*credential = reconcile.CredentialID(cfg.Upstream.Token.Reveal())
