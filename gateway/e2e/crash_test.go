@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idgate/idgate/gateway/reconcile"
 	"github.com/idgate/idgate/internal/testkit"
 )
 
@@ -75,6 +78,10 @@ func TestKillMidLoadKeepsTheAccountingRule(t *testing.T) {
 		}
 		if unknown > 0 && !strings.Contains(g.Output(), "recovered from an unclean stop") {
 			t.Fatalf("run %d: unknown entries without the recovery's log line:\n%s", run, g.Output())
+		}
+		rep := reconcileAgainst(t, gw, s, g)
+		if rep.NewlyResolved != int(unknown) {
+			t.Fatalf("run %d: reconcile resolved %d of %d unknowns", run, rep.NewlyResolved, unknown)
 		}
 	}
 }
@@ -183,8 +190,8 @@ func TestTimeoutsAndFaultsKeepTheAccountingRule(t *testing.T) {
 	cfgPath, store := filepath.Join(dir, "gateway.yaml"), filepath.Join(dir, "ledger.db")
 	writeConfig(t, cfgPath, s.URL, store, 0, "acme-key")
 	g := &gateway{cfgPath: cfgPath, store: store}
-	g.Gateway = testkit.StartGatewayBinary(t, testkit.BuildPlain(t, "./gateway/cmd/gateway"), []string{"-config", cfgPath},
-		"IDGATE_GW_UPSTREAM_TIMEOUT=200ms")
+	gw := testkit.BuildPlain(t, "./gateway/cmd/gateway")
+	g.Gateway = testkit.StartGatewayBinary(t, gw, []string{"-config", cfgPath}, "IDGATE_GW_UPSTREAM_TIMEOUT=200ms")
 	summary := loadFor(t, testkit.BuildPlain(t, "./loadtest/bench/cmd/idgate-bench"), g, 300, 3*time.Second)()
 	// The simulator's hangs and slow answers outlive the gateway's calls:
 	// wait until it has decided every call before reading its bill.
@@ -199,4 +206,36 @@ func TestTimeoutsAndFaultsKeepTheAccountingRule(t *testing.T) {
 	if cls["billed"] > sim || sim > cls["billed"]+cls["unknown"] {
 		t.Fatalf("accounting rule broken: ledger billed %d unknown %d, simulator billed %d", cls["billed"], cls["unknown"], sim)
 	}
+	rep := reconcileAgainst(t, gw, s, g)
+	after := classCounts(t, g.store)
+	t.Logf("after reconciliation: %v", after)
+	if rep.NewlyResolved != int(cls["unknown"]) || after["resolved_billed"]+after["resolved_not_billed"] != cls["unknown"] ||
+		after["billed"]+after["resolved_billed"] != sim {
+		t.Fatalf("reconciliation: %+v, ledger %v, simulator billed %d", rep, after, sim)
+	}
+}
+
+// reconcileAgainst runs `gateway reconcile` (bin) on g's stopped ledger
+// with the simulator's statement of today, lines included, and fails t
+// unless every row agrees after the unknowns are resolved.
+func reconcileAgainst(t *testing.T, bin string, s *testkit.Sim, g *gateway) reconcile.Report {
+	t.Helper()
+	stPath := filepath.Join(t.TempDir(), "statement.json")
+	if err := os.WriteFile(stPath, []byte(s.Admin(t, "GET", "/admin/statement?lines=true", "")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bin, "reconcile", "-config", g.cfgPath, "-statement", stPath, "-json").Output()
+	var rep reconcile.Report
+	if jerr := json.Unmarshal(out, &rep); jerr != nil {
+		t.Fatalf("gateway reconcile: %v / %v\n%s", err, jerr, out)
+	}
+	if err != nil || rep.Discrepancies != 0 || len(rep.Rows) == 0 {
+		t.Fatalf("gateway reconcile: %v\n%s", err, out)
+	}
+	for _, r := range rep.Rows {
+		if r.LedgerBilled != r.StatementBilled || r.Unknown != 0 {
+			t.Fatalf("gateway reconcile: row %+v does not agree", r)
+		}
+	}
+	return rep
 }

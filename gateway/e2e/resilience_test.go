@@ -74,7 +74,7 @@ func isReplay(a testkit.Answer) bool { return a.Header.Get("Idempotent-Replayed"
 
 // reconcile stops the gateway and compares its billed ledger entries with
 // the simulator's billed answers.
-func reconcile(t *testing.T, g *resGateway, s *testkit.Sim) (ledgerBilled int64) {
+func ledgerMatchesSimulator(t *testing.T, g *resGateway, s *testkit.Sim) (ledgerBilled int64) {
 	t.Helper()
 	shutdown(t, g)
 	n := ledgerCount(t, g.path, ledger.Filter{}, true)
@@ -193,7 +193,7 @@ func TestResilienceWithSimulator(t *testing.T) {
 			}
 			return true
 		})
-		billed := reconcile(t, g, s)
+		billed := ledgerMatchesSimulator(t, g, s)
 		cls := classCounts(t, g.path)
 		t.Logf("statuses %v, classes %v, billed %d", statuses, cls, billed)
 		for st := range statuses {
@@ -280,7 +280,7 @@ func TestResilienceWithSimulator(t *testing.T) {
 		if st := counts(t, s); st.Billed != 3 {
 			t.Errorf("after the purge sim billed %d, want 3", st.Billed)
 		}
-		reconcile(t, g, s)
+		ledgerMatchesSimulator(t, g, s)
 		cls := classCounts(t, g.path)
 		if cls["cached"] != 16 || cls["billed"] != 3 {
 			t.Errorf("classes %v: want 16 cached, 3 billed", cls)
@@ -307,7 +307,7 @@ func TestResilienceWithSimulator(t *testing.T) {
 				t.Errorf("globex request %d: %d %s", i, a.Status, a.Body)
 			}
 		}
-		reconcile(t, g, s)
+		ledgerMatchesSimulator(t, g, s)
 		if cls := classCounts(t, g.path); cls["cached"] != 3 || cls["cached_quota"] != 1 || cls["billed"] != 2 || cls["quota_exceeded"] != 1 {
 			t.Errorf("classes %v: want 2 billed, 1 cached_quota, 3 cached, 1 quota_exceeded", cls)
 		}
@@ -369,7 +369,7 @@ func TestResilienceWithSimulator(t *testing.T) {
 		if a := testkit.Check(t, g.url, "acme-key", body, "Idempotency-Key", "bad key"); a.Status != 400 {
 			t.Errorf("a key with a space: %d", a.Status)
 		}
-		reconcile(t, g, s)
+		ledgerMatchesSimulator(t, g, s)
 	})
 
 	t.Run("circuit breaker opens, half-opens, closes", func(t *testing.T) {
@@ -415,7 +415,7 @@ func TestResilienceWithSimulator(t *testing.T) {
 		if code, b := getReadyz(t, g); code != 200 || !strings.Contains(b, `"breaker":"closed"`) {
 			t.Fatalf("readyz after recovery %d %s", code, b)
 		}
-		reconcile(t, g, s)
+		ledgerMatchesSimulator(t, g, s)
 		if cls := classCounts(t, g.path); cls["circuit_open"] != 1 {
 			t.Errorf("classes %v: want one circuit_open", cls)
 		}
