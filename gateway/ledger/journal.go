@@ -276,6 +276,15 @@ func (l *SQLite) releaser() {
 	}
 }
 
+// JournalPending is the journal's size not yet released, in bytes (0
+// without a journal): it grows while the database cannot keep up.
+func (l *SQLite) JournalPending() int64 {
+	if l.j == nil {
+		return 0
+	}
+	return l.j.Stats().Pending
+}
+
 // closeJournal runs after the database holds every entry: nothing is in
 // flight any more, so the whole journal is released and closed.
 func (l *SQLite) closeJournal() error {

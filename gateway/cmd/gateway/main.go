@@ -40,6 +40,7 @@ func run() error {
 	cfgPath := flag.String("config", "", "YAML config file (default: the embedded demo config, same as configs/gateway.yaml)")
 	listen := flag.String("listen", "", "client listener address (overrides config and "+config.EnvPrefix+"LISTEN)")
 	adminListen := flag.String("admin-listen", "", "admin listener address (overrides config and "+config.EnvPrefix+"ADMIN_LISTEN)")
+	initLedger := flag.Bool("initialize-ledger", false, "start an empty ledger where the store's file is empty, holds no ledger, or is missing beside its journal (store.initialize); otherwise such a start is refused")
 	flag.Parse()
 
 	// The flags win over the file on every load, reloads included, so a
@@ -51,6 +52,9 @@ func run() error {
 		}
 		if *adminListen != "" {
 			cfg.Admin.Listen = *adminListen
+		}
+		if *initLedger {
+			cfg.Store.Initialize = true
 		}
 		return cfg, err
 	}
