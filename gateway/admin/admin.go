@@ -74,7 +74,7 @@ type Options struct {
 	// Reconcile compares the ledger with an authority's statement for a
 	// day range, resolving unknown entries when resolve is set (nil: the
 	// route answers 404).
-	Reconcile func(ctx context.Context, st reconcile.Statement, from, to string, resolve bool) (reconcile.Report, error)
+	Reconcile func(ctx context.Context, st contracts.Statement, from, to string, resolve bool) (reconcile.Report, error)
 	Now       func() time.Time
 }
 

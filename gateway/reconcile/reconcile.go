@@ -9,6 +9,7 @@ import (
 	"sort"
 	"text/tabwriter"
 
+	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/ledger"
 )
 
@@ -69,7 +70,7 @@ func CredentialID(token string) string {
 // billed; no line, in a statement that dropped none and covers the day,
 // means the authority never answered it (not billed). The resolutions are
 // recorded in the ledger before the comparison.
-func Run(ctx context.Context, led Ledger, st Statement, from, to, credential string, resolve bool) (Report, error) {
+func Run(ctx context.Context, led Ledger, st contracts.Statement, from, to, credential string, resolve bool) (Report, error) {
 	rep := Report{From: from, To: to, Credential: credential}
 	if from > to {
 		return rep, fmt.Errorf("reconcile: from %s is after to %s", from, to)
@@ -127,12 +128,12 @@ func Run(ctx context.Context, led Ledger, st Statement, from, to, credential str
 	return rep, nil
 }
 
-func resolveUnknowns(ctx context.Context, led Ledger, st Statement, from, to, credential string) (int, error) {
+func resolveUnknowns(ctx context.Context, led Ledger, st contracts.Statement, from, to, credential string) (int, error) {
 	unknown, err := led.Unresolved(ctx, from, to)
 	if err != nil || len(unknown) == 0 {
 		return 0, err
 	}
-	lines := make(map[string]Line, len(st.Lines))
+	lines := make(map[string]contracts.StatementLine, len(st.Lines))
 	for _, l := range st.Lines {
 		if l.ClientRequestID != "" && (credential == "" || l.Credential == credential) {
 			lines[l.ClientRequestID] = l

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/ledger"
 )
 
@@ -74,7 +75,7 @@ func TestRun(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		setup     func(f *fakeLedger)
-		st        Statement
+		st        contracts.Statement
 		resolve   bool
 		verdict   string
 		resolved  int
@@ -82,21 +83,21 @@ func TestRun(t *testing.T) {
 		discrepan int
 	}{
 		{"agrees", func(f *fakeLedger) { f.billed(day, "check-2e", 10) },
-			Statement{From: day, To: day, Days: []Row{{Day: day, Credential: "c", API: "check-2e", Billed: 10}}}, true, Agrees, 0, 0, 0},
+			contracts.Statement{From: day, To: day, Days: []contracts.StatementRow{{Day: day, Credential: "c", API: "check-2e", Billed: 10}}}, true, Agrees, 0, 0, 0},
 		{"more billed than the ledger knows", func(f *fakeLedger) { f.billed(day, "check-2e", 10) },
-			Statement{From: day, To: day, Days: []Row{{Day: day, Credential: "c", API: "check-2e", Billed: 12}}}, true, Discrepancy, 0, 0, 1},
+			contracts.Statement{From: day, To: day, Days: []contracts.StatementRow{{Day: day, Credential: "c", API: "check-2e", Billed: 12}}}, true, Discrepancy, 0, 0, 1},
 		{"unknowns open without lines", func(f *fakeLedger) {
 			f.billed(day, "check-2e", 10)
 			f.addUnknown(day, "check-2e", "r1")
 			f.addUnknown(day, "check-2e", "r2")
-		}, Statement{From: day, To: day, Days: []Row{{Day: day, Credential: "c", API: "check-2e", Billed: 11}}}, true, Open, 0, 2, 1},
+		}, contracts.Statement{From: day, To: day, Days: []contracts.StatementRow{{Day: day, Credential: "c", API: "check-2e", Billed: 11}}}, true, Open, 0, 2, 1},
 		{"unknowns resolved by lines", func(f *fakeLedger) {
 			f.billed(day, "check-2e", 10)
 			f.addUnknown(day, "check-2e", "r1")
 			f.addUnknown(day, "check-2e", "r2")
 			f.addUnknown(day, "check-2e", "r3")
-		}, Statement{From: day, To: day, Days: []Row{{Day: day, Credential: "c", API: "check-2e", Billed: 11}},
-			Lines: []Line{
+		}, contracts.Statement{From: day, To: day, Days: []contracts.StatementRow{{Day: day, Credential: "c", API: "check-2e", Billed: 11}},
+			Lines: []contracts.StatementLine{
 				{RequestID: "a1", ClientRequestID: "r1", Credential: "c", API: "check-2e", Day: day, Result: "0", Billed: true},
 				{RequestID: "a2", ClientRequestID: "r2", Credential: "c", API: "check-2e", Day: day, Result: "connection_reset"},
 				// r3 never reached the authority: no line.
@@ -104,19 +105,19 @@ func TestRun(t *testing.T) {
 		{"another credential's lines do not resolve", func(f *fakeLedger) {
 			f.billed(day, "check-2e", 10)
 			f.addUnknown(day, "check-2e", "r1")
-		}, Statement{From: day, To: day, LinesDropped: 1, Days: []Row{{Day: day, Credential: "c", API: "check-2e", Billed: 11}},
-			Lines: []Line{{RequestID: "a1", ClientRequestID: "r1", Credential: "other", API: "check-2e", Day: day, Billed: true}}},
+		}, contracts.Statement{From: day, To: day, LinesDropped: 1, Days: []contracts.StatementRow{{Day: day, Credential: "c", API: "check-2e", Billed: 11}},
+			Lines: []contracts.StatementLine{{RequestID: "a1", ClientRequestID: "r1", Credential: "other", API: "check-2e", Day: day, Billed: true}}},
 			true, Open, 0, 1, 1},
 		{"dropped lines leave missing ones open", func(f *fakeLedger) {
 			f.billed(day, "check-2e", 10)
 			f.addUnknown(day, "check-2e", "r1")
-		}, Statement{From: day, To: day, LinesDropped: 5, Days: []Row{{Day: day, Credential: "c", API: "check-2e", Billed: 10}},
-			Lines: []Line{{RequestID: "a9", ClientRequestID: "x", Credential: "c", API: "check-2e", Day: day}}}, true, Open, 0, 1, 1},
+		}, contracts.Statement{From: day, To: day, LinesDropped: 5, Days: []contracts.StatementRow{{Day: day, Credential: "c", API: "check-2e", Billed: 10}},
+			Lines: []contracts.StatementLine{{RequestID: "a9", ClientRequestID: "x", Credential: "c", API: "check-2e", Day: day}}}, true, Open, 0, 1, 1},
 		{"resolve off", func(f *fakeLedger) {
 			f.billed(day, "check-2e", 1)
 			f.addUnknown(day, "check-2e", "r1")
-		}, Statement{From: day, To: day, Days: []Row{{Day: day, Credential: "c", API: "check-2e", Billed: 2}},
-			Lines: []Line{{RequestID: "a1", ClientRequestID: "r1", Credential: "c", API: "check-2e", Day: day, Billed: true}}},
+		}, contracts.Statement{From: day, To: day, Days: []contracts.StatementRow{{Day: day, Credential: "c", API: "check-2e", Billed: 2}},
+			Lines: []contracts.StatementLine{{RequestID: "a1", ClientRequestID: "r1", Credential: "c", API: "check-2e", Day: day, Billed: true}}},
 			false, Open, 0, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

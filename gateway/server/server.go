@@ -434,7 +434,7 @@ func (s *Server) reapUnused() (stop func()) {
 
 // reconcile runs a reconciliation on the running ledger, once every entry
 // queued so far is stored, against the configured upstream credential.
-func (s *Server) reconcile(ctx context.Context, st reconcile.Statement, from, to string, resolve bool) (reconcile.Report, error) {
+func (s *Server) reconcile(ctx context.Context, st contracts.Statement, from, to string, resolve bool) (reconcile.Report, error) {
 	if err := s.ledger.Flush(); err != nil {
 		return reconcile.Report{}, err
 	}

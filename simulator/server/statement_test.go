@@ -37,13 +37,13 @@ func (ts *testServer) statementGet(t *testing.T, query string, header ...string)
 	return resp.StatusCode, resp.Header, b
 }
 
-func (ts *testServer) statement(t *testing.T, query string) statement.Report {
+func (ts *testServer) statement(t *testing.T, query string) contracts.Statement {
 	t.Helper()
 	st, h, b := ts.statementGet(t, query)
 	if st != 200 || h.Get("Content-Type") != "application/json" {
 		t.Fatalf("statement: %d %s %s", st, h.Get("Content-Type"), b)
 	}
-	var r statement.Report
+	var r contracts.Statement
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {

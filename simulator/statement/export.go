@@ -12,52 +12,6 @@ import (
 	"github.com/idgate/idgate/simulator/fault"
 )
 
-// Report is the JSON of GET /admin/statement, for clients that decode it.
-type Report struct {
-	Authority string `json:"authority"`
-	// Calendar is the time zone whose days the statement counts.
-	Calendar string `json:"calendar"`
-	From     string `json:"from"`
-	To       string `json:"to"`
-	Days     []Row  `json:"days"`
-	// Lines are present when asked for (lines=true), oldest first.
-	Lines []Line `json:"lines,omitempty"`
-	// LinesDropped counts requests in the range whose lines the ring no
-	// longer holds: they are in the counts but cannot be matched one by
-	// one.
-	LinesDropped int64 `json:"lines_dropped"`
-}
-
-// Row is one day's counts for one credential and API; only rows with
-// traffic are listed.
-type Row struct {
-	Day          string `json:"day"`
-	Credential   string `json:"credential"`
-	API          string `json:"api"`
-	Billed       int64  `json:"billed"`
-	NotBilled    int64  `json:"not_billed"`
-	Total        int64  `json:"total"`
-	LinesDropped int64  `json:"lines_dropped"`
-}
-
-// Line is one request.
-type Line struct {
-	RequestID       string    `json:"request_id"`
-	ClientRequestID string    `json:"client_request_id"`
-	Credential      string    `json:"credential"`
-	API             string    `json:"api"`
-	Time            time.Time `json:"time"`
-	Day             string    `json:"day"`
-	// Result is the answer: a check result code ("0" … "-7"), an error
-	// code (too_many_requests …), a fault name (connection_reset …) or a
-	// session code ("0", "2006" …).
-	Result string `json:"result"`
-	// Status is the HTTP status answered; 0 when the connection was broken
-	// instead.
-	Status int  `json:"status"`
-	Billed bool `json:"billed"`
-}
-
 // CSV columns, in order.
 var (
 	TotalsColumns = []string{"day", "credential", "api", "billed", "not_billed", "total", "lines_dropped"}
@@ -72,7 +26,7 @@ type Snapshot struct {
 	loc       *time.Location
 	locName   string
 	creds     []credential
-	rows      []Row
+	rows      []contracts.StatementRow
 	lines     []line
 	dropped   int64
 }
@@ -131,13 +85,13 @@ func (s *Statement) Snapshot(q Query) *Snapshot {
 					continue
 				}
 				dropped := total - held[k]
-				snap.rows = append(snap.rows, Row{Day: ds, Credential: c.id, API: api.String(),
+				snap.rows = append(snap.rows, contracts.StatementRow{Day: ds, Credential: c.id, API: api.String(),
 					Billed: n[slotBilled], NotBilled: n[slotNotBilled], Total: total, LinesDropped: dropped})
 				snap.dropped += dropped
 			}
 		}
 	}
-	slices.SortStableFunc(snap.rows, func(a, b Row) int {
+	slices.SortStableFunc(snap.rows, func(a, b contracts.StatementRow) int {
 		if a.Day != b.Day {
 			return compare(a.Day, b.Day)
 		}
@@ -160,14 +114,14 @@ func compare(a, b string) int {
 }
 
 // Rows are the snapshot's counts.
-func (sn *Snapshot) Rows() []Row { return sn.rows }
+func (sn *Snapshot) Rows() []contracts.StatementRow { return sn.rows }
 
 // LinesDropped is the number of requests in the range without a line.
 func (sn *Snapshot) LinesDropped() int64 { return sn.dropped }
 
 // Lines decodes the snapshot's lines.
-func (sn *Snapshot) Lines() []Line {
-	out := make([]Line, len(sn.lines))
+func (sn *Snapshot) Lines() []contracts.StatementLine {
+	out := make([]contracts.StatementLine, len(sn.lines))
 	var buf []byte
 	for i := range sn.lines {
 		l := &sn.lines[i]
@@ -235,16 +189,16 @@ func (sn *Snapshot) Write(w io.Writer) error {
 	return bw.Flush()
 }
 
-// writeJSON streams the Report shape: every string in a line is plain
+// writeJSON streams a contracts.Statement: every string in a line is plain
 // ASCII the statement made (ids, names, codes), so lines are appended
 // without a reflective encoder.
 func (sn *Snapshot) writeJSON(w *bufio.Writer) error {
 	head, err := json.Marshal(struct {
-		Authority string `json:"authority"`
-		Calendar  string `json:"calendar"`
-		From      string `json:"from"`
-		To        string `json:"to"`
-		Days      []Row  `json:"days"`
+		Authority string                   `json:"authority"`
+		Calendar  string                   `json:"calendar"`
+		From      string                   `json:"from"`
+		To        string                   `json:"to"`
+		Days      []contracts.StatementRow `json:"days"`
 	}{sn.authority, sn.locName, sn.q.From.String(), sn.q.To.String(), nonNil(sn.rows)})
 	if err != nil {
 		return err
@@ -270,9 +224,9 @@ func (sn *Snapshot) writeJSON(w *bufio.Writer) error {
 	return err
 }
 
-func nonNil(r []Row) []Row {
+func nonNil(r []contracts.StatementRow) []contracts.StatementRow {
 	if r == nil {
-		return []Row{}
+		return []contracts.StatementRow{}
 	}
 	return r
 }

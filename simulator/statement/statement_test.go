@@ -37,7 +37,7 @@ func newTest(t *testing.T, maxLines int, tokens ...string) *Statement {
 	return s
 }
 
-func all(t *testing.T, s *Statement, from, to string) (*Snapshot, Report) {
+func all(t *testing.T, s *Statement, from, to string) (*Snapshot, contracts.Statement) {
 	t.Helper()
 	q := Query{From: mustDay(t, from), To: mustDay(t, to), Lines: true}
 	snap := s.Snapshot(q)
@@ -45,7 +45,7 @@ func all(t *testing.T, s *Statement, from, to string) (*Snapshot, Report) {
 	if err := snap.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	var r Report
+	var r contracts.Statement
 	dec := json.NewDecoder(&buf)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {

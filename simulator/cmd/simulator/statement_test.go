@@ -130,7 +130,7 @@ func TestBinaryStatement(t *testing.T) {
 	now := time.Now().In(time.FixedZone("CST", 8*3600))
 	rng := "from=" + now.AddDate(0, 0, -1).Format("2006-01-02") + "&to=" + now.AddDate(0, 0, 1).Format("2006-01-02")
 	_, rb := admin("/admin/statement?" + rng + "&lines=true")
-	var rep statement.Report
+	var rep contracts.Statement
 	if err := json.Unmarshal(rb, &rep); err != nil {
 		t.Fatalf("statement %s: %v", rb, err)
 	}
@@ -156,7 +156,7 @@ func TestBinaryStatement(t *testing.T) {
 	if rep.Calendar != "Asia/Shanghai" || rep.LinesDropped != 0 || rep.Authority != "idgate-simulator" {
 		t.Errorf("statement header %+v", rep)
 	}
-	var got []statement.Line
+	var got []contracts.StatementLine
 	for _, l := range rep.Lines {
 		if l.API == "check-2e" {
 			got = append(got, l)
@@ -195,7 +195,7 @@ func TestBinaryStatement(t *testing.T) {
 		t.Fatalf("reset: %v %s", err, b)
 	}
 	_, rb = admin("/admin/statement?" + rng + "&lines=true")
-	rep = statement.Report{}
+	rep = contracts.Statement{}
 	if err := json.Unmarshal(rb, &rep); err != nil || len(rep.Days) != 0 || len(rep.Lines) != 0 {
 		t.Errorf("after reset: %s", rb)
 	}
