@@ -197,6 +197,9 @@ func TestBadInput(t *testing.T) {
 		{"GET on the API path", contracts.CheckPath, "", []reqOpt{withMethod(http.MethodGet)}, contracts.ErrAPINotImplemented},
 		{"PUT on the API path", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withMethod(http.MethodPut)}, contracts.ErrAPINotImplemented},
 		{"root", "/", "", []reqOpt{withMethod(http.MethodGet)}, contracts.ErrAPINotImplemented},
+		{"unknown method", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withMethod("FOO")}, contracts.ErrAPINotImplemented},
+		{"unknown method elsewhere", "/healthz", "", []reqOpt{withMethod("PROPFIND")}, contracts.ErrAPINotImplemented},
+		{"lower-case method", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withMethod("post")}, contracts.ErrAPINotImplemented},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
