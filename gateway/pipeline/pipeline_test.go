@@ -168,6 +168,8 @@ func TestClasses(t *testing.T) {
 		{name: "oversized", body: `{"name":"` + strings.Repeat("a", 5000) + `"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
 		{name: "not json content type", opts: []reqOpt{withHeader("Content-Type", "text/plain")}, wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
 		{name: "no content type", opts: []reqOpt{func(r *fasthttp.Request) { r.Header.Del("Content-Type") }}, wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
+		{name: "gzip body", opts: []reqOpt{withHeader("Content-Encoding", "gzip")}, wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
+		{name: "identity encoding", opts: []reqOpt{withHeader("Content-Encoding", "identity")}, upStatus: 200, upBody: `{"result":"0","description":"x"}`, wantStatus: 200, wantResult: "0", wantClass: billing.Billed, wantCalls: 1, passBody: true},
 		{name: "json with charset", opts: []reqOpt{withHeader("Content-Type", "application/json; charset=utf-8")}, upStatus: 200, upBody: `{"result":"0","description":"x"}`, wantStatus: 200, wantResult: "0", wantClass: billing.Billed, wantCalls: 1, passBody: true},
 		{name: "bad validity", body: fmt.Sprintf(`{"name":%q,"id_card":%q,"validity_begin":"2020-01-01"}`, goodName, goodID), wantStatus: 400, wantCode: contracts.ErrTokenMismatched, wantClass: billing.LocalReject},
 		// Nothing was sent: not billed, the unit is released.

@@ -139,6 +139,11 @@ func (s *Server) check(c *fiber.Ctx) error {
 		s.finish(ctx, tok, nil, &a, start)
 		return nil
 	}
+	if err := contracts.ContentEncodingError(ctx.Request.Header.ContentEncoding()); err != nil {
+		a.setError(contracts.ErrTokenMismatched, err.Error(), srcValidation)
+		s.finish(ctx, tok, nil, &a, start)
+		return nil
+	}
 	body := ctx.Request.Body()
 	if len(body) > s.cfg.BodyLimit {
 		a.setError(contracts.ErrTokenMismatched, s.tooLarge, srcValidation)

@@ -174,6 +174,7 @@ func TestBadInput(t *testing.T) {
 		{"wrong content type", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withHeader("Content-Type", "text/plain")}, contracts.ErrTokenMismatched},
 		{"form content type", contracts.CheckPath, `name=x`, []reqOpt{withHeader("Content-Type", "application/x-www-form-urlencoded")}, contracts.ErrTokenMismatched},
 		{"missing content type", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withHeader("Content-Type", "")}, contracts.ErrTokenMismatched},
+		{"gzip body", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withHeader("Content-Encoding", "gzip")}, contracts.ErrTokenMismatched},
 		{"latin-1 charset", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withHeader("Content-Type", "application/json; charset=latin1")}, contracts.ErrTokenMismatched},
 		{"oversize body", contracts.CheckPath, big, nil, contracts.ErrTokenMismatched},
 		{"id_card a number", contracts.CheckPath, `{"name":"张三","id_card":110105194912310021}`, nil, contracts.ErrTokenMismatched},
