@@ -17,8 +17,10 @@ import (
 // Almost every body is one flat object of check-2e's string fields written
 // without escapes; those are read in one pass and one allocation (a copy of
 // body the fields are slices of). Every other body goes through
-// encoding/json, which stays the authority on what a valid body is:
-// FuzzDecodeCheckRequest holds both paths to the same answer.
+// encoding/json, which stays the authority on what a valid body is, with
+// two rules of its own: no key may repeat in an object, and field names are
+// exact (encoding/json would take the last of two keys and match names in
+// any case). FuzzDecodeCheckRequest holds both paths to the same answer.
 func DecodeCheckRequest(body []byte) (CheckRequest, error) {
 	var req CheckRequest
 	if decodeFlat(body, &req, true) {
@@ -49,12 +51,19 @@ func decodeJSON(body []byte) (CheckRequest, error) {
 	if body[0] != '{' {
 		return req, &RequestError{Reason: "request body must be a JSON object"}
 	}
-	if err := json.Unmarshal(body, &req); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return CheckRequest{}, &RequestError{Reason: fmt.Sprintf("field %s must be %s", te.Field, expectedType(te.Field))}
-		}
+	err := json.Unmarshal(body, &req)
+	var te *json.UnmarshalTypeError
+	typeErr := errors.As(err, &te) && te.Field != ""
+	if err != nil && !typeErr {
 		return CheckRequest{}, &RequestError{Reason: "request body is not valid JSON"}
+	}
+	// Valid JSON: its keys must mean one thing to every parser before
+	// anything read from it counts.
+	if err := checkKeys(body); err != nil {
+		return CheckRequest{}, err
+	}
+	if typeErr {
+		return CheckRequest{}, &RequestError{Reason: fmt.Sprintf("field %s must be %s", te.Field, expectedType(te.Field))}
 	}
 	if req.Encryption != nil {
 		if err := req.Encryption.check(); err != nil {

@@ -21,7 +21,7 @@ var flatCases = []struct {
 	{`{"validity_end":"00000000","image_url":""}`, true, CheckRequest{ValidityEnd: "00000000"}},
 	{`{"name":"a"}  `, true, CheckRequest{Name: "a"}},
 	{`{}`, true, CheckRequest{}},
-	{`{"name":"a","name":"b"}`, false, CheckRequest{}}, // repeated: encoding/json's last-wins decides
+	{`{"name":"a","name":"b"}`, false, CheckRequest{}}, // repeated: refused by the general path
 	{`{"NAME":"张三"}`, false, CheckRequest{}},
 	{`{"Name":"a"}`, false, CheckRequest{}},
 	{`{"name":"\u5f20"}`, false, CheckRequest{}},
@@ -42,6 +42,51 @@ var flatCases = []struct {
 	{"\u00a0{}", false, CheckRequest{}},
 	{`[]`, false, CheckRequest{}},
 	{``, false, CheckRequest{}},
+}
+
+// TestDecodeRefusesAmbiguousKeys: a body other parsers could read as
+// another request is refused, whichever path reads it; other unknown keys
+// are still ignored.
+func TestDecodeRefusesAmbiguousKeys(t *testing.T) {
+	const id = `"id_card":"11010519491231002X"`
+	enc := func(members string) string {
+		return `{"name":"张三",` + id + `,"encryption":{` + members + `}}`
+	}
+	const encOK = `"encrypt_list":["name"],"ciphertext_blob":"AA==","iv":"AA==","algorithm":"SM4-GCM"`
+	for _, tc := range []struct {
+		name, body, want string // want: the refusal ("" accepted)
+	}{
+		{"repeated name", `{"name":"a","name":"张三",` + id + `}`, "duplicate field name: each field may appear once"},
+		{"repeated id_card", `{"name":"张三",` + id + `,` + id + `}`, "duplicate field id_card: each field may appear once"},
+		{"repeated escaped", `{"name":"a","n\u0061me":"张三",` + id + `}`, "duplicate field name: each field may appear once"},
+		{"repeated with another type", `{"name":1,"name":"张三",` + id + `}`, "duplicate field name: each field may appear once"},
+		{"repeated encryption", `{"name":"张三",` + id + `,"encryption":null,"encryption":{}}`, "duplicate field encryption: each field may appear once"},
+		{"repeated in encryption", enc(encOK + `,"iv":"AB=="`), "duplicate field encryption.iv: each field may appear once"},
+		{"repeated unknown", `{"name":"张三",` + id + `,"x":1,"x":2}`, "duplicate key in the request body: each key may appear once in an object"},
+		{"repeated nested", `{"name":"张三",` + id + `,"x":[{"a":1,"a":1}]}`, "duplicate key in the request body: each key may appear once in an object"},
+		{"upper case", `{"NAME":"张三","ID_CARD":"11010519491231002X"}`, `unknown field "NAME": field names are case-sensitive (name)`},
+		{"mixed case after exact", `{"id_card":"110105194912310021","Id_Card":"11010519491231002X","name":"张三"}`, `unknown field "Id_Card": field names are case-sensitive (id_card)`},
+		{"case folding", `{"name":"张三",` + id + `,"encryption":{"encrypt_liſt":["name"]}}`, `unknown field "encryption.encrypt_liſt": field names are case-sensitive (encryption.encrypt_list)`},
+		{"case in encryption", enc(encOK + `,"IV":"AA=="`), `unknown field "encryption.IV": field names are case-sensitive (encryption.iv)`},
+		{"unknown ignored", `{"name":"张三",` + id + `,"other":{"NAME":1},"x":[1,{"y":2}]}`, ""},
+		{"unknown ignored in encryption", enc(encOK + `,"note":"x"`), ""},
+		{"same key in sibling objects", `{"name":"张三",` + id + `,"x":{"a":1},"y":{"a":1}}`, ""},
+		{"invalid JSON first", `{"name":"a","name":"b"`, "request body is not valid JSON"},
+	} {
+		for _, decode := range []func([]byte) (CheckRequest, error){DecodeCheckRequest, DecodeCheckRequestNoCopy, decodeJSON} {
+			_, err := decode([]byte(tc.body))
+			got := ""
+			if err != nil {
+				got = err.Error()
+				if !IsRequestError(err) {
+					t.Errorf("%s: %v is not a RequestError", tc.name, err)
+				}
+			}
+			if got != tc.want {
+				t.Errorf("%s: %s\n got %q\nwant %q", tc.name, tc.body, got, tc.want)
+			}
+		}
+	}
 }
 
 func TestDecodeFlat(t *testing.T) {

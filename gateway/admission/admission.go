@@ -28,6 +28,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/idempotency"
 	"github.com/idgate/idgate/gateway/ledger"
@@ -129,6 +130,8 @@ type Exchange struct {
 	idem     idempotency.Claim
 	idemLead bool // this request leads an Idempotency-Key record
 	finished bool // step 8 ran: the answer is written and recorded
+	// repeated are the single-valued headers the request repeats.
+	repeated contracts.HeaderSet
 }
 
 // NewExchange starts a request on route: it stamps the time and the

@@ -10,10 +10,26 @@ import (
 // key there is no tenant to record them against.
 const classUnauthenticated = "unauthenticated"
 
+// gatewayHeaders are the headers the gateway reads on every route that may
+// be repeated nowhere: they decide the key, the body's parsing and the
+// charge. Prefer is read only by routes that forward it (RepeatedPrefer).
+const gatewayHeaders = contracts.HeaderAuthorization | contracts.HeaderContentType |
+	contracts.HeaderContentEncoding | contracts.HeaderIdempotencyKey
+
 // Authenticate is step 1: the Authorization header must name an active
 // key. It answers 401 invalid_token itself and returns false otherwise.
-// Refusals are counted in metrics, not the ledger.
+// Before that, a request that repeats a header deciding authentication,
+// parsing or billing is refused (400 token_mismatched): no key is tried
+// and nothing is recorded against one. Refusals are counted in metrics,
+// not the ledger.
 func (g *Gate) Authenticate(x *Exchange) bool {
+	x.repeated = contracts.RepeatedHeaders(x.Ctx.Request.Header.RawHeaders())
+	if r := x.repeated & gatewayHeaders; r != 0 {
+		writeError(x.Ctx, contracts.ErrTokenMismatched, r.Refusal(), x.RequestID)
+		x.finished = true
+		g.Metrics.Observe(x.Route, classUnauthenticated, "", g.Now().Sub(x.Start))
+		return false
+	}
 	key, ok := g.Auth.Authenticate(x.Ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
 	if !ok {
 		writeError(x.Ctx, contracts.ErrInvalidToken, "", x.RequestID)
@@ -24,3 +40,8 @@ func (g *Gate) Authenticate(x *Exchange) bool {
 	x.Key = key
 	return true
 }
+
+// RepeatedPrefer reports whether the request carries more than one Prefer
+// header; a route that forwards Prefer refuses it (the gateway would pass
+// on one, the upstream might read both).
+func (x *Exchange) RepeatedPrefer() bool { return x.repeated&contracts.HeaderPrefer != 0 }

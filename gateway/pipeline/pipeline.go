@@ -105,6 +105,10 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	if !p.Admit(&x) {
 		return
 	}
+	if rt.ForwardPrefer && x.RepeatedPrefer() {
+		p.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, contracts.HeaderPrefer.Refusal())
+		return
+	}
 
 	// 3. Idempotency-Key: a repeat gets the stored answer (no upstream
 	// call, no charge), a concurrent one waits for the first, the same key

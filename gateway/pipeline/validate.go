@@ -28,6 +28,9 @@ func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time, req
 	if ct := ctx.Request.Header.ContentType(); !contracts.IsJSONContentType(b2s(ct)) {
 		return verdict{errCode: contracts.ErrTokenMismatched, reason: "content type must be application/json"}
 	}
+	if err := contracts.ContentEncodingError(ctx.Request.Header.ContentEncoding()); err != nil {
+		return verdict{errCode: contracts.ErrTokenMismatched, reason: err.Error()}
+	}
 	body := ctx.Request.Body()
 	if len(body) > p.MaxBody {
 		return verdict{errCode: contracts.ErrTokenMismatched, reason: "request body exceeds " + strconv.Itoa(p.MaxBody) + " bytes"}

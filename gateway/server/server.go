@@ -280,6 +280,9 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 				s.pipeline.Serve(ctx, rt)
 				return
 			}
+		} else if !knownMethod(ctx.Method()) {
+			s.unknownMethod(ctx)
+			return
 		}
 		fiberHandler(ctx)
 	}

@@ -121,6 +121,11 @@ func TestRoutingAndHealth(t *testing.T) {
 		{"POST", strings.ToUpper(contracts.CheckPath), 400, contracts.ErrAPINotImplemented},
 		{"POST", "/" + contracts.CheckPath, 400, contracts.ErrAPINotImplemented},
 		{"PUT", contracts.CheckPath, 400, contracts.ErrAPINotImplemented},
+		// Methods Fiber does not know at all get the same answer, not its
+		// plain-text "Invalid http method".
+		{"FOO", contracts.CheckPath, 400, contracts.ErrAPINotImplemented},
+		{"PROPFIND", "/healthz", 400, contracts.ErrAPINotImplemented},
+		{"post", contracts.CheckPath, 400, contracts.ErrAPINotImplemented},
 		// The check routes are dispatched before Fiber (newMainApp): the
 		// same match, a query string ignored. No key: the pipeline's 401.
 		{"POST", contracts.CheckPath, 401, contracts.ErrInvalidToken},

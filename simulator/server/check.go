@@ -115,6 +115,10 @@ var (
 	resultMismatch   = stats.ResultIndex(contracts.ResultInconsistent)
 )
 
+// simulatorHeaders are the single-valued headers the check API reads.
+const simulatorHeaders = contracts.HeaderAuthorization | contracts.HeaderContentType |
+	contracts.HeaderContentEncoding | contracts.HeaderPrefer
+
 // check serves POST /identity/idcard/check-2e.
 func (s *Server) check(c *fiber.Ctx) error {
 	ctx := c.Context()
@@ -122,6 +126,13 @@ func (s *Server) check(c *fiber.Ctx) error {
 	a := answer{result: -1}
 	hdr := readCheckHeaders(&ctx.Request.Header)
 	a.clientID = hdr.clientID
+	// A repeated header that decides authentication, parsing or the
+	// outcome is refused before the token is even looked at.
+	if r := contracts.RepeatedHeaders(ctx.Request.Header.RawHeaders()) & simulatorHeaders; r != 0 {
+		a.setError(contracts.ErrTokenMismatched, r.Refusal(), srcValidation)
+		s.finish(ctx, nil, nil, &a, start)
+		return nil
+	}
 
 	tok := s.authenticate(hdr.auth, &a)
 	if tok == nil {
@@ -136,6 +147,11 @@ func (s *Server) check(c *fiber.Ctx) error {
 	}
 	if ct := ctx.Request.Header.ContentType(); !bytes.Equal(ct, jsonContentType) && !contracts.IsJSONContentType(string(ct)) {
 		a.setError(contracts.ErrTokenMismatched, "content-type must be application/json", srcValidation)
+		s.finish(ctx, tok, nil, &a, start)
+		return nil
+	}
+	if err := contracts.ContentEncodingError(ctx.Request.Header.ContentEncoding()); err != nil {
+		a.setError(contracts.ErrTokenMismatched, err.Error(), srcValidation)
 		s.finish(ctx, tok, nil, &a, start)
 		return nil
 	}

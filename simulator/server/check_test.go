@@ -174,11 +174,16 @@ func TestBadInput(t *testing.T) {
 		{"wrong content type", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withHeader("Content-Type", "text/plain")}, contracts.ErrTokenMismatched},
 		{"form content type", contracts.CheckPath, `name=x`, []reqOpt{withHeader("Content-Type", "application/x-www-form-urlencoded")}, contracts.ErrTokenMismatched},
 		{"missing content type", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withHeader("Content-Type", "")}, contracts.ErrTokenMismatched},
+		{"gzip body", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withHeader("Content-Encoding", "gzip")}, contracts.ErrTokenMismatched},
 		{"latin-1 charset", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withHeader("Content-Type", "application/json; charset=latin1")}, contracts.ErrTokenMismatched},
 		{"oversize body", contracts.CheckPath, big, nil, contracts.ErrTokenMismatched},
 		{"id_card a number", contracts.CheckPath, `{"name":"张三","id_card":110105194912310021}`, nil, contracts.ErrTokenMismatched},
 		{"name an array", contracts.CheckPath, `{"name":["张三"],"id_card":"11010519491231002X"}`, nil, contracts.ErrTokenMismatched},
 		{"encryption a string", contracts.CheckPath, `{"name":"张三","id_card":"11010519491231002X","encryption":"yes"}`, nil, contracts.ErrTokenMismatched},
+		{"repeated name", contracts.CheckPath, `{"name":"a","name":"张三","id_card":"11010519491231002X"}`, nil, contracts.ErrTokenMismatched},
+		{"repeated key in encryption", contracts.CheckPath, `{"name":"张三","id_card":"11010519491231002X","encryption":{"encrypt_list":["name"],"iv":"AA==","iv":"AA=="}}`, nil, contracts.ErrTokenMismatched},
+		{"upper-case field names", contracts.CheckPath, `{"NAME":"张三","ID_CARD":"11010519491231002X"}`, nil, contracts.ErrTokenMismatched},
+		{"field name in another case", contracts.CheckPath, `{"name":"张三","id_card":"110105194912310021","Id_Card":"11010519491231002X"}`, nil, contracts.ErrTokenMismatched},
 		{"missing id_card", contracts.CheckPath, `{"name":"张三"}`, nil, contracts.ErrTokenMismatched},
 		{"missing name", contracts.CheckPath, `{"id_card":"11010519491231002X"}`, nil, contracts.ErrTokenMismatched},
 		{"validity end without begin", contracts.CheckPath, `{"name":"张三","id_card":"11010519491231002X","validity_end":"00000000"}`, nil, contracts.ErrTokenMismatched},
@@ -193,6 +198,9 @@ func TestBadInput(t *testing.T) {
 		{"GET on the API path", contracts.CheckPath, "", []reqOpt{withMethod(http.MethodGet)}, contracts.ErrAPINotImplemented},
 		{"PUT on the API path", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withMethod(http.MethodPut)}, contracts.ErrAPINotImplemented},
 		{"root", "/", "", []reqOpt{withMethod(http.MethodGet)}, contracts.ErrAPINotImplemented},
+		{"unknown method", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withMethod("FOO")}, contracts.ErrAPINotImplemented},
+		{"unknown method elsewhere", "/healthz", "", []reqOpt{withMethod("PROPFIND")}, contracts.ErrAPINotImplemented},
+		{"lower-case method", contracts.CheckPath, checkBody(validName, validID), []reqOpt{withMethod("post")}, contracts.ErrAPINotImplemented},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

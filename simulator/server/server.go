@@ -79,8 +79,11 @@ func WithClock(now func() time.Time) Option { return func(o *options) { o.now = 
 type Server struct {
 	cfg config.Config
 	app *fiber.App
-	log *slog.Logger
-	now func() time.Time
+	// handler is the fasthttp handler the server runs: Fiber's, behind
+	// the method check.
+	handler fasthttp.RequestHandler
+	log     *slog.Logger
+	now     func() time.Time
 	// clock is the WithClock override, nil for the wall clock: the hot
 	// path then reuses the one time.Now it takes anyway.
 	clock      func() time.Time
@@ -222,6 +225,8 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		m(s.app, env)
 	}
 	s.app.Use(s.notImplemented)
+	s.handler = s.withKnownMethods(s.app.Server().Handler)
+	s.app.Server().Handler = s.handler
 	return s, nil
 }
 
@@ -229,7 +234,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 func (s *Server) App() *fiber.App { return s.app }
 
 // Handler is the server's fasthttp handler, for in-memory benchmarks.
-func (s *Server) Handler() fasthttp.RequestHandler { return s.app.Handler() }
+func (s *Server) Handler() fasthttp.RequestHandler { return s.handler }
 
 // Registry is the server's own Prometheus registry.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }

@@ -1,0 +1,32 @@
+package server
+
+import (
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/admission"
+)
+
+// knownMethod reports whether Fiber routes method. Fiber answers any
+// other method itself, before routing and the error handler, with a
+// plain-text 400 that carries neither the contract's body nor an
+// X-Request-Id.
+func knownMethod(method []byte) bool {
+	for _, m := range fiber.DefaultMethods {
+		if string(method) == m {
+			return true
+		}
+	}
+	return false
+}
+
+// unknownMethod answers a request whose method no route has, as an
+// unknown route is answered: 400 api_not_implemented with X-Request-Id.
+func (s *Server) unknownMethod(ctx *fasthttp.RequestCtx) {
+	start := time.Now()
+	admission.WriteError(ctx, contracts.ErrAPINotImplemented, "", s.pipeline.IDs.Next())
+	s.pipeline.ObserveUnknownRoute(time.Since(start))
+}
