@@ -82,6 +82,28 @@ func TestParsePreferRejects(t *testing.T) {
 	}
 }
 
+func TestParsePreferRejectsBadLatency(t *testing.T) {
+	for _, in := range []string{
+		"latency=NaN", "latency=nan", `latency="NaN"`, "latency=Inf", "latency=+Inf", "latency=-Inf", "latency=infinity",
+		"latency=-1", "latency=-0.5", "latency=-1ns", "latency=1e308", "latency=1e400", "latency=-1e400",
+		"latency=9223372036854775807", "latency=2562048h", "latency=9223372036854775808ns",
+		"result=0, latency=NaN",
+	} {
+		t.Run(in, func(t *testing.T) {
+			var p Prefer
+			if err := ParsePrefer(&p, []byte(in)); !errors.Is(err, ErrPrefer) {
+				t.Errorf("err = %v (latency %v), want ErrPrefer", err, p.Latency)
+			}
+		})
+	}
+	for _, bad := range []string{`"NaN"`, `"Inf"`, `"-Inf"`, `"1e400"`, `1e400`, `"2562048h"`} {
+		var d Duration
+		if err := json.Unmarshal([]byte(bad), &d); err == nil {
+			t.Errorf("json %s accepted as %v", bad, d)
+		}
+	}
+}
+
 func TestParsePreferFirstHeaderLineWins(t *testing.T) {
 	var p Prefer
 	if err := ParsePrefer(&p, []byte("result=-1")); err != nil {
@@ -107,7 +129,7 @@ func TestParsePreferDoesNotAllocate(t *testing.T) {
 }
 
 func FuzzParsePrefer(f *testing.F) {
-	for _, s := range []string{"result=-5", "status=429, latency=200ms", `fault="hang";x=1`, "sim=70", `a="\"`, "latency=1e308", ",=,"} {
+	for _, s := range []string{"result=-5", "status=429, latency=200ms", `fault="hang";x=1`, "sim=70", `a="\"`, "latency=1e308", ",=,", "latency=NaN", "latency=-Inf", "latency=2562047h"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, h []byte) {
@@ -128,6 +150,11 @@ func FuzzParsePrefer(f *testing.F) {
 		}
 		if p.Latency < 0 || (p.HasSim && !(p.Sim >= 0 && p.Sim <= 100)) {
 			t.Fatalf("out of range: %+v", p)
+		}
+		// What is applied is what was asked: it reads back the same.
+		var back Prefer
+		if err := ParsePrefer(&back, []byte(p.Applied())); err != nil || back != p {
+			t.Fatalf("Preference-Applied %q reads back as %+v, %v; want %+v", p.Applied(), back, err, p)
 		}
 	})
 }
