@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -286,6 +287,67 @@ func TestScenarioMixAndFaultRate(t *testing.T) {
 	near("429", 0.1, 0.02)
 	near("fault:connection_reset", 0.0375, 0.01)
 	near("fault:hang", 0.0125, 0.006)
+}
+
+func TestScenarioWeightBounds(t *testing.T) {
+	mix := func(w ...float64) ScenarioSpec {
+		spec := ScenarioSpec{}
+		for i, x := range w {
+			spec.Outcomes = append(spec.Outcomes, WeightedOutcome{Weight: x, Result: []contracts.ResultCode{"0", "-1"}[i%2]})
+		}
+		return spec
+	}
+	faults := func(w float64) ScenarioSpec {
+		return ScenarioSpec{FaultRate: 0.5, Faults: []WeightedFault{{Fault: "hang", Weight: 1}, {Fault: "connection_reset", Weight: w}}}
+	}
+	for _, tc := range []struct {
+		name string
+		spec ScenarioSpec
+		ok   bool
+	}{
+		{"smallest positive", mix(math.SmallestNonzeroFloat64, 1), true},
+		{"at the bound", mix(MaxWeight, MaxWeight), true},
+		{"fractional", mix(0.25, 0.75), true},
+		{"zero", mix(0, 1), false},
+		{"negative", mix(-1, 1), false},
+		{"negative zero", mix(math.Copysign(0, -1), 1), false},
+		{"above the bound", mix(MaxWeight*1.000001, 1), false},
+		{"1e308", mix(1e308, 1e308), false},
+		{"max float", mix(math.MaxFloat64, 1), false},
+		{"NaN", mix(math.NaN(), 1), false},
+		{"+Inf", mix(math.Inf(1), 1), false},
+		{"-Inf", mix(math.Inf(-1), 1), false},
+		{"fault at the bound", faults(MaxWeight), true},
+		{"fault 1e308", faults(1e308), false},
+		{"fault NaN", faults(math.NaN()), false},
+		{"fault +Inf", faults(math.Inf(1)), false},
+		{"fault negative", faults(-2), false},
+		{"fault zero", faults(0), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewScenario(tc.spec, capLatency)
+			if (err == nil) != tc.ok {
+				t.Fatalf("NewScenario: %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "weight") {
+				t.Errorf("error %q does not name the weight", err)
+			}
+		})
+	}
+}
+
+func TestScenarioEqualWeightsAtTheBoundSplitEvenly(t *testing.T) {
+	const n = 4000
+	spec := ScenarioSpec{Seed: 8, Outcomes: []WeightedOutcome{{Weight: MaxWeight, Result: "0"}, {Weight: MaxWeight, Result: "-1"}}}
+	zero := 0
+	for _, d := range draws(t, spec, n) {
+		if d.Result == "0" {
+			zero++
+		}
+	}
+	if share := float64(zero) / n; math.Abs(share-0.5) > 0.04 {
+		t.Errorf("share of \"0\" %.3f, want 0.5", share)
+	}
 }
 
 func TestScenarioDefaultFaultsExcludeHang(t *testing.T) {
