@@ -92,19 +92,6 @@ func (n Number) Region() string { return RegionName(n.Division) }
 // billing ledger needs to tell records apart without the number itself.
 func (n Number) Masked() string { return Mask(n.Raw) }
 
-// Mask masks any string the way Number.Masked does, without validating it.
-// Short inputs are masked entirely.
-func Mask(s string) string {
-	if len(s) < 10 {
-		return "********"
-	}
-	b := []byte(s)
-	for i := 6; i < len(b)-4; i++ {
-		b[i] = '*'
-	}
-	return string(b)
-}
-
 var weights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
 
 const checkChars = "10X98765432"

@@ -2,7 +2,6 @@ package idcard
 
 import (
 	"errors"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -42,9 +41,8 @@ var lookAlikeDots = map[rune]bool{
 	'●': true, // U+25CF black circle
 }
 
-// ValidateName checks a holder's name: Han characters (every CJK block
-// Unicode knows, rare extension characters included) and U+00B7 between
-// parts, 2 to 32 characters.
+// ValidateName checks a holder's name: CJK ideographs (the table below) and
+// U+00B7 between parts, 2 to 32 characters.
 func ValidateName(s string) error {
 	if s == "" {
 		return ErrNameEmpty
@@ -67,7 +65,7 @@ func ValidateName(s string) error {
 			continue
 		case lookAlikeDots[r]:
 			return ErrNameLookDot
-		case r == '〇' || unicode.Is(unicode.Han, r):
+		case isNameIdeograph(r):
 		default:
 			return ErrNameChar
 		}
@@ -77,4 +75,55 @@ func ValidateName(s string) error {
 		return ErrNameDotPlace
 	}
 	return nil
+}
+
+// ideographRanges are the code points a name may be written with, sorted:
+// the blocks of CJK unified ideographs through Extension J (Unicode 17),
+// the compatibility ideographs the authority's register also holds, and
+// U+3007 〇, which appears in real names. Whole blocks are listed, so a
+// character assigned later at a block's end is already accepted.
+//
+// The Han script holds more than this, and the rest is refused on purpose:
+// Kangxi radicals (U+2F00 ⼀ looks like 一), the CJK radicals supplement
+// (U+2E80–U+2EFF), Hangzhou numerals (U+3021–U+3029, U+3038–U+303A) and
+// iteration marks (U+3005 々) are never a character of a registered name,
+// so the authority would answer a billed "-1". Go's unicode tables are not
+// used because they lag the standard (Extension I, Unicode 15.1, is
+// missing from Go's Unicode 15.0 tables).
+var ideographRanges = [...]struct{ lo, hi rune }{
+	{0x3007, 0x3007},   // 〇 ideographic number zero
+	{0x3400, 0x4DBF},   // Extension A
+	{0x4E00, 0x9FFF},   // CJK Unified Ideographs (URO)
+	{0xF900, 0xFAFF},   // CJK Compatibility Ideographs
+	{0x20000, 0x2A6DF}, // Extension B
+	{0x2A700, 0x2B73F}, // Extension C
+	{0x2B740, 0x2B81F}, // Extension D
+	{0x2B820, 0x2CEAF}, // Extension E
+	{0x2CEB0, 0x2EBEF}, // Extension F
+	{0x2EBF0, 0x2EE5F}, // Extension I
+	{0x2F800, 0x2FA1F}, // CJK Compatibility Ideographs Supplement
+	{0x30000, 0x3134F}, // Extension G
+	{0x31350, 0x323AF}, // Extension H
+	{0x323B0, 0x3347F}, // Extension J
+}
+
+// isNameIdeograph reports whether r may be a character of a name (the
+// middle dot aside): see ideographRanges.
+func isNameIdeograph(r rune) bool {
+	if r >= 0x4E00 && r <= 0x9FFF { // nearly every name
+		return true
+	}
+	lo, hi := 0, len(ideographRanges)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		switch rg := ideographRanges[m]; {
+		case r < rg.lo:
+			hi = m
+		case r > rg.hi:
+			lo = m + 1
+		default:
+			return true
+		}
+	}
+	return false
 }

@@ -2,6 +2,7 @@ package outcome
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -19,16 +20,25 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 
 func (d Duration) String() string { return time.Duration(d).String() }
 
+// maxBareMS bounds a bare number of milliseconds well inside
+// time.Duration (about 53 days); any cap a caller applies is far below.
+const maxBareMS = float64(time.Duration(1<<62) / time.Millisecond)
+
 // ParseDuration reads "200ms", "1.5s" or a bare number of milliseconds.
+// The result is never negative: NaN, infinities, negative values and
+// values that do not fit a time.Duration are errors.
 func ParseDuration(s string) (Duration, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty duration")
 	}
 	if ms, err := strconv.ParseFloat(s, 64); err == nil {
-		if ms < 0 || ms > float64(time.Duration(1<<62)/time.Millisecond) {
+		// Written so that NaN, which fails every comparison, is refused.
+		if !(ms >= 0 && ms <= maxBareMS) {
 			return 0, fmt.Errorf("duration %q out of range", s)
 		}
 		return Duration(ms * float64(time.Millisecond)), nil
+	} else if !errors.Is(err, strconv.ErrSyntax) {
+		return 0, fmt.Errorf("duration %q out of range", s)
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {

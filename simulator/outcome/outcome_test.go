@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,6 +83,28 @@ func TestParsePreferRejects(t *testing.T) {
 	}
 }
 
+func TestParsePreferRejectsBadLatency(t *testing.T) {
+	for _, in := range []string{
+		"latency=NaN", "latency=nan", `latency="NaN"`, "latency=Inf", "latency=+Inf", "latency=-Inf", "latency=infinity",
+		"latency=-1", "latency=-0.5", "latency=-1ns", "latency=1e308", "latency=1e400", "latency=-1e400",
+		"latency=9223372036854775807", "latency=2562048h", "latency=9223372036854775808ns",
+		"result=0, latency=NaN",
+	} {
+		t.Run(in, func(t *testing.T) {
+			var p Prefer
+			if err := ParsePrefer(&p, []byte(in)); !errors.Is(err, ErrPrefer) {
+				t.Errorf("err = %v (latency %v), want ErrPrefer", err, p.Latency)
+			}
+		})
+	}
+	for _, bad := range []string{`"NaN"`, `"Inf"`, `"-Inf"`, `"1e400"`, `1e400`, `"2562048h"`} {
+		var d Duration
+		if err := json.Unmarshal([]byte(bad), &d); err == nil {
+			t.Errorf("json %s accepted as %v", bad, d)
+		}
+	}
+}
+
 func TestParsePreferFirstHeaderLineWins(t *testing.T) {
 	var p Prefer
 	if err := ParsePrefer(&p, []byte("result=-1")); err != nil {
@@ -107,7 +130,7 @@ func TestParsePreferDoesNotAllocate(t *testing.T) {
 }
 
 func FuzzParsePrefer(f *testing.F) {
-	for _, s := range []string{"result=-5", "status=429, latency=200ms", `fault="hang";x=1`, "sim=70", `a="\"`, "latency=1e308", ",=,"} {
+	for _, s := range []string{"result=-5", "status=429, latency=200ms", `fault="hang";x=1`, "sim=70", `a="\"`, "latency=1e308", ",=,", "latency=NaN", "latency=-Inf", "latency=2562047h"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, h []byte) {
@@ -128,6 +151,11 @@ func FuzzParsePrefer(f *testing.F) {
 		}
 		if p.Latency < 0 || (p.HasSim && !(p.Sim >= 0 && p.Sim <= 100)) {
 			t.Fatalf("out of range: %+v", p)
+		}
+		// What is applied is what was asked: it reads back the same.
+		var back Prefer
+		if err := ParsePrefer(&back, []byte(p.Applied())); err != nil || back != p {
+			t.Fatalf("Preference-Applied %q reads back as %+v, %v; want %+v", p.Applied(), back, err, p)
 		}
 	})
 }
@@ -259,6 +287,67 @@ func TestScenarioMixAndFaultRate(t *testing.T) {
 	near("429", 0.1, 0.02)
 	near("fault:connection_reset", 0.0375, 0.01)
 	near("fault:hang", 0.0125, 0.006)
+}
+
+func TestScenarioWeightBounds(t *testing.T) {
+	mix := func(w ...float64) ScenarioSpec {
+		spec := ScenarioSpec{}
+		for i, x := range w {
+			spec.Outcomes = append(spec.Outcomes, WeightedOutcome{Weight: x, Result: []contracts.ResultCode{"0", "-1"}[i%2]})
+		}
+		return spec
+	}
+	faults := func(w float64) ScenarioSpec {
+		return ScenarioSpec{FaultRate: 0.5, Faults: []WeightedFault{{Fault: "hang", Weight: 1}, {Fault: "connection_reset", Weight: w}}}
+	}
+	for _, tc := range []struct {
+		name string
+		spec ScenarioSpec
+		ok   bool
+	}{
+		{"smallest positive", mix(math.SmallestNonzeroFloat64, 1), true},
+		{"at the bound", mix(MaxWeight, MaxWeight), true},
+		{"fractional", mix(0.25, 0.75), true},
+		{"zero", mix(0, 1), false},
+		{"negative", mix(-1, 1), false},
+		{"negative zero", mix(math.Copysign(0, -1), 1), false},
+		{"above the bound", mix(MaxWeight*1.000001, 1), false},
+		{"1e308", mix(1e308, 1e308), false},
+		{"max float", mix(math.MaxFloat64, 1), false},
+		{"NaN", mix(math.NaN(), 1), false},
+		{"+Inf", mix(math.Inf(1), 1), false},
+		{"-Inf", mix(math.Inf(-1), 1), false},
+		{"fault at the bound", faults(MaxWeight), true},
+		{"fault 1e308", faults(1e308), false},
+		{"fault NaN", faults(math.NaN()), false},
+		{"fault +Inf", faults(math.Inf(1)), false},
+		{"fault negative", faults(-2), false},
+		{"fault zero", faults(0), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewScenario(tc.spec, capLatency)
+			if (err == nil) != tc.ok {
+				t.Fatalf("NewScenario: %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), "weight") {
+				t.Errorf("error %q does not name the weight", err)
+			}
+		})
+	}
+}
+
+func TestScenarioEqualWeightsAtTheBoundSplitEvenly(t *testing.T) {
+	const n = 4000
+	spec := ScenarioSpec{Seed: 8, Outcomes: []WeightedOutcome{{Weight: MaxWeight, Result: "0"}, {Weight: MaxWeight, Result: "-1"}}}
+	zero := 0
+	for _, d := range draws(t, spec, n) {
+		if d.Result == "0" {
+			zero++
+		}
+	}
+	if share := float64(zero) / n; math.Abs(share-0.5) > 0.04 {
+		t.Errorf("share of \"0\" %.3f, want 0.5", share)
+	}
 }
 
 func TestScenarioDefaultFaultsExcludeHang(t *testing.T) {

@@ -34,6 +34,17 @@ type ScenarioSpec struct {
 	Faults []WeightedFault `json:"faults,omitempty" yaml:"faults,omitempty"`
 }
 
+// MaxWeight bounds every weight of a scenario's outcome and fault mixes. A
+// weight is a finite number above 0 and at most MaxWeight; shares finer
+// than one in a million are not worth a load test's time, and the bound
+// keeps the sum of any mix a request body can carry far from overflowing,
+// so the shares drawn are the shares asked for.
+const MaxWeight = 1e6
+
+// validWeight reports whether w is a usable weight; written so that NaN,
+// which fails every comparison, is refused.
+func validWeight(w float64) bool { return w > 0 && w <= MaxWeight }
+
 // WeightedOutcome is one answer of a scenario's mix. Exactly one of Result
 // (a 200 answer) and Status (an HTTP error) is set.
 type WeightedOutcome struct {
@@ -164,8 +175,8 @@ func NewScenario(spec ScenarioSpec, maxLatency time.Duration) (*Scenario, error)
 	}
 	total := 0.0
 	for i, o := range spec.Outcomes {
-		if !(o.Weight > 0) || math.IsInf(o.Weight, 0) {
-			return nil, fmt.Errorf("scenario: outcomes[%d]: weight must be a positive number", i)
+		if !validWeight(o.Weight) {
+			return nil, fmt.Errorf("scenario: outcomes[%d]: weight must be a number above 0 and at most %.0f", i, float64(MaxWeight))
 		}
 		switch {
 		case o.Result != "" && o.Status != 0:
@@ -206,8 +217,8 @@ func NewScenario(spec ScenarioSpec, maxLatency time.Duration) (*Scenario, error)
 			if !ok {
 				return nil, fmt.Errorf("scenario: faults[%d]: unknown fault %q", i, f.Fault)
 			}
-			if !(f.Weight > 0) || math.IsInf(f.Weight, 0) {
-				return nil, fmt.Errorf("scenario: faults[%d]: weight must be a positive number", i)
+			if !validWeight(f.Weight) {
+				return nil, fmt.Errorf("scenario: faults[%d]: weight must be a number above 0 and at most %.0f", i, float64(MaxWeight))
 			}
 			total += f.Weight
 			s.faults = append(s.faults, k)
