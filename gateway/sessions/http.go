@@ -51,6 +51,12 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
 func (s *Service) forward(x *admission.Exchange, method, path string, body []byte, resp *fasthttp.Response) bool {
 	var prefer []byte
 	if s.cfg.ForwardPrefer {
+		if x.RepeatedPrefer() {
+			// Which of two Prefer headers would pick the outcome is not
+			// the gateway's to guess: refused, never forwarded.
+			s.Refuse(x, billing.LocalReject, contracts.ErrTokenMismatched, contracts.HeaderPrefer.Refusal())
+			return false
+		}
 		prefer = x.Ctx.Request.Header.Peek("Prefer")
 	}
 	t0 := s.Now()
