@@ -47,7 +47,7 @@ func writeJSON(ctx *fasthttp.RequestCtx, status int, body []byte) {
 }
 
 // forward calls the upstream and classifies the answer: ok is false when
-// the gateway answered api_error itself.
+// the gateway answered itself (api_error, or a repeated Prefer refused).
 func (s *Service) forward(x *admission.Exchange, method, path string, body []byte, resp *fasthttp.Response) bool {
 	var prefer []byte
 	if s.cfg.ForwardPrefer {
