@@ -233,8 +233,12 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 // App is the Fiber application, for tests that use app.Test.
 func (s *Server) App() *fiber.App { return s.app }
 
-// Handler is the server's fasthttp handler, for in-memory benchmarks.
-func (s *Server) Handler() fasthttp.RequestHandler { return s.handler }
+// Handler is the server's fasthttp handler, for in-memory benchmarks. It
+// first has Fiber build its routes, which serving on a listener does.
+func (s *Server) Handler() fasthttp.RequestHandler {
+	s.app.Handler()
+	return s.handler
+}
 
 // Registry is the server's own Prometheus registry.
 func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
