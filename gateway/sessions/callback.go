@@ -90,7 +90,7 @@ func newCallbackPolicy(c CallbackConfig) (*callbackPolicy, error) {
 // checkPattern accepts "host" or "*.suffix", with no other wildcard.
 func checkPattern(h string) error {
 	rest := strings.TrimPrefix(h, "*.")
-	if rest == "" || strings.Contains(rest, "*") || strings.ContainsAny(rest, "/:@ ") && !isIP(rest) {
+	if rest == "" || !isIP(rest) && !dnsName(rest) {
 		return errors.New("not a host name or *.suffix pattern")
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -313,4 +314,28 @@ func TestCreateRefusesCallbackNotForwarded(t *testing.T) {
 			t.Fatalf("ledger entry %+v", e)
 		}
 	}
+}
+
+// The create-time check never panics, and what it accepts has an allowed
+// scheme, no userinfo and no literal non-public address.
+func FuzzCheckCallback(f *testing.F) {
+	for _, s := range []string{"https://hooks.example.com/x", "http://127.0.0.1:1/", "https://[::ffff:7f00:1]/", "HTTPS://u@h/", "https://[fe80::1%25eth0]/", "https://0x7f.1/"} {
+		f.Add(s)
+	}
+	p, err := newCallbackPolicy(CallbackConfig{Hosts: []string{"*.example.com", "::ffff:7f00:1", "0x7f.1"}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		if p.checkURL("t", raw) != nil {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil || !strings.EqualFold(u.Scheme, "https") || u.User != nil {
+			t.Fatalf("accepted %q", raw)
+		}
+		if a, err := netip.ParseAddr(u.Hostname()); err == nil && addrKind(a) != "" {
+			t.Fatalf("accepted %q: %s", raw, addrKind(a))
+		}
+	})
 }
