@@ -35,7 +35,10 @@ type Config struct {
 	// TenantWebhookSecretFiles wins per tenant.
 	TenantWebhookSecrets     map[string]secret.Secret `yaml:"tenant_webhook_secrets" file:"tenant_webhook_secret_files"`
 	TenantWebhookSecretFiles map[string]string        `yaml:"tenant_webhook_secret_files"`
-	Delivery                 DeliveryConfig           `yaml:"delivery"`
+	// Callbacks limits where tenants' callback URLs may point (schemes,
+	// hosts, networks): checked at create and again on every connection.
+	Callbacks CallbackConfig `yaml:"callbacks"`
+	Delivery  DeliveryConfig `yaml:"delivery"`
 	// Retention is how long the gateway remembers a session (tenant scope,
 	// billing state). It must outlast the upstream's QR validity + review +
 	// result retention, or late polls of a live result answer 404.
@@ -78,13 +81,16 @@ func DefaultConfig() Config {
 }
 
 // DemoConfig is on, in front of the simulator: its default webhook secret
-// and a secret for the demo tenant.
+// and a secret for the demo tenant. Everything of the demo runs on one
+// machine, so its callbacks may use plain http and reach the loopback
+// interface; nothing else that is not public.
 func DemoConfig() Config {
 	c := DefaultConfig()
 	c.Enabled = true
 	c.ForwardPrefer = true
 	c.UpstreamWebhookSecret = "idgate-simulator-webhook-secret"
 	c.TenantWebhookSecrets = map[string]secret.Secret{"demo": "demo-webhook-secret"}
+	c.Callbacks = CallbackConfig{Schemes: []string{"https", "http"}, AllowNetworks: []string{"127.0.0.0/8", "::1/128"}}
 	return c
 }
 
@@ -103,6 +109,9 @@ func (c Config) Validate() error {
 		if err := httpurl.Check(c.CallbackURL); err != nil {
 			bad("sessions.callback_url: %v", err)
 		}
+	}
+	if err := c.Callbacks.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	tenants := make([]string, 0, len(c.TenantWebhookSecrets))
 	for tenant := range c.TenantWebhookSecrets {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -135,6 +136,12 @@ func (s *Service) create(ctx *fasthttp.RequestCtx) {
 		}
 		if s.relay == nil || !s.relay.HasSecret(x.Key.Tenant.ID) {
 			s.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, "callback_url needs a webhook secret for this tenant in the gateway's configuration")
+			return
+		}
+		// Where the gateway may post is the gateway's to decide: refused
+		// here, before any quota unit or upstream call.
+		if err := s.relay.CheckCallback(x.Key.Tenant.ID, tenantCallback); err != nil {
+			s.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, strings.TrimPrefix(err.Error(), errCallbackRefused.Error()+": "))
 			return
 		}
 		// The upstream calls the gateway, which bills on what it sees and

@@ -56,6 +56,7 @@ sessions:
   forward_prefer: true
   upstream_webhook_secret: %s
   tenant_webhook_secrets: {acme: %s}
+  callbacks: {schemes: [http], allow_networks: [127.0.0.0/8]}
   delivery: {max_attempts: 4, initial_backoff: 50ms, max_backoff: 200ms, timeout: 2s, workers: 2, queue_size: 100}
   reconcile_after: 1s
   reconcile_interval: 200ms

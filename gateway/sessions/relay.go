@@ -4,9 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +43,8 @@ import (
 // Relay re-delivers upstream webhooks to tenants.
 type Relay struct {
 	cfg     DeliveryConfig
+	policy  *callbackPolicy
+	dial    *dialer
 	secrets atomic.Pointer[map[string][]byte] // swapped on reload
 	client  *http.Client
 	log     *slog.Logger
@@ -70,9 +77,29 @@ const (
 // NewRelay starts the delivery workers and resumes box's pending
 // deliveries. reg and box may be nil.
 func NewRelay(cfg Config, reg prometheus.Registerer, log *slog.Logger, box Outbox) (*Relay, error) {
+	policy, err := newCallbackPolicy(cfg.Callbacks)
+	if err != nil {
+		return nil, fmt.Errorf("sessions: relay: %w", err)
+	}
+	dial := &dialer{policy: policy, net: net.Dialer{Timeout: cfg.Delivery.Timeout, Control: policy.control},
+		lookup: func(ctx context.Context, host string) ([]netip.Addr, error) {
+			return net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+		}}
 	r := &Relay{
-		cfg: cfg.Delivery, log: log, now: time.Now, box: box,
+		cfg: cfg.Delivery, log: log, now: time.Now, box: box, policy: policy, dial: dial,
 		client: &http.Client{Timeout: cfg.Delivery.Timeout,
+			Transport: &http.Transport{
+				// Never a proxy from the environment: the dialer must see
+				// the tenant's own addresses.
+				Proxy:                  nil,
+				DialContext:            dial.DialContext,
+				TLSHandshakeTimeout:    cfg.Delivery.Timeout,
+				ResponseHeaderTimeout:  cfg.Delivery.Timeout,
+				MaxResponseHeaderBytes: maxCallbackHeader,
+				MaxIdleConnsPerHost:    2,
+				IdleConnTimeout:        90 * time.Second,
+				ForceAttemptHTTP2:      true,
+			},
 			// A tenant's redirect is not followed: the signature covers one URL.
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		q:      make(chan *delivery, cfg.Delivery.QueueSize),
@@ -88,7 +115,6 @@ func NewRelay(cfg Config, reg prometheus.Registerer, log *slog.Logger, box Outbo
 	}
 	var pending []Delivery
 	if box != nil {
-		var err error
 		if pending, err = box.Pending(context.Background()); err != nil {
 			return nil, err
 		}
@@ -108,6 +134,17 @@ func NewRelay(cfg Config, reg prometheus.Registerer, log *slog.Logger, box Outbo
 	}
 	return r, nil
 }
+
+// Bounds on what a tenant's receiver may send back: the answer's status
+// is all the relay needs.
+const (
+	maxCallbackHeader = 16 << 10
+	maxCallbackBody   = 64 << 10
+)
+
+// CheckCallback is the create-time check of tenant's callback_url against
+// sessions.callbacks; the error's text is fit for the tenant.
+func (r *Relay) CheckCallback(tenant, url string) error { return r.policy.checkURL(tenant, url) }
 
 // HasSecret reports whether tenant can receive webhooks.
 func (r *Relay) HasSecret(tenant string) bool { return len((*r.secrets.Load())[tenant]) > 0 }
@@ -236,6 +273,13 @@ func (r *Relay) deliver(d *delivery) {
 		r.forget(d)
 		return
 	}
+	if err := r.policy.checkURL(d.tenant, d.url); err != nil {
+		// Stored before the policy changed: never sent.
+		r.outcomes.WithLabelValues(outFailed).Inc()
+		r.log.Error("webhook not delivered: the callback is not allowed by sessions.callbacks", "tenant", d.tenant, "event_id", d.eventID, "err", err)
+		r.forget(d)
+		return
+	}
 	d.attempt++
 	ts, sig := contracts.SignWebhook(secret, r.now(), d.body)
 	status, err := r.post(d, ts, sig)
@@ -309,6 +353,9 @@ func (r *Relay) post(d *delivery, ts, sig string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Drained up to a bound so the connection can be reused; a receiver
+	// that sends more is cut off there.
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxCallbackBody))
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
@@ -321,6 +368,9 @@ func errText(err error) string {
 	}
 	if ue, ok := err.(interface{ Timeout() bool }); ok && ue.Timeout() {
 		return "timeout"
+	}
+	if errors.Is(err, errCallbackRefused) {
+		return "address refused by sessions.callbacks"
 	}
 	return "transport error"
 }
