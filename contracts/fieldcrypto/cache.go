@@ -12,8 +12,11 @@ import (
 // caching materials manager does. It is bounded (least recently used
 // entries go first) and short-lived (entries expire TTL after insertion,
 // however often they are hit). Entries are keyed by SHA-256 of the ring's
-// fingerprint, the algorithm and the blob, and are stored only after every
-// field decrypted with the key: a blob that fails never enters.
+// fingerprint, the algorithm and the blob. An entry holds what unwrapping
+// the blob gave (the candidate data keys) and is stored as soon as the
+// blob is unwrapped, before any field is decrypted: whether a blob is
+// cached depends on the blob alone, never on the IV, padding or tags of
+// the request that brought it, so a hit cannot serve as a padding oracle.
 //
 // A nil *KeyCache caches nothing. A hit is observably faster than a miss;
 // that tells a prober only that someone sent the same blob recently, which

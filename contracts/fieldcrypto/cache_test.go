@@ -1,6 +1,7 @@
 package fieldcrypto
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 	"testing"
@@ -107,7 +108,11 @@ func TestKeyCache(t *testing.T) {
 				mustOpen(t, b, fx.ring) // miss, evicts d  [b a]
 				wantStats(t, c, CacheStats{Hits: 2, Misses: 4, Evictions: 2, Entries: 2})
 			})
-			t.Run("failures are not cached", func(t *testing.T) {
+			t.Run("fields do not decide caching", func(t *testing.T) {
+				// Whether a blob is cached depends on the blob alone: a
+				// request whose fields fail (bad padding, bad tag) caches
+				// its blob's key exactly as one whose fields decrypt, so
+				// a later request's timing cannot tell which it was.
 				c, _ := newTestCache(10, time.Hour)
 				fx := newFixture(t, c)
 				req := newRequest(t, fx.to[alg])
@@ -119,11 +124,29 @@ func TestKeyCache(t *testing.T) {
 				for i := 0; i < 2; i++ {
 					checkErr(t, bad.open(t, fx.ring), ErrDecrypt)
 				}
-				wantStats(t, c, CacheStats{Misses: 2})
+				wantStats(t, c, CacheStats{Hits: 1, Misses: 1, Entries: 1})
 				mustOpen(t, req, fx.ring)
 				// A cached key does not rescue tampered fields.
 				checkErr(t, bad.open(t, fx.ring), ErrDecrypt)
-				wantStats(t, c, CacheStats{Hits: 1, Misses: 3, Entries: 1})
+				wantStats(t, c, CacheStats{Hits: 3, Misses: 1, Entries: 1})
+			})
+			t.Run("blobs that do not unwrap are not cached", func(t *testing.T) {
+				c, _ := newTestCache(10, time.Hour)
+				fx := newFixture(t, c)
+				bad := newRequest(t, fx.to[alg])
+				want := ErrUnwrap
+				if alg == AES256CBC {
+					// Above the modulus: the one RSA blob that does not
+					// unwrap, a public property of the blob.
+					bad.enc.CiphertextBlob = b64.EncodeToString(bytes.Repeat([]byte{0xff}, fx.ring.rsa[0].size))
+					want = ErrBlob
+				} else {
+					bad.enc.CiphertextBlob = flip(bad.enc.CiphertextBlob, -1) // C2: C3 no longer matches
+				}
+				for i := 0; i < 2; i++ {
+					checkErr(t, bad.open(t, fx.ring), want)
+				}
+				wantStats(t, c, CacheStats{Misses: 2})
 			})
 			t.Run("shared cache is scoped to the ring", func(t *testing.T) {
 				c, _ := newTestCache(10, time.Hour)
@@ -141,6 +164,27 @@ func TestKeyCache(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// During an RSA rotation every key of the blob's size is unwrapped and
+// cached, whichever one the fields decrypt with: the work and the cache
+// entry depend on the blob alone.
+func TestKeyCacheRSARotation(t *testing.T) {
+	r, _ := testKeys(t)
+	c, _ := newTestCache(10, time.Hour)
+	ring, err := NewKeyring(c, r[0], r[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, key := range r {
+		req := newRequest(t, mustRecipient(t, &key.PublicKey))
+		bad := req
+		bad.sealed.Name = flip(bad.sealed.Name, -1)
+		checkErr(t, bad.open(t, ring), ErrDecrypt) // miss: both keys unwrapped
+		mustOpen(t, req, ring)                     // hit
+		checkErr(t, bad.open(t, ring), ErrDecrypt) // hit
+		wantStats(t, c, CacheStats{Hits: uint64(2 * (i + 1)), Misses: uint64(i + 1), Entries: i + 1})
 	}
 }
 

@@ -17,8 +17,10 @@ import (
 // Keyring is the receiver side: the private keys requests may be wrapped
 // for, in order of preference, and an optional cache of unwrapped data keys.
 // Several keys of one algorithm serve key rotation: during the window the
-// ring holds the new and the old key and accepts blobs for either; put the
-// key most clients use first, since RSA keys are tried in order. A Keyring is
+// ring holds the new and the old key and accepts blobs for either. Every
+// RSA key of a blob's size unwraps it (a miss costs one RSA operation per
+// such key), so keep the rotation window short; SM2 keys are tried in order
+// until one unwraps, so put the key most clients use first. A Keyring is
 // immutable and safe for concurrent use; rotate by building a new one.
 type Keyring struct {
 	rsa   []rsaKey
@@ -150,48 +152,62 @@ func (k *Keyring) Open(enc *contracts.Encryption, sealed Fields) (Fields, *Sessi
 		}
 	}
 
+	// The cache holds what the unwrap alone gives: whether a blob is (or
+	// becomes) cached depends on the blob and nothing else, never on
+	// whether the fields then decrypt, so the time of a later request
+	// with the same blob tells nothing about this one's IV, padding or
+	// tags (see "Unwrapped-key cache" in the package documentation).
 	var ck cacheKey
 	if k.cache != nil {
 		ck = k.cacheKey(p.alg, blob)
-		if dk, ok := k.cache.get(ck); ok {
-			return k.finish(&p, enc, sealed, dk)
+		if dks, ok := k.cache.get(ck); ok {
+			return k.finish(&p, enc, sealed, dks)
 		}
 	}
+	var dks []byte
 	if p.alg == AES256CBC {
-		return k.openRSA(&p, enc, sealed, blob, ck)
+		dks, err = k.unwrapRSA(blob)
+	} else {
+		dks, err = k.unwrapSM2(blob)
 	}
-	return k.openSM2(&p, enc, sealed, blob, ck)
+	if err != nil {
+		return Fields{}, nil, err
+	}
+	k.cache.put(ck, dks)
+	return k.finish(&p, enc, sealed, dks)
 }
 
-// openRSA tries every RSA key of the blob's size. RSA PKCS#1 v1.5 cannot
-// tell a wrong key from a forged blob without becoming a Bleichenbacher
-// oracle, so it does not try: DecryptPKCS1v15SessionKey leaves a
-// substitute key in place when the padding is bad, and the fields then fail
-// to decrypt exactly as they would with a wrong data key. The substitute is
-// derived from the blob with a secret (implicit rejection, as in
-// draft-irtf-cfrg-rsa-guidance), not drawn at random: a random one would
+// unwrapRSA unwraps blob with every RSA key of the blob's size and returns
+// the candidate data keys, concatenated in the ring's order. RSA PKCS#1
+// v1.5 cannot tell a wrong key from a forged blob without becoming a
+// Bleichenbacher oracle, so it does not try: DecryptPKCS1v15SessionKey
+// leaves a substitute key in place when the padding is bad, and the fields
+// then fail to decrypt exactly as they would with a wrong data key. The
+// substitute is derived from the blob with a secret (implicit rejection, as
+// in draft-irtf-cfrg-rsa-guidance), not drawn at random: a random one would
 // differ between two submissions of the same blob while a real key would
 // not, and that difference is itself the oracle the Go documentation warns
 // about. Deterministic substitutes also make caching safe.
-func (k *Keyring) openRSA(p *parsed, enc *contracts.Encryption, sealed Fields, blob []byte, ck cacheKey) (Fields, *Session, error) {
-	err := errOf(KindBlob, "ciphertext_blob")
+//
+// Every key of the size is always tried, even when the first one's key
+// would decrypt the fields: the number of private-key operations then
+// depends on the blob alone, not on whether the fields' padding is valid.
+// During a rotation with two keys of one size a miss costs two unwraps.
+func (k *Keyring) unwrapRSA(blob []byte) ([]byte, error) {
+	var dks []byte
 	for i := range k.rsa {
 		r := &k.rsa[i]
 		if r.size != len(blob) {
 			continue
 		}
-		dk, ok := r.unwrap(blob)
-		if !ok {
-			continue
-		}
-		var out Fields
-		var s *Session
-		if out, s, err = k.finish(p, enc, sealed, dk); err == nil {
-			k.cache.put(ck, dk)
-			return out, s, nil
+		if dk, ok := r.unwrap(blob); ok {
+			dks = append(dks, dk...)
 		}
 	}
-	return Fields{}, nil, err
+	if dks == nil {
+		return nil, errOf(KindBlob, "ciphertext_blob")
+	}
+	return dks, nil
 }
 
 // unwrap returns the data key in blob, or the blob's substitute key when
@@ -208,37 +224,41 @@ func (r *rsaKey) unwrap(blob []byte) (dk []byte, ok bool) {
 	return dk, true
 }
 
-// openSM2 tries the SM2 keys in order. SM2 authenticates the wrapped key
-// (C3 = SM3(x2 || key || y2)), so a wrong key or altered blob is detected
-// at unwrap without any oracle and the next key is tried.
-func (k *Keyring) openSM2(p *parsed, enc *contracts.Encryption, sealed Fields, blob []byte, ck cacheKey) (Fields, *Session, error) {
+// unwrapSM2 tries the SM2 keys in order and returns the first data key
+// that unwraps. SM2 authenticates the wrapped key (C3 = SM3(x2 || key ||
+// y2)), so a wrong key or altered blob is detected at unwrap without any
+// oracle and the next key is tried.
+func (k *Keyring) unwrapSM2(blob []byte) ([]byte, error) {
 	for _, priv := range k.sm2 {
 		dk, err := sm2.Decrypt(priv, blob)
 		if err != nil {
 			continue
 		}
 		if len(dk) != sm4KeyLen {
-			return Fields{}, nil, errOf(KindUnwrap, "ciphertext_blob")
+			return nil, errOf(KindUnwrap, "ciphertext_blob")
 		}
-		out, s, err := k.finish(p, enc, sealed, dk)
-		if err == nil {
-			k.cache.put(ck, dk)
-		}
-		return out, s, err
+		return dk, nil
 	}
-	return Fields{}, nil, errOf(KindUnwrap, "ciphertext_blob")
+	return nil, errOf(KindUnwrap, "ciphertext_blob")
 }
 
-func (k *Keyring) finish(p *parsed, enc *contracts.Encryption, sealed Fields, dk []byte) (Fields, *Session, error) {
-	s, err := newSession(p.alg, dk, p.iv, enc.IV, enc.CiphertextBlob, p.order.set)
-	if err != nil {
-		return Fields{}, nil, err
+// finish decrypts the fields with each candidate data key in dks (one or
+// more keys of the algorithm's length, concatenated) and returns the first
+// that opens them all, or the last failure.
+func (k *Keyring) finish(p *parsed, enc *contracts.Encryption, sealed Fields, dks []byte) (Fields, *Session, error) {
+	n := p.alg.keyLen()
+	var err error
+	for ; len(dks) >= n; dks = dks[n:] {
+		var s *Session
+		if s, err = newSession(p.alg, dks[:n:n], p.iv, enc.IV, enc.CiphertextBlob, p.order.set); err != nil {
+			return Fields{}, nil, err
+		}
+		var out Fields
+		if out, err = s.decrypt(p, sealed); err == nil {
+			return out, s, nil
+		}
 	}
-	out, err := s.decrypt(p, sealed)
-	if err != nil {
-		return Fields{}, nil, err
-	}
-	return out, s, nil
+	return Fields{}, nil, err
 }
 
 func (k *Keyring) cacheKey(alg Algorithm, blob []byte) cacheKey {

@@ -123,7 +123,24 @@ type Encryption struct {
 	// ExtraKeys are more private keys accepted during a rotation, as
 	// "file:PATH" or "env:NAME" (PEM, or an SM2 key as 64 hex digits).
 	ExtraKeys []string `yaml:"extra_keys"`
+	// KeyCache keeps unwrapped data keys of blobs clients reuse.
+	KeyCache KeyCache `yaml:"key_cache"`
 }
+
+// KeyCache bounds the receiver's unwrapped-key cache (fieldcrypto.KeyCache):
+// at most Entries keys, each kept TTL from insertion; Entries 0 turns it
+// off. A key is cached as soon as its blob unwraps, before any field is
+// decrypted, so whether a blob is cached depends on the blob alone and a
+// later request's timing cannot tell whether an earlier one's padding or
+// tag was valid.
+type KeyCache struct {
+	Entries int      `yaml:"entries"`
+	TTL     Duration `yaml:"ttl"`
+}
+
+// MaxKeyCacheEntries bounds encryption.key_cache.entries: an entry is
+// about 200 bytes, so the cache stays under a few hundred megabytes.
+const MaxKeyCacheEntries = 1_000_000
 
 // HTTP holds server timeouts.
 type HTTP struct {
@@ -156,7 +173,7 @@ func Default() Config {
 		},
 		Scenarios:  map[string]outcome.ScenarioSpec{},
 		LogLevel:   "info",
-		Encryption: Encryption{Enabled: true, ExtraKeys: []string{}},
+		Encryption: Encryption{Enabled: true, ExtraKeys: []string{}, KeyCache: KeyCache{Entries: 10000, TTL: Duration(10 * time.Minute)}},
 		Sessions:   session.DefaultConfig(),
 	}
 }
@@ -246,6 +263,8 @@ var EnvVars = []struct{ Name, Setting string }{
 	{"IDGATE_SIM_ENCRYPTION_SM2_KEY_FILE", "encryption.sm2_key_file"},
 	{"IDGATE_SIM_ENCRYPTION_KEY_DIR", "encryption.key_dir"},
 	{"IDGATE_SIM_ENCRYPTION_EXTRA_KEYS", "encryption.extra_keys (comma-separated)"},
+	{"IDGATE_SIM_ENCRYPTION_KEY_CACHE_ENTRIES", "encryption.key_cache.entries"},
+	{"IDGATE_SIM_ENCRYPTION_KEY_CACHE_TTL", "encryption.key_cache.ttl"},
 	{"IDGATE_SIM_SESSIONS_TIME_SCALE", "sessions.time_scale"},
 	{"IDGATE_SIM_SESSIONS_PUBLIC_URL", "sessions.public_url"},
 	{"IDGATE_SIM_WEBHOOK_SECRET", "sessions.webhook.secret"},
@@ -330,6 +349,8 @@ func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
 	if v, ok := getenv("IDGATE_SIM_ENCRYPTION_EXTRA_KEYS"); ok {
 		c.Encryption.ExtraKeys = splitTokens(v)
 	}
+	num("IDGATE_SIM_ENCRYPTION_KEY_CACHE_ENTRIES", &c.Encryption.KeyCache.Entries)
+	dur("IDGATE_SIM_ENCRYPTION_KEY_CACHE_TTL", &c.Encryption.KeyCache.TTL)
 	if err := c.Sessions.ApplyEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
@@ -482,6 +503,11 @@ func (c *Config) Validate() error {
 		if k == "" {
 			bad("encryption.extra_keys[%d]: empty key source", i)
 		}
+	}
+	if k := c.Encryption.KeyCache; k.Entries < 0 || k.Entries > MaxKeyCacheEntries {
+		bad("encryption.key_cache.entries: must be between 0 (off) and %d", MaxKeyCacheEntries)
+	} else if k.Entries > 0 && k.TTL <= 0 {
+		bad("encryption.key_cache.ttl: must be positive when entries is")
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -39,6 +38,10 @@ type receiver struct {
 	fileKeys []crypto.PrivateKey
 	needRSA  bool
 	needSM2  bool
+	// cache is nil when encryption.key_cache is off. A key enters it on
+	// unwrap, before any field is decrypted (fieldcrypto's rule), so it is
+	// no timing oracle on padding or tags.
+	cache *fieldcrypto.KeyCache
 
 	once sync.Once
 	ring *fieldcrypto.Keyring
@@ -54,7 +57,11 @@ func newReceiver(cfg config.Encryption) (*receiver, error) {
 			cfg.SM2KeyFile = filepath.Join(cfg.KeyDir, "sm2.pem")
 		}
 	}
-	r := &receiver{needRSA: cfg.RSAKeyFile == "", needSM2: cfg.SM2KeyFile == ""}
+	r := &receiver{
+		needRSA: cfg.RSAKeyFile == "",
+		needSM2: cfg.SM2KeyFile == "",
+		cache:   fieldcrypto.NewKeyCache(cfg.KeyCache.Entries, cfg.KeyCache.TTL.D()),
+	}
 	for _, f := range []struct {
 		path string
 		alg  fieldcrypto.Algorithm
@@ -109,7 +116,7 @@ func (r *receiver) build() {
 		// endpoint advertises.
 		keys = append([]crypto.PrivateKey{k}, keys...)
 	}
-	r.ring, r.err = fieldcrypto.NewKeyring(fieldcrypto.NewKeyCache(10000, 10*time.Minute), keys...)
+	r.ring, r.err = fieldcrypto.NewKeyring(r.cache, keys...)
 	if r.err != nil {
 		r.err = fmt.Errorf("server: encryption keyring: %w", r.err)
 	}

@@ -185,3 +185,24 @@ func TestEncryptedAnswers(t *testing.T) {
 		t.Errorf("plain answer carries encrypted fields: %+v", r)
 	}
 }
+
+// encryption.key_cache sizes the receiver's unwrapped-key cache; 0 entries
+// turns it off.
+func TestKeyCacheSetting(t *testing.T) {
+	on := config.Default().Encryption
+	r, err := newReceiver(on)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.cache == nil {
+		t.Fatal("the default configuration has no key cache")
+	}
+	off := on
+	off.KeyCache.Entries = 0
+	if r, err = newReceiver(off); err != nil {
+		t.Fatal(err)
+	}
+	if r.cache != nil {
+		t.Fatal("key_cache.entries 0 still caches")
+	}
+}
