@@ -14,7 +14,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -216,8 +215,8 @@ func (a *api) createKey(c *fiber.Ctx) error {
 	}
 	var req keyRequest
 	if len(c.Body()) > 0 {
-		if err := json.Unmarshal(c.Body(), &req); err != nil {
-			return fail(c, fiber.StatusBadRequest, "body must be JSON: {id, rate, burst, daily_quota}")
+		if err := DecodeJSON(c.Body(), &req); err != nil {
+			return fail(c, fiber.StatusBadRequest, "body must be JSON {id, rate, burst, daily_quota}: "+err.Error())
 		}
 	}
 	if req.Rate < 0 || req.Burst < 0 || req.DailyQuota < 0 {
@@ -318,6 +317,9 @@ func filterOf(c *fiber.Ctx) (ledger.Filter, error) {
 func (a *api) reconcile(c *fiber.Ctx) error {
 	if a.Reconcile == nil {
 		return fail(c, fiber.StatusNotFound, "reconciliation is not available")
+	}
+	if len(c.Body()) > MaxStatementBytes {
+		return fail(c, fiber.StatusBadRequest, fmt.Sprintf("statement exceeds %d bytes: reconcile it with `gateway reconcile -statement`", MaxStatementBytes))
 	}
 	st, err := reconcile.ParseStatement(bytes.NewReader(c.Body()))
 	if err != nil {

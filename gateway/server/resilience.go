@@ -1,12 +1,12 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/admin"
 	"github.com/idgate/idgate/gateway/breaker"
 	"github.com/idgate/idgate/gateway/cache"
 	"github.com/idgate/idgate/gateway/idempotency"
@@ -116,7 +116,7 @@ func (s *Server) registerCacheAdmin(app *fiber.App) {
 			Name   string `json:"name"`
 			IDCard string `json:"id_card"`
 		}
-		if err := json.Unmarshal(c.Body(), &in); err != nil || in.Name == "" || in.IDCard == "" {
+		if err := admin.DecodeJSON(c.Body(), &in); err != nil || in.Name == "" || in.IDCard == "" {
 			return c.Status(fiber.StatusBadRequest).JSON(contracts.NewError(contracts.ErrTokenMismatched, "want {\"name\":…,\"id_card\":…}", ""))
 		}
 		s.res.cache.PurgeIdentity(in.Name, in.IDCard)

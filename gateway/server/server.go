@@ -290,7 +290,11 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 }
 
 func (s *Server) newAdminApp() *fiber.App {
-	app := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute})
+	app := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute,
+		// The largest admin body, a statement to reconcile; every JSON
+		// route refuses more than admin.MaxJSONBytes itself.
+		BodyLimit:    admin.BodyLimit,
+		ErrorHandler: admin.ErrorHandler(s.pipeline.IDs)})
 	s.health(app)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})))
 	admin.Register(app, admin.Options{
