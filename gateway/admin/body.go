@@ -61,19 +61,19 @@ func ErrorHandler(ids interface{ Next() string }) fiber.ErrorHandler {
 			case fe.Code == fiber.StatusNotFound || fe.Code == fiber.StatusMethodNotAllowed:
 				status, code = fiber.StatusNotFound, contracts.ErrAPINotImplemented
 			case fe.Code == fiber.StatusRequestEntityTooLarge:
-				return writeError(c, ids, fiber.StatusBadRequest, contracts.ErrTokenMismatched, fmt.Sprintf("body exceeds %d bytes", BodyLimit))
+				return WriteError(c, ids, fiber.StatusBadRequest, contracts.ErrTokenMismatched, fmt.Sprintf("body exceeds %d bytes", BodyLimit))
 			case fe.Code < 500:
 				status, code = fiber.StatusBadRequest, contracts.ErrTokenMismatched
 			}
 		}
-		return writeError(c, ids, status, code, "")
+		return WriteError(c, ids, status, code, "")
 	}
 }
 
-// writeError answers the contract's error body with status; an empty msg
+// WriteError answers the contract's error body with status; an empty msg
 // takes the code's default message. The trace id is also the answer's
 // X-Request-Id.
-func writeError(c *fiber.Ctx, ids interface{ Next() string }, status int, code contracts.ErrorCode, msg string) error {
+func WriteError(c *fiber.Ctx, ids interface{ Next() string }, status int, code contracts.ErrorCode, msg string) error {
 	var id string
 	if ids != nil {
 		id = ids.Next()

@@ -91,7 +91,7 @@ func (s *Server) breakerReady(checks fiber.Map) bool {
 //	POST   /admin/cache/purge             {"name","id_card"}: purge a pair everywhere
 func (s *Server) registerCacheAdmin(app *fiber.App) {
 	off := func(c *fiber.Ctx) error {
-		return c.Status(fiber.StatusNotFound).JSON(contracts.NewError(contracts.ErrAPINotImplemented, "the cache is disabled", ""))
+		return admin.WriteError(c, s.pipeline.IDs, fiber.StatusNotFound, contracts.ErrAPINotImplemented, "the cache is disabled")
 	}
 	app.Get("/admin/cache", func(c *fiber.Ctx) error {
 		if s.res.cache == nil {
@@ -117,7 +117,7 @@ func (s *Server) registerCacheAdmin(app *fiber.App) {
 			IDCard string `json:"id_card"`
 		}
 		if err := admin.DecodeJSON(c.Body(), &in); err != nil || in.Name == "" || in.IDCard == "" {
-			return c.Status(fiber.StatusBadRequest).JSON(contracts.NewError(contracts.ErrTokenMismatched, "want {\"name\":…,\"id_card\":…}", ""))
+			return admin.WriteError(c, s.pipeline.IDs, fiber.StatusBadRequest, contracts.ErrTokenMismatched, `body must be {"name":…,"id_card":…}`)
 		}
 		s.res.cache.PurgeIdentity(in.Name, in.IDCard)
 		// The pair itself is never logged.

@@ -299,7 +299,7 @@ func (s *Server) newAdminApp() *fiber.App {
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})))
 	admin.Register(app, admin.Options{
 		Token: s.cfg.Admin.Token, Dir: s.dir, Keys: s, Quota: s.quota, Ledger: s.ledger,
-		Calendar: s.calendar, Reload: s.Reload, Now: time.Now, Reconcile: s.reconcile,
+		Calendar: s.calendar, Reload: s.Reload, Now: time.Now, Reconcile: s.reconcile, IDs: s.pipeline.IDs,
 	})
 	s.registerCacheAdmin(app)
 	// Profiles under /admin/debug/pprof/, behind the admin token (the
