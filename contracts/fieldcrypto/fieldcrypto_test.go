@@ -238,6 +238,9 @@ func checkErr(t *testing.T, err, want error) {
 	if rej.Error != contracts.ErrTokenMismatched || rej.Error.Status() != http.StatusBadRequest || rej.Reason != err.Error() {
 		t.Fatalf("Rejection = %+v", rej)
 	}
+	if !documentedMessages(t)[rej.Reason] {
+		t.Fatalf("%s answers %q, which the error table in doc.go does not list", e.Detail(), rej.Reason)
+	}
 }
 
 func detail(err error) string {
