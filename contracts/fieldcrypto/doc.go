@@ -123,7 +123,11 @@
 //   - A field's plaintext is its UTF-8 bytes; GCM uses no additional data
 //     and 16-byte tags; the field carries the ciphertext without its tag,
 //     tag_list the tags in encrypt_list order. encrypt_list order is the
-//     client's; this package emits name before id_card.
+//     client's, and an answer keeps it: a receiver's Session.Seal of the
+//     request's fields lists them, and their tags, in the request's order
+//     (a client reading tags in its own order must get each field's own
+//     tag). A session this package draws (NewSession) emits name before
+//     id_card.
 //   - RSA: PKCS#1 v1.5 type 2 wrapping of the 32-byte key; the blob is as
 //     long as the modulus. Receiver keys are at least 2048 bits.
 //   - SM2 (GB/T 32918.4, SM3 KDF and hash), C1C3C2 order. This package

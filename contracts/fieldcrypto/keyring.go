@@ -230,7 +230,7 @@ func (k *Keyring) openSM2(p *parsed, enc *contracts.Encryption, sealed Fields, b
 }
 
 func (k *Keyring) finish(p *parsed, enc *contracts.Encryption, sealed Fields, dk []byte) (Fields, *Session, error) {
-	s, err := newSession(p.alg, dk, p.iv, enc.IV, enc.CiphertextBlob, p.order.set)
+	s, err := newSession(p.alg, dk, p.iv, enc.IV, enc.CiphertextBlob, p.order)
 	if err != nil {
 		return Fields{}, nil, err
 	}
