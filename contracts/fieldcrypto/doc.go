@@ -48,19 +48,54 @@
 // errors.Is. Every one is answered with HTTP 400 and the API's code
 // token_mismatched ("missing or invalid parameters"), never billed;
 // Rejection does that mapping and returns contracts.ErrAPIError (500) for
-// anything else, which only a broken random source can cause.
+// anything else, which only a broken random source can cause. The table
+// is complete: every message below is the whole text of an answer's
+// error.message, and no other message about the encryption object ever
+// reaches a client (TestErrorTable holds the code to it).
 //
 //	sentinel                  kind (metric label)    message to the client
 //	ErrUnsupportedAlgorithm   unsupported_algorithm  encryption.algorithm is not supported (AES-256-CBC or SM4-GCM)
-//	ErrFieldNotAllowed        field_not_allowed      encryption.encrypt_list: unsupported field to encrypt (...)
-//	ErrInvalidBase64          invalid_base64         <field> is not valid base64  (iv, ciphertext_blob, tag_list, name, id_card)
+//	ErrFieldNotAllowed        field_not_allowed      encryption.encrypt_list: unsupported field to encrypt (name and id_card only, each at most once)
+//	ErrInvalidBase64          invalid_base64         encryption.iv is not valid base64
+//	                                                 encryption.ciphertext_blob is not valid base64
+//	                                                 encryption.tag_list is not valid base64
+//	                                                 name is not valid base64
+//	                                                 id_card is not valid base64
 //	ErrIVLength               iv_length              encryption.iv must be 16 bytes for AES-256-CBC and 12 bytes for SM4-GCM
-//	ErrTagList                tag_list               encryption.tag_list must hold one 16-byte tag per encrypt_list entry (...)
+//	ErrTagList                tag_list               encryption.tag_list must hold one 16-byte tag per encrypt_list entry, in the same order (SM4-GCM only)
+//	ErrNotEnabled             not_enabled            encryption is not enabled here: send name and id_card in plain, without the encryption object
 //	ErrBlob      (decrypt)    blob                   encryption: decrypt failure
 //	ErrUnwrap    (decrypt)    unwrap                 encryption: decrypt failure
 //	ErrPadding   (decrypt)    padding                encryption: decrypt failure
 //	ErrTagMismatch (decrypt)  tag_mismatch           encryption: decrypt failure
 //	ErrPlaintext (decrypt)    plaintext              encryption: decrypt failure
+//
+// ErrNotEnabled is the answer of a receiver that holds no private keys
+// (a gateway route in encrypt-upstream mode without private_keys, the
+// simulator with encryption off), to an encrypted request and to GET
+// /encryption/public-keys (there as 400 api_not_implemented): no algorithm
+// would be accepted, so "not supported" would mislead. A receiver with
+// keys for one algorithm only answers ErrUnsupportedAlgorithm for the
+// other.
+//
+// The object's shape is checked earlier, when the body is decoded
+// (contracts.DecodeCheckRequest), with these messages, also 400
+// token_mismatched:
+//
+//	shape                                            message to the client
+//	encryption is not an object                      field encryption must be an object
+//	encrypt_list or tag_list is not an array         field encryption.encrypt_list must be an array of strings
+//	  of strings                                     field encryption.tag_list must be an array of strings
+//	another member is not a string                   field encryption.ciphertext_blob must be a string
+//	                                                 field encryption.iv must be a string
+//	                                                 field encryption.algorithm must be a string
+//	encrypt_list is empty                            encryption.encrypt_list must name at least one field
+//	a member is missing or empty                     missing required field encryption.ciphertext_blob
+//	                                                 missing required field encryption.iv
+//	                                                 missing required field encryption.algorithm
+//
+// The rules of every body (one value per key, exact field names) apply
+// inside the object too and answer with the body's own messages.
 //
 // ErrDecrypt matches all five decrypt kinds. Error() is the client text,
 // identical for every decrypt failure; Detail() tells the kinds apart for
@@ -88,7 +123,11 @@
 //   - A field's plaintext is its UTF-8 bytes; GCM uses no additional data
 //     and 16-byte tags; the field carries the ciphertext without its tag,
 //     tag_list the tags in encrypt_list order. encrypt_list order is the
-//     client's; this package emits name before id_card.
+//     client's, and an answer keeps it: a receiver's Session.Seal of the
+//     request's fields lists them, and their tags, in the request's order
+//     (a client reading tags in its own order must get each field's own
+//     tag). A session this package draws (NewSession) emits name before
+//     id_card.
 //   - RSA: PKCS#1 v1.5 type 2 wrapping of the 32-byte key; the blob is as
 //     long as the modulus. Receiver keys are at least 2048 bits.
 //   - SM2 (GB/T 32918.4, SM3 KDF and hash), C1C3C2 order. This package

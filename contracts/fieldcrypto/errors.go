@@ -13,7 +13,8 @@ type Kind uint8
 const (
 	kindNone Kind = iota
 	// KindUnsupportedAlgorithm: algorithm is neither AES-256-CBC nor
-	// SM4-GCM, or the receiver holds no private key for it.
+	// SM4-GCM, or the receiver holds no private key for it (but holds
+	// keys for the other).
 	KindUnsupportedAlgorithm
 	// KindFieldNotAllowed: encrypt_list is empty, names a field other than
 	// name and id_card, or names one twice.
@@ -27,6 +28,11 @@ const (
 	// KindTagList: tag_list does not hold exactly one 16-byte tag per
 	// encrypted field (SM4-GCM), or is not empty (AES-256-CBC).
 	KindTagList
+	// KindNotEnabled: the receiver accepts no encrypted requests at all
+	// (it holds no private keys): the client must send name and id_card
+	// in plain. Keyring never returns it; a receiver without a keyring
+	// answers ErrNotEnabled.
+	KindNotEnabled
 
 	// The kinds below are decrypt failures. They all answer the client
 	// with the same message: telling them apart would hand an attacker the
@@ -54,6 +60,10 @@ const (
 // DecryptFailure is the one message every decrypt failure answers with.
 const DecryptFailure = "encryption: decrypt failure"
 
+// NotEnabled is ErrNotEnabled's message: the receiver holds no private
+// keys, so it opens no encrypted request whatever its algorithm.
+const NotEnabled = "encryption is not enabled here: send name and id_card in plain, without the encryption object"
+
 // Error is a codec error. Its text (Error) is safe to send to the client:
 // it names a field at most, never a value, and is the same for every decrypt
 // failure. Detail adds the precise kind for logs and metrics.
@@ -72,6 +82,7 @@ var (
 	ErrInvalidBase64        = &Error{Kind: KindInvalidBase64}
 	ErrIVLength             = &Error{Kind: KindIVLength}
 	ErrTagList              = &Error{Kind: KindTagList}
+	ErrNotEnabled           = &Error{Kind: KindNotEnabled}
 	ErrBlob                 = &Error{Kind: KindBlob}
 	ErrUnwrap               = &Error{Kind: KindUnwrap}
 	ErrPadding              = &Error{Kind: KindPadding}
@@ -98,6 +109,8 @@ func (k Kind) String() string {
 		return "iv_length"
 	case KindTagList:
 		return "tag_list"
+	case KindNotEnabled:
+		return "not_enabled"
 	case KindBlob:
 		return "blob"
 	case KindUnwrap:
@@ -127,6 +140,8 @@ func (e *Error) Error() string {
 		return "encryption.iv must be 16 bytes for AES-256-CBC and 12 bytes for SM4-GCM"
 	case KindTagList:
 		return "encryption.tag_list must hold one 16-byte tag per encrypt_list entry, in the same order (SM4-GCM only)"
+	case KindNotEnabled:
+		return NotEnabled
 	}
 	return DecryptFailure
 }

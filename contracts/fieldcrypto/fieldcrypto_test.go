@@ -238,6 +238,9 @@ func checkErr(t *testing.T, err, want error) {
 	if rej.Error != contracts.ErrTokenMismatched || rej.Error.Status() != http.StatusBadRequest || rej.Reason != err.Error() {
 		t.Fatalf("Rejection = %+v", rej)
 	}
+	if !documentedMessages(t)[rej.Reason] {
+		t.Fatalf("%s answers %q, which the error table in doc.go does not list", e.Detail(), rej.Reason)
+	}
 }
 
 func detail(err error) string {
@@ -377,7 +380,7 @@ func TestSM2Layouts(t *testing.T) {
 	}
 	for mode, name := range []string{"uncompressed", "bare", "compressed", "asn1"} {
 		blob := mk(mode)
-		sess, err := newSession(SM4GCM, key, make([]byte, gcmNonce), "", b64.EncodeToString(blob), 0)
+		sess, err := newSession(SM4GCM, key, make([]byte, gcmNonce), "", b64.EncodeToString(blob), fieldOrder{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,7 +398,7 @@ func TestSM2Layouts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sess, _ := newSession(SM4GCM, key, make([]byte, gcmNonce), "", b64.EncodeToString(old), 0)
+	sess, _ := newSession(SM4GCM, key, make([]byte, gcmNonce), "", b64.EncodeToString(old), fieldOrder{})
 	sealed, enc, _ := sess.Seal(samples[0], AllFields)
 	_, _, err = ring.Open(&enc, sealed)
 	checkErr(t, err, ErrUnwrap)

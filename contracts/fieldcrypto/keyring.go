@@ -250,7 +250,7 @@ func (k *Keyring) finish(p *parsed, enc *contracts.Encryption, sealed Fields, dk
 	var err error
 	for ; len(dks) >= n; dks = dks[n:] {
 		var s *Session
-		if s, err = newSession(p.alg, dks[:n:n], p.iv, enc.IV, enc.CiphertextBlob, p.order.set); err != nil {
+		if s, err = newSession(p.alg, dks[:n:n], p.iv, enc.IV, enc.CiphertextBlob, p.order); err != nil {
 			return Fields{}, nil, err
 		}
 		var out Fields

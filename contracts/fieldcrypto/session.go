@@ -27,7 +27,10 @@ type Session struct {
 	iv    []byte
 	ivB64 string
 	blob  string
-	set   FieldSet
+	// order is the request's encrypt_list on the receiver side (zero for
+	// sessions from NewSession): the answer lists its fields, and their
+	// GCM tags, in this order.
+	order fieldOrder
 	block cipher.Block // AES-256-CBC
 	aead  cipher.AEAD  // SM4-GCM
 }
@@ -48,11 +51,11 @@ func NewSession(r Recipient) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fieldcrypto: new session: wrap data key: %w", err)
 	}
-	return newSession(r.alg, key, iv, "", b64.EncodeToString(wrapped), 0)
+	return newSession(r.alg, key, iv, "", b64.EncodeToString(wrapped), fieldOrder{})
 }
 
-func newSession(alg Algorithm, key, iv []byte, ivB64, blob string, set FieldSet) (*Session, error) {
-	s := &Session{alg: alg, key: key, iv: iv, ivB64: ivB64, blob: blob, set: set}
+func newSession(alg Algorithm, key, iv []byte, ivB64, blob string, order fieldOrder) (*Session, error) {
+	s := &Session{alg: alg, key: key, iv: iv, ivB64: ivB64, blob: blob, order: order}
 	if s.ivB64 == "" {
 		s.ivB64 = b64.EncodeToString(iv)
 	}
@@ -79,7 +82,7 @@ func (s *Session) Algorithm() Algorithm { return s.alg }
 
 // Fields is the set of fields the client encrypted, on the receiver side:
 // the answer encrypts these by default. Zero for sessions from NewSession.
-func (s *Session) Fields() FieldSet { return s.set }
+func (s *Session) Fields() FieldSet { return s.order.set }
 
 // Blob is the wrapped data key, base64, exactly as sent or received.
 func (s *Session) Blob() string { return s.blob }
@@ -89,6 +92,11 @@ func (s *Session) Blob() string { return s.blob }
 // the encryption object that describes them. Used by the client for the
 // request and by the receiver for the answer (pass s.Fields()).
 //
+// encrypt_list, and tag_list with it, follow the request's order when set
+// is the request's fields (a receiver's answer), so a client that reads
+// the tags in the order it sent them gets each field's own tag; otherwise
+// name comes before id_card.
+//
 // SM4-GCM: every field is sealed under the same key and nonce, because the
 // scheme says so; see the package documentation for what that costs.
 func (s *Session) Seal(plain Fields, set FieldSet) (Fields, contracts.Encryption, error) {
@@ -96,13 +104,19 @@ func (s *Session) Seal(plain Fields, set FieldSet) (Fields, contracts.Encryption
 		return Fields{}, contracts.Encryption{}, errOf(KindFieldNotAllowed, "encrypt_list")
 	}
 	out := plain
+	order := canonicalOrder(set)
+	if set == s.order.set {
+		order = s.order
+	}
 	enc := contracts.Encryption{
-		EncryptList:    set.Names(),
+		EncryptList:    make([]string, 0, order.n),
 		CiphertextBlob: s.blob,
 		IV:             s.ivB64,
 		Algorithm:      string(s.alg),
 	}
-	order := canonicalOrder(set)
+	for i := 0; i < order.n; i++ {
+		enc.EncryptList = append(enc.EncryptList, order.at[i].wireName())
+	}
 	if s.aead != nil {
 		enc.TagList = make([]string, 0, order.n)
 	}
@@ -164,8 +178,8 @@ func (s *Session) MaskRejection(r *contracts.Rejection) *contracts.Rejection {
 		return r
 	}
 	switch {
-	case r.Result == contracts.ResultIllegalID && s.set.Has(FieldIDCard),
-		r.Result == contracts.ResultIllegalName && s.set.Has(FieldName):
+	case r.Result == contracts.ResultIllegalID && s.order.set.Has(FieldIDCard),
+		r.Result == contracts.ResultIllegalName && s.order.set.Has(FieldName):
 		return &contracts.Rejection{Error: contracts.ErrTokenMismatched, Reason: DecryptFailure}
 	}
 	return r

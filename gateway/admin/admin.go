@@ -14,7 +14,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -76,6 +75,8 @@ type Options struct {
 	// route answers 404).
 	Reconcile func(ctx context.Context, st contracts.Statement, from, to string, resolve bool) (reconcile.Report, error)
 	Now       func() time.Time
+	// IDs makes the trace id of every error answer (nil: none).
+	IDs interface{ Next() string }
 }
 
 type api struct{ Options }
@@ -101,13 +102,19 @@ func Register(app *fiber.App, o Options) {
 func (a *api) authorize(c *fiber.Ctx) error {
 	tok, ok := contracts.BearerToken(c.Request().Header.Peek(fiber.HeaderAuthorization))
 	if !ok || subtle.ConstantTimeCompare(tok, []byte(a.Token.Reveal())) != 1 {
-		return fail(c, fiber.StatusUnauthorized, "invalid admin token")
+		return a.fail(c, fiber.StatusUnauthorized, contracts.ErrInvalidToken, "missing or invalid admin token")
 	}
 	return c.Next()
 }
 
-func fail(c *fiber.Ctx, status int, msg string) error {
-	return c.Status(status).JSON(fiber.Map{"error": msg})
+// fail answers the contract's error body (contracts.ErrorBody), the one
+// every listener of the gateway uses, with a code from its vocabulary:
+// invalid_token for the admin token, token_mismatched for input that names
+// nothing or is not valid (404 for an unknown tenant or key, 409 for a key
+// id in use, 400 otherwise), api_not_implemented for a route that is not
+// available, api_error for a failure of the gateway's own.
+func (a *api) fail(c *fiber.Ctx, status int, code contracts.ErrorCode, msg string) error {
+	return WriteError(c, a.IDs, status, code, msg)
 }
 
 type usageView struct {
@@ -173,7 +180,7 @@ func (a *api) getTenant(c *fiber.Ctx) error {
 	d := a.Dir.Current()
 	t, ok := d.Tenant(c.Params("tenant"))
 	if !ok {
-		return fail(c, fiber.StatusNotFound, "no such tenant")
+		return a.fail(c, fiber.StatusNotFound, contracts.ErrTokenMismatched, "no such tenant")
 	}
 	return c.JSON(a.tenantView(d, t, a.Now()))
 }
@@ -212,22 +219,22 @@ func (a *api) createKey(c *fiber.Ctx) error {
 	d := a.Dir.Current()
 	t, ok := d.Tenant(c.Params("tenant"))
 	if !ok {
-		return fail(c, fiber.StatusNotFound, "no such tenant")
+		return a.fail(c, fiber.StatusNotFound, contracts.ErrTokenMismatched, "no such tenant")
 	}
 	var req keyRequest
 	if len(c.Body()) > 0 {
-		if err := json.Unmarshal(c.Body(), &req); err != nil {
-			return fail(c, fiber.StatusBadRequest, "body must be JSON: {id, rate, burst, daily_quota}")
+		if err := DecodeJSON(c.Body(), &req); err != nil {
+			return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "body must be JSON {id, rate, burst, daily_quota}: "+err.Error())
 		}
 	}
 	if req.Rate < 0 || req.Burst < 0 || req.DailyQuota < 0 {
-		return fail(c, fiber.StatusBadRequest, "limits must not be negative")
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "limits must not be negative")
 	}
 	if req.ID == "" {
 		req.ID = t.ID + "-" + strconv.FormatInt(a.Now().UnixNano(), 36)
 	}
 	if !idPattern.MatchString(req.ID) {
-		return fail(c, fiber.StatusBadRequest, "id must match "+idPattern.String())
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "id must match "+idPattern.String())
 	}
 	secret, digest, err := newSecret()
 	if err != nil {
@@ -235,9 +242,9 @@ func (a *api) createKey(c *fiber.Ctx) error {
 	}
 	o := auth.Override{KeyID: req.ID, TenantID: t.ID, Digest: digest, Rate: req.Rate, Burst: req.Burst, DailyQuota: req.DailyQuota}
 	if err := a.Keys.CreateKey(c.UserContext(), o); errors.Is(err, ErrKeyExists) {
-		return fail(c, fiber.StatusConflict, "key id exists")
+		return a.fail(c, fiber.StatusConflict, contracts.ErrTokenMismatched, "key id exists")
 	} else if err != nil {
-		return fail(c, fiber.StatusInternalServerError, err.Error())
+		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 	}
 	k, _ := a.Dir.Current().Key(req.ID)
 	v := a.keyView(k, a.Now())
@@ -254,12 +261,12 @@ func (a *api) setDisabled(disabled bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		k, ok := a.Dir.Current().Key(c.Params("key"))
 		if !ok {
-			return fail(c, fiber.StatusNotFound, "no such key")
+			return a.fail(c, fiber.StatusNotFound, contracts.ErrTokenMismatched, "no such key")
 		}
 		o := overrideOf(k)
 		o.Disabled = disabled
 		if err := a.Keys.PutKey(c.UserContext(), o); err != nil {
-			return fail(c, fiber.StatusInternalServerError, err.Error())
+			return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 		}
 		k, _ = a.Dir.Current().Key(o.KeyID)
 		return c.JSON(a.keyView(k, a.Now()))
@@ -270,7 +277,7 @@ func (a *api) setDisabled(disabled bool) fiber.Handler {
 func (a *api) rotateKey(c *fiber.Ctx) error {
 	k, ok := a.Dir.Current().Key(c.Params("key"))
 	if !ok {
-		return fail(c, fiber.StatusNotFound, "no such key")
+		return a.fail(c, fiber.StatusNotFound, contracts.ErrTokenMismatched, "no such key")
 	}
 	secret, digest, err := newSecret()
 	if err != nil {
@@ -279,7 +286,7 @@ func (a *api) rotateKey(c *fiber.Ctx) error {
 	o := overrideOf(k)
 	o.Digest = digest
 	if err := a.Keys.PutKey(c.UserContext(), o); err != nil {
-		return fail(c, fiber.StatusInternalServerError, err.Error())
+		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 	}
 	k, _ = a.Dir.Current().Key(o.KeyID)
 	v := a.keyView(k, a.Now())
@@ -317,21 +324,24 @@ func filterOf(c *fiber.Ctx) (ledger.Filter, error) {
 // not the two agree (the report's discrepancies say).
 func (a *api) reconcile(c *fiber.Ctx) error {
 	if a.Reconcile == nil {
-		return fail(c, fiber.StatusNotFound, "reconciliation is not available")
+		return a.fail(c, fiber.StatusNotFound, contracts.ErrAPINotImplemented, "reconciliation is not available")
+	}
+	if len(c.Body()) > MaxStatementBytes {
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, fmt.Sprintf("statement exceeds %d bytes: reconcile it with `gateway reconcile -statement`", MaxStatementBytes))
 	}
 	st, err := reconcile.ParseStatement(bytes.NewReader(c.Body()))
 	if err != nil {
-		return fail(c, fiber.StatusBadRequest, err.Error())
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, err.Error())
 	}
 	from := c.Query("from", a.Calendar.Day(a.Now()))
 	to := c.Query("to", from)
 	if !isDay(from) || !isDay(to) {
-		return fail(c, fiber.StatusBadRequest, "from and to must be days, YYYY-MM-DD")
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "from and to must be days, YYYY-MM-DD")
 	}
 	resolve := c.Query("resolve", "true") != "false"
 	rep, err := a.Reconcile(c.UserContext(), st, from, to, resolve)
 	if err != nil {
-		return fail(c, fiber.StatusInternalServerError, err.Error())
+		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 	}
 	return c.JSON(rep)
 }
@@ -344,11 +354,11 @@ func isDay(s string) bool {
 func (a *api) usage(c *fiber.Ctx) error {
 	f, err := filterOf(c)
 	if err != nil {
-		return fail(c, fiber.StatusBadRequest, err.Error())
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, err.Error())
 	}
 	rows, err := a.Ledger.Usage(c.UserContext(), f)
 	if err != nil {
-		return fail(c, fiber.StatusInternalServerError, err.Error())
+		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 	}
 	return c.JSON(fiber.Map{"usage": rows})
 }
@@ -356,11 +366,11 @@ func (a *api) usage(c *fiber.Ctx) error {
 func (a *api) usageCSV(c *fiber.Ctx) error {
 	f, err := filterOf(c)
 	if err != nil {
-		return fail(c, fiber.StatusBadRequest, err.Error())
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, err.Error())
 	}
 	rows, err := a.Ledger.Usage(c.UserContext(), f)
 	if err != nil {
-		return fail(c, fiber.StatusInternalServerError, err.Error())
+		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 	}
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="usage.csv"`)
@@ -376,14 +386,15 @@ func (a *api) usageCSV(c *fiber.Ctx) error {
 func (a *api) ledgerCSV(c *fiber.Ctx) error {
 	f, err := filterOf(c)
 	if err != nil {
-		return fail(c, fiber.StatusBadRequest, err.Error())
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, err.Error())
 	}
 	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 	c.Set(fiber.HeaderContentDisposition, `attachment; filename="ledger.csv"`)
 	bw := bufio.NewWriter(c.Response().BodyWriter())
 	if err := a.Ledger.Export(c.UserContext(), bw, f); err != nil {
 		c.Response().ResetBody()
-		return fail(c, fiber.StatusInternalServerError, err.Error())
+		c.Response().Header.Del(fiber.HeaderContentDisposition)
+		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 	}
 	return bw.Flush()
 }
@@ -401,7 +412,7 @@ type ReloadReport struct {
 func (a *api) reload(c *fiber.Ctx) error {
 	r, err := a.Reload()
 	if err != nil {
-		return fail(c, fiber.StatusInternalServerError, err.Error())
+		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 	}
 	if r.Applied == nil {
 		r.Applied = []string{}

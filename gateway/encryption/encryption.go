@@ -161,8 +161,13 @@ func (e *Engine) PublicKeys() []crypto.PublicKey {
 const PublicKeysPath = "/encryption/public-keys"
 
 // PublicKeysJSON is the body of GET PublicKeysPath, in the simulator's
-// shape: {"keys":[{"algorithm":"AES-256-CBC","pem":"..."}, ...]}.
+// shape: {"keys":[{"algorithm":"AES-256-CBC","pem":"..."}, ...]}. Without
+// private keys it is fieldcrypto.ErrNotEnabled: the gateway opens no
+// encrypted request, so it has no key to offer.
 func (e *Engine) PublicKeysJSON() ([]byte, error) {
+	if e.cur.Load().ring == nil {
+		return nil, fieldcrypto.ErrNotEnabled
+	}
 	type entry struct {
 		Algorithm fieldcrypto.Algorithm `json:"algorithm"`
 		PEM       string                `json:"pem"`
@@ -226,8 +231,9 @@ func (r *Route) count(err error) {
 }
 
 // errNoPrivateKeys answers an encrypted request on an encrypt-upstream
-// route of a gateway without private keys: nothing could open it.
-var errNoPrivateKeys = fieldcrypto.ErrUnsupportedAlgorithm
+// route of a gateway without private keys: encryption is not enabled
+// there, whatever the algorithm.
+var errNoPrivateKeys error = fieldcrypto.ErrNotEnabled
 
 // Open decrypts an encrypted request in place and returns the client's
 // session (nil for a plaintext request). Errors are *fieldcrypto.Error:

@@ -1,12 +1,12 @@
 package server
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/admin"
 	"github.com/idgate/idgate/gateway/breaker"
 	"github.com/idgate/idgate/gateway/cache"
 	"github.com/idgate/idgate/gateway/idempotency"
@@ -91,7 +91,7 @@ func (s *Server) breakerReady(checks fiber.Map) bool {
 //	POST   /admin/cache/purge             {"name","id_card"}: purge a pair everywhere
 func (s *Server) registerCacheAdmin(app *fiber.App) {
 	off := func(c *fiber.Ctx) error {
-		return c.Status(fiber.StatusNotFound).JSON(contracts.NewError(contracts.ErrAPINotImplemented, "the cache is disabled", ""))
+		return admin.WriteError(c, s.pipeline.IDs, fiber.StatusNotFound, contracts.ErrAPINotImplemented, "the cache is disabled")
 	}
 	app.Get("/admin/cache", func(c *fiber.Ctx) error {
 		if s.res.cache == nil {
@@ -116,8 +116,8 @@ func (s *Server) registerCacheAdmin(app *fiber.App) {
 			Name   string `json:"name"`
 			IDCard string `json:"id_card"`
 		}
-		if err := json.Unmarshal(c.Body(), &in); err != nil || in.Name == "" || in.IDCard == "" {
-			return c.Status(fiber.StatusBadRequest).JSON(contracts.NewError(contracts.ErrTokenMismatched, "want {\"name\":…,\"id_card\":…}", ""))
+		if err := admin.DecodeJSON(c.Body(), &in); err != nil || in.Name == "" || in.IDCard == "" {
+			return admin.WriteError(c, s.pipeline.IDs, fiber.StatusBadRequest, contracts.ErrTokenMismatched, `body must be {"name":…,"id_card":…}`)
 		}
 		s.res.cache.PurgeIdentity(in.Name, in.IDCard)
 		// The pair itself is never logged.

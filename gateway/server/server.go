@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/gateway/admin"
 	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/auth"
@@ -250,18 +251,26 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 		s.sessions.Register(app)
 	}
 	s.health(app)
-	if s.crypto != nil {
-		// The gateway's public keys for clients of terminate routes; read
-		// per request so a reload (key rotation) shows at once.
-		app.Get(encryption.PublicKeysPath, func(c *fiber.Ctx) error {
-			b, err := s.crypto.PublicKeysJSON()
-			if err != nil {
-				return err
-			}
-			c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
-			return c.Send(b)
-		})
-	}
+	// The gateway's public keys for clients of terminate routes; read per
+	// request so a reload (key rotation) shows at once. A gateway without
+	// private keys says that encryption is not enabled, in the API's
+	// words for an API it does not serve.
+	app.Get(encryption.PublicKeysPath, func(c *fiber.Ctx) error {
+		var b []byte
+		var err error = fieldcrypto.ErrNotEnabled
+		if s.crypto != nil {
+			b, err = s.crypto.PublicKeysJSON()
+		}
+		if errors.Is(err, fieldcrypto.ErrNotEnabled) {
+			admission.WriteError(c.Context(), contracts.ErrAPINotImplemented, fieldcrypto.NotEnabled, s.pipeline.IDs.Next())
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSON)
+		return c.Send(b)
+	})
 	app.Use(func(c *fiber.Ctx) error {
 		start := time.Now()
 		admission.WriteError(c.Context(), contracts.ErrAPINotImplemented, "", s.pipeline.IDs.Next())
@@ -290,12 +299,16 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 }
 
 func (s *Server) newAdminApp() *fiber.App {
-	app := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute})
+	app := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 30 * time.Second, WriteTimeout: 5 * time.Minute,
+		// The largest admin body, a statement to reconcile; every JSON
+		// route refuses more than admin.MaxJSONBytes itself.
+		BodyLimit:    admin.BodyLimit,
+		ErrorHandler: admin.ErrorHandler(s.pipeline.IDs)})
 	s.health(app)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})))
 	admin.Register(app, admin.Options{
 		Token: s.cfg.Admin.Token, Dir: s.dir, Keys: s, Quota: s.quota, Ledger: s.ledger,
-		Calendar: s.calendar, Reload: s.Reload, Now: time.Now, Reconcile: s.reconcile,
+		Calendar: s.calendar, Reload: s.Reload, Now: time.Now, Reconcile: s.reconcile, IDs: s.pipeline.IDs,
 	})
 	s.registerCacheAdmin(app)
 	// Profiles under /admin/debug/pprof/, behind the admin token (the

@@ -33,8 +33,8 @@ const (
 )
 
 // encryptionUnsupported answers encrypted requests when encryption.enabled
-// is off.
-const encryptionUnsupported = "encryption not supported by this simulator configuration"
+// is off, in the codec's words (fieldcrypto.ErrNotEnabled).
+const encryptionUnsupported = fieldcrypto.NotEnabled
 
 // answer is what the simulator decided for one request.
 type answer struct {

@@ -123,6 +123,11 @@ func (r *receiver) build() {
 }
 
 func (s *Server) publicKeys(c *fiber.Ctx) error {
+	if s.crypto == nil {
+		// encryption.enabled is off: no key to offer, and the check API
+		// refuses encrypted requests with the same message.
+		return adminError(c, contracts.ErrAPINotImplemented, encryptionUnsupported)
+	}
 	ring, err := s.crypto.keyring()
 	if err != nil {
 		s.log.Error("simulator: encryption keys unavailable", "error", err)

@@ -215,9 +215,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		metricsHandler(c.Context())
 		return nil
 	})
-	if s.crypto != nil {
-		s.app.Get(PublicKeysPath, s.publicKeys)
-	}
+	s.app.Get(PublicKeysPath, s.publicKeys)
 	s.registerAdmin()
 	s.app.Post(contracts.CheckPath, s.check)
 	env := MountEnv{Config: cfg, Logger: s.log, Registry: s.metrics.reg, Now: s.now, Statement: s.statement}

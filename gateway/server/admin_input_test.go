@@ -1,0 +1,82 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/admin"
+)
+
+// TestAdminBadInput: every admin body is bounded and exact; a bad one is
+// refused without effect.
+func TestAdminBadInput(t *testing.T) {
+	up := startUpstream(t)
+	cfg := testConfig(t, up.url, filepath.Join(t.TempDir(), "l.db"))
+	cfg.Cache.Enabled, cfg.Cache.KeySecret = true, "server-test-cache-secret"
+	g := startGateway(t, cfg, "")
+	const tok = "gateway-admin-token"
+	big := `{"id":"acme-big","pad":"` + strings.Repeat("x", 2<<20) + `"}`
+	for _, tc := range []struct {
+		name, method, path, body string
+		status                   int
+		code                     contracts.ErrorCode
+	}{
+		{"unknown field on key creation", "POST", "/admin/tenants/acme/keys", `{"id":"acme-u","quota":5}`, 400, contracts.ErrTokenMismatched},
+		{"two objects on key creation", "POST", "/admin/tenants/acme/keys", `{"id":"acme-t"}{"id":"acme-v"}`, 400, contracts.ErrTokenMismatched},
+		{"2 MiB key creation", "POST", "/admin/tenants/acme/keys", big, 400, contracts.ErrTokenMismatched},
+		{"just over the JSON bound", "POST", "/admin/tenants/acme/keys", `{"id":"acme-j"}` + strings.Repeat(" ", admin.MaxJSONBytes), 400, contracts.ErrTokenMismatched},
+		{"negative limit", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","rate":-1}`, 400, contracts.ErrTokenMismatched},
+		{"bad key id", "POST", "/admin/tenants/acme/keys", `{"id":"../x"}`, 400, contracts.ErrTokenMismatched},
+		{"key id in use", "POST", "/admin/tenants/acme/keys", `{"id":"acme-1"}`, 409, contracts.ErrTokenMismatched},
+		{"unknown tenant", "GET", "/admin/tenants/nope", "", 404, contracts.ErrTokenMismatched},
+		{"unknown key", "POST", "/admin/keys/nope/disable", "", 404, contracts.ErrTokenMismatched},
+		{"bad day", "GET", "/admin/usage?day=yesterday", "", 400, contracts.ErrTokenMismatched},
+		{"bad day in CSV", "GET", "/admin/ledger.csv?day=yesterday", "", 400, contracts.ErrTokenMismatched},
+		{"not a statement", "POST", "/admin/reconcile", `{"days":[{"day":"yesterday"}]}`, 400, contracts.ErrTokenMismatched},
+		{"unknown admin route", "GET", "/admin/nope", "", 404, contracts.ErrAPINotImplemented},
+		{"unknown route", "GET", "/nope", "", 404, contracts.ErrAPINotImplemented},
+		{"unknown field on cache purge", "POST", "/admin/cache/purge", `{"name":"a","id_card":"b","tenant":"c"}`, 400, contracts.ErrTokenMismatched},
+		{"2 MiB cache purge", "POST", "/admin/cache/purge", big, 400, contracts.ErrTokenMismatched},
+		{"a statement over the bound", "POST", "/admin/reconcile", `{"days":[]}` + strings.Repeat(" ", admin.MaxStatementBytes), 400, contracts.ErrTokenMismatched},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, b := adminDo(t, g, tc.method, tc.path, tok, tc.body)
+			if code != tc.status {
+				t.Fatalf("%d %.200s, want %d", code, b, tc.status)
+			}
+			assertErrorBody(t, b, tc.code)
+		})
+	}
+	for _, bad := range []string{"", "wrong"} {
+		code, b := adminDo(t, g, "GET", "/admin/tenants", bad, "")
+		if code != 401 {
+			t.Fatalf("token %q: %d", bad, code)
+		}
+		assertErrorBody(t, b, contracts.ErrInvalidToken)
+	}
+	// None of the refused creations made a key.
+	for _, id := range []string{"acme-u", "acme-t", "acme-v", "acme-big", "acme-j"} {
+		if _, ok := g.s.dir.Current().Key(id); ok {
+			t.Errorf("refused creation made key %s", id)
+		}
+	}
+}
+
+// assertErrorBody: b is exactly the contract's error body with code and a
+// trace id.
+func assertErrorBody(t *testing.T, b []byte, code contracts.ErrorCode) {
+	t.Helper()
+	var e contracts.ErrorBody
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		t.Fatalf("not the contract's error body: %v: %.200s", err, b)
+	}
+	if e.Success || e.Error.Code != code || e.Error.Message == "" || e.TraceID == "" {
+		t.Fatalf("error body %.200s, want code %s with a message and a trace id", b, code)
+	}
+}
