@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/idgate/idgate/contracts/fieldcrypto"
 )
 
 // Encryption modes of a route (routes[].encryption.mode); gateway/README.md
@@ -42,6 +44,27 @@ type Config struct {
 	UpstreamAlgorithm string `yaml:"upstream_algorithm"`
 	// KeyCache keeps unwrapped data keys of blobs clients reuse.
 	KeyCache KeyCache `yaml:"key_cache"`
+	// UpstreamKeyReuse bounds how long one data key sealed towards the
+	// upstream is reused. Read at start; a reload rotates the keys but
+	// keeps these bounds.
+	UpstreamKeyReuse KeyReuse `yaml:"upstream_key_reuse"`
+}
+
+// KeyReuse bounds one upstream data key: at most Messages requests and
+// MaxAge from its wrap, whichever comes first; every request still gets a
+// fresh random IV (nonce). Zero values take the defaults (4096 requests,
+// one minute); Messages 1 draws a fresh key for every request. Messages is
+// at most 2^20, which keeps the probability that two requests under one
+// SM4-GCM key share a nonce below 2^-57 (contracts/fieldcrypto, "Data-key
+// reuse").
+type KeyReuse struct {
+	Messages int           `yaml:"messages"`
+	MaxAge   time.Duration `yaml:"max_age"`
+}
+
+// policy is r in the codec's terms (Validate has refused negatives).
+func (r KeyReuse) policy() fieldcrypto.ReusePolicy {
+	return fieldcrypto.ReusePolicy{Messages: uint64(max(r.Messages, 0)), MaxAge: r.MaxAge}
 }
 
 // KeyCache bounds the unwrapped-key cache; Entries 0 turns it off.
@@ -56,8 +79,14 @@ type RouteConfig struct {
 	Mode string `yaml:"mode"`
 }
 
-// DefaultConfig has no keys: every route passthrough.
-func DefaultConfig() Config { return Config{} }
+// DefaultConfig has no keys: every route passthrough. Upstream data keys
+// are reused within the codec's defaults.
+func DefaultConfig() Config {
+	return Config{UpstreamKeyReuse: KeyReuse{
+		Messages: fieldcrypto.DefaultReuseMessages,
+		MaxAge:   fieldcrypto.DefaultReuseMaxAge,
+	}}
+}
 
 // DefaultRoute is a passthrough route.
 func DefaultRoute() RouteConfig { return RouteConfig{Mode: ModePassthrough} }
@@ -84,6 +113,11 @@ func (c Config) Validate() error {
 	}
 	if k := c.KeyCache; k.Entries < 0 || k.TTL < 0 || (k.Entries > 0 && k.TTL == 0) {
 		errs = append(errs, errors.New("encryption.key_cache: entries and ttl must not be negative, and ttl positive when entries is"))
+	}
+	if r := c.UpstreamKeyReuse; r.Messages < 0 || r.MaxAge < 0 {
+		errs = append(errs, errors.New("encryption.upstream_key_reuse: messages and max_age must not be negative"))
+	} else if err := r.policy().Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("encryption.upstream_key_reuse: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -5,10 +5,15 @@
 //
 // terminate: the client's request is opened with the gateway's private
 // keyring (plaintext held only in memory, for validation, quota and the
-// masked ledger ID), sealed again for the upstream with a fresh data key
-// (the client's key never leaves the gateway), the upstream's answer is
-// opened with that upstream session, and the answer is sealed for the
-// client with the client's own data key and IV.
+// masked ledger ID), sealed again for the upstream with a gateway data key
+// and a fresh IV (the client's key never leaves the gateway), the
+// upstream's answer is opened with that upstream session, and the answer
+// is sealed for the client with the client's own data key and IV.
+//
+// Upstream data keys are reused within Config.UpstreamKeyReuse (a count
+// and an age limit, fieldcrypto.Sealer): wrapping a fresh key for every
+// request would cost more than the rest of the request. A reload rotates
+// them: no request that starts sealing after Swap uses a key from before.
 //
 // encrypt-upstream: the client sends plaintext (over TLS); the gateway
 // seals every request for the upstream and answers the client in plain.
@@ -37,14 +42,15 @@ import (
 // keys is one immutable generation of key material.
 type keys struct {
 	ring     *fieldcrypto.Keyring // nil: no private keys configured
-	upstream map[fieldcrypto.Algorithm]fieldcrypto.Recipient
+	upstream map[fieldcrypto.Algorithm]*fieldcrypto.Sealer
 	upAlg    fieldcrypto.Algorithm // default algorithm towards the upstream
 }
 
 // Engine holds the key material every encrypting route shares.
 type Engine struct {
 	cur   atomic.Pointer[keys]
-	cache *fieldcrypto.KeyCache // shared across reloads; nil when off
+	cache *fieldcrypto.KeyCache   // shared across reloads; nil when off
+	reuse fieldcrypto.ReusePolicy // of upstream data keys; fixed at New
 	// opened counts encrypted client requests per route and outcome:
 	// "opened" or the codec's error kind. The kind tells operators why
 	// (a client still on a rotated-out key shows as unwrap/padding) while
@@ -76,7 +82,7 @@ func (e *Engine) Register(reg prometheus.Registerer) error {
 // New loads the key material of cfg. A bad or missing key is an error: the
 // gateway must not start with a route it cannot serve.
 func New(cfg Config) (*Engine, error) {
-	e := &Engine{}
+	e := &Engine{reuse: cfg.UpstreamKeyReuse.policy()}
 	if cfg.KeyCache.Entries > 0 {
 		e.cache = fieldcrypto.NewKeyCache(cfg.KeyCache.Entries, cfg.KeyCache.TTL)
 	}
@@ -103,17 +109,29 @@ func (e *Engine) Reload(cfg Config) error {
 // reload that also changes other settings can fail before swapping any.
 type Keys struct{ k *keys }
 
-// Swap makes k the keys of every route, atomically.
-func (e *Engine) Swap(k Keys) { e.cur.Store(k.k) }
+// Swap makes k the keys of every route, atomically, and retires the
+// upstream data keys of the keys it replaces: requests that start sealing
+// afterwards draw keys of k only, even if the upstream's public keys did
+// not change. Sessions in flight keep their keys, so their answers open.
+func (e *Engine) Swap(k Keys) {
+	old := e.cur.Swap(k.k)
+	if old == nil || old == k.k {
+		return
+	}
+	for _, s := range old.upstream {
+		s.Retire()
+	}
+}
 
-// Load reads and checks the keys of cfg without using them yet.
+// Load reads and checks the keys of cfg without using them yet. The reuse
+// bounds of upstream data keys stay those the engine was built with.
 func (e *Engine) Load(cfg Config) (Keys, error) {
 	k, err := e.load(cfg)
 	return Keys{k}, err
 }
 
 func (e *Engine) load(cfg Config) (*keys, error) {
-	k := &keys{upstream: map[fieldcrypto.Algorithm]fieldcrypto.Recipient{}}
+	k := &keys{upstream: map[fieldcrypto.Algorithm]*fieldcrypto.Sealer{}}
 	if len(cfg.PrivateKeys) > 0 {
 		priv, err := fieldcrypto.LoadPrivateKeys(cfg.PrivateKeys...)
 		if err != nil {
@@ -131,7 +149,9 @@ func (e *Engine) load(cfg Config) (*keys, error) {
 		if _, dup := k.upstream[r.Algorithm()]; dup {
 			return nil, fmt.Errorf("encryption: upstream_keys: two keys for %s (%s); the upstream has one current key per algorithm", r.Algorithm(), src)
 		}
-		k.upstream[r.Algorithm()] = r
+		if k.upstream[r.Algorithm()], err = fieldcrypto.NewSealer(r, e.reuse); err != nil {
+			return nil, fmt.Errorf("encryption: upstream_keys: %w", err)
+		}
 		if k.upAlg == "" {
 			k.upAlg = r.Algorithm()
 		}
@@ -254,7 +274,8 @@ func (r *Route) Open(req *contracts.CheckRequest) (*fieldcrypto.Session, error) 
 }
 
 // SealUpstream returns the body to forward for req (plaintext in memory)
-// and the upstream session that opens the answer. A nil body means: send
+// and the upstream session that opens the answer: the data key it was
+// sealed with (reused within the engine's bounds) and its own fresh IV. A nil body means: send
 // the request as received (a plaintext request on a terminate route).
 func (r *Route) SealUpstream(req *contracts.CheckRequest, client *fieldcrypto.Session) ([]byte, *fieldcrypto.Session, error) {
 	if client == nil && !r.alwaysSeal {
@@ -274,7 +295,7 @@ func (r *Route) SealUpstream(req *contracts.CheckRequest, client *fieldcrypto.Se
 		return nil, nil, errors.New("encryption: no upstream key") // excluded by config validation
 	}
 	up := *req // a copy: req keeps the plaintext for the answer
-	sess, err := fieldcrypto.SealRequest(&up, to, set)
+	sess, err := to.SealRequest(&up, set)
 	if err != nil {
 		return nil, nil, fmt.Errorf("encryption: seal for upstream: %w", err)
 	}
