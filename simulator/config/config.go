@@ -454,8 +454,10 @@ func (c *Config) Validate() error {
 	if c.MaxHang <= 0 {
 		bad("max_hang: must be positive")
 	}
-	if c.RateLimit.PerSecond < 0 {
-		bad("rate_limit.per_second: must not be negative")
+	// Written so that NaN, which fails every comparison and would turn the
+	// limit off while looking set, is refused.
+	if !(c.RateLimit.PerSecond >= 0) {
+		bad("rate_limit.per_second: must be a number, not negative")
 	}
 	if c.RateLimit.PerSecond > 0 && c.RateLimit.Burst < 1 {
 		bad("rate_limit.burst: must be at least 1 when the rate limit is on")

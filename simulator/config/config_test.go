@@ -128,6 +128,8 @@ func TestLoadRejects(t *testing.T) {
 		{"tiny body limit", "body_limit: 10\n", nil, "body_limit"},
 		{"bad duration", "max_latency: soon\n", nil, "duration"},
 		{"burst zero", "rate_limit: {per_second: 5, burst: 0}\n", nil, "burst"},
+		{"rate not a number", "rate_limit: {per_second: .nan, burst: 5}\n", nil, "rate_limit.per_second"},
+		{"env rate not a number", "", map[string]string{"IDGATE_SIM_RATE_LIMIT_PER_SECOND": "NaN"}, "rate_limit.per_second"},
 		{"bad zone", "daily_limit: {per_id_number: 1, time_zone: Mars/Olympus, max_tracked: 5}\n", nil, "time_zone"},
 		{"journal size", "journal: {enabled: true, size: 0}\n", nil, "journal.size"},
 		{"bad zone without daily limit", "daily_limit: {per_id_number: 0, time_zone: Mars/Olympus}\n", nil, "time_zone"},

@@ -9,8 +9,8 @@ import (
 // FuzzParse: whatever the YAML, Parse and Validate never panic; an
 // accepted file has its lists and maps present (never nil), and a file
 // that also validates has a body limit within [256 B, 64 MiB], at least
-// one token, a time zone that loads and every scenario compiling under
-// the latency cap.
+// one token, a rate limit that is a number and not negative, a time zone
+// that loads and every scenario compiling under the latency cap.
 func FuzzParse(f *testing.F) {
 	if b, err := os.ReadFile(filepath.Join("..", "..", "configs", "simulator.yaml")); err == nil {
 		f.Add(b)
@@ -23,6 +23,7 @@ func FuzzParse(f *testing.F) {
 		"max_latency: NaN\n",
 		"max_latency: -1s\n",
 		"max_latency: 1e308\n",
+		"rate_limit: {per_second: .nan, burst: 1}\n",
 		"tokens: [a, a]\n",
 		"tokens: [\"a b\"]\n",
 		"daily_limit:\n  time_zone: ../../etc/passwd\n",
@@ -49,6 +50,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if c.BodyLimit < 256 || c.BodyLimit > 64<<20 {
 			t.Fatalf("validated body_limit %d", c.BodyLimit)
+		}
+		if !(c.RateLimit.PerSecond >= 0) {
+			t.Fatalf("validated rate_limit.per_second %v", c.RateLimit.PerSecond)
 		}
 		if len(c.Tokens) == 0 {
 			t.Fatal("validated a config without tokens")
