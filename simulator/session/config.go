@@ -19,7 +19,8 @@ type Config struct {
 	Retention time.Duration `yaml:"retention"`
 	// ReviewDelay is how long review takes after liveness, before scaling.
 	ReviewDelay time.Duration `yaml:"review_delay"`
-	// TimeScale multiplies ReviewDelay (0.001 turns 15 minutes into 0.9 s).
+	// TimeScale multiplies ReviewDelay (0.001 turns 15 minutes into 0.9 s);
+	// above 0 and at most MaxTimeScale.
 	// TTL and Retention are not scaled: tests drive those with a fake clock.
 	TimeScale float64 `yaml:"time_scale"`
 	// MaxAttempts bounds failed NFC reads and failed liveness attempts per
@@ -59,6 +60,10 @@ type WebhookConfig struct {
 	// JournalSize bounds the delivery journal; 0 turns it off.
 	JournalSize int `yaml:"journal_size"`
 }
+
+// MaxTimeScale bounds sessions.time_scale: a review delay of a day scaled
+// by it still fits a duration many times over.
+const MaxTimeScale = 1000
 
 // DefaultConfig holds the authority's documented defaults: a QR code is
 // valid 10 minutes, review takes up to 15, results stay readable 3 days.
@@ -137,8 +142,10 @@ func (c Config) Validate() error {
 	if c.ReviewDelay < 0 {
 		errs = append(errs, errors.New("sessions.review_delay must not be negative"))
 	}
-	if c.TimeScale <= 0 {
-		errs = append(errs, errors.New("sessions.time_scale must be positive"))
+	// NaN passes every comparison and a huge scale overflows the scaled
+	// delay into a negative duration: both are refused.
+	if !(c.TimeScale > 0 && c.TimeScale <= MaxTimeScale) {
+		errs = append(errs, fmt.Errorf("sessions.time_scale must be a number above 0 and at most %g", float64(MaxTimeScale)))
 	}
 	if c.MaxAttempts < 1 || c.MaxSessions < 1 || c.Webhook.MaxAttempts < 1 || c.Webhook.Workers < 1 || c.Webhook.QueueSize < 1 {
 		errs = append(errs, errors.New("sessions: max_attempts, max_sessions and webhook max_attempts, workers, queue_size must be at least 1"))
