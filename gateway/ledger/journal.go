@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/wal"
 )
 
@@ -36,18 +37,10 @@ import (
 // everything it covers and no request it covers can still be in flight
 // (Config.InFlight after the fact).
 
-// quotaClasses are the classes whose entries used a unit of the daily
-// quota: the counters rebuild from them after a restart.
-var quotaClasses = [...]string{"billed", "cached_quota", "unknown"}
-
-func usesQuota(class string) bool {
-	for _, c := range quotaClasses {
-		if c == class {
-			return true
-		}
-	}
-	return false
-}
+// usesQuota reports whether an entry of this class used a unit of the
+// daily quota (billing.Class.CountsQuota): its outcome must be durable
+// before the answer goes out, because the counters rebuild from it.
+func usesQuota(class string) bool { return billing.Class(class).CountsQuota() }
 
 // ErrQueueFull: the database queue has no place for another request's
 // outcome; the request must not go upstream.

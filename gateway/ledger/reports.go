@@ -8,7 +8,24 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/idgate/idgate/gateway/billing"
 )
+
+// billedOnQuery sums a day's quota units per tenant and key: the classes
+// that count quota (billing.Class.CountsQuota), less one for each unknown
+// resolved not billed (an unknown resolved billed keeps its unit: the
+// unknown entry already counts it).
+var billedOnQuery = func() string {
+	in := []string{"'" + ClassResolvedNotBilled + "'"}
+	for _, c := range billing.Classes {
+		if c.CountsQuota() {
+			in = append(in, "'"+string(c)+"'")
+		}
+	}
+	return `SELECT tenant, key_id, SUM(CASE WHEN class = '` + ClassResolvedNotBilled + `' THEN -count ELSE count END)
+FROM usage_daily WHERE day = ? AND class IN (` + strings.Join(in, ", ") + `) GROUP BY tenant, key_id`
+}()
 
 // Counts maps tenant → key id → number of entries.
 type Counts map[string]map[string]int64
@@ -18,10 +35,7 @@ type Counts map[string]map[string]int64
 // Those are billed answers, cache hits a tenant's policy counts
 // (cached_quota) and unknown outcomes (the authority may have billed them).
 func (l *SQLite) BilledOn(ctx context.Context, day string) (Counts, error) {
-	// An unknown resolved not billed gives its unit back; one resolved
-	// billed keeps it (the unknown entry already counts it).
-	rows, err := l.db.QueryContext(ctx, `SELECT tenant, key_id, SUM(CASE WHEN class = 'resolved_not_billed' THEN -count ELSE count END)
-FROM usage_daily WHERE day = ? AND class IN ('billed', 'cached_quota', 'unknown', 'resolved_not_billed') GROUP BY tenant, key_id`, day)
+	rows, err := l.db.QueryContext(ctx, billedOnQuery, day)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: billed on %s: %w", day, err)
 	}
