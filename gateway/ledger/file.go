@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/url"
 	"os"
-	"syscall"
 	"time"
 )
 
@@ -22,23 +21,9 @@ import (
 // fileWatchEvery is how often the database file's identity is checked.
 const fileWatchEvery = 250 * time.Millisecond
 
-type fileID struct{ dev, ino uint64 }
-
-func identify(path string) (fileID, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return fileID{}, err
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileID{}, errors.New("no inode information on this platform")
-	}
-	return fileID{uint64(st.Dev), uint64(st.Ino)}, nil
-}
-
 // watchFile starts watching path, the database l writes.
 func (l *SQLite) watchFile(path string) error {
-	id, err := identify(path)
+	opened, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("ledger: %w", err)
 	}
@@ -59,8 +44,8 @@ func (l *SQLite) watchFile(path string) error {
 			case <-l.fileStop:
 				return
 			case <-tick.C:
-				now, err := identify(path)
-				if err == nil && now == id {
+				now, err := os.Stat(path)
+				if err == nil && os.SameFile(now, opened) {
 					continue
 				}
 				if err == nil {
