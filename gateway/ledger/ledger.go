@@ -45,7 +45,7 @@ type Entry struct {
 
 // SQLite is the embedded ledger.
 type SQLite struct {
-	db     *sql.DB
+	Reader // the queries (reports, reconciliation) over db
 	batch  int
 	linger time.Duration
 	w      *writeConn // the writer goroutine's only
@@ -74,7 +74,7 @@ const checkpointEvery = 5 * time.Second
 // linger after an entry for more to share its transaction (0: write what is
 // queued at once).
 func New(db *sql.DB, queueSize, batchSize int, linger time.Duration, log *slog.Logger) *SQLite {
-	l := &SQLite{db: db, batch: max(batchSize, 1), linger: linger, log: log, done: make(chan struct{}), cpDone: make(chan struct{})}
+	l := &SQLite{Reader: Reader{db: db}, batch: max(batchSize, 1), linger: linger, log: log, done: make(chan struct{}), cpDone: make(chan struct{})}
 	l.q.init(max(queueSize, 1), l.batch)
 	go l.run()
 	go l.checkpoints(checkpointEvery)

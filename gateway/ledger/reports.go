@@ -34,7 +34,7 @@ type Counts map[string]map[string]int64
 // tenant and key: the quota counters' starting point after a restart.
 // Those are billed answers, cache hits a tenant's policy counts
 // (cached_quota) and unknown outcomes (the authority may have billed them).
-func (l *SQLite) BilledOn(ctx context.Context, day string) (Counts, error) {
+func (l *Reader) BilledOn(ctx context.Context, day string) (Counts, error) {
 	rows, err := l.db.QueryContext(ctx, billedOnQuery, day)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: billed on %s: %w", day, err)
@@ -93,7 +93,7 @@ func (f Filter) where(extra ...string) (string, []any) {
 }
 
 // Usage counts requests per day, tenant and class.
-func (l *SQLite) Usage(ctx context.Context, f Filter) ([]UsageRow, error) {
+func (l *Reader) Usage(ctx context.Context, f Filter) ([]UsageRow, error) {
 	w, args := f.where()
 	rows, err := l.db.QueryContext(ctx, `SELECT day, tenant, class, SUM(count) FROM usage_daily`+w+` GROUP BY day, tenant, class ORDER BY day, tenant, class`, args...)
 	if err != nil {
@@ -118,7 +118,7 @@ var ExportHeader = []string{"time", "day", "request_id", "tenant", "key_id", "ro
 const exportColumns = "ts, day, request_id, tenant, key_id, route, result, class, billed, http_status, upstream_us, id_masked, attempts, upstream_id"
 
 // Export writes the selected entries as CSV, oldest first.
-func (l *SQLite) Export(ctx context.Context, w io.Writer, f Filter) error {
+func (l *Reader) Export(ctx context.Context, w io.Writer, f Filter) error {
 	wh, args := f.where()
 	rows, err := l.db.QueryContext(ctx, `SELECT `+exportColumns+` FROM ledger`+wh+` ORDER BY id`, args...)
 	if err != nil {
@@ -151,7 +151,7 @@ func (l *SQLite) Export(ctx context.Context, w io.Writer, f Filter) error {
 }
 
 // Count returns how many entries match (tests and reconciliation).
-func (l *SQLite) Count(ctx context.Context, f Filter, billedOnly bool) (int64, error) {
+func (l *Reader) Count(ctx context.Context, f Filter, billedOnly bool) (int64, error) {
 	var extra []string
 	if billedOnly {
 		extra = append(extra, "billed = 1")

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 )
@@ -28,7 +29,7 @@ type DayRoute struct {
 
 // Billing counts, per day and route between from and to (inclusive), the
 // entries reconciliation compares with the authority's statement.
-func (l *SQLite) Billing(ctx context.Context, from, to string) ([]DayRoute, error) {
+func (l *Reader) Billing(ctx context.Context, from, to string) ([]DayRoute, error) {
 	rows, err := l.db.QueryContext(ctx, `
 SELECT day, route,
        SUM(CASE WHEN billed = 1 THEN 1 ELSE 0 END),
@@ -53,7 +54,7 @@ GROUP BY day, route ORDER BY day, route`, from, to)
 
 // Unresolved returns the unknown entries between from and to that have no
 // resolution yet, oldest first.
-func (l *SQLite) Unresolved(ctx context.Context, from, to string) ([]Entry, error) {
+func (l *Reader) Unresolved(ctx context.Context, from, to string) ([]Entry, error) {
 	rows, err := l.db.QueryContext(ctx, `
 SELECT u.ts, u.day, u.request_id, u.tenant, u.key_id, u.route, u.id_masked
 FROM ledger u WHERE u.class = 'unknown' AND u.day >= ? AND u.day <= ?
@@ -79,7 +80,7 @@ ORDER BY u.id`, from, to)
 // Resolve records the resolutions, in one transaction: each entry must be
 // an unknown entry Unresolved returned, with Class set to one of the
 // resolved classes (and Result, UpstreamID to what the statement says).
-func (l *SQLite) Resolve(ctx context.Context, resolutions []Entry) error {
+func (l *Reader) Resolve(ctx context.Context, resolutions []Entry) error {
 	tx, err := l.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("ledger: resolve: %w", err)
@@ -100,9 +101,14 @@ func (l *SQLite) Resolve(ctx context.Context, resolutions []Entry) error {
 	return nil
 }
 
+// Reader answers the ledger's queries over its database: the reports
+// (reports.go) and reconciliation's reading and resolving of unknown
+// entries. SQLite embeds one; OpenReader opens one on its own.
+type Reader struct{ db *sql.DB }
+
 // OpenReader opens an existing ledger database for reconciliation (the
 // gateway may be running: SQLite serialises the two processes' writes).
-func OpenReader(path string) (*SQLite, error) {
+func OpenReader(path string) (*Reader, error) {
 	if err := CheckFile(Config{Path: path}, false); err != nil {
 		return nil, err
 	}
@@ -110,8 +116,8 @@ func OpenReader(path string) (*SQLite, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &SQLite{db: db}, nil
+	return &Reader{db: db}, nil
 }
 
 // CloseReader closes a ledger OpenReader opened.
-func (l *SQLite) CloseReader() error { return l.db.Close() }
+func (l *Reader) CloseReader() error { return l.db.Close() }
