@@ -201,7 +201,7 @@ func (l *SQLite) replay() (Recovery, error) {
 	}
 	sort.Slice(lost, func(i, j int) bool { return lost[i].Time.Before(lost[j].Time) })
 	for _, e := range lost {
-		e.Class, e.Billed, e.Result, e.HTTPStatus = "unknown", false, "", 0
+		e.Class, e.Billed, e.Result, e.HTTPStatus = string(billing.Unknown), false, "", 0
 		if err := l.q.push(e); err != nil {
 			return rec, err
 		}
@@ -255,7 +255,7 @@ func (l *SQLite) releaser() {
 			return
 		case now := <-tick.C:
 			marks = append(marks, mark{l.j.Stats().Written, now})
-			if len(marks) == 0 || now.Sub(marks[0].at) < l.jhold {
+			if now.Sub(marks[0].at) < l.jhold {
 				continue
 			}
 			if err := l.Flush(); err != nil {
