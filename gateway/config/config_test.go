@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/idgate/idgate/gateway/auth"
-	"github.com/idgate/idgate/gateway/billing"
+	"github.com/idgate/idgate/internal/configtest"
 )
 
 func repoFile(t *testing.T, rel string) string {
@@ -73,35 +73,21 @@ func TestProductionExampleLoads(t *testing.T) {
 }
 
 func TestValidateRejects(t *testing.T) {
-	cases := []struct {
-		name   string
-		mutate func(*Config)
-		want   string
-	}{
-		{"no admin token", func(c *Config) { c.Admin.Token = "" }, "admin.token"},
-		{"bad zone", func(c *Config) { c.Quota.Timezone = "Mars/Olympus" }, "timezone"},
-		{"bad url", func(c *Config) { c.Upstream.URL = "ftp://x" }, "upstream.url"},
-		{"two secrets", func(c *Config) { c.Auth.Tenants[0].Keys[0].KeySHA256 = strings.Repeat("a", 64) }, "exactly one"},
-		{"short digest", func(c *Config) { c.Auth.Tenants[0].Keys[0].Key = ""; c.Auth.Tenants[0].Keys[0].KeySHA256 = "abcd" }, "64 hex"},
-		{"dup key id", func(c *Config) {
+	validate := func(c Config) error { return c.Validate() }
+	configtest.Run(t, Default, validate, []configtest.Case[Config]{
+		{Name: "no admin token", Mod: func(c *Config) { c.Admin.Token = "" }, Want: "admin.token"},
+		{Name: "bad zone", Mod: func(c *Config) { c.Quota.Timezone = "Mars/Olympus" }, Want: "timezone"},
+		{Name: "bad url", Mod: func(c *Config) { c.Upstream.URL = "ftp://x" }, Want: "upstream.url"},
+		{Name: "two secrets", Mod: func(c *Config) { c.Auth.Tenants[0].Keys[0].KeySHA256 = strings.Repeat("a", 64) }, Want: "exactly one"},
+		{Name: "short digest", Mod: func(c *Config) { c.Auth.Tenants[0].Keys[0].Key = ""; c.Auth.Tenants[0].Keys[0].KeySHA256 = "abcd" }, Want: "64 hex"},
+		{Name: "dup key id", Mod: func(c *Config) {
 			c.Auth.Tenants[0].Keys = append(c.Auth.Tenants[0].Keys, auth.KeyConfig{ID: "demo-key-1", Key: "x"})
-		}, "duplicate"},
-		{"no rate", func(c *Config) { c.Auth.Tenants[0].Rate = 0 }, "rate and burst"},
-		{"billed local answer", func(c *Config) { c.Routes[0].LocalAnswers.IllegalID = "0" }, "non-billed"},
-		{"unknown local answer", func(c *Config) { c.Routes[0].LocalAnswers.IllegalName = "-99" }, "non-billed"},
-		{"empty table", func(c *Config) { c.Routes[0].Results = nil }, "billing table"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c := Default()
-			c.Routes = billing.DefaultRoutes()
-			tc.mutate(&c)
-			err := c.Validate()
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("want error containing %q, got %v", tc.want, err)
-			}
-		})
-	}
+		}, Want: "duplicate"},
+		{Name: "no rate", Mod: func(c *Config) { c.Auth.Tenants[0].Rate = 0 }, Want: "rate and burst"},
+		{Name: "billed local answer", Mod: func(c *Config) { c.Routes[0].LocalAnswers.IllegalID = "0" }, Want: "non-billed"},
+		{Name: "unknown local answer", Mod: func(c *Config) { c.Routes[0].LocalAnswers.IllegalName = "-99" }, Want: "non-billed"},
+		{Name: "empty table", Mod: func(c *Config) { c.Routes[0].Results = nil }, Want: "billing table"},
+	})
 }
 
 func TestParseRejectsUnknownFields(t *testing.T) {
@@ -116,7 +102,7 @@ func TestEnvOverrides(t *testing.T) {
 		EnvPrefix + "LISTEN":           "127.0.0.1:1",
 		EnvPrefix + "UPSTREAM_TIMEOUT": "250ms",
 	}
-	c, err := load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	c, err := load("", envOf(env))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +110,7 @@ func TestEnvOverrides(t *testing.T) {
 		t.Fatalf("env not applied: %+v", c)
 	}
 	env[EnvPrefix+"UPSTREAM_TIMEOUT"] = "soon"
-	if _, err := load("", func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err == nil {
+	if _, err := load("", envOf(env)); err == nil {
 		t.Fatal("bad duration accepted")
 	}
 }

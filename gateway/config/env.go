@@ -12,55 +12,63 @@ import (
 // EnvPrefix prefixes every environment override (IDGATE_GW_UPSTREAM_TOKEN, ...).
 const EnvPrefix = "IDGATE_GW_"
 
-// EnvVars are the environment overrides: the variable (after EnvPrefix)
-// and the setting it replaces, by YAML path. The value is read as the
-// setting's type: a duration ("250ms"), a boolean (true, false, 1, 0), a
-// number, or a comma-separated list. Every secret takes its value and its
-// file this way (X and X_FILE); a file wins over a value.
-var EnvVars = []struct{ Name, Setting string }{
-	{"LISTEN", "listen"},
-	{"ADMIN_LISTEN", "admin.listen"},
-	{"ADMIN_TOKEN", "admin.token"},
-	{"ADMIN_TOKEN_FILE", "admin.token_file"},
-	{"TIMEZONE", "timezone"},
-	{"LOG_LEVEL", "log_level"},
-	{"UPSTREAM_URL", "upstream.url"},
-	{"UPSTREAM_TOKEN", "upstream.token"},
-	{"UPSTREAM_TOKEN_FILE", "upstream.token_file"},
-	{"UPSTREAM_TIMEOUT", "upstream.timeout"},
-	{"STORE_PATH", "store.path"},
-	{"STORE_SYNC", "store.sync"},
-	{"STORE_JOURNAL_DIR", "store.journal_dir"},
-	{"STORE_JOURNAL_SEGMENT_BYTES", "store.journal_segment_bytes"},
-	{"STORE_INITIALIZE", "store.initialize"},
-	{"TLS_CERT_FILE", "tls.cert_file"},
-	{"TLS_KEY_FILE", "tls.key_file"},
-	{"ENCRYPTION_PRIVATE_KEYS", "encryption.private_keys"},
-	{"ENCRYPTION_UPSTREAM_KEYS", "encryption.upstream_keys"},
-	{"ENCRYPTION_UPSTREAM_ALGORITHM", "encryption.upstream_algorithm"},
-	{"SESSIONS_CALLBACK_URL", "sessions.callback_url"},
-	{"SESSIONS_UPSTREAM_WEBHOOK_SECRET", "sessions.upstream_webhook_secret"},
-	{"SESSIONS_UPSTREAM_WEBHOOK_SECRET_FILE", "sessions.upstream_webhook_secret_file"},
-	{"CACHE_ENABLED", "cache.enabled"},
-	{"CACHE_KEY_SECRET", "cache.key_secret"},
-	{"CACHE_KEY_SECRET_FILE", "cache.key_secret_file"},
+// EnvVars are the settings an environment variable overrides, by YAML
+// path; the variable is EnvName of the path (IDGATE_GW_UPSTREAM_TIMEOUT
+// for "upstream.timeout"). The value is read as the setting's type: a
+// duration ("250ms"), a boolean (true, false, 1, 0), a number, or a
+// comma-separated list. Every secret takes its value and its file this way
+// (X and X_FILE); a file wins over a value.
+var EnvVars = []string{
+	"listen",
+	"admin.listen",
+	"admin.token",
+	"admin.token_file",
+	"timezone",
+	"log_level",
+	"upstream.url",
+	"upstream.token",
+	"upstream.token_file",
+	"upstream.timeout",
+	"store.path",
+	"store.sync",
+	"store.journal_dir",
+	"store.journal_segment_bytes",
+	"store.initialize",
+	"tls.cert_file",
+	"tls.key_file",
+	"encryption.private_keys",
+	"encryption.upstream_keys",
+	"encryption.upstream_algorithm",
+	"sessions.callback_url",
+	"sessions.upstream_webhook_secret",
+	"sessions.upstream_webhook_secret_file",
+	"cache.enabled",
+	"cache.key_secret",
+	"cache.key_secret_file",
+}
+
+// EnvName is the variable that overrides setting: EnvPrefix and the path
+// upper-cased, dots as underscores.
+func EnvName(setting string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(setting, ".", "_"))
 }
 
 // applyEnv sets every setting whose variable is present.
 func applyEnv(c *Config, env func(string) (string, bool)) error {
 	root := reflect.ValueOf(c).Elem()
 	var errs []error
-	for _, e := range EnvVars {
-		v, ok := env(EnvPrefix + e.Name)
+	for _, setting := range EnvVars {
+		name := EnvName(setting)
+		v, ok := env(name)
 		if !ok {
 			continue
 		}
-		dst, err := lookup(root, e.Setting)
+		dst, err := lookup(root, setting)
 		if err == nil {
 			err = setString(dst, v)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s%s: %w", EnvPrefix, e.Name, err))
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
 	}
 	return errors.Join(errs...)

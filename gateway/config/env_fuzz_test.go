@@ -16,8 +16,8 @@ func FuzzApplyEnv(f *testing.F) {
 		f.Add(uint8(i), v)
 	}
 	f.Fuzz(func(t *testing.T, which uint8, val string) {
-		e := EnvVars[int(which)%len(EnvVars)]
-		name := EnvPrefix + e.Name
+		setting := EnvVars[int(which)%len(EnvVars)]
+		name := EnvName(setting)
 		env := func(k string) (string, bool) {
 			if k == name {
 				return val, true
@@ -39,7 +39,7 @@ func FuzzApplyEnv(f *testing.F) {
 		if !reflect.DeepEqual(c, again) {
 			t.Fatalf("two applications of %s=%q differ: %v", name, val, Changes(c, again))
 		}
-		dst, err := lookup(reflect.ValueOf(&c).Elem(), e.Setting)
+		dst, err := lookup(reflect.ValueOf(&c).Elem(), setting)
 		if err != nil {
 			t.Fatalf("%s names no setting: %v", name, err)
 		}

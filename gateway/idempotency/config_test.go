@@ -1,21 +1,15 @@
 package idempotency
 
 import (
-	"strings"
 	"testing"
+
+	"github.com/idgate/idgate/internal/configtest"
 )
 
 func TestConfigValidation(t *testing.T) {
-	if err := DefaultConfig().Validate(); err != nil {
-		t.Fatal(err)
-	}
-	c := DefaultConfig()
-	c.MaxEntries = 0
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "max_entries") {
-		t.Fatalf("error %v, want one mentioning max_entries", err)
-	}
-	c.Enabled = false
-	if err := c.Validate(); err != nil {
-		t.Fatalf("a disabled store checks nothing: %v", err)
-	}
+	configtest.Run(t, DefaultConfig, Config.Validate, []configtest.Case[Config]{
+		{Name: "defaults", Mod: func(*Config) {}},
+		{Name: "no entries", Mod: func(c *Config) { c.MaxEntries = 0 }, Want: "max_entries"},
+		{Name: "a disabled store checks nothing", Mod: func(c *Config) { c.MaxEntries, c.Enabled = 0, false }},
+	})
 }

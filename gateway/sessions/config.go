@@ -3,7 +3,8 @@ package sessions
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/idgate/idgate/internal/httpurl"
@@ -113,12 +114,7 @@ func (c Config) Validate() error {
 	if err := c.Callbacks.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	tenants := make([]string, 0, len(c.TenantWebhookSecrets))
-	for tenant := range c.TenantWebhookSecrets {
-		tenants = append(tenants, tenant)
-	}
-	sort.Strings(tenants)
-	for _, tenant := range tenants {
+	for _, tenant := range slices.Sorted(maps.Keys(c.TenantWebhookSecrets)) {
 		if c.TenantWebhookSecrets[tenant] == "" {
 			bad("sessions.tenant_webhook_secrets[%s] is empty", tenant)
 		}
