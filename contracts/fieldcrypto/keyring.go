@@ -325,6 +325,12 @@ func SealRequest(req *contracts.CheckRequest, r Recipient, set FieldSet) (*Sessi
 	if err != nil {
 		return nil, err
 	}
+	return s.sealRequest(req, set)
+}
+
+// sealRequest encrypts the fields in set of req with s and sets
+// req.Encryption; it returns s, which opens the answer.
+func (s *Session) sealRequest(req *contracts.CheckRequest, set FieldSet) (*Session, error) {
 	out, enc, err := s.Seal(Fields{Name: req.Name, IDCard: req.IDCard}, set)
 	if err != nil {
 		return nil, err

@@ -107,12 +107,6 @@ func NewSealer(to Recipient, p ReusePolicy) (*Sealer, error) {
 	return &Sealer{to: to, policy: p.withDefaults(), now: time.Now}, nil
 }
 
-// Recipient is the key the sealer wraps data keys for.
-func (s *Sealer) Recipient() Recipient { return s.to }
-
-// Policy is the sealer's policy, defaults filled in.
-func (s *Sealer) Policy() ReusePolicy { return s.policy }
-
 // Wraps counts the data keys the sealer has wrapped (public-key operations).
 func (s *Sealer) Wraps() uint64 { return s.wraps.Load() }
 
@@ -154,13 +148,7 @@ func (s *Sealer) SealRequest(req *contracts.CheckRequest, set FieldSet) (*Sessio
 	if err != nil {
 		return nil, err
 	}
-	out, enc, err := sess.Seal(Fields{Name: req.Name, IDCard: req.IDCard}, set)
-	if err != nil {
-		return nil, err
-	}
-	req.Name, req.IDCard = out.Name, out.IDCard
-	req.Encryption = &enc
-	return sess, nil
+	return sess.sealRequest(req, set)
 }
 
 // acquire returns a data key that may seal one more request of set.

@@ -1,15 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"encoding/json"
-	"io"
-	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/ledger"
@@ -17,31 +11,15 @@ import (
 )
 
 // rawRequest writes a request byte for byte (net/http folds repeated
-// headers) and reads the answer.
+// headers) and reads the answer, which must be the contract's error body.
 func rawRequest(t *testing.T, url, method, headers, body string) (int, http.Header, contracts.ErrorBody) {
 	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	req := method + " " + contracts.CheckPath + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers +
-		"Content-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + body
-	if _, err := io.WriteString(conn, req); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, h, b := testkit.RawCheck(t, url, method, headers, body)
 	var e contracts.ErrorBody
 	if err := json.Unmarshal(b, &e); err != nil {
-		t.Errorf("%s: answer %d %q is not the contract's error body", method, resp.StatusCode, b)
+		t.Errorf("%s: answer %d %q is not the contract's error body", method, status, b)
 	}
-	return resp.StatusCode, resp.Header, e
+	return status, h, e
 }
 
 // TestAmbiguousRequestsNeverForwarded: a request two parsers could read

@@ -1,51 +1,18 @@
 package server
 
 import (
-	"bufio"
-	"io"
-	"net"
 	"net/http"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 // rawCheck writes a check request byte for byte (net/http folds repeated
 // headers) and reads the answer.
 func rawCheck(t *testing.T, url, headers, body string) (int, http.Header, []byte) {
 	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
-	req := "POST " + contracts.CheckPath + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + headers +
-		"Content-Length: " + itoa(len(body)) + "\r\n\r\n" + body
-	if _, err := io.WriteString(conn, req); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, b
-}
-
-func itoa(n int) string {
-	var b [20]byte
-	i := len(b)
-	for {
-		i--
-		b[i] = byte('0' + n%10)
-		if n /= 10; n == 0 {
-			return string(b[i:])
-		}
-	}
+	return testkit.RawCheck(t, url, "POST", headers, body)
 }
 
 // TestRepeatedHeadersRefused: a header that decides authentication,
