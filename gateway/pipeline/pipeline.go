@@ -193,7 +193,7 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		Route:     rt.Name,
 		Start:     upStart,
 		FlightKey: lookup.Key,
-		Excused:   excused(ctx, rt, req),
+		Excused:   excused(rt, prefer, req),
 	}
 	if upSess != nil {
 		// An answer sealed for one upstream session opens with no other:
