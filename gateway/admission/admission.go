@@ -130,6 +130,9 @@ type Exchange struct {
 	idem     idempotency.Claim
 	idemLead bool // this request leads an Idempotency-Key record
 	finished bool // step 8 ran: the answer is written and recorded
+	// day is the quota day of Start, named once for the intent and the
+	// outcome, which therefore always land on the same day.
+	day string
 	// repeated are the single-valued headers the request repeats.
 	repeated contracts.HeaderSet
 }

@@ -80,8 +80,11 @@ func (g *Gate) Finish(x *Exchange, class billing.Class, status int, contentType 
 
 // entry is x's ledger entry as it stands.
 func (g *Gate) entry(x *Exchange, class billing.Class, status int) ledger.Entry {
+	if x.day == "" {
+		x.day = g.Calendar.Day(x.Start)
+	}
 	return ledger.Entry{
-		Time: x.Start, Day: g.Calendar.Day(x.Start), RequestID: x.RequestID,
+		Time: x.Start, Day: x.day, RequestID: x.RequestID,
 		Tenant: x.Key.Tenant.ID, KeyID: x.Key.ID, Route: x.Route,
 		Result: x.Result, Class: string(class), Billed: class == billing.Billed,
 		HTTPStatus: status, UpstreamLatency: x.UpstreamLatency, IDMasked: x.IDMasked,

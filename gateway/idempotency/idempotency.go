@@ -14,6 +14,7 @@ package idempotency
 import (
 	"container/list"
 	"crypto/sha256"
+	"strings"
 	"sync"
 	"time"
 )
@@ -121,12 +122,15 @@ func (s *Memory) Begin(tenant, key string, fp Fingerprint) Result {
 	return Result{State: Lead, Claim: Claim{r}}
 }
 
-// Complete stores the leader's answer and wakes the waiters.
+// Complete stores the leader's answer and wakes the waiters. It keeps
+// copies: the caller's body and content type may view a pooled response
+// that is reused once the request ends.
 func (s *Memory) Complete(c Claim, a Answer) {
 	if c.rec == nil {
 		return
 	}
 	a.Body = append([]byte(nil), a.Body...)
+	a.ContentType = strings.Clone(a.ContentType)
 	s.mu.Lock()
 	c.rec.answer = &a
 	s.mu.Unlock()

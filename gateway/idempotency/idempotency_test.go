@@ -4,6 +4,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func TestBeginStates(t *testing.T) {
@@ -129,5 +130,19 @@ func TestExpiryAndBound(t *testing.T) {
 	now = now.Add(2 * time.Minute)
 	if s.Begin("t", "c", fp).State != Lead {
 		t.Fatal("an expired record still replays")
+	}
+}
+
+func TestCompleteKeepsCopies(t *testing.T) {
+	fp := NewFingerprint("/r", nil)
+	s := NewMemory(time.Hour, 10)
+	r := s.Begin("acme", "k", fp)
+	ct, body := []byte("application/json"), []byte("ok")
+	s.Complete(r.Claim, Answer{Status: 200, ContentType: unsafe.String(&ct[0], len(ct)), Body: body})
+	copy(ct, "XXXXXXXXXXXXXXXX")
+	copy(body, "XX")
+	got := s.Begin("acme", "k", fp)
+	if got.State != Replay || got.Answer.ContentType != "application/json" || string(got.Answer.Body) != "ok" {
+		t.Fatalf("the stored answer changed with the caller's buffers: %+v", got.Answer)
 	}
 }

@@ -144,8 +144,9 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	// terminate route opened qualify (a hit is sealed for the client with
 	// its own key), fields still encrypted (passthrough) do not. Never
 	// with a forwarded Prefer (it picks the simulator's outcome).
+	prefer := preferOf(ctx, rt)
 	var lookup cache.Lookup
-	if p.Cache != nil && req.Encryption == nil && len(preferOf(ctx, rt)) == 0 {
+	if p.Cache != nil && req.Encryption == nil && len(prefer) == 0 {
 		if p.serveCached(&x, rt, req, verdict.sess, &lookup) {
 			return
 		}
@@ -187,12 +188,12 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	*ureq = upstream.Request{
 		Path:      rt.UpstreamPath,
 		Body:      forwardBody,
-		Prefer:    preferOf(ctx, rt),
+		Prefer:    prefer,
 		RequestID: s2b(x.RequestID),
 		Route:     rt.Name,
 		Start:     upStart,
 		FlightKey: lookup.Key,
-		Excused:   excused(ctx, rt, req),
+		Excused:   excused(rt, prefer, req),
 	}
 	if upSess != nil {
 		// An answer sealed for one upstream session opens with no other:

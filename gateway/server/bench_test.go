@@ -3,7 +3,6 @@ package server
 import (
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
@@ -61,11 +60,8 @@ func gatewayProxy(b *testing.B, upstream string) string {
 	if os.Getenv("IDGATE_BENCH_NO_LEDGER") != "" { // experiment: what the ledger costs
 		s.pipeline.Ledger = &testkit.Ledger{Discard: true}
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	aln, _ := net.Listen("tcp", "127.0.0.1:0")
-	s.Serve(ln, aln)
-	b.Cleanup(func() { s.Shutdown(b.Context()) })
-	return ln.Addr().String()
+	addr, _ := serveOnLoopback(b, s)
+	return addr
 }
 
 func runParallel(b *testing.B, addr string) {

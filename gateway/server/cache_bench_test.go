@@ -3,7 +3,6 @@ package server
 import (
 	"io"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -39,11 +38,7 @@ func BenchmarkCacheHitVsMiss(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	aln, _ := net.Listen("tcp", "127.0.0.1:0")
-	s.Serve(ln, aln)
-	b.Cleanup(func() { s.Shutdown(b.Context()) })
-	addr := ln.Addr().String()
+	addr, _ := serveOnLoopback(b, s)
 
 	hitBody := func(i int64) []byte {
 		return []byte(`{"name":"测试一致","id_card":"110101191111110010","image_url":"https://img.example/warm-` + strconv.FormatInt(i%16, 10) + `.jpg"}`)

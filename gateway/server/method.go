@@ -23,9 +23,9 @@ func knownMethod(method []byte) bool {
 	return false
 }
 
-// unknownMethod answers a request whose method no route has, as an
-// unknown route is answered: 400 api_not_implemented with X-Request-Id.
-func (s *Server) unknownMethod(ctx *fasthttp.RequestCtx) {
+// unknownRoute answers a request no route takes, whether for its path or
+// its method: 400 api_not_implemented with X-Request-Id.
+func (s *Server) unknownRoute(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
 	admission.WriteError(ctx, contracts.ErrAPINotImplemented, "", s.pipeline.IDs.Next())
 	s.pipeline.ObserveUnknownRoute(time.Since(start))

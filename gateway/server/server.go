@@ -272,9 +272,7 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 		return c.Send(b)
 	})
 	app.Use(func(c *fiber.Ctx) error {
-		start := time.Now()
-		admission.WriteError(c.Context(), contracts.ErrAPINotImplemented, "", s.pipeline.IDs.Next())
-		s.pipeline.ObserveUnknownRoute(time.Since(start))
+		s.unknownRoute(c.Context())
 		return nil
 	})
 	// The check routes, the hot path, go straight to the pipeline: Fiber's
@@ -290,7 +288,7 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 				return
 			}
 		} else if !knownMethod(ctx.Method()) {
-			s.unknownMethod(ctx)
+			s.unknownRoute(ctx)
 			return
 		}
 		fiberHandler(ctx)

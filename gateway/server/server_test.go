@@ -82,11 +82,25 @@ func startGateway(t testing.TB, cfg config.Config, cfgPath string) *gw {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	aln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr, admin := serveOnLoopback(t, s)
+	return &gw{s: s, url: "http://" + addr, admin: "http://" + admin, logs: logs}
+}
+
+// serveOnLoopback runs s on free loopback ports, its client and admin
+// listeners, until the test ends, and returns their addresses.
+func serveOnLoopback(t testing.TB, s *Server) (addr, admin string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	s.Serve(ln, aln)
 	t.Cleanup(func() { s.Shutdown(context.Background()) })
-	return &gw{s: s, url: "http://" + ln.Addr().String(), admin: "http://" + aln.Addr().String(), logs: logs}
+	return ln.Addr().String(), aln.Addr().String()
 }
 
 const goodID, goodName = "110101191111110010", "测试一致"

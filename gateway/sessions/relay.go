@@ -20,6 +20,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/internal/secret"
 )
 
@@ -388,13 +389,13 @@ func (s *Service) receive(ctx *fasthttp.RequestCtx) {
 	if err := contracts.VerifyWebhook([]byte(s.cfg.UpstreamWebhookSecret), ts, sig, body, start, s.cfg.WebhookTolerance); err != nil {
 		outcome = "bad_signature"
 		s.Log.Warn("upstream webhook refused", "request_id", reqID, "err", err)
-		writeJSON(ctx, fasthttp.StatusUnauthorized, contracts.AppendError(nil, contracts.NewError(contracts.ErrInvalidToken, "webhook signature or timestamp invalid", reqID)))
+		admission.WriteError(ctx, contracts.ErrInvalidToken, "webhook signature or timestamp invalid", reqID)
 		return
 	}
 	var ev contracts.SessionEvent
 	if err := json.Unmarshal(body, &ev); err != nil || ev.RequestID == "" {
 		outcome = "bad_body"
-		writeJSON(ctx, fasthttp.StatusBadRequest, contracts.AppendError(nil, contracts.NewError(contracts.ErrTokenMismatched, "webhook body is not a session event", reqID)))
+		admission.WriteError(ctx, contracts.ErrTokenMismatched, "webhook body is not a session event", reqID)
 		return
 	}
 	t := s.find(ev.RequestID)

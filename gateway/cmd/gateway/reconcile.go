@@ -11,6 +11,7 @@ import (
 
 	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/ledger"
+	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/gateway/reconcile"
 )
 
@@ -40,7 +41,7 @@ func reconcileCmd(args []string) error {
 		return err
 	}
 	if *from == "" {
-		*from = time.Now().In(cfg.Quota.Location()).Format(time.DateOnly)
+		*from = quota.NewCalendar(cfg.Quota.Location()).Day(time.Now())
 	}
 	if *to == "" {
 		*to = *from
