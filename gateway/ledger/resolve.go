@@ -119,5 +119,6 @@ func OpenReader(path string) (*Reader, error) {
 	return &Reader{db: db}, nil
 }
 
-// CloseReader closes a ledger OpenReader opened.
-func (l *Reader) CloseReader() error { return l.db.Close() }
+// Close closes a ledger OpenReader opened. A running ledger's own Close
+// (SQLite.Close) shadows it: it drains the writer before the database.
+func (l *Reader) Close() error { return l.db.Close() }

@@ -62,7 +62,7 @@ func reconcileCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	defer led.CloseReader()
+	defer led.Close()
 	rep, err := reconcile.Run(context.Background(), led, st, *from, *to, *credential, *resolve)
 	if err != nil {
 		return err
