@@ -9,10 +9,19 @@ import (
 
 // The members of the objects a check request is made of, exactly as the
 // contract spells them.
-var (
-	checkFields      = []string{"name", "id_card", "image_url", "validity_begin", "validity_end", "encryption"}
-	encryptionFields = []string{"encrypt_list", "ciphertext_blob", "iv", "algorithm", "tag_list"}
-)
+var checkSchema = KeySchema{
+	Fields:       []string{"name", "id_card", "image_url", "validity_begin", "validity_end", "encryption"},
+	Nested:       "encryption",
+	NestedFields: []string{"encrypt_list", "ciphertext_blob", "iv", "algorithm", "tag_list"},
+}
+
+// KeySchema names the members of a request body's top-level object and of
+// one nested object, as a dialect spells them.
+type KeySchema struct {
+	Fields       []string
+	Nested       string // the member holding the nested object
+	NestedFields []string
+}
 
 // checkKeys refuses the keys of a syntactically valid body that parsers
 // could read differently: a key repeated in any object (encoding/json keeps
@@ -22,7 +31,12 @@ var (
 // matches those case-insensitively, other parsers do not). Keys are
 // compared unescaped, as every parser reads them. Other unknown keys are
 // ignored, as the contract allows.
-func checkKeys(body []byte) error {
+func checkKeys(body []byte) error { return CheckKeys(body, &checkSchema) }
+
+// CheckKeys applies checkKeys' rules to a valid JSON body with the members
+// of schema: no key repeated in any object, no key that differs from a
+// member's name only in case.
+func CheckKeys(body []byte, schema *KeySchema) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // a valid number never fails to tokenise
 	var stack []keyFrame
@@ -60,9 +74,9 @@ func checkKeys(body []byte) error {
 			f := keyFrame{object: true, wantKey: true}
 			switch {
 			case top == nil:
-				f.fields = checkFields
-			case len(stack) == 1 && top.lastKey == "encryption":
-				f.fields, f.prefix = encryptionFields, "encryption."
+				f.fields = schema.Fields
+			case len(stack) == 1 && schema.Nested != "" && top.lastKey == schema.Nested:
+				f.fields, f.prefix = schema.NestedFields, schema.Nested+"."
 			}
 			stack = append(stack, f)
 		case '[':
