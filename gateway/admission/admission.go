@@ -86,6 +86,22 @@ type Metrics interface {
 // RequestIDs makes the gateway's request ids (X-Request-Id, trace_id).
 type RequestIDs interface{ Next() string }
 
+// Dialect is the language a route speaks to its clients when it is not
+// the aggregator's (contracts), the gateway's own: how a request proves
+// its key, and how the aggregator's answers and errors read in it. The
+// steps stay the same; only the words at the edge change. nil in an
+// Exchange is the aggregator's dialect.
+type Dialect interface {
+	// Authenticate finds the active key of the request; when there is
+	// none it returns the refusal's status and body instead.
+	Authenticate(x *Exchange) (key *auth.Key, status int, body []byte)
+	// Error renders one of the contract's errors.
+	Error(code contracts.ErrorCode, message, requestID string) (status int, body []byte)
+	// Answer renders an answer given in the aggregator's form (an
+	// upstream's or a local one, success or error).
+	Answer(status int, contentType string, body []byte, requestID string) (int, string, []byte)
+}
+
 // Gate holds the steps' stores. All are required but Idempotency.
 type Gate struct {
 	Auth     Authenticator
@@ -115,6 +131,8 @@ type Exchange struct {
 	RequestID string
 	// Key is the authenticated key (nil before step 1 succeeds).
 	Key *auth.Key
+	// Dialect is the route's client-facing dialect (nil: the aggregator's).
+	Dialect Dialect
 
 	Result          string
 	IDMasked        string

@@ -25,20 +25,34 @@ const gatewayHeaders = contracts.HeaderAuthorization | contracts.HeaderContentTy
 func (g *Gate) Authenticate(x *Exchange) bool {
 	x.repeated = contracts.RepeatedHeaders(x.Ctx.Request.Header.RawHeaders())
 	if r := x.repeated & gatewayHeaders; r != 0 {
-		writeError(x.Ctx, contracts.ErrTokenMismatched, r.Refusal(), x.RequestID)
-		x.finished = true
-		g.Metrics.Observe(x.Route, classUnauthenticated, "", g.Now().Sub(x.Start))
+		writeError(x, contracts.ErrTokenMismatched, r.Refusal())
+		g.unauthenticated(x)
 		return false
+	}
+	if x.Dialect != nil {
+		key, status, body := x.Dialect.Authenticate(x)
+		if key == nil {
+			writeBody(x.Ctx, status, body)
+			g.unauthenticated(x)
+			return false
+		}
+		x.Key = key
+		return true
 	}
 	key, ok := g.Auth.Authenticate(x.Ctx.Request.Header.Peek(fasthttp.HeaderAuthorization))
 	if !ok {
-		writeError(x.Ctx, contracts.ErrInvalidToken, "", x.RequestID)
-		x.finished = true
-		g.Metrics.Observe(x.Route, classUnauthenticated, "", g.Now().Sub(x.Start))
+		writeError(x, contracts.ErrInvalidToken, "")
+		g.unauthenticated(x)
 		return false
 	}
 	x.Key = key
 	return true
+}
+
+// unauthenticated ends a request refused before it had a key.
+func (g *Gate) unauthenticated(x *Exchange) {
+	x.finished = true
+	g.Metrics.Observe(x.Route, classUnauthenticated, "", g.Now().Sub(x.Start))
 }
 
 // RepeatedPrefer reports whether the request carries more than one Prefer

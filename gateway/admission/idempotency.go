@@ -65,7 +65,7 @@ func (g *Gate) Idempotent(x *Exchange, path string, body []byte) bool {
 			a := r.Answer
 			x.Result = a.Result
 			x.Ctx.Response.Header.SetCanonical(hdrIdempotentReplayed, []byte("true"))
-			g.Finish(x, billing.Replayed, a.Status, a.ContentType, a.Body)
+			g.FinishRendered(x, billing.Replayed, a.Status, a.ContentType, a.Body)
 			return false
 		case idempotency.Wait:
 			t := time.NewTimer(wait)

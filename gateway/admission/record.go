@@ -50,7 +50,19 @@ func (g *Gate) logLedgerRefusal(x *Exchange, err error) {
 // make it so, the client gets 500 api_error instead of an answer the
 // ledger might lose (the entry stays queued for the database, and the
 // intent makes it an unknown after a crash).
+//
+// The answer is given in the aggregator's form; a route with a Dialect
+// renders it in the client's.
 func (g *Gate) Finish(x *Exchange, class billing.Class, status int, contentType string, body []byte) {
+	if x.Dialect != nil {
+		status, contentType, body = x.Dialect.Answer(status, contentType, body, x.RequestID)
+	}
+	g.FinishRendered(x, class, status, contentType, body)
+}
+
+// FinishRendered is Finish for an answer already in the client's dialect
+// (a dialect's own refusal, a stored answer replayed).
+func (g *Gate) FinishRendered(x *Exchange, class billing.Class, status int, contentType string, body []byte) {
 	x.finished = true
 	e := g.entry(x, class, status)
 	e.Intended, x.intended = x.intended, false
@@ -60,8 +72,8 @@ func (g *Gate) Finish(x *Exchange, class billing.Class, status int, contentType 
 			idemClass = billing.Unknown // a retry must run afresh, not replay the 500
 			g.Log.Error("ledger entry not durable; the answer is withheld", "request_id", x.RequestID,
 				"tenant", x.Key.Tenant.ID, "route", x.Route, "class", class, "err", err)
-			status, contentType = fasthttp.StatusInternalServerError, "application/json"
-			body = contracts.AppendError(nil, contracts.NewError(contracts.ErrAPIError, "", x.RequestID))
+			contentType = "application/json"
+			status, body = errorBody(x, contracts.ErrAPIError, "")
 		} else {
 			// Only after shutdown began; the listener is closed by then, so
 			// this is a request that slipped in at the edge. Say so loudly.
@@ -92,20 +104,36 @@ func (g *Gate) entry(x *Exchange, class billing.Class, status int) ledger.Entry 
 	}
 }
 
-// Refuse finishes with one of the contract's errors.
+// Refuse finishes with one of the contract's errors, in the route's
+// dialect.
 func (g *Gate) Refuse(x *Exchange, class billing.Class, code contracts.ErrorCode, message string) {
-	g.Finish(x, class, code.Status(), "application/json", contracts.AppendError(nil, contracts.NewError(code, message, x.RequestID)))
+	status, body := errorBody(x, code, message)
+	g.FinishRendered(x, class, status, "application/json", body)
+}
+
+// errorBody is a contract error as x's dialect writes it.
+func errorBody(x *Exchange, code contracts.ErrorCode, message string) (int, []byte) {
+	if x.Dialect != nil {
+		return x.Dialect.Error(code, message, x.RequestID)
+	}
+	return code.Status(), contracts.AppendError(nil, contracts.NewError(code, message, x.RequestID))
 }
 
 // WriteError answers with a contract error outside the admission path
 // (unknown routes, errors the HTTP server raises itself).
 func WriteError(ctx *fasthttp.RequestCtx, code contracts.ErrorCode, message, requestID string) {
 	ctx.Response.Header.SetCanonical(hdrRequestID, []byte(requestID))
-	writeError(ctx, code, message, requestID)
+	writeBody(ctx, code.Status(), contracts.AppendError(nil, contracts.NewError(code, message, requestID)))
 }
 
-func writeError(ctx *fasthttp.RequestCtx, code contracts.ErrorCode, message, requestID string) {
-	ctx.SetStatusCode(code.Status())
+// writeError answers x with a contract error without recording it.
+func writeError(x *Exchange, code contracts.ErrorCode, message string) {
+	status, body := errorBody(x, code, message)
+	writeBody(x.Ctx, status, body)
+}
+
+func writeBody(ctx *fasthttp.RequestCtx, status int, body []byte) {
+	ctx.SetStatusCode(status)
 	ctx.SetContentType("application/json")
-	ctx.SetBody(contracts.AppendError(nil, contracts.NewError(code, message, requestID)))
+	ctx.SetBody(body)
 }

@@ -26,7 +26,7 @@ func (g *Gate) End(x *Exchange) {
 			"panic_type", fmt.Sprintf("%T", r), "stack", string(debug.Stack()))
 		if !x.finished {
 			if x.Key == nil {
-				writeError(x.Ctx, contracts.ErrAPIError, "", x.RequestID)
+				writeError(x, contracts.ErrAPIError, "")
 			} else if x.intended {
 				// The call may have been made: a possible charge keeps its
 				// unit and is recorded as unknown.
