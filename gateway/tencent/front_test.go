@@ -60,7 +60,9 @@ func authenticate(f *Front, ctx *fasthttp.RequestCtx) (*auth.Key, int, []byte) {
 
 func TestAuthenticate(t *testing.T) {
 	ts := now.Unix()
-	good := func() *fasthttp.RequestCtx { return signed("AKIDgood", "good-secret", "127.0.0.1:8080", "127.0.0.1:8080", ts) }
+	good := func() *fasthttp.RequestCtx {
+		return signed("AKIDgood", "good-secret", "127.0.0.1:8080", "127.0.0.1:8080", ts)
+	}
 	cases := []struct {
 		name string
 		ctx  func() *fasthttp.RequestCtx
