@@ -120,6 +120,8 @@ func errCode(resp map[string]any) string {
 func tencentConfig(t *testing.T, upURL string) (cfgPath string, g *gw) {
 	cfg := testConfig(t, upURL, filepath.Join(t.TempDir(), "l.db"))
 	cfg.Upstream.Tencent.SecretID, cfg.Upstream.Tencent.SecretKey = "up-id", "up-key"
+	// The check actions alone: the session actions are the sessions'.
+	cfg.Sessions.Enabled = false
 	cfg.Auth.Tenants[0].Keys[0].SecretID = "AKIDacme"
 	cfg.Auth.Tenants[0].Keys[0].SecretKey = "acme-tc-secret"
 	cfg.Auth.Tenants = append(cfg.Auth.Tenants, auth.TenantConfig{ID: "off", Rate: 1, Burst: 1, Keys: []auth.KeyConfig{
