@@ -27,6 +27,9 @@ func TestAdminBadInput(t *testing.T) {
 	}{
 		{"unknown field on key creation", "POST", "/admin/tenants/acme/keys", `{"id":"acme-u","quota":5}`, 400, contracts.ErrTokenMismatched},
 		{"two objects on key creation", "POST", "/admin/tenants/acme/keys", `{"id":"acme-t"}{"id":"acme-v"}`, 400, contracts.ErrTokenMismatched},
+		{"repeated id on key creation", "POST", "/admin/tenants/acme/keys", `{"id":"acme-r","id":"acme-s"}`, 400, contracts.ErrTokenMismatched},
+		{"field in another case on key creation", "POST", "/admin/tenants/acme/keys", `{"ID":"acme-c"}`, 400, contracts.ErrTokenMismatched},
+		{"null key creation", "POST", "/admin/tenants/acme/keys", `null`, 400, contracts.ErrTokenMismatched},
 		{"2 MiB key creation", "POST", "/admin/tenants/acme/keys", big, 400, contracts.ErrTokenMismatched},
 		{"just over the JSON bound", "POST", "/admin/tenants/acme/keys", `{"id":"acme-j"}` + strings.Repeat(" ", admin.MaxJSONBytes), 400, contracts.ErrTokenMismatched},
 		{"negative limit", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","rate":-1}`, 400, contracts.ErrTokenMismatched},
@@ -40,6 +43,8 @@ func TestAdminBadInput(t *testing.T) {
 		{"unknown admin route", "GET", "/admin/nope", "", 404, contracts.ErrAPINotImplemented},
 		{"unknown route", "GET", "/nope", "", 404, contracts.ErrAPINotImplemented},
 		{"unknown field on cache purge", "POST", "/admin/cache/purge", `{"name":"a","id_card":"b","tenant":"c"}`, 400, contracts.ErrTokenMismatched},
+		{"repeated id_card on cache purge", "POST", "/admin/cache/purge", `{"name":"a","id_card":"b","id_card":"c"}`, 400, contracts.ErrTokenMismatched},
+		{"field in another case on cache purge", "POST", "/admin/cache/purge", `{"Name":"a","id_card":"b"}`, 400, contracts.ErrTokenMismatched},
 		{"2 MiB cache purge", "POST", "/admin/cache/purge", big, 400, contracts.ErrTokenMismatched},
 		{"a statement over the bound", "POST", "/admin/reconcile", `{"days":[]}` + strings.Repeat(" ", admin.MaxStatementBytes), 400, contracts.ErrTokenMismatched},
 	} {
@@ -59,7 +64,7 @@ func TestAdminBadInput(t *testing.T) {
 		assertErrorBody(t, b, contracts.ErrInvalidToken)
 	}
 	// None of the refused creations made a key.
-	for _, id := range []string{"acme-u", "acme-t", "acme-v", "acme-big", "acme-j"} {
+	for _, id := range []string{"acme-u", "acme-t", "acme-v", "acme-big", "acme-j", "acme-r", "acme-s", "acme-c"} {
 		if _, ok := g.s.dir.Current().Key(id); ok {
 			t.Errorf("refused creation made key %s", id)
 		}
