@@ -227,8 +227,9 @@ func (a *api) createKey(c *fiber.Ctx) error {
 			return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "body must be JSON {id, rate, burst, daily_quota}: "+err.Error())
 		}
 	}
-	if req.Rate < 0 || req.Burst < 0 || req.DailyQuota < 0 {
-		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "limits must not be negative")
+	// The configuration's bounds (JSON has no NaN or infinity to send).
+	if err := auth.CheckLimits(req.Rate, req.Burst, req.DailyQuota); err != nil {
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, err.Error())
 	}
 	if req.ID == "" {
 		req.ID = t.ID + "-" + strconv.FormatInt(a.Now().UnixNano(), 36)

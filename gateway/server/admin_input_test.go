@@ -33,6 +33,11 @@ func TestAdminBadInput(t *testing.T) {
 		{"2 MiB key creation", "POST", "/admin/tenants/acme/keys", big, 400, contracts.ErrTokenMismatched},
 		{"just over the JSON bound", "POST", "/admin/tenants/acme/keys", `{"id":"acme-j"}` + strings.Repeat(" ", admin.MaxJSONBytes), 400, contracts.ErrTokenMismatched},
 		{"negative limit", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","rate":-1}`, 400, contracts.ErrTokenMismatched},
+		{"rate over the maximum", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","rate":1000001}`, 400, contracts.ErrTokenMismatched},
+		{"burst over the maximum", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","burst":10000001}`, 400, contracts.ErrTokenMismatched},
+		{"daily_quota over the maximum", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","daily_quota":1000000000001}`, 400, contracts.ErrTokenMismatched},
+		{"rate out of float range", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","rate":1e400}`, 400, contracts.ErrTokenMismatched},
+		{"burst out of int range", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","burst":9223372036854775808}`, 400, contracts.ErrTokenMismatched},
 		{"bad key id", "POST", "/admin/tenants/acme/keys", `{"id":"../x"}`, 400, contracts.ErrTokenMismatched},
 		{"key id in use", "POST", "/admin/tenants/acme/keys", `{"id":"acme-1"}`, 409, contracts.ErrTokenMismatched},
 		{"unknown tenant", "GET", "/admin/tenants/nope", "", 404, contracts.ErrTokenMismatched},
@@ -64,7 +69,7 @@ func TestAdminBadInput(t *testing.T) {
 		assertErrorBody(t, b, contracts.ErrInvalidToken)
 	}
 	// None of the refused creations made a key.
-	for _, id := range []string{"acme-u", "acme-t", "acme-v", "acme-big", "acme-j", "acme-r", "acme-s", "acme-c"} {
+	for _, id := range []string{"acme-u", "acme-t", "acme-v", "acme-big", "acme-j", "acme-r", "acme-s", "acme-c", "acme-n"} {
 		if _, ok := g.s.dir.Current().Key(id); ok {
 			t.Errorf("refused creation made key %s", id)
 		}
