@@ -68,6 +68,8 @@ func (c Config) Validate() error {
 	for _, t := range c.Tenants {
 		if t.ID == "" || tenantIDs[t.ID] {
 			bad("tenant %q: id empty or duplicate", t.ID)
+		} else if !ValidID(t.ID) {
+			bad("tenant %q: id must match %s", t.ID, IDPattern)
 		}
 		tenantIDs[t.ID] = true
 		if err := CheckLimits(t.Rate, t.Burst, t.DailyQuota); err != nil {

@@ -44,6 +44,13 @@ func TestAdminBadInput(t *testing.T) {
 		{"unknown key", "POST", "/admin/keys/nope/disable", "", 404, contracts.ErrTokenMismatched},
 		{"bad day", "GET", "/admin/usage?day=yesterday", "", 400, contracts.ErrTokenMismatched},
 		{"bad day in CSV", "GET", "/admin/ledger.csv?day=yesterday", "", 400, contracts.ErrTokenMismatched},
+		{"tenant not an id on usage", "GET", "/admin/usage?tenant=evil%0Atenant", "", 400, contracts.ErrTokenMismatched},
+		{"tenant not an id on usage.csv", "GET", "/admin/usage.csv?tenant=..%2Fevil", "", 400, contracts.ErrTokenMismatched},
+		{"tenant not an id on ledger.csv", "GET", "/admin/ledger.csv?tenant=%E5%BC%A0evil", "", 400, contracts.ErrTokenMismatched},
+		{"tenant too long on ledger.csv", "GET", "/admin/ledger.csv?tenant=evil" + strings.Repeat("t", 61), "", 400, contracts.ErrTokenMismatched},
+		{"tenant not an id on quota", "GET", "/admin/quota?tenant=-evil", "", 400, contracts.ErrTokenMismatched},
+		{"tenant not an id on cache purge", "DELETE", "/admin/cache/tenants/evil%0Atenant", "", 400, contracts.ErrTokenMismatched},
+		{"tenant with a dot first on cache purge", "DELETE", "/admin/cache/tenants/.evil", "", 400, contracts.ErrTokenMismatched},
 		{"not a statement", "POST", "/admin/reconcile", `{"days":[{"day":"yesterday"}]}`, 400, contracts.ErrTokenMismatched},
 		{"unknown admin route", "GET", "/admin/nope", "", 404, contracts.ErrAPINotImplemented},
 		{"unknown route", "GET", "/nope", "", 404, contracts.ErrAPINotImplemented},
@@ -67,6 +74,18 @@ func TestAdminBadInput(t *testing.T) {
 			t.Fatalf("token %q: %d", bad, code)
 		}
 		assertErrorBody(t, b, contracts.ErrInvalidToken)
+	}
+	// A refused tenant is never written to the log; a valid one is served.
+	if strings.Contains(g.logs.String(), "evil") {
+		t.Errorf("a refused tenant reached the log:\n%s", g.logs.String())
+	}
+	for _, p := range []string{"/admin/usage?tenant=acme", "/admin/ledger.csv?tenant=acme", "/admin/quota?tenant=acme"} {
+		if code, b := adminDo(t, g, "GET", p, tok, ""); code != 200 {
+			t.Errorf("GET %s: %d %s", p, code, b)
+		}
+	}
+	if code, b := adminDo(t, g, "DELETE", "/admin/cache/tenants/acme", tok, ""); code != 204 {
+		t.Errorf("purge acme: %d %s", code, b)
 	}
 	// None of the refused creations made a key.
 	for _, id := range []string{"acme-u", "acme-t", "acme-v", "acme-big", "acme-j", "acme-r", "acme-s", "acme-c", "acme-n"} {
