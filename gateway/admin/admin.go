@@ -99,7 +99,14 @@ func Register(app *fiber.App, o Options) {
 	g.Post("/reconcile", a.reconcile)
 }
 
+// authorize admits a request bearing the admin token, once: with two
+// Authorization headers fasthttp reads the first and a proxy in front may
+// have checked the other, so the request is refused (400
+// token_mismatched) before either is compared, as on the client listener.
 func (a *api) authorize(c *fiber.Ctx) error {
+	if r := contracts.RepeatedHeaders(c.Request().Header.RawHeaders()) & contracts.HeaderAuthorization; r != 0 {
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, r.Refusal())
+	}
 	tok, ok := contracts.BearerToken(c.Request().Header.Peek(fiber.HeaderAuthorization))
 	if !ok || subtle.ConstantTimeCompare(tok, []byte(a.Token.Reveal())) != 1 {
 		return a.fail(c, fiber.StatusUnauthorized, contracts.ErrInvalidToken, "missing or invalid admin token")
