@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/url"
 	"strconv"
 
@@ -168,11 +170,9 @@ func (s *Server) adminScenarioPut(c *fiber.Ctx) error {
 	if t == nil {
 		return err
 	}
-	var spec outcome.ScenarioSpec
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
-		return adminError(c, contracts.ErrTokenMismatched, "scenario is not valid JSON: "+err.Error())
+	spec, err := decodeScenario(c.Body())
+	if err != nil {
+		return adminError(c, contracts.ErrTokenMismatched, err.Error())
 	}
 	sc, err := outcome.NewScenario(spec, s.maxLatency)
 	if err != nil {
@@ -181,6 +181,37 @@ func (s *Server) adminScenarioPut(c *fiber.Ctx) error {
 	t.scenario.Store(sc)
 	s.log.Info("simulator: scenario set", "outcomes", len(spec.Outcomes), "fault_rate", spec.FaultRate, "latency", spec.Latency.Distribution, "seed", spec.Seed)
 	return writeJSON(c, fiber.StatusOK, ScenarioStatus{Token: t.name, Scenario: spec})
+}
+
+// scenarioSchema is a scenario's top-level members and its latency's, as
+// spelt.
+var scenarioSchema = contracts.KeySchema{
+	Fields:       []string{"seed", "outcomes", "latency", "fault_rate", "faults"},
+	Nested:       "latency",
+	NestedFields: []string{"distribution", "value", "min", "max", "median", "sigma"},
+}
+
+// decodeScenario reads a PUT /admin/scenarios/{token} body: one JSON
+// object (not null) with nothing after it, no unknown field, no key
+// repeated in any object, and the top-level and latency field names exact.
+// The values are NewScenario's to check.
+func decodeScenario(body []byte) (outcome.ScenarioSpec, error) {
+	var spec outcome.ScenarioSpec
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return spec, errors.New("scenario must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		return spec, errors.New("scenario is not valid JSON: " + err.Error())
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return spec, errors.New("scenario is not valid JSON: data after the object")
+	}
+	if err := contracts.CheckKeys(body, &scenarioSchema); err != nil {
+		return spec, errors.New("scenario: " + err.Error())
+	}
+	return spec, nil
 }
 
 func (s *Server) adminScenarioDelete(c *fiber.Ctx) error {
