@@ -137,10 +137,14 @@ func TestJournalBoundedSwitchableAndMasked(t *testing.T) {
 	if !strings.Contains(string(b), `"enabled":false`) {
 		t.Errorf("journal page %s", b)
 	}
-	for _, bad := range []string{`{}`, `{"enabled":"yes"}`, `nope`} {
+	for _, bad := range []string{`{}`, `{"enabled":"yes"}`, `nope`, `null`,
+		`{"enabled":true,"enabled":false}`, `{"Enabled":true}`, `{"enabled":true,"size":5}`, `{"enabled":true} {}`} {
 		if st, _ := ts.admin(t, http.MethodPut, "/admin/journal", bad); st != 400 {
 			t.Errorf("PUT journal %s: %d", bad, st)
 		}
+	}
+	if _, b := ts.admin(t, http.MethodGet, "/admin/journal", ""); !strings.Contains(string(b), `"enabled":false`) {
+		t.Errorf("a refused switch took effect: %s", b)
 	}
 	if st, _ := ts.admin(t, http.MethodGet, "/admin/journal?limit=-1", ""); st != 400 {
 		t.Errorf("limit=-1: %d", st)
