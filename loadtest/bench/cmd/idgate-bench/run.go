@@ -21,6 +21,7 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/tencent"
+	"github.com/idgate/idgate/gateway/auth"
 	gwconfig "github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/loadtest/bench/load"
 )
@@ -581,11 +582,12 @@ func benchGatewayConfig(dir, name string, edit func(*gwconfig.Config)) (string, 
 	return p, os.WriteFile(p, b, 0o600)
 }
 
-// The tenant limits of the benchmark's gateways: out of reach.
+// The tenant limits of the benchmark's gateways: out of the benchmark's
+// reach, and the largest the gateway's configuration accepts.
 const (
-	benchRate  = 1_000_000_000
-	benchBurst = 1_000_000_000
-	benchQuota = 1 << 40
+	benchRate  = auth.MaxRate
+	benchBurst = auth.MaxBurst
+	benchQuota = auth.MaxDailyQuota
 )
 
 // findNginx looks on PATH, then where Debian's package puts it (/usr/sbin
