@@ -66,7 +66,7 @@ func run() error {
 			log.Error("simulator: session metrics", "err", err)
 		}
 		sessions.OnEnd(sessionBilling(env.Statement))
-		session.Register(app, sessions, session.TokenAuth(env.Config.Tokens, env.Config.AdminToken))
+		session.Register(app, sessions, session.TokenAuth(env.Config.Tokens, env.Config.AdminToken), session.WithBodyLimit(env.Config.BodyLimit))
 		console.Register(app)
 	}))
 	if err != nil {
