@@ -46,7 +46,9 @@ var hdrTimestamp = []byte(tc.HeaderTimestamp)
 // SignatureFailure, answered before any quota or ledger step.
 func (f *Front) Authenticate(x *admission.Exchange) (*auth.Key, int, []byte) {
 	h := &x.Ctx.Request.Header
-	a, err := tc.ParseAuthorization(h.Peek(fasthttp.HeaderAuthorization))
+	// The header's bytes outlive a (the request's); the verifier copies
+	// what it keeps.
+	a, err := tc.ParseAuthorizationNoCopy(h.Peek(fasthttp.HeaderAuthorization))
 	if err != nil {
 		return nil, fasthttp.StatusOK, tc.AppendError(nil, err, x.RequestID)
 	}
