@@ -395,3 +395,38 @@ func TestTencentIdempotency(t *testing.T) {
 		t.Fatalf("another body with the key: %v", r)
 	}
 }
+
+// FuzzTencentActionBody: whatever the body of a FaceID session action,
+// the answer is HTTP 200 with an envelope, never an internal error while
+// the upstream works, and a body refused with an error is never forwarded
+// and takes no quota unit.
+func FuzzTencentActionBody(f *testing.F) {
+	actions := []string{tencent.ActionDetectAuth, tencent.ActionGetEidToken, tencent.ActionGetNFCToken,
+		tencent.ActionGetDetectInfoEnhanced, tencent.ActionGetEidResult, tencent.ActionGetWxNFCResult}
+	for i, s := range []string{`{"RuleId":"1"}`, `{"MerchantId":"m","Config":{"InputType":"4"}}`, ``, `{"BizToken":"sess-f","RuleId":"1"}`,
+		`{"EidToken":"sess-f"}`, `{"NFCToken":"sess-f"}`, `{"RuleId":"1","Extra":"\u0000"}`, `[]`, `{`, "{\"RuleId\":\"\xff\"}"} {
+		f.Add(uint8(i), []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, a uint8, body []byte) {
+		fx := newTCFixture(t, 0)
+		fx.create(t, "sess-f", "")
+		fx.up.set("POST "+contracts.SessionsPath, 201, sessionJSON("sess-n", contracts.StateCreated, 1, 0))
+		fx.up.set("GET "+contracts.SessionPath("sess-f")+"/result", 200, resultJSON("sess-f", contracts.FlowNFC, contracts.StateApproved, 0, true))
+		before := len(fx.rec.bodies)
+		r := fx.call(t, actions[int(a)%len(actions)], "acme-key", string(body))
+		code := errCode(r)
+		if code == tencent.CodeInternalError {
+			t.Fatalf("body %q: internal error %v", body, r)
+		}
+		// BizTokenIllegal may come after the read: a token of another
+		// action's flow, whose outcome is billed all the same.
+		if code != "" && code != tencent.CodeBizTokenIllegal && len(fx.rec.bodies) != before {
+			t.Fatalf("refused body %q (%s) was forwarded", body, code)
+		}
+		if code != "" && code != tencent.CodeBizTokenIllegal {
+			if u := fx.quota.Tenant("acme", time.Now()); u.Used != 0 || u.Reserved > 1 {
+				t.Fatalf("refused body %q (%s) took a unit: %+v", body, code, u)
+			}
+		}
+	})
+}
