@@ -87,7 +87,7 @@ func CheckRoute() RouteConfig {
 			IllegalID:   string(contracts.ResultIllegalID),
 			IllegalName: string(contracts.ResultIllegalName),
 		},
-		Results:    map[string]Result{},
+		Results:         map[string]Result{},
 		Encryption:      encryption.DefaultRoute(),
 		Action:          tencent.ActionIdCardVerification,
 		UpstreamDialect: DialectAggregator,

@@ -405,6 +405,9 @@ func (s *Server) CreateKey(ctx context.Context, o auth.Override) error {
 	return s.rebuild(ctx, s.cfg.Auth.Tenants)
 }
 
+// CanSealPairs reports whether the key store can keep Tencent pairs.
+func (s *Server) CanSealPairs() bool { return s.keys.CanSeal() }
+
 // rebuild must hold reloadMu.
 func (s *Server) rebuild(ctx context.Context, tenants []auth.TenantConfig) error {
 	overrides, err := s.keys.Overrides(ctx)

@@ -19,7 +19,8 @@ import (
 func (f *Front) Answer(status int, contentType string, body []byte, requestID string) (int, string, []byte) {
 	if status == fasthttp.StatusOK {
 		if result, description, ok := flatAnswer(body); ok {
-			return fasthttp.StatusOK, "application/json", tc.AppendCheckResult(nil, result, description, nil, requestID)
+			dst := make([]byte, 0, len(`{"Response":{"Result":"","Description":"","RequestId":""}}`)+len(result)+len(description)+len(requestID))
+			return fasthttp.StatusOK, "application/json", tc.AppendCheckResult(dst, result, description, nil, requestID)
 		}
 		var r contracts.CheckResponse
 		if json.Unmarshal(body, &r) == nil && r.Result != "" {

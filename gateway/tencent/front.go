@@ -9,6 +9,7 @@
 package tencent
 
 import (
+	"bytes"
 	"unsafe"
 
 	"github.com/valyala/fasthttp"
@@ -58,9 +59,11 @@ func (f *Front) Authenticate(x *admission.Exchange) (*auth.Key, int, []byte) {
 		return nil, fasthttp.StatusOK, tc.AppendError(nil, &tc.Error{Code: tc.CodeSecretIDNotFound,
 			Message: "The SecretId is not found, or its key is disabled."}, x.RequestID)
 	}
-	uri := x.Ctx.URI()
+	// The request line's URI as sent (the mux serves its path "/" only);
+	// reading it raw spares parsing the URI.
+	path, query, _ := bytes.Cut(h.RequestURI(), []byte("?"))
 	r := tc.Request{
-		Method: b2s(h.Method()), Path: b2s(uri.PathOriginal()), Query: b2s(uri.QueryString()),
+		Method: b2s(h.Method()), Path: b2s(path), Query: b2s(query),
 		Header: func(name string) []byte { return signedHeader(h, name) },
 		Body:   x.Ctx.Request.Body(),
 	}
