@@ -59,6 +59,12 @@ func (r *recordingUpstream) Do(method, path string, body, prefer, requestID []by
 	return r.Upstream.Do(method, path, body, prefer, requestID, resp)
 }
 
+func (r *recordingUpstream) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.bodies)
+}
+
 func (r *recordingUpstream) last() string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -315,12 +321,12 @@ func TestTencentRefusals(t *testing.T) {
 			if tc.upstream != nil {
 				tc.upstream(f)
 			}
-			before := len(f.rec.bodies)
+			before := f.rec.count()
 			r := f.call(t, tc.action, tc.key, tc.body)
 			if got := errCode(r); got != tc.wantCode {
 				t.Fatalf("error %q, want %q: %v", got, tc.wantCode, r)
 			}
-			if calls := len(f.rec.bodies) - before; calls != tc.wantCalls {
+			if calls := f.rec.count() - before; calls != tc.wantCalls {
 				t.Errorf("%d upstream calls, want %d", calls, tc.wantCalls)
 			}
 			u := f.quota.Tenant("acme", time.Now())
@@ -347,11 +353,11 @@ func TestTencentRefusals(t *testing.T) {
 func TestTencentTokenScopeAndExpiry(t *testing.T) {
 	f := newTCFixture(t, 0)
 	f.create(t, "sess-a", "")
-	calls := len(f.rec.bodies)
+	calls := f.rec.count()
 	if r := f.call(t, tencent.ActionGetDetectInfoEnhanced, "rival-key", `{"BizToken":"sess-a","RuleId":"1"}`); errCode(r) != tencent.CodeBizTokenIllegal {
 		t.Fatalf("other tenant: %v", r)
 	}
-	if len(f.rec.bodies) != calls {
+	if f.rec.count() != calls {
 		t.Fatal("another tenant's token was forwarded")
 	}
 	f.up.set("GET "+contracts.SessionPath("sess-a")+"/result", 410, `{"success":false,"error":{"code":"session_expired","message":"m","session_code":15},"trace_id":"t"}`)
@@ -412,7 +418,7 @@ func FuzzTencentActionBody(f *testing.F) {
 		fx.create(t, "sess-f", "")
 		fx.up.set("POST "+contracts.SessionsPath, 201, sessionJSON("sess-n", contracts.StateCreated, 1, 0))
 		fx.up.set("GET "+contracts.SessionPath("sess-f")+"/result", 200, resultJSON("sess-f", contracts.FlowNFC, contracts.StateApproved, 0, true))
-		before := len(fx.rec.bodies)
+		before := fx.rec.count()
 		r := fx.call(t, actions[int(a)%len(actions)], "acme-key", string(body))
 		code := errCode(r)
 		if code == tencent.CodeInternalError {
@@ -420,7 +426,7 @@ func FuzzTencentActionBody(f *testing.F) {
 		}
 		// BizTokenIllegal may come after the read: a token of another
 		// action's flow, whose outcome is billed all the same.
-		if code != "" && code != tencent.CodeBizTokenIllegal && len(fx.rec.bodies) != before {
+		if code != "" && code != tencent.CodeBizTokenIllegal && fx.rec.count() != before {
 			t.Fatalf("refused body %q (%s) was forwarded", body, code)
 		}
 		if code != "" && code != tencent.CodeBizTokenIllegal {
