@@ -45,6 +45,10 @@ const (
 	// FlowAppAuth: an app that already knows the user authorises the
 	// release of its real-name data by scanning the QR code.
 	FlowAppAuth SessionFlow = "app_auth"
+	// FlowNFCRead: the phone reads the ID card chip and nothing else
+	// (FaceID's GetNFCToken): created → scanned → card_read → approved at
+	// once, billed when approved.
+	FlowNFCRead SessionFlow = "nfc_read"
 )
 
 // SessionState is where a session stands. The happy NFC path is
