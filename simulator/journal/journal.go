@@ -20,6 +20,8 @@ type Entry struct {
 	Token     string    `json:"token,omitempty"`
 	Method    string    `json:"method"`
 	Path      string    `json:"path"`
+	// Action is the X-TC-Action of a Tencent Cloud API 3.0 call.
+	Action string `json:"action,omitempty"`
 	Status    int       `json:"status,omitempty"`
 	Result    string    `json:"result,omitempty"`
 	Error     string    `json:"error,omitempty"`
