@@ -410,9 +410,9 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 	var idBuf [36]byte
 	traceID := id.AppendText(idBuf[:0])
 	var billing statement.Outcome
-	// outcome names the answer in the per-API stats of every API but
+	// said names the answer in the per-API stats of every API but
 	// check-2e.
-	var outcome string
+	var said string
 	switch {
 	case a.fault != fault.None:
 		if a.faultSeed == 0 && req != nil {
@@ -420,7 +420,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 			a.faultSeed = inputHash(req)
 		}
 		s.faults.Inject(ctx, a.fault, a.faultSeed)
-		billing, outcome = statement.Fault(a.fault), a.fault.String()
+		billing, said = statement.Fault(a.fault), a.fault.String()
 		s.book.Totals.Fault(a.fault)
 		if tok != nil {
 			tok.counter.Fault(a.fault)
@@ -452,7 +452,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 		// The date route in either dialect, or IdCardVerification.
 		info := a.route.results()[a.result]
 		s.writeResult(ctx, req, a, traceID)
-		outcome = string(info.Code)
+		said = string(info.Code)
 		if a.route == routeCheck2E {
 			billing = statement.Result(a.result)
 			s.book.Totals.Answer(a.result)
@@ -469,14 +469,14 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 	case a.tc != nil:
 		if a.tc.resp != nil {
 			s.writeTencentResponse(ctx, a.tc.resp, traceID)
-			outcome = "ok"
+			said = "ok"
 		} else {
 			e := a.tc.err
 			if e == nil {
 				e = tencent.FromContract(a.code, a.message)
 			}
 			s.writeTencentError(ctx, e, traceID)
-			billing, outcome = statement.TencentError(e.Code), e.Code
+			billing, said = statement.TencentError(e.Code), e.Code
 		}
 		s.book.Totals.Other(false)
 		if tok != nil {
@@ -484,7 +484,7 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 		}
 	default:
 		s.writeError(ctx, a, traceID)
-		billing, outcome = statement.Error(a.code), string(a.code)
+		billing, said = statement.Error(a.code), string(a.code)
 		si := stats.StatusIndex(a.status)
 		s.book.Totals.Error(si)
 		if tok != nil {
@@ -505,8 +505,8 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 		if tok != nil {
 			cred = tok.name
 		}
-		s.book.CountAPI(cred, label, outcome, billing.Billed())
-		s.metrics.apis.WithLabelValues(label, outcome).Inc()
+		s.book.CountAPI(cred, label, said, billing.Billed())
+		s.metrics.apis.WithLabelValues(label, said).Inc()
 	}
 	s.metrics.duration.Observe(time.Since(start).Seconds())
 	if s.journal.Enabled() {

@@ -78,12 +78,12 @@ func ParseAPI(s string) (API, bool) {
 type kind uint8
 
 const (
-	kindResult  kind = iota + 1 // a 200 check answer; code indexes contracts.Results
-	kindError                   // an HTTP error answer; code indexes errorCodes
-	kindFault                   // the connection was broken; code is a fault.Kind
-	kindSession                 // a session's end; code is its contracts.SessionCode
-	kindDateResult              // a 200 date-check answer; code indexes contracts.DateResults
-	kindTencentError            // an API 3.0 error (HTTP 200); code indexes tencentErrors
+	kindResult       kind = iota + 1 // a 200 check answer; code indexes contracts.Results
+	kindError                        // an HTTP error answer; code indexes errorCodes
+	kindFault                        // the connection was broken; code is a fault.Kind
+	kindSession                      // a session's end; code is its contracts.SessionCode
+	kindDateResult                   // a 200 date-check answer; code indexes contracts.DateResults
+	kindTencentError                 // an API 3.0 error (HTTP 200); code indexes tencentErrors
 )
 
 // errorCodes are the error answers a request bearing a known credential
