@@ -187,7 +187,12 @@ func (s *Server) tencentAPI(c *fiber.Ctx) error {
 		a.setError(statusCode(p.Status), "", srcPrefer)
 	default:
 		a.source = string(outcome.SourceDefault)
-		a.tc.resp, a.tc.err = s.sessionAction(c, tok, a.tc.action, body, a.clientID)
+		resp, e := s.sessionAction(c, tok, a.tc.action, body, a.clientID)
+		if e != nil {
+			a.tc.err = e
+		} else {
+			a.tc.resp = resp
+		}
 	}
 	s.finish(ctx, tok, nil, &a, start)
 	return nil
