@@ -573,7 +573,9 @@ func TestTencentEid(t *testing.T) {
 	if len(token) != 32 || !strings.Contains(a.str("Url"), "/phone/qr/") {
 		t.Fatalf("GetEidToken %v", a)
 	}
-	result := func() tcAnswer { return ts.tcDo(t, tcReq{action: tencent.ActionGetEidResult, body: `{"EidToken":"` + token + `"}`}) }
+	result := func() tcAnswer {
+		return ts.tcDo(t, tcReq{action: tencent.ActionGetEidResult, body: `{"EidToken":"` + token + `"}`})
+	}
 	var text tencent.DetectInfoText
 	result().into(t, "Text", &text)
 	if text.ErrCode == nil || *text.ErrCode != 17 {
