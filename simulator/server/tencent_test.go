@@ -283,6 +283,11 @@ func TestTencentCheckResults(t *testing.T) {
 	if len(stmt.Days) != 2 {
 		t.Errorf("statement rows %+v", stmt.Days)
 	}
+	// The journal names the action and masks the number; never the name.
+	_, j := ts.admin(t, http.MethodGet, "/admin/journal?limit=1000", "")
+	if js := string(j); !strings.Contains(js, `"action":"CheckIdNameDate"`) || !strings.Contains(js, "110105********002X") || strings.Contains(js, validName) || strings.Contains(js, validID) {
+		t.Errorf("journal %s", j)
+	}
 }
 
 // TestTencentFaults: magic fault identities and Prefer faults break the
@@ -493,18 +498,20 @@ func TestTencentDetectAuth(t *testing.T) {
 		name     string
 		idCard   string
 		person   string
+		prefer   string
 		wantCode int
 		billed   bool
 	}{
-		{"approved", "", "", 0, true},
-		{"mismatch 2006", sm("2006").IDCard, sm("2006").Name, 2006, true},
-		{"no record 2005", sm("2005").IDCard, sm("2005").Name, 2005, false},
+		{"approved", "", "", "", 0, true},
+		{"magic mismatch 2006", sm("2006").IDCard, sm("2006").Name, "", 2006, true},
+		{"magic no record 2005", sm("2005").IDCard, sm("2005").Name, "", 2005, false},
+		{"prefer similarity 2016", "", "", ", review=2016", 2016, true},
 	}
 	billed := int64(0)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			body, _ := json.Marshal(map[string]string{"RuleId": "1", "IdCard": tt.idCard, "Name": tt.person, "Extra": "order-42", "TerminalType": "WEB"})
-			a := ts.tcDo(t, tcReq{action: tencent.ActionDetectAuth, body: string(body)}, withPrefer("review_delay=0s"))
+			a := ts.tcDo(t, tcReq{action: tencent.ActionDetectAuth, body: string(body)}, withPrefer("review_delay=0s"+tt.prefer))
 			token, u := a.str("BizToken"), a.str("Url")
 			if len(token) != 32 || !strings.Contains(u, "/phone/qr/") {
 				t.Fatalf("DetectAuth %v", a)
@@ -641,7 +648,19 @@ func TestTencentNFC(t *testing.T) {
 	if a := result(bad); a.str("ResultCode") != "-1" || a["IdNum"] != nil {
 		t.Errorf("failed read: %v", a)
 	}
-	if row := ts.statementRows(t)["1a47a9f0 GetNFCToken"]; row.Billed != 1 || row.NotBilled != 1 {
+	// The credential's session scenario plans its sessions.
+	if st, b := ts.admin(t, http.MethodPut, "/admin/sessions/scenarios/"+tcSecretID, `{"prefer":"nfc=302"}`); st != 200 {
+		t.Fatalf("session scenario: %d %s", st, b)
+	}
+	expired := token()
+	ts.phone(t, "/phone/open", `{"request_id":"`+expired+`"}`)
+	if v := ts.phone(t, "/phone/sessions/"+expired+"/nfc", android); v["state"] != "failed" {
+		t.Errorf("scenario nfc=302: %v", v)
+	}
+	if a := result(expired); a.str("ResultCode") != "-1" {
+		t.Errorf("expired card: %v", a)
+	}
+	if row := ts.statementRows(t)["1a47a9f0 GetNFCToken"]; row.Billed != 1 || row.NotBilled != 2 {
 		t.Errorf("statement %+v", row)
 	}
 }
