@@ -155,6 +155,10 @@ func (s *Server) tencentAPI(c *fiber.Ctx) error {
 		}
 		if date {
 			a.route = routeCheckDate
+		} else {
+			// Not parameters of IdCardVerification: ignored like any
+			// other unknown member.
+			req.ValidityBegin, req.ValidityEnd = "", ""
 		}
 		s.judge(ctx, tok, &req, preferred, &a, start)
 		s.finish(ctx, tok, &req, &a, start)
