@@ -600,7 +600,7 @@ func (r *SessionRead) WxNFCResult() (GetWxNFCResultResponse, *Error) {
 	}
 	return GetWxNFCResultResponse{
 		ResultCode: NFCReadOK, IdNum: c.IDCard, Name: c.Name, Picture: c.PhotoPNG, BirthDate: c.BirthDate,
-		BeginTime: c.ValidityBegin, EndTime: validityEnd(c.ValidityEnd, c.ValidityEnd), Address: c.Address,
+		BeginTime: c.ValidityBegin, EndTime: validityEnd(c.ValidityEnd, asIs), Address: c.Address,
 		Nation: c.Ethnicity, Sex: c.Gender, IdType: IDTypeResidentCard, SigningOrganization: c.IssuingAuthority,
 	}, nil
 }
@@ -608,14 +608,16 @@ func (r *SessionRead) WxNFCResult() (GetWxNFCResultResponse, *Error) {
 // longTerm is how FaceID writes the end of a long-term card's validity.
 const longTerm = "长期"
 
-// validityEnd is v, or 长期 for the chip's 00000000; dotted is v written
-// as the answer wants it.
-func validityEnd(v, dotted string) string {
+// validityEnd is the end of a card's validity as FaceID writes it: 长期
+// for the chip's 00000000 (long-term), otherwise format(v).
+func validityEnd(v string, format func(string) string) string {
 	if v == "00000000" {
 		return longTerm
 	}
-	return dotted
+	return format(v)
 }
+
+func asIs(d string) string { return d }
 
 // dotDate writes YYYYMMDD as YYYY.MM.DD (other input unchanged).
 func dotDate(d string) string {
@@ -653,7 +655,7 @@ func resultText(res *contracts.SessionResult, withIdentity bool) *DetectInfoText
 		t.IdCard, t.Name = c.IDCard, c.Name
 		t.OcrIdCard, t.OcrName, t.OcrGender, t.OcrNation = c.IDCard, c.Name, c.Gender, c.Ethnicity
 		t.OcrAddress, t.OcrAuthority, t.OcrBirth = c.Address, c.IssuingAuthority, slashDate(c.BirthDate)
-		t.OcrValidDate = dotDate(c.ValidityBegin) + "-" + validityEnd(c.ValidityEnd, dotDate(c.ValidityEnd))
+		t.OcrValidDate = dotDate(c.ValidityBegin) + "-" + validityEnd(c.ValidityEnd, dotDate)
 		t.IdInfoFrom = "NFC"
 	}
 	if l := res.Liveness; l != nil {
