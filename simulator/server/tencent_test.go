@@ -45,7 +45,7 @@ func startTC(t *testing.T, mutate func(*config.Config)) *testServer {
 			mutate(c)
 		}
 	}, WithSessions(svc), WithMount(func(app *fiber.App) {
-		session.Register(app, svc, session.TokenAuth(cfg.Tokens, cfg.AdminToken))
+		session.Register(app, svc, session.TokenAuth(cfg.Tokens, cfg.AdminToken, cfg.Tencent.SecretIDs()...))
 	}))
 }
 

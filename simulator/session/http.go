@@ -23,21 +23,26 @@ type Auth struct {
 	Tenant func(c *fiber.Ctx) (string, bool)
 	// Admin reports whether the request may read the admin routes.
 	Admin func(c *fiber.Ctx) bool
-	// Known reports whether token is one of the simulator's API tokens;
+	// Known reports whether token is one of the credentials sessions are kept
+	// under (API tokens and Tencent SecretIds);
 	// the admin scenario route programs no other (nil: any token).
 	Known func(token string) bool
 }
 
 // TokenAuth accepts "authorization: Bearer <t>" for any t in tokens, and
 // the admin token the same way on admin routes (as the check API does).
-func TokenAuth(tokens []string, adminToken string) Auth {
+//
+// otherTenants are the other credentials sessions are kept under (the
+// Tencent dialect's SecretIds): they may have session scenarios, but they
+// are no bearer tokens.
+func TokenAuth(tokens []string, adminToken string, otherTenants ...string) Auth {
 	toks := make([][]byte, len(tokens))
 	for i, t := range tokens {
 		toks[i] = []byte(t)
 	}
 	admin := []byte(adminToken)
-	known := make(map[string]bool, len(tokens))
-	for _, t := range tokens {
+	known := make(map[string]bool, len(tokens)+len(otherTenants))
+	for _, t := range append(slices.Clip(tokens), otherTenants...) {
 		known[t] = true
 	}
 	return Auth{
@@ -404,7 +409,7 @@ func (h *handlers) scenarioGet(c *fiber.Ctx) error {
 
 func (h *handlers) scenarioPut(c *fiber.Ctx) error {
 	if h.auth.Known != nil && !h.auth.Known(c.Params("token")) {
-		return fail(c, errf(contracts.ErrTokenMismatched, "no such API token in this simulator's configuration"))
+		return fail(c, errf(contracts.ErrTokenMismatched, "no such API token or Tencent SecretId in this simulator's configuration"))
 	}
 	var b ScenarioBody
 	if err := h.decodeAdmin(c, &scenarioSchema, &b); err != nil {
