@@ -584,11 +584,13 @@ func (r *SessionRead) EidResult(req *GetEidResultRequest) (GetEidResultResponse,
 }
 
 // WxNFCResult is GetWxNFCResult's answer of a read of an nfc_read session:
-// ResultCode "0" with the chip's text file when the card was read,
-// "-1" when the read failed or has not finished.
+// ResultCode "0" with the chip's text file when the card was read, "-1"
+// when the read failed. Until the phone has read the card (or given up)
+// there is no result: FailedOperation.UnKnown saying so, since a "-1"
+// would read as a failed read.
 func (r *SessionRead) WxNFCResult() (GetWxNFCResultResponse, *Error) {
 	if r.pending() {
-		return GetWxNFCResultResponse{ResultCode: NFCReadFailed}, nil
+		return GetWxNFCResultResponse{}, &Error{Code: CodeFailedOperationUnknown, Message: "The ID card has not been read yet: poll again after the phone's NFC read."}
 	}
 	if e := r.failure(contracts.FlowNFCRead); e != nil {
 		return GetWxNFCResultResponse{}, e

@@ -271,7 +271,7 @@ func TestWxNFCResult(t *testing.T) {
 			EndTime: "长期", Address: card.Address, Nation: "汉", Sex: "男", IdType: "01", SigningOrganization: card.IssuingAuthority,
 		}, ""},
 		{"read failed", result(contracts.FlowNFCRead, contracts.StateFailed, contracts.CodeNFCWrongCard, nil, nil, nil), GetWxNFCResultResponse{ResultCode: "-1"}, ""},
-		{"not finished", &SessionRead{Status: 409, Code: contracts.ErrFlowNotFinished}, GetWxNFCResultResponse{ResultCode: "-1"}, ""},
+		{"not finished", &SessionRead{Status: 409, Code: contracts.ErrFlowNotFinished}, GetWxNFCResultResponse{}, CodeFailedOperationUnknown},
 		{"unknown", &SessionRead{Status: 404}, GetWxNFCResultResponse{}, CodeBizTokenIllegal},
 		{"expired", &SessionRead{Status: 410}, GetWxNFCResultResponse{}, CodeBizTokenExpired},
 		{"nfc session", result(contracts.FlowNFC, contracts.StateApproved, 0, card, nil, nil), GetWxNFCResultResponse{}, CodeBizTokenIllegal},

@@ -113,11 +113,6 @@ func (s *Server) sessionAction(c *fiber.Ctx, tok *tokenState, action string, bod
 		if e != nil {
 			return nil, e
 		}
-		if read.Status == http.StatusConflict {
-			// A ResultCode of -1 would read as a failed read; until the
-			// phone has read the card (or given up) there is no result.
-			return nil, &tencent.Error{Code: tencent.CodeFailedOperationUnknown, Message: "The ID card has not been read yet: poll again after the phone's NFC read."}
-		}
 		return read.WxNFCResult()
 	}
 	return nil, &tencent.Error{Code: tencent.CodeInvalidAction, Message: "The action is not supported by this service."}
