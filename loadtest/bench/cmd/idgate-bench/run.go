@@ -104,7 +104,7 @@ type target struct {
 }
 
 // gwTencentName is the gateway's check route in the Tencent dialect.
-const gwTencentName = "gateway, Tencent API 3.0 dialect → simulator"
+const gwTencentName = "gateway in the Tencent API 3.0 dialect → simulator (miss path)"
 
 // serviceOf is the service an official SDK signs for when pointed at
 // addr: the host's first label ("127" for 127.0.0.1:port).
