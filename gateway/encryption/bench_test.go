@@ -17,6 +17,7 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
+	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/encryption"
 	"github.com/idgate/idgate/gateway/server"
@@ -112,7 +113,7 @@ func benchGateway(b *testing.B, keyCache bool) (*fasthttp.Client, map[fieldcrypt
 	cfg.Upstream.URL = stubUpstream(b)
 	cfg.Store.Path = filepath.Join(dir, "ledger.db")
 	cfg.LogLevel = "error"
-	cfg.Auth.Tenants[0].Rate, cfg.Auth.Tenants[0].Burst = 1e9, 1e9
+	cfg.Auth.Tenants[0].Rate, cfg.Auth.Tenants[0].Burst = auth.MaxRate, auth.MaxBurst
 	for _, p := range paths {
 		cfg.Encryption.PrivateKeys = append(cfg.Encryption.PrivateKeys, "file:"+p)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/internal/testkit"
 	"github.com/idgate/idgate/loadtest/bench/load"
@@ -45,7 +46,7 @@ func gatewayProxy(b *testing.B, upstream string) string {
 	cfg := config.Default()
 	cfg.Upstream.URL = "http://" + upstream
 	cfg.Store.Path = filepath.Join(b.TempDir(), "ledger.db")
-	cfg.Auth.Tenants[0].Rate, cfg.Auth.Tenants[0].Burst, cfg.Auth.Tenants[0].DailyQuota = 1e9, 1e9, 1e12
+	cfg.Auth.Tenants[0].Rate, cfg.Auth.Tenants[0].Burst, cfg.Auth.Tenants[0].DailyQuota = auth.MaxRate, auth.MaxBurst, auth.MaxDailyQuota
 	if v := os.Getenv("IDGATE_BENCH_LINGER"); v != "" { // experiments with the ledger's batching
 		d, err := time.ParseDuration(v)
 		if err != nil {

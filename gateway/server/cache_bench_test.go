@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/internal/testkit"
 )
@@ -33,7 +34,7 @@ func BenchmarkCacheHitVsMiss(b *testing.B) {
 	cfg.LogLevel = "error"
 	cfg.Sessions.Enabled = false
 	cfg.Cache.Enabled, cfg.Cache.KeySecret = true, "bench-cache-secret-0123456789"
-	cfg.Auth.Tenants[0].Rate, cfg.Auth.Tenants[0].Burst, cfg.Auth.Tenants[0].DailyQuota = 1e9, 1e9, 1e12
+	cfg.Auth.Tenants[0].Rate, cfg.Auth.Tenants[0].Burst, cfg.Auth.Tenants[0].DailyQuota = auth.MaxRate, auth.MaxBurst, auth.MaxDailyQuota
 	s, err := New(cfg, "", slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		b.Fatal(err)
