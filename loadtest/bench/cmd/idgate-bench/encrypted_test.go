@@ -26,7 +26,7 @@ func TestSetUpEncrypted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := gwconfig.Load(enc.config)
+	cfg, err := gwconfig.Load(enc.fresh.config)
 	if err != nil {
 		t.Fatalf("the gateway would not start: %v", err)
 	}
@@ -39,8 +39,8 @@ func TestSetUpEncrypted(t *testing.T) {
 	if !terminating {
 		t.Errorf("check route not in terminate mode")
 	}
-	if len(enc.bodies) != encryptedPool {
-		t.Fatalf("%d bodies, want %d", len(enc.bodies), encryptedPool)
+	if len(enc.fresh.bodies) != encryptedPool {
+		t.Fatalf("%d bodies, want %d", len(enc.fresh.bodies), encryptedPool)
 	}
 
 	gwKeys, err := fieldcrypto.LoadPrivateKeys(cfg.Encryption.PrivateKeys...)
@@ -59,7 +59,7 @@ func TestSetUpEncrypted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range enc.bodies[:5] {
+	for _, b := range enc.fresh.bodies[:5] {
 		var req contracts.CheckRequest
 		if err := json.Unmarshal(b, &req); err != nil {
 			t.Fatal(err)

@@ -266,11 +266,16 @@ func run(args []string) error {
 		if err != nil {
 			return err
 		}
-		gwe, encAddr, _, err := ln.gateway("gateway-encrypted", o.binDir, simAddr, enc.config)
+		gwe, encAddr, _, err := ln.gateway("gateway-encrypted", o.binDir, simAddr, enc.fresh.config)
 		if err != nil {
 			return err
 		}
-		targets = append(targets, target{name: gwEncName, addr: encAddr, token: "demo-key", procs: []*proc{gwe, sim}, bodies: enc.bodies})
+		targets = append(targets, target{name: gwEncName, addr: encAddr, token: "demo-key", procs: []*proc{gwe, sim}, bodies: enc.fresh.bodies})
+		gwr, reuseAddr, _, err := ln.gateway("gateway-encrypted-reuse", o.binDir, simAddr, enc.reuse.config)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, target{name: gwEncReuseName, addr: reuseAddr, token: "demo-key", procs: []*proc{gwr, sim}, bodies: enc.reuse.bodies})
 	}
 	if nginxBin, ok := findNginx(); ok {
 		nginxAddr := free()
@@ -426,7 +431,8 @@ func run(args []string) error {
 	ratio("simulator / bare handler", "simulator direct", "bare fasthttp handler", 0.7)
 	ratio("gateway / bare proxy", gwName, proxyName, 0.8)
 	ratio("gateway cache-hit path / miss path", gwCacheName, gwName, 2.0)
-	ratio("gateway encrypted path (terminate, SM2) / plain miss path", gwEncName, gwName, 0)
+	ratio("gateway encrypted path (terminate, SM2) / plain miss path, a fresh client key per request", gwEncName, gwName, 0)
+	ratio("gateway encrypted path (terminate, SM2) / plain miss path, clients reusing their key", gwEncReuseName, gwName, 0.5)
 	if a, b := results[gwTencentName], results[gwName]; len(a) > 0 && len(b) > 0 {
 		ratio("gateway Tencent dialect / aggregator dialect, miss path, req/s", gwTencentName, gwName, 0.9)
 		r, per := pairedCPURatio(a, b)
