@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // The members of the objects a check request is made of, exactly as the
@@ -36,7 +37,23 @@ func checkKeys(body []byte) error { return CheckKeys(body, &checkSchema) }
 // CheckKeys applies checkKeys' rules to a valid JSON body with the members
 // of schema: no key repeated in any object, no key that differs from a
 // member's name only in case.
+//
+// Bodies whose keys are written as-is (no escape, valid UTF-8) are read in
+// one pass without allocating for objects of up to maxLinearKeys keys;
+// any other body gets checkKeysTokens' answer, which is the same rules read
+// through encoding/json.
 func CheckKeys(body []byte, schema *KeySchema) error {
+	if err, ok := scanKeys(body, schema); ok {
+		return err
+	}
+	return checkKeysTokens(body, schema)
+}
+
+// checkKeysTokens is CheckKeys read through encoding/json's tokenizer: the
+// reference the one-pass scanner is held to (FuzzCheckKeysFast), and the
+// path for bodies whose keys the scanner does not read as-is (escapes,
+// bytes that are not UTF-8).
+func checkKeysTokens(body []byte, schema *KeySchema) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // a valid number never fails to tokenise
 	var stack []keyFrame
@@ -119,4 +136,212 @@ func (f *keyFrame) checkKey(key string) error {
 		}
 	}
 	return nil
+}
+
+// maxLinearKeys is how many keys of one object the scanner compares a new
+// key with one by one; an object with more keeps them in a map.
+const maxLinearKeys = 16
+
+// keySpan is a key as it is written in the body, without its quotes.
+type keySpan struct{ start, end int }
+
+// scanFrame is an array or object being read by scanKeys.
+type scanFrame struct {
+	object  bool
+	wantKey bool     // the next string is a key
+	nested  bool     // the schema's nested object (messages name it)
+	fields  []string // the schema's members (nil: an object it does not describe)
+	base    int      // the object's first key in scanKeys' key stack
+	seen    map[string]struct{}
+}
+
+// scanKeys applies CheckKeys' rules in one pass over body. ok is false when
+// it cannot answer exactly: a key with an escape or with bytes that are not
+// UTF-8 (encoding/json reads those as other strings), or a body that is not
+// the valid JSON CheckKeys is given; then err is nil.
+//
+// Keys are kept as spans of body on one stack: an object's keys follow
+// those of the objects it is nested in and are dropped at its end, so the
+// memory is bounded by the body's nesting and its objects' sizes, which
+// encoding/json has already bounded.
+func scanKeys(body []byte, schema *KeySchema) (err error, ok bool) {
+	var frameBuf [16]scanFrame
+	var keyBuf [32]keySpan
+	stack, keys := frameBuf[:0], keyBuf[:0]
+	nestedNext := false // the last key of the top-level object is schema.Nested
+	for i := 0; i < len(body); i++ {
+		switch body[i] {
+		case '"':
+			start := i + 1
+			q := bytes.IndexByte(body[start:], '"')
+			if q < 0 {
+				return nil, false
+			}
+			end := start + q
+			escaped := bytes.IndexByte(body[start:end], '\\') >= 0
+			var top *scanFrame
+			if len(stack) > 0 {
+				top = &stack[len(stack)-1]
+			}
+			if top == nil || !top.object || !top.wantKey {
+				// A value: skip it, escapes and all.
+				if escaped {
+					if end = stringEnd(body, start); end < 0 {
+						return nil, false
+					}
+				}
+				i = end
+				continue
+			}
+			if escaped {
+				return nil, false
+			}
+			key := body[start:end]
+			ascii := isASCII(key)
+			if !ascii && !utf8.Valid(key) {
+				return nil, false
+			}
+			top.wantKey = false
+			if len(stack) == 1 {
+				nestedNext = schema.Nested != "" && string(key) == schema.Nested
+			}
+			var dup bool
+			if keys, dup = top.addKey(body, keys, keySpan{start, end}); dup {
+				return top.duplicate(key, schema), true
+			}
+			if err := top.checkCase(key, ascii, schema); err != nil {
+				return err, true
+			}
+			i = end
+		case '{':
+			f := scanFrame{object: true, wantKey: true, base: len(keys)}
+			switch {
+			case len(stack) == 0:
+				f.fields = schema.Fields
+			case len(stack) == 1 && stack[0].object && nestedNext:
+				f.fields, f.nested = schema.NestedFields, true
+			}
+			stack = append(stack, f)
+		case '[':
+			stack = append(stack, scanFrame{base: len(keys)})
+		case '}', ']':
+			if len(stack) == 0 {
+				return nil, false
+			}
+			keys = keys[:stack[len(stack)-1].base]
+			stack = stack[:len(stack)-1]
+		case ',':
+			if len(stack) > 0 && stack[len(stack)-1].object {
+				stack[len(stack)-1].wantKey = true
+			}
+		}
+	}
+	return nil, len(stack) == 0
+}
+
+// stringEnd is the index of the quote that ends the string starting at
+// start, or -1 if there is none.
+func stringEnd(body []byte, start int) int {
+	for j := start; j < len(body); j++ {
+		switch body[j] {
+		case '\\':
+			j++
+		case '"':
+			return j
+		}
+	}
+	return -1
+}
+
+// addKey records the key at span as one of f's, on the stack keys, and
+// reports whether f already has it.
+func (f *scanFrame) addKey(body []byte, keys []keySpan, span keySpan) ([]keySpan, bool) {
+	key := body[span.start:span.end]
+	if f.seen != nil {
+		if _, dup := f.seen[string(key)]; dup {
+			return keys, true
+		}
+		f.seen[string(key)] = struct{}{}
+		return keys, false
+	}
+	own := keys[f.base:]
+	for _, k := range own {
+		if string(body[k.start:k.end]) == string(key) {
+			return keys, true
+		}
+	}
+	if len(own) < maxLinearKeys {
+		return append(keys, span), false
+	}
+	f.seen = make(map[string]struct{}, 2*maxLinearKeys)
+	for _, k := range own {
+		f.seen[string(body[k.start:k.end])] = struct{}{}
+	}
+	f.seen[string(key)] = struct{}{}
+	return keys[:f.base], false
+}
+
+// duplicate is the refusal of key, which f already has.
+func (f *scanFrame) duplicate(key []byte, schema *KeySchema) error {
+	for _, name := range f.fields {
+		if string(key) == name {
+			return &RequestError{Reason: "duplicate field " + f.prefix(schema) + name + ": each field may appear once"}
+		}
+	}
+	// The key is the client's own; it is not repeated back.
+	return &RequestError{Reason: "duplicate key in the request body: each key may appear once in an object"}
+}
+
+// checkCase refuses a key that is one of f's fields' names in another case
+// (as strings.EqualFold compares them).
+func (f *scanFrame) checkCase(key []byte, ascii bool, schema *KeySchema) error {
+	for _, name := range f.fields {
+		if string(key) != name && equalFold(key, ascii, name) {
+			p := f.prefix(schema)
+			return &RequestError{Reason: fmt.Sprintf("unknown field %q: field names are case-sensitive (%s)", p+string(key), p+name)}
+		}
+	}
+	return nil
+}
+
+// prefix is f's path in messages: "" or the nested member's name and a dot.
+func (f *scanFrame) prefix(schema *KeySchema) string {
+	if f.nested {
+		return schema.Nested + "."
+	}
+	return ""
+}
+
+// equalFold is strings.EqualFold(string(key), name), without the
+// conversion when both are ASCII (ascii: key is), where it is a comparison
+// of lengths and of ASCII letters in either case.
+func equalFold(key []byte, ascii bool, name string) bool {
+	if !ascii || !isASCII(name) {
+		return strings.EqualFold(string(key), name)
+	}
+	if len(key) != len(name) {
+		return false
+	}
+	for i := range key {
+		if lowerASCII(key[i]) != lowerASCII(name[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+func isASCII[T string | []byte](s T) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
