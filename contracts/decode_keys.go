@@ -165,8 +165,8 @@ type scanFrame struct {
 // memory is bounded by the body's nesting and its objects' sizes, which
 // encoding/json has already bounded.
 func scanKeys(body []byte, schema *KeySchema) (err error, ok bool) {
-	var frameBuf [16]scanFrame
-	var keyBuf [32]keySpan
+	var frameBuf [8]scanFrame
+	var keyBuf [16]keySpan
 	stack, keys := frameBuf[:0], keyBuf[:0]
 	nestedNext := false // the last key of the top-level object is schema.Nested
 	for i := 0; i < len(body); i++ {
@@ -312,22 +312,32 @@ func (f *scanFrame) prefix(schema *KeySchema) string {
 	return ""
 }
 
-// equalFold is strings.EqualFold(string(key), name), without the
-// conversion when both are ASCII (ascii: key is), where it is a comparison
-// of lengths and of ASCII letters in either case.
+// equalFold is strings.EqualFold(string(key), name) (ascii: key is ASCII).
+// An ASCII key has one rune per byte, and the only non-ASCII letters that
+// fold to ASCII ones (the Kelvin sign, the long s) take more than one byte:
+// so a name of the key's length matches it only letter for letter in ASCII,
+// a shorter name never, and a longer one only if it is not ASCII and its
+// first letter, if ASCII, is the key's; that rare case, and non-ASCII keys,
+// go to strings.EqualFold.
 func equalFold(key []byte, ascii bool, name string) bool {
-	if !ascii || !isASCII(name) {
-		return strings.EqualFold(string(key), name)
-	}
-	if len(key) != len(name) {
-		return false
-	}
-	for i := range key {
-		if lowerASCII(key[i]) != lowerASCII(name[i]) {
+	if ascii {
+		switch {
+		case len(name) == len(key):
+			for i := range key {
+				if lowerASCII(key[i]) != lowerASCII(name[i]) {
+					return false
+				}
+			}
+			return true
+		case len(name) < len(key) || len(key) == 0:
+			return false
+		case name[0] < utf8.RuneSelf && lowerASCII(name[0]) != lowerASCII(key[0]):
+			return false // the first letters differ
+		case isASCII(name):
 			return false
 		}
 	}
-	return true
+	return strings.EqualFold(string(key), name)
 }
 
 func lowerASCII(c byte) byte {

@@ -172,3 +172,17 @@ func BenchmarkCheckKeys(b *testing.B) {
 		}
 	}
 }
+
+// TestEqualFold: the scanner's case comparison is strings.EqualFold's,
+// including the non-ASCII letters that fold to ASCII ones.
+func TestEqualFold(t *testing.T) {
+	words := []string{"", "k", "K", "\u212a", "s", "S", "ſ", "kind", "KIND", "\u212aind", "ſize", "size", "SIZE", "sizes", "iv", "IV", "Iv", "é", "É", "name", "nam", "names", "tag_list", "tag_liſt", "_", "@", "`", "[", "{"}
+	for _, key := range words {
+		for _, name := range words {
+			want := strings.EqualFold(key, name)
+			if got := equalFold([]byte(key), isASCII(key), name); got != want {
+				t.Errorf("equalFold(%q, %q) = %v, want %v", key, name, got, want)
+			}
+		}
+	}
+}
