@@ -43,7 +43,7 @@ func checkKeys(body []byte) error { return CheckKeys(body, &checkSchema) }
 // any other body gets checkKeysTokens' answer, which is the same rules read
 // through encoding/json.
 func CheckKeys(body []byte, schema *KeySchema) error {
-	if err, ok := scanKeys(body, schema); ok {
+	if ok, err := scanKeys(body, schema); ok {
 		return err
 	}
 	return checkKeysTokens(body, schema)
@@ -164,7 +164,7 @@ type scanFrame struct {
 // those of the objects it is nested in and are dropped at its end, so the
 // memory is bounded by the body's nesting and its objects' sizes, which
 // encoding/json has already bounded.
-func scanKeys(body []byte, schema *KeySchema) (err error, ok bool) {
+func scanKeys(body []byte, schema *KeySchema) (ok bool, err error) {
 	var frameBuf [8]scanFrame
 	var keyBuf [16]keySpan
 	stack, keys := frameBuf[:0], keyBuf[:0]
@@ -175,7 +175,7 @@ func scanKeys(body []byte, schema *KeySchema) (err error, ok bool) {
 			start := i + 1
 			q := bytes.IndexByte(body[start:], '"')
 			if q < 0 {
-				return nil, false
+				return false, nil
 			}
 			end := start + q
 			escaped := bytes.IndexByte(body[start:end], '\\') >= 0
@@ -187,19 +187,19 @@ func scanKeys(body []byte, schema *KeySchema) (err error, ok bool) {
 				// A value: skip it, escapes and all.
 				if escaped {
 					if end = stringEnd(body, start); end < 0 {
-						return nil, false
+						return false, nil
 					}
 				}
 				i = end
 				continue
 			}
 			if escaped {
-				return nil, false
+				return false, nil
 			}
 			key := body[start:end]
 			ascii := isASCII(key)
 			if !ascii && !utf8.Valid(key) {
-				return nil, false
+				return false, nil
 			}
 			top.wantKey = false
 			if len(stack) == 1 {
@@ -207,10 +207,10 @@ func scanKeys(body []byte, schema *KeySchema) (err error, ok bool) {
 			}
 			var dup bool
 			if keys, dup = top.addKey(body, keys, keySpan{start, end}); dup {
-				return top.duplicate(key, schema), true
+				return true, top.duplicate(key, schema)
 			}
 			if err := top.checkCase(key, ascii, schema); err != nil {
-				return err, true
+				return true, err
 			}
 			i = end
 		case '{':
@@ -226,7 +226,7 @@ func scanKeys(body []byte, schema *KeySchema) (err error, ok bool) {
 			stack = append(stack, scanFrame{base: len(keys)})
 		case '}', ']':
 			if len(stack) == 0 {
-				return nil, false
+				return false, nil
 			}
 			keys = keys[:stack[len(stack)-1].base]
 			stack = stack[:len(stack)-1]
@@ -236,7 +236,7 @@ func scanKeys(body []byte, schema *KeySchema) (err error, ok bool) {
 			}
 		}
 	}
-	return nil, len(stack) == 0
+	return len(stack) == 0, nil
 }
 
 // stringEnd is the index of the quote that ends the string starting at
