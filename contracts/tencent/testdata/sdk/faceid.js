@@ -350,10 +350,13 @@ cind('CheckIdNameDate/-2 bad check digit', { IdCard: BAD_CHECK_DIGIT, Name: NAME
 cind('CheckIdNameDate/-3 bad name', { IdCard: VALID_ID, Name: BAD_NAME, ...LONG_TERM });
 cind('CheckIdNameDate/-4 bad validity', { IdCard: VALID_ID, Name: NAME, ...BAD_VALIDITY });
 cind('CheckIdNameDate/-4 malformed validity', { IdCard: VALID_ID, Name: NAME, ValidityBegin: '2010-01-01', ValidityEnd: '00000000' });
-cind('CheckIdNameDate/-5 Prefer', { IdCard: VALID_ID, Name: NAME, ...LONG_TERM }, 'result=-5');
+cind('CheckIdNameDate/-5 validity before birth', { IdCard: VALID_ID, Name: NAME, ValidityBegin: '19400101', ValidityEnd: '19500101' });
 cind('CheckIdNameDate/-6', { IdCard: MAGIC.dbError, Name: NAME, ...LONG_TERM });
+cind('CheckIdNameDate/-6 upgrading', { IdCard: MAGIC.upgrading, Name: NAME, ...LONG_TERM });
 cind('CheckIdNameDate/-7', { IdCard: MAGIC.noRecord, Name: NAME, ...LONG_TERM });
 cind('CheckIdNameDate/-8', { IdCard: MAGIC.dailyLimit, Name: NAME, ...LONG_TERM });
+// Prefer result= takes check-2e's codes, mapped by meaning (-5 no record is -7 here).
+cind('CheckIdNameDate/Prefer result=-5', { IdCard: VALID_ID, Name: NAME, ...LONG_TERM }, 'result=-5');
 
 // Encrypted requests, both algorithms, both fields and one.
 for (const alg of ['AES-256-CBC', 'SM4-GCM']) {

@@ -1,0 +1,575 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/internal/testkit"
+)
+
+// The official tencentcloud-sdk-nodejs (pinned by the package-lock.json
+// next to it) calls every FaceID action against the simulator directly
+// and through the gateway in front of it. Each call's codes and fields are
+// FaceID's, both targets answer alike, refused calls are never billed and
+// every session is billed once however often its result is read.
+
+// sdkDir holds faceid.js and its pinned npm modules.
+const sdkDir = "contracts/tencent/testdata/sdk"
+
+// The Tencent Cloud API 3.0 pairs of the embedded defaults.
+const (
+	simSecretID  = "sim-secret-id"
+	simSecretKey = "sim-secret-key"
+	gwSecretID   = "demo-secret-id"
+	gwSecretKey  = "demo-secret-key"
+)
+
+// transportFailure is the code of a call the SDK could not complete: the
+// simulator broke the connection, as it was asked to.
+const transportFailure = "(no answer)"
+
+// sdkLine is one line of faceid.js's output.
+type sdkLine struct {
+	Name     string          `json:"name"`
+	Action   string          `json:"action"`
+	OK       bool            `json:"ok"`
+	Response json.RawMessage `json:"response"`
+	Error    *struct {
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		RequestID string `json:"requestId"`
+		HTTPCode  int    `json:"httpCode"`
+	} `json:"error"`
+}
+
+// fields is the Response as a map of its members.
+func (l sdkLine) fields() map[string]json.RawMessage {
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(l.Response, &m)
+	return m
+}
+
+func (l sdkLine) str(path ...string) string {
+	raw := l.Response
+	for _, p := range path {
+		var m map[string]json.RawMessage
+		if json.Unmarshal(raw, &m) != nil {
+			return ""
+		}
+		raw = m[p]
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return strings.TrimSpace(string(raw)) // a number, null or absent
+}
+
+// code is what a call answered: the check actions' Result, the NFC read's
+// ResultCode, a session result's Text.ErrCode, the error's Code, or
+// transportFailure; "" for an answer without a code (a session start).
+func (l sdkLine) code() string {
+	if !l.OK {
+		if l.Error == nil || l.Error.Code == "" {
+			return transportFailure
+		}
+		return l.Error.Code
+	}
+	switch l.Action {
+	case "IdCardVerification", "CheckIdNameDate":
+		return l.str("Result")
+	case "GetWxNFCResult":
+		return l.str("ResultCode")
+	case "GetDetectInfoEnhanced", "GetEidResult":
+		return l.str("Text", "ErrCode")
+	case "phone":
+		return l.str("state")
+	}
+	return ""
+}
+
+func (l sdkLine) requestID() string {
+	if !l.OK {
+		if l.Error == nil {
+			return ""
+		}
+		return l.Error.RequestID
+	}
+	return l.str("RequestId")
+}
+
+// sdkExpect is what one call must answer, on both targets unless
+// viaGateway says otherwise.
+type sdkExpect struct {
+	code string
+	// billed: the authority bills this answer (a check's 0 or -1, the
+	// first read of a completed session's result).
+	billed bool
+	// viaGateway is the code through the gateway when it differs by
+	// design ("": the same).
+	viaGateway string
+}
+
+// Refusals of the signature: never billed, never forwarded.
+var refused = map[string]bool{
+	"error/stale timestamp": true, "error/timestamp from the future": true, "error/unknown SecretId": true,
+	"error/wrong SecretKey": true, "error/body altered after signing": true,
+}
+
+var sdkExpectations = map[string]sdkExpect{
+	"IdCardVerification/0":                     {code: "0", billed: true},
+	"IdCardVerification/-1":                    {code: "-1", billed: true},
+	"IdCardVerification/-2 bad check digit":    {code: "-2"},
+	"IdCardVerification/-3 bad name":           {code: "-3"},
+	"IdCardVerification/-4":                    {code: "-4"},
+	"IdCardVerification/-5":                    {code: "-5"},
+	"IdCardVerification/-6":                    {code: "-6"},
+	"IdCardVerification/-7":                    {code: "-7"},
+	"IdCardVerification/Prefer result=-1":      {code: "-1", billed: true},
+	"IdCardVerification/rate limited":          {code: "RequestLimitExceeded"},
+	"IdCardVerification/server error":          {code: "InternalError"},
+	"IdCardVerification/connection reset":      {code: transportFailure, viaGateway: "InternalError"},
+	"CheckIdNameDate/0":                        {code: "0", billed: true},
+	"CheckIdNameDate/-1":                       {code: "-1", billed: true},
+	"CheckIdNameDate/-2 bad check digit":       {code: "-2"},
+	"CheckIdNameDate/-3 bad name":              {code: "-3"},
+	"CheckIdNameDate/-4 bad validity":          {code: "-4"},
+	"CheckIdNameDate/-4 malformed validity":    {code: "-4"},
+	"CheckIdNameDate/-5 validity before birth": {code: "-5"},
+	"CheckIdNameDate/-6":                       {code: "-6"},
+	"CheckIdNameDate/-6 upgrading":             {code: "-6"},
+	"CheckIdNameDate/-7":                       {code: "-7"},
+	"CheckIdNameDate/-8":                       {code: "-8"},
+	"CheckIdNameDate/Prefer result=-5":         {code: "-7"},
+
+	"IdCardVerification/encrypted AES-256-CBC Name+IdCard": {code: "0", billed: true},
+	"IdCardVerification/encrypted AES-256-CBC IdCard":      {code: "0", billed: true},
+	"CheckIdNameDate/encrypted AES-256-CBC -1":             {code: "-1", billed: true},
+	"IdCardVerification/encrypted SM4-GCM Name+IdCard":     {code: "0", billed: true},
+	"IdCardVerification/encrypted SM4-GCM IdCard":          {code: "0", billed: true},
+	"CheckIdNameDate/encrypted SM4-GCM -1":                 {code: "-1", billed: true},
+
+	"error/stale timestamp":            {code: "AuthFailure.SignatureExpire"},
+	"error/timestamp from the future":  {code: "AuthFailure.SignatureExpire"},
+	"error/unknown SecretId":           {code: "AuthFailure.SecretIdNotFound"},
+	"error/wrong SecretKey":            {code: "AuthFailure.SignatureFailure"},
+	"error/unknown action":             {code: "InvalidAction"},
+	"error/missing parameter":          {code: "MissingParameter"},
+	"error/missing validity":           {code: "MissingParameter"},
+	"error/body altered after signing": {code: "AuthFailure.SignatureFailure"},
+
+	"session/DetectAuth start":     {},
+	"session/DetectAuth phone":     {code: "approved"},
+	"session/DetectAuth result #1": {code: "0", billed: true},
+	"session/DetectAuth result #2": {code: "0"},
+
+	"session/GetEidToken start":     {},
+	"session/GetEidToken phone":     {code: "approved"},
+	"session/GetEidToken result #1": {code: "0", billed: true},
+	"session/GetEidToken result #2": {code: "0"},
+
+	"session/GetNFCToken start":     {},
+	"session/GetNFCToken phone":     {code: "approved"},
+	"session/GetNFCToken result #1": {code: "0", billed: true},
+	"session/GetNFCToken result #2": {code: "0"},
+
+	"session/unknown BizToken": {code: "InvalidParameterValue.BizTokenIllegal"},
+}
+
+// faceidFields are the members FaceID documents for each action's
+// Response (tencentcloud-sdk-nodejs 4.1.313, faceid_models.d.ts) and the
+// ones every answer of that action must carry.
+var faceidFields = map[string]struct{ documented, required []string }{
+	"IdCardVerification": {[]string{"Result", "Description", "RequestId"}, []string{"Result", "Description", "RequestId"}},
+	"CheckIdNameDate":    {[]string{"Result", "Description", "RequestId"}, []string{"Result", "Description", "RequestId"}},
+	"DetectAuth":         {[]string{"Url", "BizToken", "RequestId"}, []string{"Url", "BizToken", "RequestId"}},
+	"GetEidToken":        {[]string{"EidToken", "Url", "RequestId"}, []string{"EidToken", "Url", "RequestId"}},
+	"GetNFCToken":        {[]string{"Token", "RequestId"}, []string{"Token", "RequestId"}},
+	"GetDetectInfoEnhanced": {[]string{"Text", "IdCardData", "BestFrame", "VideoData", "Encryption", "IntentionVerifyData",
+		"IntentionQuestionResult", "IntentionActionResult", "EncryptedBody", "IsVerifyIntention", "IntentionVerifyType", "RequestId"},
+		[]string{"Text", "RequestId"}},
+	"GetEidResult": {[]string{"Text", "IdCardData", "BestFrame", "EidInfo", "IntentionVerifyData", "IntentionQuestionResult",
+		"IntentionActionResult", "IsVerifyIntention", "IntentionVerifyType", "RequestId"}, []string{"Text", "RequestId"}},
+	"GetWxNFCResult": {[]string{"ResultCode", "IdNum", "Name", "Picture", "IdCardFrontImg", "IdCardBackImg", "BirthDate",
+		"BeginTime", "EndTime", "Address", "Nation", "Sex", "IdType", "EnName", "SigningOrganization", "OtherIdNum",
+		"Nationality", "PersonalNumber", "CheckMRTD", "RequestId"}, []string{"ResultCode", "RequestId"}},
+}
+
+// sdkRun is one run of faceid.js against a target.
+type sdkRun struct {
+	target string
+	lines  map[string]sdkLine
+	order  []string
+}
+
+// needSDK returns node once the SDK's modules are installed (running the
+// same `npm ci` as scripts/setup.sh when they are not). Without node or
+// npm the test skips, saying what to install; under CI=true it fails.
+func needSDK(t *testing.T) (node, dir string) {
+	t.Helper()
+	root, err := testkit.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = filepath.Join(root, sdkDir)
+	node, err = exec.LookPath("node")
+	testkit.Need(t, err == nil, "tencentcloud-sdk-nodejs test: node not found (install Node.js and npm, or run `make setup`)")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "tencentcloud-sdk-nodejs", "package.json")); err != nil {
+		npm, err := exec.LookPath("npm")
+		testkit.Need(t, err == nil, "tencentcloud-sdk-nodejs test: "+sdkDir+"/node_modules missing and npm not found (run `make setup`)")
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
+		cmd.Dir = dir
+		out, err := cmd.CombinedOutput()
+		testkit.Need(t, err == nil, fmt.Sprintf("tencentcloud-sdk-nodejs test: npm ci in %s failed: %v\n%s", sdkDir, err, out))
+	}
+	return node, dir
+}
+
+// runSDK runs every scenario of faceid.js against endpoint (host:port)
+// with a credential pair; the encrypted scenarios seal for the public keys
+// at keysURL and the sessions' phone side is played against phoneURL.
+func runSDK(t *testing.T, node, dir, target, endpoint, secretID, secretKey, keysURL, phoneURL string) sdkRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "faceid.js", "--endpoint", endpoint, "--secret-id", secretID, "--secret-key", secretKey,
+		"--keys-url", keysURL, "--phone-url", phoneURL, "--scenarios", "all")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "http_proxy=", "HTTP_PROXY=") // the SDK honours http_proxy
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s: node faceid.js: %v\n%s\n%s", target, err, stderr.String(), stdout.String())
+	}
+	run := sdkRun{target: target, lines: map[string]sdkLine{}}
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(make([]byte, 0, 1<<20), 8<<20)
+	for sc.Scan() {
+		var l sdkLine
+		if err := json.Unmarshal(sc.Bytes(), &l); err != nil {
+			t.Fatalf("%s: faceid.js printed %q: %v", target, sc.Text(), err)
+		}
+		if _, dup := run.lines[l.Name]; dup {
+			t.Fatalf("%s: faceid.js printed %q twice", target, l.Name)
+		}
+		run.lines[l.Name] = l
+		run.order = append(run.order, l.Name)
+		t.Logf("%s: %s", target, sc.Text())
+	}
+	return run
+}
+
+// checkRun asserts every call's code and FaceID's fields; it returns the
+// names that passed.
+func checkRun(t *testing.T, run sdkRun, viaGateway bool) (passed []string) {
+	t.Helper()
+	for _, name := range slices.Sorted(maps.Keys(sdkExpectations)) {
+		want := sdkExpectations[name]
+		l, ok := run.lines[name]
+		if !ok {
+			t.Errorf("%s: %s: no call made (an earlier step failed)", run.target, name)
+			continue
+		}
+		code := want.code
+		if viaGateway && want.viaGateway != "" {
+			code = want.viaGateway
+		}
+		if got := l.code(); got != code || (code == "" && !l.OK) {
+			t.Errorf("%s: %s: %s answered %s (%s), want %q", run.target, name, l.Action, got, describe(l), code)
+			continue
+		}
+		if err := checkFields(l); err != nil {
+			t.Errorf("%s: %s: %v", run.target, name, err)
+			continue
+		}
+		passed = append(passed, name)
+	}
+	for _, name := range run.order {
+		if _, ok := sdkExpectations[name]; !ok {
+			t.Errorf("%s: faceid.js ran %q, which the test has no expectation for", run.target, name)
+		}
+	}
+	// Reading a session's result twice answers the same.
+	for _, s := range []string{"DetectAuth", "GetEidToken", "GetNFCToken"} {
+		a, b := run.lines["session/"+s+" result #1"], run.lines["session/"+s+" result #2"]
+		if a.OK && b.OK && !sameExceptRequestID(a.Response, b.Response) {
+			t.Errorf("%s: %s: the second read differs:\n%s\n%s", run.target, s, a.Response, b.Response)
+		}
+	}
+	return passed
+}
+
+func describe(l sdkLine) string {
+	if l.OK {
+		return string(l.Response)
+	}
+	if l.Error == nil {
+		return "failed"
+	}
+	return fmt.Sprintf("%s %q http %d", l.Error.Code, l.Error.Message, l.Error.HTTPCode)
+}
+
+// checkFields holds an answer to FaceID's shape: only documented
+// members, the required ones present, a RequestId on every answer (errors
+// included), and the session results' contents.
+func checkFields(l sdkLine) error {
+	if !l.OK {
+		if l.Error != nil && l.Error.Code != "" && (l.Error.RequestID == "" || l.Error.Message == "") {
+			return fmt.Errorf("error %s without RequestId or Message", l.Error.Code)
+		}
+		return nil
+	}
+	if l.Action == "phone" {
+		return nil
+	}
+	spec, ok := faceidFields[l.Action]
+	if !ok {
+		return fmt.Errorf("no field list for %s", l.Action)
+	}
+	f := l.fields()
+	for k := range f {
+		if !slices.Contains(spec.documented, k) {
+			return fmt.Errorf("%s answered %q, which FaceID does not document (%s)", l.Action, k, l.Response)
+		}
+	}
+	for _, k := range spec.required {
+		if v, ok := f[k]; !ok || string(v) == "null" || string(v) == `""` {
+			return fmt.Errorf("%s answered without %s (%s)", l.Action, k, l.Response)
+		}
+	}
+	switch l.Action {
+	case "IdCardVerification", "CheckIdNameDate":
+		if l.str("Description") == "" {
+			return fmt.Errorf("empty Description")
+		}
+	case "GetDetectInfoEnhanced", "GetEidResult":
+		var text struct {
+			ErrCode       *int
+			ErrMsg        string
+			IdCard, Name  string
+			Extra         string
+			LiveStatus    *int
+			Comparestatus *int
+			Sim           string
+		}
+		if err := json.Unmarshal(f["Text"], &text); err != nil {
+			return fmt.Errorf("Text: %v", err)
+		}
+		if text.ErrCode == nil || *text.ErrCode != 0 || text.ErrMsg == "" || text.Extra != "sdk-e2e" {
+			return fmt.Errorf("Text: ErrCode %v ErrMsg %q Extra %q, want 0, a message and the Extra sent", text.ErrCode, text.ErrMsg, text.Extra)
+		}
+		if l.Action == "GetDetectInfoEnhanced" {
+			if text.IdCard != "11010519491231002X" || text.Name != "张三" {
+				return fmt.Errorf("Text: IdCard and Name are not the identity DetectAuth was given")
+			}
+			if sim, err := strconv.ParseFloat(text.Sim, 64); err != nil || sim < 70 || text.LiveStatus == nil || *text.LiveStatus != 0 ||
+				text.Comparestatus == nil || *text.Comparestatus != 0 {
+				return fmt.Errorf("Text: Sim %q LiveStatus %v Comparestatus %v, want a pass", text.Sim, text.LiveStatus, text.Comparestatus)
+			}
+		}
+	case "GetWxNFCResult":
+		if n := l.str("IdNum"); len(n) != 18 || l.str("Name") == "" || l.str("IdType") != "01" {
+			return fmt.Errorf("card: IdNum of %d characters, Name %t, IdType %q; want a resident card's", len(n), l.str("Name") != "", l.str("IdType"))
+		}
+	}
+	return nil
+}
+
+func sameExceptRequestID(a, b json.RawMessage) bool {
+	var x, y map[string]json.RawMessage
+	if json.Unmarshal(a, &x) != nil || json.Unmarshal(b, &y) != nil {
+		return false
+	}
+	delete(x, "RequestId")
+	delete(y, "RequestId")
+	return maps.EqualFunc(x, y, func(p, q json.RawMessage) bool { return bytes.Equal(p, q) })
+}
+
+// billedCalls counts the calls the authority bills in a run.
+func billedCalls(run sdkRun) (n int64) {
+	for name, l := range run.lines {
+		if sdkExpectations[name].billed && l.code() == sdkExpectations[name].code {
+			n++
+		}
+	}
+	return n
+}
+
+// statement reads the simulator's statement of today with its lines.
+func statement(t *testing.T, s *testkit.Sim) contracts.Statement {
+	t.Helper()
+	var st contracts.Statement
+	if err := json.Unmarshal([]byte(s.Admin(t, http.MethodGet, "/admin/statement?lines=true", "")), &st); err != nil {
+		t.Fatalf("simulator statement: %v", err)
+	}
+	if st.LinesDropped != 0 {
+		t.Fatalf("simulator statement dropped %d lines", st.LinesDropped)
+	}
+	return st
+}
+
+// statementBilled sums the billed counts of a statement per credential.
+func statementBilled(st contracts.Statement) map[string]int64 {
+	m := map[string]int64{}
+	for _, r := range st.Days {
+		m[r.Credential] += r.Billed
+	}
+	return m
+}
+
+// ledgerEntry is one row of the gateway's ledger.csv.
+type ledgerEntry struct{ requestID, route, result, class, billed string }
+
+func gatewayLedger(t *testing.T, g *testkit.Gateway) []ledgerEntry {
+	t.Helper()
+	status, body := testkit.Call(t, http.MethodGet, g.AdminURL+"/admin/ledger.csv?tenant=demo", testkit.GatewayAdminToken, "")
+	if status != http.StatusOK {
+		t.Fatalf("gateway ledger.csv: %d %s", status, body)
+	}
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("gateway ledger.csv: %v", err)
+	}
+	col := map[string]int{}
+	for i, h := range recs[0] {
+		col[h] = i
+	}
+	var out []ledgerEntry
+	for _, r := range recs[1:] {
+		out = append(out, ledgerEntry{r[col["request_id"]], r[col["route"]], r[col["result"]], r[col["class"]], r[col["billed"]]})
+	}
+	return out
+}
+
+func TestTencentSDKAgainstSimulatorAndGateway(t *testing.T) {
+	node, dir := needSDK(t)
+	sim := testkit.StartSim(t, "IDGATE_SIM_JOURNAL_ENABLED=false", "IDGATE_SIM_SESSIONS_TIME_SCALE=0.001")
+	gw := testkit.StartGateway(t, nil, "IDGATE_GW_UPSTREAM_URL="+sim.URL, "IDGATE_GW_STORE_PATH="+filepath.Join(t.TempDir(), "ledger.db"))
+	host := func(u string) string { return strings.TrimPrefix(u, "http://") }
+
+	// Directly: the simulator is FaceID.
+	direct := runSDK(t, node, dir, "simulator", host(sim.URL), simSecretID, simSecretKey, sim.URL, sim.URL)
+	afterDirect := statement(t, sim)
+	passedDirect := checkRun(t, direct, false)
+
+	// Through the gateway, whose route forwards encrypted fields untouched:
+	// the client seals for the simulator's keys.
+	via := runSDK(t, node, dir, "gateway", host(gw.URL), gwSecretID, gwSecretKey, sim.URL, sim.URL)
+	afterVia := statement(t, sim)
+	passedVia := checkRun(t, via, true)
+	t.Logf("simulator: %d of %d calls as FaceID answers them; gateway: %d of %d", len(passedDirect), len(sdkExpectations), len(passedVia), len(sdkExpectations))
+
+	// Both targets answer alike, call for call.
+	for _, name := range slices.Sorted(maps.Keys(sdkExpectations)) {
+		d, v := direct.lines[name], via.lines[name]
+		if sdkExpectations[name].viaGateway != "" {
+			continue
+		}
+		if d.code() != v.code() {
+			t.Errorf("%s: simulator answered %s, gateway %s", name, d.code(), v.code())
+		}
+		if d.OK && v.OK && !slices.Equal(slices.Sorted(maps.Keys(d.fields())), slices.Sorted(maps.Keys(v.fields()))) {
+			t.Errorf("%s: fields differ:\nsimulator %s\ngateway   %s", name, d.Response, v.Response)
+		}
+	}
+
+	// Billing, directly: the statement bills exactly the billed answers,
+	// one line each, and nothing for a refused call.
+	wantDirect := billedCalls(direct)
+	if got := statementBilled(afterDirect)[simSecretID]; got != wantDirect {
+		t.Errorf("simulator billed %d for the direct run, the calls say %d (statement %+v)", got, wantDirect, afterDirect.Days)
+	}
+	lineOf := map[string]contracts.StatementLine{}
+	for _, l := range afterVia.Lines {
+		lineOf[l.RequestID] = l
+	}
+	for name, l := range direct.lines {
+		if id := l.requestID(); refused[name] && id != "" {
+			if line, ok := lineOf[id]; ok && line.Billed {
+				t.Errorf("simulator billed the refused call %s (%s)", name, id)
+			}
+		}
+	}
+	billedOnce(t, "simulator", direct, afterDirect.Lines)
+
+	// Through the gateway: its ledger bills what the simulator billed for
+	// it, refused calls have no billed entry, each session is billed once.
+	wantVia := billedCalls(via)
+	before, after := statementBilled(afterDirect), statementBilled(afterVia)
+	var simForGateway int64
+	for cred, n := range after {
+		simForGateway += n - before[cred]
+	}
+	entries := gatewayLedger(t, gw)
+	var ledgerBilled int64
+	byID := map[string][]ledgerEntry{}
+	for _, e := range entries {
+		if e.billed == "true" || e.billed == "1" {
+			ledgerBilled++
+		}
+		byID[e.requestID] = append(byID[e.requestID], e)
+	}
+	if ledgerBilled != wantVia || simForGateway != wantVia {
+		t.Errorf("through the gateway: calls billed %d, gateway ledger %d, simulator %d", wantVia, ledgerBilled, simForGateway)
+	}
+	for name, l := range via.lines {
+		id := l.requestID()
+		if id == "" {
+			continue
+		}
+		for _, e := range byID[id] {
+			if refused[name] && (e.billed == "true" || e.billed == "1") {
+				t.Errorf("gateway ledger bills the refused call %s: %+v", name, e)
+			}
+			if l.OK && sdkExpectations[name].billed && e.billed != "true" && e.billed != "1" {
+				t.Errorf("gateway ledger does not bill %s: %+v", name, e)
+			}
+		}
+	}
+	var newLines []contracts.StatementLine
+	for _, l := range afterVia.Lines {
+		if !slices.ContainsFunc(afterDirect.Lines, func(d contracts.StatementLine) bool { return d.RequestID == l.RequestID }) {
+			newLines = append(newLines, l)
+		}
+	}
+	billedOnce(t, "gateway", via, newLines)
+}
+
+// billedOnce: each session that was read twice is one billed line of the
+// statement (its request ID is the session's token).
+func billedOnce(t *testing.T, target string, run sdkRun, lines []contracts.StatementLine) {
+	t.Helper()
+	for _, s := range []struct{ start, token string }{{"DetectAuth", "BizToken"}, {"GetEidToken", "EidToken"}, {"GetNFCToken", "Token"}} {
+		l, ok := run.lines["session/"+s.start+" start"]
+		if !ok || !l.OK {
+			continue
+		}
+		token := l.str(s.token)
+		n := 0
+		for _, line := range lines {
+			if line.RequestID == token && line.Billed {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%s: session %s billed %d times on the simulator's statement, want once", target, s.start, n)
+		}
+	}
+}
