@@ -229,7 +229,9 @@ func needSDK(t *testing.T) (node, dir string) {
 	dir = filepath.Join(root, sdkDir)
 	node, err = exec.LookPath("node")
 	testkit.Need(t, err == nil, "tencentcloud-sdk-nodejs test: node not found (install Node.js and npm, or run `make setup`)")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "tencentcloud-sdk-nodejs", "package.json")); err != nil {
+	_, errSDK := os.Stat(filepath.Join(dir, "node_modules", "tencentcloud-sdk-nodejs", "package.json"))
+	_, errSM := os.Stat(filepath.Join(dir, "node_modules", "sm-crypto"))
+	if errSDK != nil || errSM != nil {
 		npm, err := exec.LookPath("npm")
 		testkit.Need(t, err == nil, "tencentcloud-sdk-nodejs test: "+sdkDir+"/node_modules missing and npm not found (run `make setup`)")
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
