@@ -54,7 +54,7 @@ bench: build bench-tool ## side-by-side throughput/latency of bare handler, simu
 	./scripts/setup.sh --bench
 	$(if $(BASE),$(BIN)/idgate-bench build-base -rev '$(BASE)' -o $(BIN)/base -go '$(GO)')
 	$(BIN)/idgate-bench run -bin $(BIN) $(if $(BASE),-base $(BIN)/base) $(BENCH_FLAGS)
-	$(GO) test -run '^$$' -bench 'CheckHandler|Serve$$|Decode|Authenticate|Unwrap|AllowDone|AppendParallel' -benchmem -benchtime 1s \
+	$(GO) test -run '^$$' -bench 'CheckHandler|Serve$$|ServeTencent$$|Decode|Authenticate|Unwrap|AllowDone|AppendParallel' -benchmem -benchtime 1s \
 		./simulator/server ./gateway/pipeline ./gateway/auth ./gateway/breaker ./contracts ./contracts/fieldcrypto ./gateway/wal
 
 bench-compare: build bench-tool ## the harness alone (no micro-benchmarks), the working tree's gateway against BASE's (default main): make bench-compare BASE=HEAD

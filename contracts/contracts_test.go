@@ -334,3 +334,65 @@ func FuzzDecodeAndValidate(f *testing.F) {
 func leaks(msg, value string) bool {
 	return len(value) >= 4 && strings.Contains(msg, value)
 }
+
+func TestDateResultTable(t *testing.T) {
+	doc := loadSpec(t)
+	var codes []string
+	for _, r := range DateResults {
+		codes = append(codes, string(r.Code))
+		billed := r.Code == DateConsistent || r.Code == DateInconsistent
+		if (r.Billing == Billed) != billed {
+			t.Errorf("%s billing = %s", r.Code, r.Billing)
+		}
+		if got, ok := LookupDateResult(r.Code); !ok || got != r {
+			t.Errorf("LookupDateResult(%s) = %v, %v", r.Code, got, ok)
+		}
+	}
+	if got := enumStrings(doc.Components.Schemas["DateResultCode"].Value); !reflect.DeepEqual(got, codes) {
+		t.Errorf("DateResultCode enum %v, Go %v", got, codes)
+	}
+	if op := doc.Paths.Find(CheckDatePath); op == nil || op.Post == nil {
+		t.Errorf("openapi.yaml has no POST %s", CheckDatePath)
+	}
+	// Every check-2e code has a date code of the same billing class.
+	for _, r := range Results {
+		d, ok := LookupDateResult(DateResultOf(r.Code))
+		if !ok || d.Billing != r.Billing {
+			t.Errorf("DateResultOf(%s) = %s (%v)", r.Code, d.Code, ok)
+		}
+	}
+}
+
+func TestValidateDate(t *testing.T) {
+	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		begin, end string
+		result     ResultCode
+		err        ErrorCode
+	}{
+		{"19960101", "00000000", "", ""},                    // born 1949: long-term
+		{"19900101", "", "", ErrTokenMismatched},            // missing end
+		{"", "00000000", "", ErrTokenMismatched},            // missing begin
+		{"1990-01-01", "00000000", DateIllegalValidity, ""}, // format
+		{"19900101", "19800101", DateIllegalValidity, ""},   // order (and not long-term)
+		{"20300101", "00000000", DateIllegalValidity, ""},   // future
+		{"19400101", "19500101", DateInvalidIdentity, ""},   // before birth
+		{"19600101", "19700101", DateIllegalValidity, ""},   // age 10: 5 years, not 10
+	}
+	for _, tt := range tests {
+		req := CheckRequest{Name: "张三", IDCard: "11010519491231002X", ValidityBegin: tt.begin, ValidityEnd: tt.end}
+		rej := ValidateDate(&req, now)
+		switch {
+		case tt.result == "" && tt.err == "":
+			if rej != nil {
+				t.Errorf("%s-%s: refused %+v", tt.begin, tt.end, rej)
+			}
+		case rej == nil || rej.Result != tt.result || rej.Error != tt.err:
+			t.Errorf("%s-%s: %+v, want result %q error %q", tt.begin, tt.end, rej, tt.result, tt.err)
+		}
+	}
+	bad := CheckRequest{Name: "张三", IDCard: "110105194912310021", ValidityBegin: "19900101", ValidityEnd: "00000000"}
+	if rej := ValidateDate(&bad, now); rej == nil || rej.Result != DateIllegalID {
+		t.Errorf("bad check digit: %+v", rej)
+	}
+}

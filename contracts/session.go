@@ -45,6 +45,10 @@ const (
 	// FlowAppAuth: an app that already knows the user authorises the
 	// release of its real-name data by scanning the QR code.
 	FlowAppAuth SessionFlow = "app_auth"
+	// FlowNFCRead: the phone reads the ID card chip and nothing more (no
+	// liveness, no review): approved when the read succeeds, failed with
+	// the NFC code otherwise. A successful read is billed.
+	FlowNFCRead SessionFlow = "nfc_read"
 )
 
 // SessionState is where a session stands. The happy NFC path is
@@ -326,13 +330,15 @@ func Failure(c SessionCode) *SessionFailure {
 // SessionResult is GET SessionResultPathTmpl: what the card said, what the
 // liveness check saw and what the review decided.
 type SessionResult struct {
-	RequestID string          `json:"request_id"`
-	Flow      SessionFlow     `json:"flow"`
-	State     SessionState    `json:"state"`
-	Decision  SessionState    `json:"decision"` // approved, rejected or failed
-	Code      SessionCode     `json:"code"`
-	Message   string          `json:"message"`
-	Billing   Billing         `json:"billing"`
+	RequestID string       `json:"request_id"`
+	Flow      SessionFlow  `json:"flow"`
+	State     SessionState `json:"state"`
+	Decision  SessionState `json:"decision"` // approved, rejected or failed
+	Code      SessionCode  `json:"code"`
+	Message   string       `json:"message"`
+	Billing   Billing      `json:"billing"`
+	// Reference is the tenant's correlation ID given at create, echoed.
+	Reference string          `json:"reference,omitempty"`
 	Card      *CardData       `json:"card,omitempty"`
 	Liveness  *LivenessResult `json:"liveness,omitempty"`
 	// FaceSimilarity (0-100) of the liveness face against the card photo;

@@ -54,7 +54,7 @@ func TestSessionTypesMatchOpenAPI(t *testing.T) {
 	if got := enumStrings(schemas["SessionState"].Value); !reflect.DeepEqual(got, states) {
 		t.Errorf("SessionState enum %v, Go %v", got, states)
 	}
-	if got := enumStrings(schemas["SessionFlow"].Value); !reflect.DeepEqual(got, []string{string(FlowNFC), string(FlowAppAuth)}) {
+	if got := enumStrings(schemas["SessionFlow"].Value); !reflect.DeepEqual(got, []string{string(FlowNFC), string(FlowAppAuth), string(FlowNFCRead)}) {
 		t.Errorf("SessionFlow enum %v", got)
 	}
 	var codes, specCodes []string

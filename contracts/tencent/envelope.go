@@ -75,7 +75,14 @@ type ResponseHead struct {
 // and replacing invalid UTF-8 (as encoding/json does).
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
-	for i := 0; i < len(s); {
+	// The common case, printable ASCII without quotes or backslashes, in
+	// one copy.
+	clean := 0
+	for clean < len(s) && s[clean] >= 0x20 && s[clean] < utf8.RuneSelf && s[clean] != '"' && s[clean] != '\\' {
+		clean++
+	}
+	dst = append(dst, s[:clean]...)
+	for i := clean; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {

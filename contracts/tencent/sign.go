@@ -19,11 +19,13 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"hash"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -66,56 +68,61 @@ type Authorization struct {
 // order but each exactly once. The error is AuthFailure.InvalidAuthorization.
 func ParseAuthorization(h []byte) (Authorization, *Error) {
 	var a Authorization
-	h = bytes.TrimSpace(h)
-	rest, ok := bytes.CutPrefix(h, []byte(Algorithm+" "))
+	// One copy of the header; every part below is a slice of it.
+	rest, ok := strings.CutPrefix(string(bytes.TrimSpace(h)), Algorithm+" ")
 	if !ok {
 		return a, errInvalidAuthorization("the Authorization header must use " + Algorithm)
 	}
 	var seen [3]bool
-	var credential, sig []byte
-	for part := range bytes.SplitSeq(rest, []byte(",")) {
-		part = bytes.TrimSpace(part)
-		name, value, ok := bytes.Cut(part, []byte("="))
+	var credential, sig string
+	for more := true; more; {
+		var part string
+		part, rest, more = strings.Cut(rest, ",")
+		part = strings.TrimSpace(part)
+		name, value, ok := strings.Cut(part, "=")
 		if !ok {
 			return a, errInvalidAuthorization("the Authorization header is malformed")
 		}
 		var i int
-		switch string(name) {
+		switch name {
 		case "Credential":
 			i, credential = 0, value
 		case "SignedHeaders":
-			i, a.SignedHeaders = 1, string(value)
+			i, a.SignedHeaders = 1, value
 		case "Signature":
 			i, sig = 2, value
 		default:
 			return a, errInvalidAuthorization("the Authorization header is malformed")
 		}
 		if seen[i] {
-			return a, errInvalidAuthorization("the Authorization header repeats " + string(name))
+			return a, errInvalidAuthorization("the Authorization header repeats " + name)
 		}
 		seen[i] = true
 	}
 	if !seen[0] || !seen[1] || !seen[2] {
 		return a, errInvalidAuthorization("the Authorization header needs Credential, SignedHeaders and Signature")
 	}
-	scope := strings.Split(string(credential), "/")
-	if len(scope) != 4 || scope[0] == "" || scope[2] == "" || scope[3] != "tc3_request" {
+	id, scope, _ := strings.Cut(credential, "/")
+	date, scope, _ := strings.Cut(scope, "/")
+	service, term, _ := strings.Cut(scope, "/")
+	if id == "" || service == "" || term != "tc3_request" {
 		return a, errInvalidAuthorization("Credential must be <SecretId>/<date>/<service>/tc3_request")
 	}
-	if _, err := time.Parse(time.DateOnly, scope[1]); err != nil {
+	if !isDate(date) {
 		return a, errInvalidAuthorization("the Credential date must be YYYY-MM-DD")
 	}
-	a.SecretID, a.Date, a.Service = scope[0], scope[1], scope[2]
+	a.SecretID, a.Date, a.Service = id, date, service
 	if len(sig) != hex.EncodedLen(sha256.Size) {
 		return a, errInvalidAuthorization("Signature must be 64 hexadecimal digits")
 	}
-	if _, err := hex.Decode(a.Signature[:], sig); err != nil {
+	var sigBytes [2 * sha256.Size]byte
+	copy(sigBytes[:], sig)
+	if _, err := hex.Decode(a.Signature[:], sigBytes[:]); err != nil {
 		return a, errInvalidAuthorization("Signature must be 64 hexadecimal digits")
 	}
-	names := strings.Split(a.SignedHeaders, ";")
 	hasHost, hasType := false, false
-	for _, n := range names {
-		if n == "" || n != strings.ToLower(n) {
+	for n := range strings.SplitSeq(a.SignedHeaders, ";") {
+		if n == "" || !isLower(n) {
 			return a, errInvalidAuthorization("SignedHeaders must be lower-case header names separated by ';'")
 		}
 		hasHost = hasHost || n == "host"
@@ -125,6 +132,36 @@ func ParseAuthorization(h []byte) (Authorization, *Error) {
 		return a, errInvalidAuthorization("SignedHeaders must include content-type and host")
 	}
 	return a, nil
+}
+
+// isDate reports whether s has the form YYYY-MM-DD with a month and a
+// day in range (Verify then requires the UTC date of the timestamp).
+func isDate(s string) bool {
+	if len(s) != len(time.DateOnly) || s[4] != '-' || s[7] != '-' {
+		return false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if i == 4 || i == 7 {
+			continue
+		}
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+		n++
+	}
+	month := int(s[5]-'0')*10 + int(s[6]-'0')
+	day := int(s[8]-'0')*10 + int(s[9]-'0')
+	return n == 8 && month >= 1 && month <= 12 && day >= 1 && day <= 31
+}
+
+func isLower(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return false
+		}
+	}
+	return true
 }
 
 // Request is what a signature covers.
@@ -150,16 +187,75 @@ func ParseTimestamp(v []byte) (int64, *Error) {
 }
 
 // Verifier checks TC3-HMAC-SHA256 signatures. It keeps the derived signing
-// keys of signatures it has verified (per secret, day and service), so a
-// steady client costs one HMAC for the key instead of four; only a key
-// that has produced a valid signature is kept, so no one without the
-// secret can grow the cache. The zero value is ready.
+// keys of signatures it has verified (per secret, day and service), as the
+// HMAC's two padded states, so a steady client costs the three hashes of
+// its request and no key derivation; only a key that has produced a valid
+// signature is kept, so no one without the secret can grow the cache. The
+// zero value is ready.
 type Verifier struct {
 	mu   sync.Mutex
-	keys map[derivedKeyID][sha256.Size]byte
+	keys map[derivedKeyID]*macKey
+	day  atomic.Pointer[dayName]
 }
 
 type derivedKeyID struct{ secretID, secretKey, date, service string }
+
+// macKey is HMAC-SHA256 keyed with a derived key, precomputed: the hash
+// states after the inner (ipad) and the outer (opad) key blocks.
+type macKey struct{ inner, outer []byte }
+
+func newMacKey(key [sha256.Size]byte) *macKey {
+	var pad [sha256.BlockSize]byte
+	state := func(x byte) []byte {
+		for i := range pad {
+			pad[i] = x
+			if i < len(key) {
+				pad[i] ^= key[i]
+			}
+		}
+		h := sha256.New()
+		h.Write(pad[:])
+		b, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
+		return b
+	}
+	return &macKey{inner: state(0x36), outer: state(0x5c)}
+}
+
+// verifyScratch is one verification's working memory, pooled: the hashes
+// and buffers a signature check needs, so a check allocates nothing.
+type verifyScratch struct {
+	inner, outer hash.Hash
+	canonical    [512]byte
+	sts          [160]byte
+	sum          [sha256.Size]byte
+	hex          [2 * sha256.Size]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return &verifyScratch{inner: sha256.New(), outer: sha256.New()} }}
+
+// mac computes HMAC(k, string to sign of canonical) into sc.sum.
+func (sc *verifyScratch) mac(k *macKey, ts int64, date, service string, canonical []byte) []byte {
+	_ = sc.inner.(encoding.BinaryUnmarshaler).UnmarshalBinary(k.inner)
+	sc.writeStringToSign(ts, date, service, canonical)
+	inner := sc.inner.Sum(sc.sum[:0])
+	_ = sc.outer.(encoding.BinaryUnmarshaler).UnmarshalBinary(k.outer)
+	sc.outer.Write(inner)
+	return sc.outer.Sum(sc.sum[:0])
+}
+
+func (sc *verifyScratch) writeStringToSign(ts int64, date, service string, canonical []byte) {
+	b := append(sc.sts[:0], Algorithm+"\n"...)
+	b = strconv.AppendInt(b, ts, 10)
+	b = append(b, '\n')
+	b = append(b, date...)
+	b = append(b, '/')
+	b = append(b, service...)
+	b = append(b, "/tc3_request\n"...)
+	sc.inner.Write(b)
+	sum := sha256.Sum256(canonical)
+	hex.Encode(sc.hex[:], sum[:])
+	sc.inner.Write(sc.hex[:])
+}
 
 // maxDerivedKeys bounds the cache; it is emptied when full (a day's keys
 // for every credential fit many times over).
@@ -173,32 +269,25 @@ func (v *Verifier) Verify(r *Request, a *Authorization, ts int64, secretKey stri
 	if d := now.Sub(time.Unix(ts, 0)); d > MaxSkew || d < -MaxSkew {
 		return &Error{Code: CodeSignatureExpire, Message: "Signature expired: X-TC-Timestamp is more than 5 minutes from the server time."}
 	}
-	if a.Date != time.Unix(ts, 0).UTC().Format(time.DateOnly) {
+	if a.Date != v.date(ts) {
 		return &Error{Code: CodeSignatureFailure, Message: "The Credential date must be the UTC date of X-TC-Timestamp."}
 	}
 	id := derivedKeyID{a.SecretID, secretKey, a.Date, a.Service}
 	key, cached := v.derivedKey(id)
 	if !cached {
-		key = DeriveKey(secretKey, a.Date, a.Service)
+		key = newMacKey(DeriveKey(secretKey, a.Date, a.Service))
 	}
-	var scratch [512]byte
-	var mac hash.Hash
+	sc := scratchPool.Get().(*verifyScratch)
+	defer scratchPool.Put(sc)
 	for _, hostMode := range [...]hostForm{hostAsSent, hostWithoutPort} {
-		canonical, ok := appendCanonicalRequest(scratch[:0], r, a.SignedHeaders, hostMode)
+		canonical, ok := appendCanonicalRequest(sc.canonical[:0], r, a.SignedHeaders, hostMode)
 		if !ok {
 			if hostMode == hostAsSent {
 				return &Error{Code: CodeSignatureFailure, Message: "A signed header is missing from the request."}
 			}
 			break
 		}
-		if mac == nil {
-			mac = hmac.New(sha256.New, key[:])
-		} else {
-			mac.Reset()
-		}
-		writeStringToSign(mac, ts, a.Date, a.Service, canonical)
-		var got [sha256.Size]byte
-		if hmac.Equal(mac.Sum(got[:0]), a.Signature[:]) {
+		if hmac.Equal(sc.mac(key, ts, a.Date, a.Service, canonical), a.Signature[:]) {
 			if !cached {
 				v.keep(id, key)
 			}
@@ -208,18 +297,38 @@ func (v *Verifier) Verify(r *Request, a *Authorization, ts int64, secretKey stri
 	return &Error{Code: CodeSignatureFailure, Message: "The provided credentials could not be validated. Please check your signature is correct."}
 }
 
-func (v *Verifier) derivedKey(id derivedKeyID) ([sha256.Size]byte, bool) {
+// date is the UTC date of ts, YYYY-MM-DD; the last one is kept (it is
+// the same for every request of a day).
+func (v *Verifier) date(ts int64) string {
+	day := ts / 86400
+	if ts < 0 {
+		day = (ts - 86399) / 86400
+	}
+	if d := v.day.Load(); d != nil && d.n == day {
+		return d.s
+	}
+	d := &dayName{n: day, s: time.Unix(ts, 0).UTC().Format(time.DateOnly)}
+	v.day.Store(d)
+	return d.s
+}
+
+type dayName struct {
+	n int64
+	s string
+}
+
+func (v *Verifier) derivedKey(id derivedKeyID) (*macKey, bool) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	k, ok := v.keys[id]
 	return k, ok
 }
 
-func (v *Verifier) keep(id derivedKeyID, key [sha256.Size]byte) {
+func (v *Verifier) keep(id derivedKeyID, key *macKey) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.keys == nil || len(v.keys) >= maxDerivedKeys {
-		v.keys = make(map[derivedKeyID][sha256.Size]byte)
+		v.keys = make(map[derivedKeyID]*macKey)
 	}
 	v.keys[id] = key
 }

@@ -2,7 +2,9 @@
 // own bearer token: tenants, keys (create, disable, enable, rotate), quota
 // remaining, usage per tenant per day by class, and CSV exports. New key
 // secrets are shown once, in the response that creates them; only their
-// SHA-256 digests are stored.
+// SHA-256 digests are stored. A key may also get a Tencent Cloud API 3.0
+// pair (SecretId, SecretKey); its SecretKey is likewise shown once and
+// stored sealed (gateway/keystore), never shown again.
 package admin
 
 import (
@@ -42,6 +44,9 @@ type Directory interface {
 type KeyWriter interface {
 	PutKey(ctx context.Context, o auth.Override) error
 	CreateKey(ctx context.Context, o auth.Override) error
+	// CanSealPairs reports whether a Tencent pair can be stored (the
+	// sealing key, auth.secret_encryption_key, is configured).
+	CanSealPairs() bool
 }
 
 // ErrKeyExists is CreateKey's answer for an id in use.
@@ -142,6 +147,10 @@ type keyView struct {
 	DailyQuota int64     `json:"daily_quota"`
 	Quota      usageView `json:"quota_today"`
 	Key        string    `json:"key,omitempty"` // only when just created or rotated
+	// SecretID names the key's Tencent pair; SecretKey is shown only when
+	// the pair was just made.
+	SecretID  string `json:"secret_id,omitempty"`
+	SecretKey string `json:"secret_key,omitempty"`
 }
 
 type tenantView struct {
@@ -155,7 +164,7 @@ type tenantView struct {
 
 func (a *api) keyView(k *auth.Key, now time.Time) keyView {
 	return keyView{ID: k.ID, Tenant: k.Tenant.ID, Disabled: k.Disabled, Managed: k.Managed, Rate: k.Rate,
-		Burst: k.Burst, DailyQuota: k.DailyQuota, Quota: view(k.DailyQuota, a.Quota.Key(k.ID, now))}
+		Burst: k.Burst, DailyQuota: k.DailyQuota, Quota: view(k.DailyQuota, a.Quota.Key(k.ID, now)), SecretID: k.SecretID}
 }
 
 func (a *api) tenantView(d *auth.Directory, t *auth.Tenant, now time.Time) tenantView {
@@ -213,7 +222,12 @@ type keyRequest struct {
 	Rate       float64 `json:"rate"`
 	Burst      int     `json:"burst"`
 	DailyQuota int64   `json:"daily_quota"`
+	// TencentPair also makes the key a Tencent Cloud API 3.0 pair.
+	TencentPair bool `json:"tencent_pair"`
 }
+
+// errNoSealing refuses a pair the key store could not keep.
+const errNoSealing = "a Tencent pair needs auth.secret_encryption_key (its SecretKey is stored sealed with it)"
 
 func (a *api) createKey(c *fiber.Ctx) error {
 	d := a.Dir.Current()
@@ -224,8 +238,11 @@ func (a *api) createKey(c *fiber.Ctx) error {
 	var req keyRequest
 	if len(c.Body()) > 0 {
 		if err := DecodeJSON(c.Body(), &req); err != nil {
-			return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "body must be JSON {id, rate, burst, daily_quota}: "+err.Error())
+			return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "body must be JSON {id, rate, burst, daily_quota, tencent_pair}: "+err.Error())
 		}
+	}
+	if req.TencentPair && !a.Keys.CanSealPairs() {
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, errNoSealing)
 	}
 	if req.Rate < 0 || req.Burst < 0 || req.DailyQuota < 0 {
 		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "limits must not be negative")
@@ -241,6 +258,9 @@ func (a *api) createKey(c *fiber.Ctx) error {
 		return err
 	}
 	o := auth.Override{KeyID: req.ID, TenantID: t.ID, Digest: digest, Rate: req.Rate, Burst: req.Burst, DailyQuota: req.DailyQuota}
+	if req.TencentPair {
+		o.SecretID, o.SecretKey = newPair()
+	}
 	if err := a.Keys.CreateKey(c.UserContext(), o); errors.Is(err, ErrKeyExists) {
 		return a.fail(c, fiber.StatusConflict, contracts.ErrTokenMismatched, "key id exists")
 	} else if err != nil {
@@ -248,13 +268,19 @@ func (a *api) createKey(c *fiber.Ctx) error {
 	}
 	k, _ := a.Dir.Current().Key(req.ID)
 	v := a.keyView(k, a.Now())
-	v.Key = secret
+	v.Key, v.SecretKey = secret, o.SecretKey.Reveal()
 	return c.Status(fiber.StatusCreated).JSON(v)
 }
 
+// overrideOf is k's state as the key store keeps it. A Tencent pair from
+// the config stays in the config; one the store made stays in the store.
 func overrideOf(k *auth.Key) auth.Override {
-	return auth.Override{KeyID: k.ID, TenantID: k.Tenant.ID, Digest: k.Digest, Disabled: k.Disabled,
+	o := auth.Override{KeyID: k.ID, TenantID: k.Tenant.ID, Digest: k.Digest, Disabled: k.Disabled,
 		Rate: k.Rate, Burst: k.Burst, DailyQuota: k.DailyQuota}
+	if k.StoredPair {
+		o.SecretID, o.SecretKey = k.SecretID, k.SecretKey
+	}
+	return o
 }
 
 func (a *api) setDisabled(disabled bool) fiber.Handler {
@@ -273,25 +299,67 @@ func (a *api) setDisabled(disabled bool) fiber.Handler {
 	}
 }
 
-// rotateKey replaces a key's secret; the old secret stops working at once.
+// The secrets POST /admin/keys/{key}/rotate replaces ({"rotate": …}).
+const (
+	rotateKey  = "key"          // the bearer key (the default)
+	rotatePair = "tencent_pair" // the Tencent pair (made if the key had none)
+	rotateBoth = "both"
+)
+
+// rotateKey replaces a key's secret, its Tencent pair or both; an old
+// secret stops working at once.
 func (a *api) rotateKey(c *fiber.Ctx) error {
 	k, ok := a.Dir.Current().Key(c.Params("key"))
 	if !ok {
 		return a.fail(c, fiber.StatusNotFound, contracts.ErrTokenMismatched, "no such key")
 	}
-	secret, digest, err := newSecret()
-	if err != nil {
-		return err
+	var req struct {
+		Rotate string `json:"rotate"`
+	}
+	if len(c.Body()) > 0 {
+		if err := DecodeJSON(c.Body(), &req); err != nil {
+			return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, `body must be JSON {"rotate": "key" | "tencent_pair" | "both"}: `+err.Error())
+		}
+	}
+	switch req.Rotate {
+	case "":
+		req.Rotate = rotateKey
+	case rotateKey, rotatePair, rotateBoth:
+	default:
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, `rotate must be "key", "tencent_pair" or "both"`)
+	}
+	pair := req.Rotate != rotateKey
+	if pair && !a.Keys.CanSealPairs() {
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, errNoSealing)
 	}
 	o := overrideOf(k)
-	o.Digest = digest
+	var secret string
+	var err error
+	if req.Rotate != rotatePair {
+		if secret, o.Digest, err = newSecret(); err != nil {
+			return err
+		}
+	}
+	if pair {
+		o.SecretID, o.SecretKey = newPair()
+	}
 	if err := a.Keys.PutKey(c.UserContext(), o); err != nil {
 		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 	}
 	k, _ = a.Dir.Current().Key(o.KeyID)
 	v := a.keyView(k, a.Now())
 	v.Key = secret
+	if pair {
+		v.SecretKey = o.SecretKey.Reveal()
+	}
 	return c.JSON(v)
+}
+
+// newPair draws a Tencent pair: a SecretId shaped like Tencent's ("AKID"
+// and 26 base32 characters, 128 random bits) and a SecretKey of 256
+// random bits.
+func newPair() (string, secret.Secret) {
+	return "AKID" + rand.Text(), secret.Secret(rand.Text() + rand.Text())
 }
 
 // newSecret draws 32 random bytes; "idg_" marks them in secret scanners.

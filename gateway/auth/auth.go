@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/internal/secret"
 )
 
 // Tenant is a consumer of the gateway.
@@ -34,6 +35,18 @@ type Key struct {
 	DailyQuota int64 // 0: only the tenant's quota applies
 	// Managed keys were created through the admin API (not in config).
 	Managed bool
+	// SecretID and SecretKey are the key's Tencent Cloud API 3.0
+	// credential pair ("" when it has none): a client signs its requests
+	// with the SecretKey (TC3-HMAC-SHA256) instead of sending a bearer
+	// token. Both credentials are the same key: same limits, same quota.
+	// The SecretKey is held in memory to verify signatures; it never
+	// prints (secret.Secret).
+	SecretID  string
+	SecretKey secret.Secret
+	// StoredPair: the pair came from the key store (the admin API made
+	// it), not from the config, so a later change to the key keeps it
+	// there.
+	StoredPair bool
 }
 
 // Override is a runtime change made through the admin API and persisted by
@@ -46,13 +59,17 @@ type Override struct {
 	Rate       float64
 	Burst      int
 	DailyQuota int64
+	// SecretID and SecretKey, when set, replace the key's Tencent pair.
+	SecretID  string
+	SecretKey secret.Secret
 }
 
 // Directory is one immutable snapshot of tenants and keys.
 type Directory struct {
-	byDigest map[[sha256.Size]byte]*Key
-	keys     map[string]*Key
-	tenants  map[string]*Tenant
+	byDigest   map[[sha256.Size]byte]*Key
+	bySecretID map[string]*Key
+	keys       map[string]*Key
+	tenants    map[string]*Tenant
 }
 
 // ErrUnknownTenant is returned for an override naming a tenant that the
@@ -62,9 +79,10 @@ var ErrUnknownTenant = errors.New("auth: unknown tenant")
 // NewDirectory builds a snapshot from config tenants and key-store overrides.
 func NewDirectory(ts []TenantConfig, overrides []Override) (*Directory, error) {
 	d := &Directory{
-		byDigest: map[[sha256.Size]byte]*Key{},
-		keys:     map[string]*Key{},
-		tenants:  map[string]*Tenant{},
+		byDigest:   map[[sha256.Size]byte]*Key{},
+		bySecretID: map[string]*Key{},
+		keys:       map[string]*Key{},
+		tenants:    map[string]*Tenant{},
 	}
 	for _, ct := range ts {
 		t := &Tenant{ID: ct.ID, Name: ct.Name, Disabled: ct.Disabled, DailyQuota: ct.DailyQuota}
@@ -73,6 +91,7 @@ func NewDirectory(ts []TenantConfig, overrides []Override) (*Directory, error) {
 			d.keys[ck.ID] = &Key{
 				ID: ck.ID, Tenant: t, Digest: ck.Digest(), Disabled: ck.Disabled,
 				Rate: EffectiveRate(ct, ck), Burst: EffectiveBurst(ct, ck), DailyQuota: ck.DailyQuota,
+				SecretID: ck.SecretID, SecretKey: ck.SecretKey,
 			}
 		}
 	}
@@ -88,6 +107,9 @@ func NewDirectory(ts []TenantConfig, overrides []Override) (*Directory, error) {
 			d.keys[o.KeyID] = k
 		}
 		k.Digest, k.Disabled = o.Digest, o.Disabled
+		if o.SecretID != "" {
+			k.SecretID, k.SecretKey, k.StoredPair = o.SecretID, o.SecretKey, true
+		}
 		if o.Rate > 0 {
 			k.Rate = o.Rate
 		}
@@ -106,6 +128,13 @@ func NewDirectory(ts []TenantConfig, overrides []Override) (*Directory, error) {
 			return nil, fmt.Errorf("auth: keys %s and %s have the same secret", other.ID, k.ID)
 		}
 		d.byDigest[k.Digest] = k
+		if k.SecretID == "" {
+			continue
+		}
+		if other, dup := d.bySecretID[k.SecretID]; dup {
+			return nil, fmt.Errorf("auth: keys %s and %s have the same secret_id", other.ID, k.ID)
+		}
+		d.bySecretID[k.SecretID] = k
 	}
 	return d, nil
 }
@@ -133,6 +162,17 @@ func (d *Directory) Authenticate(authorization []byte) (*Key, bool) {
 		return nil, false
 	}
 	if k.Disabled || k.Tenant.Disabled {
+		return nil, false
+	}
+	return k, true
+}
+
+// BySecretID returns the active key whose Tencent pair has this SecretId,
+// with the SecretKey its signatures are verified with. A disabled key, or
+// a key of a disabled tenant, is not found.
+func (d *Directory) BySecretID(id string) (*Key, bool) {
+	k, ok := d.bySecretID[id]
+	if !ok || k.Disabled || k.Tenant.Disabled {
 		return nil, false
 	}
 	return k, true
@@ -177,6 +217,9 @@ func (s *Store) Current() *Directory { return s.p.Load() }
 
 // Swap installs d.
 func (s *Store) Swap(d *Directory) { s.p.Store(d) }
+
+// BySecretID looks a SecretId up in the current snapshot.
+func (s *Store) BySecretID(id string) (*Key, bool) { return s.p.Load().BySecretID(id) }
 
 // Authenticate authenticates against the current snapshot.
 func (s *Store) Authenticate(authorization []byte) (*Key, bool) {

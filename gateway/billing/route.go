@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/tencent"
 	"github.com/idgate/idgate/gateway/encryption"
 )
 
@@ -32,6 +33,32 @@ type RouteConfig struct {
 	// Encryption is the route's mode: passthrough (default), terminate or
 	// encrypt-upstream.
 	Encryption encryption.RouteConfig `yaml:"encryption"`
+	// Action is the Tencent Cloud API 3.0 action (FaceID 2018-03-01:
+	// IdCardVerification, CheckIdNameDate) that also serves this route:
+	// POST / with X-TC-Action, TC3-signed with a key's Tencent pair. Both
+	// dialects share the route: its billing table, cache, quota and
+	// ledger name. "" serves the path only.
+	Action string `yaml:"action"`
+	// UpstreamDialect is what the upstream speaks: aggregator (default,
+	// POST upstream_path with the bearer token) or tencent (POST / with
+	// UpstreamAction, signed with upstream.tencent's pair).
+	UpstreamDialect string `yaml:"upstream_dialect"`
+	UpstreamAction  string `yaml:"upstream_action"`
+}
+
+// The upstream dialects.
+const (
+	DialectAggregator = "aggregator"
+	DialectTencent    = "tencent"
+)
+
+// TencentUpstream reports whether the route's upstream speaks Tencent
+// Cloud API 3.0.
+func (r RouteConfig) TencentUpstream() bool { return r.UpstreamDialect == DialectTencent }
+
+// checkActions are the actions a check route can serve or call.
+func checkAction(a string) bool {
+	return a == tencent.ActionIdCardVerification || a == tencent.ActionCheckIdNameDate
 }
 
 // LocalAnswers names the result code per kind of invalid input.
@@ -60,8 +87,10 @@ func CheckRoute() RouteConfig {
 			IllegalID:   string(contracts.ResultIllegalID),
 			IllegalName: string(contracts.ResultIllegalName),
 		},
-		Results:    map[string]Result{},
-		Encryption: encryption.DefaultRoute(),
+		Results:         map[string]Result{},
+		Encryption:      encryption.DefaultRoute(),
+		Action:          tencent.ActionIdCardVerification,
+		UpstreamDialect: DialectAggregator,
 	}
 	for _, ri := range contracts.Results {
 		r.Results[string(ri.Code)] = Result{Billed: ri.Billing == contracts.Billed, Description: ri.Description}
@@ -69,8 +98,50 @@ func CheckRoute() RouteConfig {
 	return r
 }
 
-// DefaultRoutes is the route table of a configuration that lists none.
+// CheckDatePath is the aggregator path of the check with the card's
+// validity period (the authority's CheckIdNameDate).
+const CheckDatePath = "/identity/idcard/check-id-name-date"
+
+// DateRoute is the check with the card's validity period: its own result
+// table (the authority numbers the codes differently: "-4" illegal
+// validity, "-5" identity invalid, "-6" database exception, "-7" no
+// record, "-8" daily limit; only "0" and "-1" billed), served on its path
+// and as CheckIdNameDate, towards an upstream of the Tencent dialect.
+func DateRoute() RouteConfig {
+	return RouteConfig{
+		Name:            "check-id-name-date",
+		Path:            CheckDatePath,
+		UpstreamPath:    CheckDatePath,
+		ForwardPrefer:   true,
+		LocalValidation: true,
+		LocalAnswers:    LocalAnswers{IllegalID: "-2", IllegalName: "-3", IllegalValidity: "-4"},
+		Results: map[string]Result{
+			"0":  {Billed: true, Description: "Name, ID card number and validity period are consistent"},
+			"-1": {Billed: true, Description: "Name, ID card number and validity period are inconsistent"},
+			"-2": {Description: "Illegal ID card number (length, check digit, etc. are incorrect)"},
+			"-3": {Description: "Illegal name (length, format, etc. are incorrect)"},
+			"-4": {Description: "Illegal validity period (format, order or length is incorrect)"},
+			"-5": {Description: "The identity information is invalid"},
+			"-6": {Description: "Document database service exception"},
+			"-7": {Description: "No record of this ID card in the document database"},
+			"-8": {Description: "The number of authentications has exceeded the daily limit"},
+		},
+		Encryption:      encryption.DefaultRoute(),
+		Action:          tencent.ActionCheckIdNameDate,
+		UpstreamDialect: DialectTencent,
+		UpstreamAction:  tencent.ActionCheckIdNameDate,
+	}
+}
+
+// DefaultRoutes is the route table of a configuration that lists none:
+// the two-factor check (also served as IdCardVerification).
 func DefaultRoutes() []RouteConfig { return []RouteConfig{CheckRoute()} }
+
+// DemoRoutes are the demo's routes: the two-factor check towards an
+// aggregator upstream and the check with validity period towards a
+// Tencent one, both also served as Tencent actions, so `make run`
+// exercises both dialects both ways.
+func DemoRoutes() []RouteConfig { return []RouteConfig{CheckRoute(), DateRoute()} }
 
 // SetDefaults fills what a route may leave out: the upstream path is the
 // served path, the name the path without its slashes, the mode
@@ -81,6 +152,9 @@ func (r *RouteConfig) SetDefaults() {
 	}
 	if r.Name == "" {
 		r.Name = strings.Trim(r.Path, "/")
+	}
+	if r.UpstreamDialect == "" {
+		r.UpstreamDialect = DialectAggregator
 	}
 	r.Encryption.SetDefaults()
 }
@@ -96,6 +170,7 @@ func ValidateRoutes(routes []RouteConfig) error {
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	paths := map[string]bool{}
 	names := map[string]bool{}
+	actions := map[string]bool{}
 	for _, r := range routes {
 		if !strings.HasPrefix(r.Path, "/") {
 			bad("route %q: path must start with /", r.Path)
@@ -106,6 +181,30 @@ func ValidateRoutes(routes []RouteConfig) error {
 		paths[r.Path], names[r.Name] = true, true
 		if len(r.Results) == 0 {
 			bad("route %q: results (the billing table) is empty", r.Path)
+		}
+		if r.Path == "/" {
+			bad("route %q: / is the Tencent dialect's endpoint (serve an action with `action`)", r.Path)
+		}
+		if r.Action != "" {
+			if !checkAction(r.Action) {
+				bad("route %q: action %q: a check route serves %s or %s", r.Path, r.Action, tencent.ActionIdCardVerification, tencent.ActionCheckIdNameDate)
+			}
+			if actions[r.Action] {
+				bad("route %q: action %s is served by another route", r.Path, r.Action)
+			}
+			actions[r.Action] = true
+		}
+		switch r.UpstreamDialect {
+		case "", DialectAggregator:
+			if r.UpstreamAction != "" {
+				bad("route %q: upstream_action needs upstream_dialect: tencent", r.Path)
+			}
+		case DialectTencent:
+			if !checkAction(r.UpstreamAction) {
+				bad("route %q: upstream_dialect tencent needs upstream_action %s or %s", r.Path, tencent.ActionIdCardVerification, tencent.ActionCheckIdNameDate)
+			}
+		default:
+			bad("route %q: upstream_dialect %q: want aggregator or tencent", r.Path, r.UpstreamDialect)
 		}
 		for _, code := range []string{r.LocalAnswers.IllegalID, r.LocalAnswers.IllegalName, r.LocalAnswers.IllegalValidity} {
 			if _, ok := r.Results[code]; code != "" && (!ok || r.Results[code].Billed) {

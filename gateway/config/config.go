@@ -69,7 +69,12 @@ func Default() Config {
 	c := base()
 	c.Admin.Token = "gateway-admin-token"
 	c.Upstream.Token = "sim-token"
-	c.Routes = billing.DefaultRoutes()
+	c.Upstream.Tencent.SecretID = "sim-secret-id"
+	c.Upstream.Tencent.SecretKey = "sim-secret-key"
+	c.Routes = billing.DemoRoutes()
+	// The date route's transient code is "-6" ("-4" is an illegal
+	// validity period there).
+	c.Retry.Routes = map[string][]string{"check-id-name-date": {"-6"}}
 	c.Auth = auth.DemoConfig()
 	c.Sessions = sessions.DemoConfig()
 	return c
@@ -163,8 +168,13 @@ func (c *Config) Validate() error {
 	}
 	errs = append(errs, c.Upstream.Validate(), c.Store.Validate(), billing.ValidateRoutes(c.Routes),
 		c.TLS.Validate(), c.Encryption.Validate())
+	tencentUpstream := false
 	for _, r := range c.Routes {
 		errs = append(errs, c.Encryption.ValidateRoute(r.Path, r.Encryption))
+		tencentUpstream = tencentUpstream || r.TencentUpstream()
+	}
+	if tencentUpstream {
+		errs = append(errs, c.Upstream.ValidateTencent())
 	}
 	errs = append(errs, c.Auth.Validate(), c.Sessions.Validate(),
 		c.Cache.Validate(), c.Cache.ValidateRoutes(c.Routes),

@@ -1,13 +1,17 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/idgate/idgate/gateway/auth"
+	"github.com/idgate/idgate/gateway/upstream"
 	"github.com/idgate/idgate/internal/configtest"
 )
 
@@ -87,7 +91,64 @@ func TestValidateRejects(t *testing.T) {
 		{Name: "billed local answer", Mod: func(c *Config) { c.Routes[0].LocalAnswers.IllegalID = "0" }, Want: "non-billed"},
 		{Name: "unknown local answer", Mod: func(c *Config) { c.Routes[0].LocalAnswers.IllegalName = "-99" }, Want: "non-billed"},
 		{Name: "empty table", Mod: func(c *Config) { c.Routes[0].Results = nil }, Want: "billing table"},
+		// Tencent Cloud API 3.0: pairs, actions, the upstream's dialect.
+		{Name: "secret_id without secret_key", Mod: func(c *Config) { c.Auth.Tenants[0].Keys[0].SecretKey = "" }, Want: "secret_id and secret_key"},
+		{Name: "secret_key without secret_id", Mod: func(c *Config) { c.Auth.Tenants[0].Keys[0].SecretID = "" }, Want: "secret_id and secret_key"},
+		{Name: "secret_id with a slash", Mod: func(c *Config) { c.Auth.Tenants[0].Keys[0].SecretID = "a/b" }, Want: "secret_id must be"},
+		{Name: "secret_id twice", Mod: func(c *Config) {
+			c.Auth.Tenants[0].Keys = append(c.Auth.Tenants[0].Keys, auth.KeyConfig{ID: "k2", Key: "other", SecretID: "demo-secret-id", SecretKey: "s"})
+		}, Want: "used by another key"},
+		{Name: "secret_key with a space", Mod: func(c *Config) { c.Auth.Tenants[0].Keys[0].SecretKey = "a b" }, Want: "secret_key must be"},
+		{Name: "sealing key not hex", Mod: func(c *Config) { c.Auth.Secrets.SecretEncryptionKey = "zz" }, Want: "secret_encryption_key"},
+		{Name: "sealing key short", Mod: func(c *Config) { c.Auth.Secrets.SecretEncryptionKey = "abcd" }, Want: "secret_encryption_key"},
+		{Name: "no sealing key (config pairs need none)", Mod: func(c *Config) { c.Auth.Secrets.SecretEncryptionKey = "" }},
+		{Name: "unknown action", Mod: func(c *Config) { c.Routes[0].Action = "DetectAuth" }, Want: "action"},
+		{Name: "action twice", Mod: func(c *Config) { c.Routes[1].Action = c.Routes[0].Action }, Want: "served by another route"},
+		{Name: "no action", Mod: func(c *Config) { c.Routes[0].Action = "" }},
+		{Name: "unknown upstream dialect", Mod: func(c *Config) { c.Routes[0].UpstreamDialect = "soap" }, Want: "upstream_dialect"},
+		{Name: "tencent upstream without action", Mod: func(c *Config) { c.Routes[1].UpstreamAction = "" }, Want: "upstream_action"},
+		{Name: "upstream action on an aggregator upstream", Mod: func(c *Config) { c.Routes[0].UpstreamAction = "IdCardVerification" }, Want: "upstream_action"},
+		{Name: "tencent upstream without a pair", Mod: func(c *Config) { c.Upstream.Tencent.SecretKey = "" }, Want: "upstream.tencent"},
+		{Name: "no tencent upstream, no pair needed", Mod: func(c *Config) {
+			c.Upstream.Tencent = upstream.TencentConfig{}
+			c.Routes = c.Routes[:1]
+			c.Retry.Routes = nil
+		}},
+		{Name: "route on the dialect's endpoint", Mod: func(c *Config) { c.Routes[0].Path = "/" }, Want: "Tencent dialect's endpoint"},
 	})
+}
+
+func TestTencentSecretsFromFilesAndEnv(t *testing.T) {
+	dir := t.TempDir()
+	keyFile, upFile, sealFile := filepath.Join(dir, "k"), filepath.Join(dir, "u"), filepath.Join(dir, "s")
+	os.WriteFile(keyFile, []byte("from-file-secret\n"), 0o600)
+	os.WriteFile(upFile, []byte("up-from-file\n"), 0o600)
+	os.WriteFile(sealFile, []byte(strings.Repeat("ab", 32)+"\n"), 0o600)
+	cfg := Default()
+	cfg.Auth.Tenants[0].Keys[0].SecretKey = ""
+	cfg.Auth.Tenants[0].Keys[0].SecretKeyFile = keyFile
+	cfg.Upstream.Tencent.SecretKey = ""
+	path := filepath.Join(dir, "gateway.yaml")
+	b, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, b, 0o600)
+	c, err := load(path, envOf(map[string]string{
+		EnvPrefix + "UPSTREAM_TENCENT_SECRET_KEY_FILE": upFile,
+		EnvPrefix + "AUTH_SECRET_ENCRYPTION_KEY_FILE":  sealFile,
+		EnvPrefix + "UPSTREAM_TENCENT_REGION":          "ap-shanghai",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth.Tenants[0].Keys[0].SecretKey != "from-file-secret" || c.Upstream.Tencent.SecretKey != "up-from-file" ||
+		c.Auth.Secrets.SecretEncryptionKey.Reveal() != strings.Repeat("ab", 32) || c.Upstream.Tencent.Region != "ap-shanghai" {
+		t.Fatalf("secrets not read: %+v %+v %+v", c.Auth.Tenants[0].Keys[0], c.Upstream.Tencent, c.Auth.Secrets)
+	}
+	if out := fmt.Sprintf("%+v", c); strings.Contains(out, "from-file-secret") || strings.Contains(out, "up-from-file") {
+		t.Fatal("a secret prints")
+	}
 }
 
 func TestParseRejectsUnknownFields(t *testing.T) {

@@ -29,6 +29,10 @@ var EnvVars = []string{
 	"upstream.token",
 	"upstream.token_file",
 	"upstream.timeout",
+	"upstream.tencent.secret_id",
+	"upstream.tencent.secret_key",
+	"upstream.tencent.secret_key_file",
+	"upstream.tencent.region",
 	"store.path",
 	"store.sync",
 	"store.journal_dir",
@@ -45,6 +49,8 @@ var EnvVars = []string{
 	"cache.enabled",
 	"cache.key_secret",
 	"cache.key_secret_file",
+	"auth.secret_encryption_key",
+	"auth.secret_encryption_key_file",
 }
 
 // EnvName is the variable that overrides setting: EnvPrefix and the path

@@ -1,6 +1,9 @@
 // Package pipeline is the check routes' request path, in one place and in
 // order. Serve reads top to bottom: the admission steps every billed API
-// shares (gateway/admission) around the check's own work.
+// shares (gateway/admission) around the check's own work. A route is
+// served in the aggregator's dialect on its path and, when it has an
+// Action, in the Tencent Cloud API 3.0 dialect (ServeTencent): the same
+// steps, with the dialect's authentication, body and answers at the edge.
 //
 //	1–2  authenticate, rate-limit                   admission
 //	3    Idempotency-Key                            admission
@@ -25,6 +28,7 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
+	"github.com/idgate/idgate/contracts/tencent"
 	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/billing"
 	"github.com/idgate/idgate/gateway/breaker"
@@ -68,6 +72,17 @@ type Route struct {
 	// Crypto is the route's encryption mode; nil forwards encrypted
 	// requests untouched (passthrough).
 	Crypto FieldCrypto
+	// Action is the Tencent action that also serves the route ("": none).
+	Action string
+	// UpstreamAction, when set, calls the upstream in the Tencent dialect
+	// with this action (the upstream client translates).
+	UpstreamAction string
+	// RequireValidity: the route's API needs validity_begin and
+	// validity_end (CheckIdNameDate).
+	RequireValidity bool
+	// actionPath stands for the path in the Idempotency-Key fingerprint
+	// of the route's Tencent requests.
+	actionPath string
 }
 
 // NewRoute builds a Route from config.
@@ -76,10 +91,16 @@ func NewRoute(c billing.RouteConfig) (*Route, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Route{
+	rt := &Route{
 		Name: c.Name, Path: c.Path, UpstreamPath: c.UpstreamPath, ForwardPrefer: c.ForwardPrefer,
 		LocalValidation: c.LocalValidation, Local: c.LocalAnswers, Billing: t,
-	}, nil
+		Action: c.Action, actionPath: "/?Action=" + c.Action,
+		RequireValidity: c.Action == tencent.ActionCheckIdNameDate || c.UpstreamAction == tencent.ActionCheckIdNameDate,
+	}
+	if c.TencentUpstream() {
+		rt.UpstreamAction = c.UpstreamAction
+	}
+	return rt, nil
 }
 
 // Pipeline serves the check routes: the admission gate's steps plus the
@@ -96,9 +117,22 @@ type Pipeline struct {
 // classUnknownRoute labels requests for paths the gateway does not serve.
 const classUnknownRoute = "unknown_route"
 
-// Serve runs one request through the pipeline.
-func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
+// Serve runs one request of the aggregator's dialect through the pipeline.
+func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) { p.serve(ctx, rt, nil) }
+
+// ServeTencent runs one request of the route's Tencent action through the
+// pipeline: front authenticates it and renders its answers (the
+// gateway/tencent Front).
+func (p *Pipeline) ServeTencent(ctx *fasthttp.RequestCtx, rt *Route, front admission.Dialect) {
+	p.serve(ctx, rt, front)
+}
+
+// serve is the pipeline; front is the client's dialect (nil: the
+// aggregator's).
+func (p *Pipeline) serve(ctx *fasthttp.RequestCtx, rt *Route, front admission.Dialect) {
 	x := p.NewExchange(ctx, rt.Name)
+	x.Dialect = front
+	tc := front != nil
 	defer p.End(&x)
 
 	// 1–2. Authenticate the key, take a token from its bucket.
@@ -113,7 +147,11 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 	// 3. Idempotency-Key: a repeat gets the stored answer (no upstream
 	// call, no charge), a concurrent one waits for the first, the same key
 	// with another body is a 400.
-	if !p.Idempotent(&x, rt.Path, ctx.Request.Body()) {
+	idemPath := rt.Path
+	if tc {
+		idemPath = rt.actionPath
+	}
+	if !p.Idempotent(&x, idemPath, ctx.Request.Body()) {
 		return
 	}
 
@@ -127,9 +165,12 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 
 	// Decode and validate locally: what the authority would refuse never
 	// costs an upstream call.
-	verdict := p.check(ctx, rt, x.Start, req)
+	verdict := p.check(ctx, rt, x.Start, req, tc)
 	x.IDMasked = maskedID(req)
 	switch {
+	case verdict.tcErr != nil:
+		p.refuseTencent(&x, verdict.tcErr)
+		return
 	case verdict.errCode != "":
 		p.Refuse(&x, billing.LocalReject, verdict.errCode, verdict.reason)
 		return
@@ -152,9 +193,17 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		}
 	}
 
+	// The body goes upstream in the aggregator's form (the upstream
+	// client translates it for a Tencent upstream): the client's own
+	// bytes, or, from a Tencent client, the decoded request written anew.
+	forwardBody := ctx.Request.Body()
+	if tc {
+		sc.body = contracts.AppendCheckRequest(sc.body[:0], req)
+		forwardBody = sc.body
+	}
+
 	// Encryption towards the upstream (terminate, encrypt-upstream): a
 	// fresh data key, so the client's never leaves the gateway.
-	forwardBody := ctx.Request.Body()
 	var upSess *fieldcrypto.Session
 	if rt.Crypto != nil {
 		sealedBody, sess, err := rt.Crypto.SealUpstream(req, verdict.sess)
@@ -194,6 +243,7 @@ func (p *Pipeline) Serve(ctx *fasthttp.RequestCtx, rt *Route) {
 		Start:     upStart,
 		FlightKey: lookup.Key,
 		Excused:   excused(rt, prefer, req),
+		Action:    rt.UpstreamAction,
 	}
 	if upSess != nil {
 		// An answer sealed for one upstream session opens with no other:
@@ -287,17 +337,28 @@ func (p *Pipeline) answerLocally(x *admission.Exchange, rt *Route, req *contract
 	p.Finish(x, billing.LocalReject, fasthttp.StatusOK, "application/json", body)
 }
 
+// refuseTencent answers a refusal the Tencent dialect words itself (its
+// body decoder's MissingParameter and InvalidParameter), never billed.
+func (p *Pipeline) refuseTencent(x *admission.Exchange, e *tencent.Error) {
+	p.FinishRendered(x, billing.LocalReject, fasthttp.StatusOK, "application/json", tencent.AppendError(nil, e, x.RequestID))
+}
+
 // scratch is one request's heap-bound state, pooled (see Serve).
 type scratch struct {
 	req  contracts.CheckRequest
 	ureq upstream.Request
+	// body is the request written anew for the upstream (a Tencent
+	// client's); its buffer is kept, wiped, across requests.
+	body []byte
 }
 
 var scratchPool = sync.Pool{New: func() any { return new(scratch) }}
 
 // release zeroes sc, so the pool holds no request's data, and returns it.
 func (sc *scratch) release() {
-	*sc = scratch{}
+	body := sc.body[:cap(sc.body)]
+	clear(body)
+	*sc = scratch{body: body[:0]}
 	scratchPool.Put(sc)
 }
 

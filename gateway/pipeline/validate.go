@@ -9,10 +9,14 @@ import (
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/contracts/idcard"
+	"github.com/idgate/idgate/contracts/tencent"
 )
 
-// verdict of local validation: at most one of errCode and result is set.
+// verdict of local validation: at most one of tcErr, errCode and result
+// is set.
 type verdict struct {
+	// tcErr is the Tencent body decoder's refusal, in its own words.
+	tcErr   *tencent.Error
 	errCode contracts.ErrorCode
 	reason  string
 	result  string
@@ -22,9 +26,10 @@ type verdict struct {
 }
 
 // check decodes the body into req, which must be zero on entry, and
-// validates it. req stays zero when the body was refused before it was
-// read (content type, size, syntax, decryption).
-func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time, req *contracts.CheckRequest) verdict {
+// validates it; tc: the body is the Tencent action's (Name, IdCard, …),
+// decoded into the aggregator's form. req stays zero when the body was
+// refused before it was read (content type, size, syntax, decryption).
+func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time, req *contracts.CheckRequest, tc bool) verdict {
 	if ct := ctx.Request.Header.ContentType(); !contracts.IsJSONContentType(b2s(ct)) {
 		return verdict{errCode: contracts.ErrTokenMismatched, reason: "content type must be application/json"}
 	}
@@ -33,14 +38,29 @@ func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time, req
 	}
 	body := ctx.Request.Body()
 	if len(body) > p.MaxBody {
+		if tc {
+			return verdict{tcErr: &tencent.Error{Code: tencent.CodeRequestSizeLimit, Message: "The request body exceeds " + strconv.Itoa(p.MaxBody) + " bytes."}}
+		}
 		return verdict{errCode: contracts.ErrTokenMismatched, reason: "request body exceeds " + strconv.Itoa(p.MaxBody) + " bytes"}
 	}
-	decoded, err := contracts.DecodeCheckRequestNoCopy(body)
-	if err != nil {
-		return verdict{errCode: contracts.ErrTokenMismatched, reason: err.Error()}
+	if tc {
+		decoded, terr := tencent.DecodeCheckRequestNoCopy(body, rt.RequireValidity)
+		if terr != nil {
+			return verdict{tcErr: terr}
+		}
+		*req = decoded
+	} else {
+		decoded, err := contracts.DecodeCheckRequestNoCopy(body)
+		if err != nil {
+			return verdict{errCode: contracts.ErrTokenMismatched, reason: err.Error()}
+		}
+		if rt.RequireValidity && (decoded.ValidityBegin == "" || decoded.ValidityEnd == "") {
+			return verdict{errCode: contracts.ErrTokenMismatched, reason: "missing required field validity_begin or validity_end"}
+		}
+		*req = decoded
 	}
-	*req = decoded
 	var sess *fieldcrypto.Session
+	var err error
 	if rt.Crypto != nil {
 		if sess, err = rt.Crypto.Open(req); err != nil {
 			*req = contracts.CheckRequest{}

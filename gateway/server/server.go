@@ -34,6 +34,7 @@ import (
 	"github.com/idgate/idgate/gateway/ratelimit"
 	"github.com/idgate/idgate/gateway/reconcile"
 	"github.com/idgate/idgate/gateway/sessions"
+	gwtencent "github.com/idgate/idgate/gateway/tencent"
 	"github.com/idgate/idgate/gateway/upstream"
 )
 
@@ -63,6 +64,10 @@ type Server struct {
 	crypto *encryption.Engine
 	// res: the response cache, circuit breaker and idempotency store (resilience.go).
 	res resilience
+	// front and tc: the Tencent dialect's authentication and rendering,
+	// and its endpoint POST / (tencent.go).
+	front *gwtencent.Front
+	tc    *gwtencent.Mux
 
 	app      *fiber.App
 	adminApp *fiber.App
@@ -126,7 +131,11 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 	if db, err = ledger.OpenDB(cfg.Store.Path); err != nil {
 		return nil, err
 	}
-	if s.keys, err = keystore.New(db); err != nil {
+	sealKey, err := cfg.Auth.Secrets.Key()
+	if err != nil {
+		return nil, err
+	}
+	if s.keys, err = keystore.New(db, sealKey); err != nil {
 		return nil, err
 	}
 	overrides, err := s.keys.Overrides(context.Background())
@@ -198,6 +207,9 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 	if err = s.startResilience(); err != nil {
 		return nil, err
 	}
+	if err = s.startTencent(routes); err != nil {
+		return nil, err
+	}
 	if err = s.startSessions(db); err != nil {
 		return nil, err
 	}
@@ -247,6 +259,10 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 			return nil
 		})
 	}
+	app.Post(gwtencent.Path, func(c *fiber.Ctx) error {
+		s.tc.Serve(c.Context())
+		return nil
+	})
 	if s.sessions != nil {
 		s.sessions.Register(app)
 	}
@@ -283,8 +299,13 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 	fiberHandler := recovering(app.Server().Handler, s.log, s.pipeline.IDs)
 	app.Server().Handler = func(ctx *fasthttp.RequestCtx) {
 		if ctx.IsPost() {
-			if rt := checks[string(ctx.URI().PathOriginal())]; rt != nil {
+			path := ctx.URI().PathOriginal()
+			if rt := checks[string(path)]; rt != nil {
 				s.pipeline.Serve(ctx, rt)
+				return
+			}
+			if string(path) == gwtencent.Path {
+				s.tc.Serve(ctx)
 				return
 			}
 		} else if !knownMethod(ctx.Method()) {
@@ -383,6 +404,9 @@ func (s *Server) CreateKey(ctx context.Context, o auth.Override) error {
 	}
 	return s.rebuild(ctx, s.cfg.Auth.Tenants)
 }
+
+// CanSealPairs reports whether the key store can keep Tencent pairs.
+func (s *Server) CanSealPairs() bool { return s.keys.CanSeal() }
 
 // rebuild must hold reloadMu.
 func (s *Server) rebuild(ctx context.Context, tenants []auth.TenantConfig) error {

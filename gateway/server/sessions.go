@@ -3,6 +3,7 @@ package server
 import (
 	"database/sql"
 
+	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/sessions"
 )
 
@@ -37,6 +38,17 @@ func (s *Server) startSessions(db *sql.DB) error {
 	if err != nil {
 		s.relay.Close()
 		return err
+	}
+	// FaceID's session actions on the Tencent dialect's endpoint: the same
+	// service, so the same admission path and the same billing once.
+	if s.tc != nil {
+		for action, h := range svc.TencentActions(func() admission.Dialect { return s.front }) {
+			if err := s.tc.Handle(action, h); err != nil {
+				svc.Close()
+				s.relay.Close()
+				return err
+			}
+		}
 	}
 	s.sessions = svc
 	s.Metrics.Gauge("sessions_open", "Verification sessions holding a quota unit (outcome not known yet).", func() float64 { return float64(svc.Open()) })

@@ -155,27 +155,40 @@ func (s *Service) create(ctx *fasthttp.RequestCtx) {
 		body = b
 	}
 
-	if !s.Reserve(&x) {
-		return
-	}
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
-	s.creating.Add(1)
-	defer s.creating.Add(-1)
-	if !s.forward(&x, fasthttp.MethodPost, contracts.SessionsPath, body, resp) {
-		s.Settle(&x, false)
+	if _, ok := s.open(&x, body, tenantCallback, resp); !ok {
 		return
 	}
+	s.pass(&x, billing.NotBilled, resp)
+}
+
+// open is a create's work once its request is accepted, whatever dialect
+// it came in: reserve the quota unit (402 used_up), forward the
+// aggregator's create body, remember the session and hand it the unit,
+// which its outcome settles (billing.go). It returns false when it
+// answered itself (the unit released); otherwise resp holds the
+// upstream's 201 and the session is returned for the caller to answer.
+func (s *Service) open(x *admission.Exchange, body []byte, tenantCallback string, resp *fasthttp.Response) (contracts.Session, bool) {
+	if !s.Reserve(x) {
+		return contracts.Session{}, false
+	}
+	s.creating.Add(1)
+	defer s.creating.Add(-1)
+	if !s.forward(x, fasthttp.MethodPost, contracts.SessionsPath, body, resp) {
+		s.Settle(x, false)
+		return contracts.Session{}, false
+	}
 	if resp.StatusCode() != fasthttp.StatusCreated {
-		s.Settle(&x, false)
-		s.pass(&x, billing.UpstreamError, resp)
-		return
+		s.Settle(x, false)
+		s.pass(x, billing.UpstreamError, resp)
+		return contracts.Session{}, false
 	}
 	var sess contracts.Session
 	if err := json.Unmarshal(resp.Body(), &sess); err != nil || sess.RequestID == "" {
-		s.Settle(&x, false)
-		s.Refuse(&x, billing.UpstreamError, contracts.ErrAPIError, "upstream session unreadable")
-		return
+		s.Settle(x, false)
+		s.Refuse(x, billing.UpstreamError, contracts.ErrAPIError, "upstream session unreadable")
+		return contracts.Session{}, false
 	}
 	rec := Record{
 		RequestID: sess.RequestID, Tenant: x.Key.Tenant.ID, KeyID: x.Key.ID, Status: Open,
@@ -185,10 +198,10 @@ func (s *Service) create(ctx *fasthttp.RequestCtx) {
 	// Stored before the tenant learns the request ID: a poll after a
 	// restart must find it.
 	if err := s.Store.Insert(context.Background(), rec); err != nil {
-		s.Settle(&x, false)
+		s.Settle(x, false)
 		s.Log.Error("session not stored; the upstream session is orphaned", "request_id", x.RequestID, "tenant", x.Key.Tenant.ID, "err", err)
-		s.Refuse(&x, billing.UpstreamError, contracts.ErrAPIError, "the session could not be stored")
-		return
+		s.Refuse(x, billing.UpstreamError, contracts.ErrAPIError, "the session could not be stored")
+		return contracts.Session{}, false
 	}
 	// The session holds the unit from here on: its outcome settles it
 	// (billing.go).
@@ -197,7 +210,7 @@ func (s *Service) create(ctx *fasthttp.RequestCtx) {
 	s.byID[rec.RequestID] = t
 	s.mu.Unlock()
 	x.Result = string(contracts.StateCreated)
-	s.pass(&x, billing.NotBilled, resp)
+	return sess, true
 }
 
 func trimSpace(b []byte) []byte {
@@ -236,27 +249,36 @@ func (s *Service) poll(ctx *fasthttp.RequestCtx, route, id, suffix string) {
 	if !s.forward(&x, fasthttp.MethodGet, contracts.SessionPath(id)+suffix, nil, resp) {
 		return
 	}
-	if resp.StatusCode() == fasthttp.StatusOK {
-		switch route {
-		case RouteStatus, RouteResult:
-			// Only the fields billing needs: a result carries the card and a
-			// portrait the gateway has no business decoding.
-			var v outcome
-			if json.Unmarshal(resp.Body(), &v) == nil {
-				x.Result = string(v.State)
-				code := v.Code
-				if v.Error != nil {
-					code = v.Error.Code
-				}
-				s.observe(t, v.State, code, v.Version, route)
-			}
-		}
+	if resp.StatusCode() == fasthttp.StatusOK && (route == RouteStatus || route == RouteResult) {
+		s.learn(&x, t, resp.Body())
 	}
-	class := billing.NotBilled
-	if resp.StatusCode() >= 300 {
-		class = billing.UpstreamError
+	s.pass(&x, pollClass(resp.StatusCode()), resp)
+}
+
+// learn reads a 200 status or result answer for billing: the session's
+// unit is settled the first time an outcome shows, however many reads,
+// in whatever dialect, show it. Only the fields billing needs are
+// decoded: a result carries the card and a portrait the gateway has no
+// business decoding.
+func (s *Service) learn(x *admission.Exchange, t *tracked, body []byte) {
+	var v outcome
+	if json.Unmarshal(body, &v) != nil {
+		return
 	}
-	s.pass(&x, class, resp)
+	x.Result = string(v.State)
+	code := v.Code
+	if v.Error != nil {
+		code = v.Error.Code
+	}
+	s.observe(t, v.State, code, v.Version, x.Route)
+}
+
+// pollClass is the ledger class of a read by the upstream's status.
+func pollClass(status int) billing.Class {
+	if status >= 300 {
+		return billing.UpstreamError
+	}
+	return billing.NotBilled
 }
 
 // regenerate gives an expired session a new QR code. The session released

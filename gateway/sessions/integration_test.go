@@ -40,7 +40,8 @@ type stack struct {
 }
 
 // newStack starts a simulator and a gateway with two tenants: acme (key
-// acme-key, daily quota acmeQuota, 0 = unlimited) and rival (rival-key).
+// acme-key, Tencent pair acme-sid / acme-skey, daily quota acmeQuota, 0 =
+// unlimited) and rival (rival-key).
 func newStack(t *testing.T, acmeQuota int) *stack {
 	t.Helper()
 	s := &stack{sim: testkit.StartSim(t, "IDGATE_SIM_SESSIONS_TIME_SCALE="+timeScale, "IDGATE_SIM_WEBHOOK_SECRET="+upstreamHook).URL}
@@ -61,7 +62,7 @@ sessions:
   reconcile_after: 1s
   reconcile_interval: 200ms
 tenants:
-  - {id: acme, daily_quota: %d, rate: 1000, burst: 1000, keys: [{id: acme-1, key: acme-key}]}
+  - {id: acme, daily_quota: %d, rate: 1000, burst: 1000, keys: [{id: acme-1, key: acme-key, secret_id: acme-sid, secret_key: acme-skey}]}
   - {id: rival, rate: 1000, burst: 1000, keys: [{id: rival-1, key: rival-key}]}
 `, s.gwAddr, s.adminAddr, adminToken, s.sim, s.store, upstreamHook, acmeSecret, acmeQuota)
 	if err := os.WriteFile(s.cfg, []byte(cfg), 0o600); err != nil {

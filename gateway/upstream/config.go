@@ -3,6 +3,7 @@ package upstream
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/idgate/idgate/internal/httpurl"
@@ -25,6 +26,58 @@ type Config struct {
 	// upstream does, so a request rarely meets a connection the peer closed.
 	MaxIdleConnDuration time.Duration `yaml:"max_idle_conn_duration"`
 	MaxResponseBytes    int           `yaml:"max_response_bytes"`
+	// Tencent is the gateway's credential for routes whose upstream
+	// speaks Tencent Cloud API 3.0 (routes[].upstream_dialect: tencent).
+	Tencent TencentConfig `yaml:"tencent"`
+}
+
+// TencentConfig is the gateway's own Tencent Cloud API 3.0 pair towards
+// the upstream: every call is signed with it (TC3-HMAC-SHA256), afresh per
+// attempt. Clients never see it.
+type TencentConfig struct {
+	SecretID string `yaml:"secret_id"`
+	// SecretKey signs; SecretKeyFile wins.
+	SecretKey     secret.Secret `yaml:"secret_key" file:"secret_key_file"`
+	SecretKeyFile string        `yaml:"secret_key_file"`
+	// Region is sent as X-TC-Region ("": not sent; FaceID needs none).
+	Region string `yaml:"region"`
+	// Service is the credential scope's service; "" takes the first label
+	// of the upstream URL's host, as Tencent's SDKs do ("faceid" for
+	// faceid.tencentcloudapi.com, "127" for the simulator on 127.0.0.1).
+	Service string `yaml:"service"`
+}
+
+// ServiceFor is the service a pair signs with for the upstream at rawURL.
+func (t TencentConfig) ServiceFor(rawURL string) string {
+	if t.Service != "" {
+		return t.Service
+	}
+	u, err := httpurl.Parse(rawURL)
+	if err != nil {
+		return ""
+	}
+	label, _, _ := strings.Cut(u.Hostname(), ".")
+	return label
+}
+
+// ValidateTencent checks the Tencent pair; config validation calls it when
+// a route's upstream speaks the dialect.
+func (c Config) ValidateTencent() error {
+	var errs []error
+	t := c.Tencent
+	if t.SecretID == "" || t.SecretKey == "" {
+		errs = append(errs, errors.New("upstream.tencent: secret_id and secret_key (or secret_key_file) are required by routes with upstream_dialect: tencent"))
+	}
+	for _, b := range []byte(t.SecretID) {
+		if b <= ' ' || b > '~' || b == '/' || b == ',' {
+			errs = append(errs, errors.New("upstream.tencent.secret_id must be printable ASCII without '/', ',' or spaces"))
+			break
+		}
+	}
+	if t.ServiceFor(c.URL) == "" {
+		errs = append(errs, errors.New("upstream.tencent.service is empty and the upstream URL has no host label to take it from"))
+	}
+	return errors.Join(errs...)
 }
 
 // DefaultConfig points at the simulator `make run` starts, without a token.

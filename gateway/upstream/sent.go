@@ -19,6 +19,8 @@ func NothingSent(err error) bool {
 	switch {
 	case err == nil:
 		return false
+	case errors.Is(err, errNotTranslated):
+		return true
 	case errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, fasthttp.ErrDialTimeout), errors.Is(err, fasthttp.ErrNoFreeConns):
 		return true
 	case errors.As(err, &op) && op.Op == "dial":

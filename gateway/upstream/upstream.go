@@ -39,6 +39,10 @@ type Request struct {
 	// failures say nothing about the upstream's health, so the breaker does
 	// not count them. Retries still apply.
 	Excused bool
+	// Action, when set, sends the request in the Tencent Cloud API 3.0
+	// dialect as this action (Body stays in the aggregator's form; the
+	// client translates it and the answer, tencent.go).
+	Action string
 	// Attempts and Shared are filled by the forwarders: the upstream calls
 	// made, and whether the answer was another request's (no call of its own).
 	Attempts int
@@ -55,6 +59,8 @@ type Client struct {
 	addr    string
 	dialTO  time.Duration
 	reqs    sync.Pool // of *fasthttp.Request, see request
+	// tc is the Tencent pair (nil: no route's upstream speaks Tencent).
+	tc *tencentUpstream
 }
 
 // New builds a client from the upstream config (validated at load).
@@ -65,7 +71,7 @@ func New(c Config) (*Client, error) {
 	}
 	return &Client{
 		hc: hc, host: u.Host, scheme: u.Scheme, auth: "Bearer " + c.Token.Reveal(),
-		timeout: c.Timeout, addr: hc.Addr, dialTO: c.ConnectTimeout,
+		timeout: c.Timeout, addr: hc.Addr, dialTO: c.ConnectTimeout, tc: newTencentUpstream(c),
 	}, nil
 }
 
@@ -124,9 +130,6 @@ func NewHostClient(c Config, maxResponseBytes int) (*fasthttp.HostClient, *url.U
 // Forward sends r and fills resp. An error means no usable HTTP answer
 // (connection refused, reset, timeout, malformed HTTP).
 func (c *Client) Forward(r *Request, resp *fasthttp.Response) error {
-	req := c.request(r.Path)
-	defer c.release(req)
-	c.build(req, r)
 	timeout := c.timeout
 	if r.Timeout > 0 && r.Timeout < timeout {
 		timeout = r.Timeout
@@ -134,6 +137,12 @@ func (c *Client) Forward(r *Request, resp *fasthttp.Response) error {
 	if r.Attempts == 0 {
 		r.Attempts = 1 // without a retry layer, the one call
 	}
+	if r.Action != "" {
+		return c.forwardTencent(r, resp, timeout)
+	}
+	req := c.request(r.Path)
+	defer c.release(req)
+	c.build(req, r)
 	if err := c.hc.DoTimeout(req, resp, timeout); err != nil {
 		return fmt.Errorf("upstream: %w", err)
 	}
@@ -177,6 +186,13 @@ var (
 // gateway chooses, never the client's own.
 func (c *Client) build(req *fasthttp.Request, r *Request) {
 	req.URI().SetPath(r.Path)
+	c.setVarying(req, r)
+	req.SetBodyRaw(r.Body)
+}
+
+// setVarying sets the per-call headers both dialects send: Prefer (the
+// simulator's outcome switch) and the gateway's request id.
+func (c *Client) setVarying(req *fasthttp.Request, r *Request) {
 	if len(r.Prefer) > 0 {
 		req.Header.SetCanonical(hdrPrefer, r.Prefer)
 	} else {
@@ -187,7 +203,6 @@ func (c *Client) build(req *fasthttp.Request, r *Request) {
 	} else {
 		req.Header.DelBytes(hdrRequestID)
 	}
-	req.SetBodyRaw(r.Body)
 }
 
 // Ping reports whether the upstream accepts TCP connections.

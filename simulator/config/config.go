@@ -55,6 +55,8 @@ type Config struct {
 	Encryption Encryption `yaml:"encryption"`
 	// Sessions configures the verification-session API (simulator/session).
 	Sessions session.Config `yaml:"sessions"`
+	// Tencent configures the Tencent Cloud API 3.0 dialect.
+	Tencent Tencent `yaml:"tencent"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `yaml:"log_level"`
 }
@@ -175,6 +177,7 @@ func Default() Config {
 		LogLevel:   "info",
 		Encryption: Encryption{Enabled: true, ExtraKeys: []string{}, KeyCache: KeyCache{Entries: 10000, TTL: Duration(10 * time.Minute)}},
 		Sessions:   session.DefaultConfig(),
+		Tencent:    DefaultTencent(),
 	}
 }
 
@@ -268,6 +271,8 @@ var EnvVars = []struct{ Name, Setting string }{
 	{"IDGATE_SIM_SESSIONS_TIME_SCALE", "sessions.time_scale"},
 	{"IDGATE_SIM_SESSIONS_PUBLIC_URL", "sessions.public_url"},
 	{"IDGATE_SIM_WEBHOOK_SECRET", "sessions.webhook.secret"},
+	{"IDGATE_SIM_TENCENT_CREDENTIALS", "tencent.credentials (SecretId:SecretKey, comma-separated)"},
+	{"IDGATE_SIM_TENCENT_CREDENTIALS_FILE", "tencent.credentials_file"},
 }
 
 // ApplyEnv overrides settings from the environment.
@@ -354,6 +359,9 @@ func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
 	if err := c.Sessions.ApplyEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Tencent.applyEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("config: environment: %w", errors.Join(errs...))
 	}
@@ -385,6 +393,9 @@ func (c *Config) resolveFiles() error {
 		}
 	}
 	if err := c.Sessions.ResolveFiles(); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	if err := c.Tencent.resolveFiles(); err != nil {
 		return fmt.Errorf("config: %w", err)
 	}
 	if c.AdminTokenFile != "" {
@@ -492,9 +503,19 @@ func (c *Config) Validate() error {
 	if c.HTTP.ShutdownTimeout <= 0 {
 		bad("http.shutdown_timeout: must be positive")
 	}
+	errs = append(errs, c.Tencent.validate(seen)...)
+	for _, id := range c.Tencent.SecretIDs() {
+		if id == c.AdminToken {
+			bad("tencent: a secret_id equals admin_token")
+		}
+	}
+	secretIDs := map[string]bool{}
+	for _, id := range c.Tencent.SecretIDs() {
+		secretIDs[id] = true
+	}
 	for tok, sc := range c.Scenarios {
-		if !seen[tok] {
-			bad("scenarios: %q is not one of the tokens", tok)
+		if !seen[tok] && !secretIDs[tok] {
+			bad("scenarios: %q is not one of the tokens or Tencent SecretIds", tok)
 			continue
 		}
 		if err := sc.Validate(c.MaxLatency.D()); err != nil {

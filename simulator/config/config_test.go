@@ -61,6 +61,8 @@ func TestLoadEnvOverrides(t *testing.T) {
 	adminFile := filepath.Join(dir, "admin")
 	os.WriteFile(tokFile, []byte("# comment\nfile-token\n\n"), 0o600)
 	os.WriteFile(adminFile, []byte("from-file\n"), 0o600)
+	tcFile := filepath.Join(dir, "tencent")
+	os.WriteFile(tcFile, []byte("# SecretId SecretKey\nfile-id file-key\n"), 0o600)
 	cfg, err := Load("", env(map[string]string{
 		"IDGATE_SIM_LISTEN":                       "127.0.0.1:9999",
 		"IDGATE_SIM_TOKENS":                       "a, b",
@@ -92,6 +94,8 @@ func TestLoadEnvOverrides(t *testing.T) {
 		"IDGATE_SIM_SESSIONS_TIME_SCALE":          "0.01",
 		"IDGATE_SIM_SESSIONS_PUBLIC_URL":          "https://sim.example",
 		"IDGATE_SIM_WEBHOOK_SECRET":               "hook-secret",
+		"IDGATE_SIM_TENCENT_CREDENTIALS":          "env-id:env-key",
+		"IDGATE_SIM_TENCENT_CREDENTIALS_FILE":     tcFile,
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -109,6 +113,8 @@ func TestLoadEnvOverrides(t *testing.T) {
 		LogLevel:   "debug",
 		Encryption: Encryption{Enabled: true, RSAKeyFile: "/keys/rsa.pem", SM2KeyFile: "/keys/sm2.pem", ExtraKeys: []string{"file:/keys/old.pem", "env:OLD_SM2"}, KeyCache: KeyCache{Entries: 5, TTL: Duration(30 * time.Second)}},
 		Sessions:   session.DefaultConfig(),
+		Tencent: Tencent{CredentialsFile: tcFile, Credentials: []TencentCredential{
+			{SecretID: "env-id", SecretKey: "env-key"}, {SecretID: "file-id", SecretKey: "file-key"}}},
 	}
 	want.Sessions.TimeScale, want.Sessions.PublicURL, want.Sessions.Webhook.Secret = 0.01, "https://sim.example", "hook-secret"
 	if !reflect.DeepEqual(cfg, want) {
@@ -151,6 +157,11 @@ func TestLoadRejects(t *testing.T) {
 		{"key cache negative", "encryption: {key_cache: {entries: -1, ttl: 1m}}\n", nil, "encryption.key_cache.entries"},
 		{"key cache too large", "encryption: {key_cache: {entries: 1000001, ttl: 1m}}\n", nil, "encryption.key_cache.entries"},
 		{"key cache without ttl", "encryption: {key_cache: {entries: 10, ttl: 0s}}\n", nil, "encryption.key_cache.ttl"},
+		{"secret id equals a token", "tencent: {credentials: [{secret_id: sim-token, secret_key: k}]}\n", nil, "equals an API token"},
+		{"duplicate secret id", "", map[string]string{"IDGATE_SIM_TENCENT_CREDENTIALS": "a:k,a:k2"}, "duplicate"},
+		{"secret id with a slash", "tencent: {credentials: [{secret_id: \"a/b\", secret_key: k}]}\n", nil, "secret_id"},
+		{"empty secret key", "tencent: {credentials: [{secret_id: a, secret_key: \"\"}]}\n", nil, "secret_key"},
+		{"env pair without key", "", map[string]string{"IDGATE_SIM_TENCENT_CREDENTIALS": "a"}, "SecretId:SecretKey"},
 		{"key cache negative ttl", "encryption: {key_cache: {entries: 0, ttl: -1s}}\n", nil, "negative"},
 	}
 	for _, tc := range cases {

@@ -20,10 +20,12 @@ type Entry struct {
 	Token     string    `json:"token,omitempty"`
 	Method    string    `json:"method"`
 	Path      string    `json:"path"`
-	Status    int       `json:"status,omitempty"`
-	Result    string    `json:"result,omitempty"`
-	Error     string    `json:"error,omitempty"`
-	Fault     string    `json:"fault,omitempty"`
+	// Action is the X-TC-Action of a Tencent Cloud API 3.0 call.
+	Action string `json:"action,omitempty"`
+	Status int    `json:"status,omitempty"`
+	Result string `json:"result,omitempty"`
+	Error  string `json:"error,omitempty"`
+	Fault  string `json:"fault,omitempty"`
 	// IDCard is masked (idcard.Mask); the name is never recorded.
 	IDCard string `json:"id_card,omitempty"`
 	// Source says what chose the answer: prefer, magic, scenario,

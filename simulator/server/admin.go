@@ -88,7 +88,8 @@ func (s *Server) adminReset(c *fiber.Ctx) error {
 	if s.daily != nil {
 		s.daily.Reset()
 	}
-	for _, t := range s.tokens {
+	for _, name := range credentials(&s.cfg) {
+		t := s.credential(name)
 		if t.limiter.Load() != nil {
 			// A fresh limiter is the only way to refill a bucket.
 			t.limiter.Store(rate.NewLimiter(rate.Limit(s.cfg.RateLimit.PerSecond), s.cfg.RateLimit.Burst))
@@ -134,17 +135,17 @@ func (s *Server) tokenParam(c *fiber.Ctx) (*tokenState, error) {
 	if err != nil {
 		return nil, adminError(c, contracts.ErrTokenMismatched, "token path segment is not valid")
 	}
-	t := s.tokens[raw]
+	t := s.credential(raw)
 	if t == nil {
-		return nil, adminError(c, contracts.ErrTokenMismatched, "no such API token in this simulator's configuration")
+		return nil, adminError(c, contracts.ErrTokenMismatched, "no such API token or Tencent SecretId in this simulator's configuration")
 	}
 	return t, nil
 }
 
 func (s *Server) adminScenarios(c *fiber.Ctx) error {
 	out := []ScenarioStatus{}
-	for _, name := range s.cfg.Tokens {
-		if sc := s.tokens[name].scenario.Load(); sc != nil {
+	for _, name := range credentials(&s.cfg) {
+		if sc := s.credential(name).scenario.Load(); sc != nil {
 			out = append(out, ScenarioStatus{Token: name, Scenario: sc.Spec(), Draws: sc.Seq()})
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/contracts/idcard"
+	"github.com/idgate/idgate/contracts/tencent"
 	"github.com/idgate/idgate/simulator/fault"
 	"github.com/idgate/idgate/simulator/journal"
 	"github.com/idgate/idgate/simulator/outcome"
@@ -59,6 +60,37 @@ type answer struct {
 	// clientID is the request's X-Request-Id (nil: none), for the
 	// statement.
 	clientID []byte
+	// route is the check the request asked for; result indexes its table.
+	route route
+	// tc is set for a Tencent Cloud API 3.0 call: the answer is rendered
+	// in that dialect.
+	tc *tcCall
+}
+
+// route is one of the checks, each with its own result table.
+type route uint8
+
+const (
+	routeCheck2E   route = iota // contracts.CheckPath, IdCardVerification: contracts.Results
+	routeCheckDate              // contracts.CheckDatePath, CheckIdNameDate: contracts.DateResults
+)
+
+// results is the route's result table.
+func (r route) results() []contracts.ResultInfo {
+	if r == routeCheckDate {
+		return contracts.DateResults
+	}
+	return contracts.Results
+}
+
+// index is the position of a code in the route's table, or -1.
+func (r route) index(c contracts.ResultCode) int {
+	for i, info := range r.results() {
+		if info.Code == c {
+			return i
+		}
+	}
+	return -1
 }
 
 // checkHeaders are the request headers the check API reads, found in one
@@ -120,10 +152,13 @@ const simulatorHeaders = contracts.HeaderAuthorization | contracts.HeaderContent
 	contracts.HeaderContentEncoding | contracts.HeaderPrefer
 
 // check serves POST /identity/idcard/check-2e.
-func (s *Server) check(c *fiber.Ctx) error {
+func (s *Server) check(c *fiber.Ctx) error { return s.checkRoute(c, routeCheck2E) }
+
+// checkRoute serves a check route of the aggregator dialect.
+func (s *Server) checkRoute(c *fiber.Ctx, rt route) error {
 	ctx := c.Context()
 	start := time.Now()
-	a := answer{result: -1}
+	a := answer{result: -1, route: rt}
 	hdr := readCheckHeaders(&ctx.Request.Header)
 	a.clientID = hdr.clientID
 	// A repeated header that decides authentication, parsing or the
@@ -166,43 +201,60 @@ func (s *Server) check(c *fiber.Ctx) error {
 		s.badBody(ctx, tok, err, &a, start)
 		return nil
 	}
+	s.judge(ctx, tok, &req, hdr.prefer, &a, start)
+	s.finish(ctx, tok, &req, &a, start)
+	return nil
+}
+
+// checkDate serves POST /identity/idcard/check-id-name-date: check's
+// path with the date route's validation and result table.
+func (s *Server) checkDate(c *fiber.Ctx) error {
+	return s.checkRoute(c, routeCheckDate)
+}
+
+// judge decides the answer of a decoded check request, the one decision
+// path of every check in both dialects: it opens encrypted fields (in
+// place), applies the route's validation, then the Prefer header, the
+// magic identities, the credential's scenario and the daily limit
+// (outcome.Decide), and waits the latency decided. a.route says which
+// check; a is filled for finish.
+func (s *Server) judge(ctx *fasthttp.RequestCtx, tok *tokenState, req *contracts.CheckRequest, preferred bool, a *answer, start time.Time) {
 	now := start
 	if s.clock != nil {
 		now = s.clock()
 	}
-	var sess *fieldcrypto.Session
 	if req.Encryption != nil {
-		if sess = s.openEncrypted(&req, &a); sess == nil {
-			s.finish(ctx, tok, nil, &a, start)
-			return nil
+		if a.sess = s.openEncrypted(req, a); a.sess == nil {
+			return
 		}
-		a.sess = sess
 	}
-	rej := contracts.Validate(&req, now)
-	if sess != nil {
+	var rej *contracts.Rejection
+	if a.route == routeCheckDate {
+		rej = contracts.ValidateDate(req, now)
+	} else {
+		rej = contracts.Validate(req, now)
+	}
+	if a.sess != nil {
 		// Refusing a decrypted field as -2/-3 would tell a CBC padding
 		// oracle that the padding was right.
-		rej = sess.MaskRejection(rej)
+		rej = a.sess.MaskRejection(rej)
 	}
 	if rej != nil {
 		if rej.Result != "" {
-			a.result, a.source = stats.ResultIndex(rej.Result), srcValidation
+			a.result, a.source = a.route.index(rej.Result), srcValidation
 		} else {
 			a.setError(rej.Error, rej.Reason, srcValidation)
 		}
-		s.finish(ctx, tok, &req, &a, start)
-		return nil
+		return
 	}
-
 	var p outcome.Prefer
-	if hdr.prefer {
+	if preferred {
 		if err := s.parsePrefer(ctx, &p); err != nil {
 			a.setError(contracts.ErrTokenMismatched, err.Error(), srcPrefer)
-			s.finish(ctx, tok, &req, &a, start)
-			return nil
+			return
 		}
 	}
-	s.decide(tok, &req, &p, &a, now)
+	s.decide(tok, req, &p, a, now)
 	if !p.Empty() {
 		var buf [128]byte
 		ctx.Response.Header.SetBytesV("Preference-Applied", p.AppendApplied(buf[:0]))
@@ -210,8 +262,6 @@ func (s *Server) check(c *fiber.Ctx) error {
 	if a.latency > 0 {
 		time.Sleep(a.latency)
 	}
-	s.finish(ctx, tok, &req, &a, start)
-	return nil
 }
 
 // openEncrypted decrypts an encrypted request in place. On failure it
@@ -319,6 +369,8 @@ func (s *Server) decide(tok *tokenState, req *contracts.CheckRequest, p *outcome
 		if d.Status == 429 {
 			a.retryAfter = 1
 		}
+	case a.route == routeCheckDate:
+		a.result = a.route.index(contracts.DateResultOf(d.Result))
 	default:
 		a.result, a.sim, a.hasSim = stats.ResultIndex(d.Result), d.Sim, d.HasSim
 	}
@@ -358,6 +410,9 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 	var idBuf [36]byte
 	traceID := id.AppendText(idBuf[:0])
 	var billing statement.Outcome
+	// said names the answer in the per-API stats of every API but
+	// check-2e.
+	var said string
 	switch {
 	case a.fault != fault.None:
 		if a.faultSeed == 0 && req != nil {
@@ -365,13 +420,13 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 			a.faultSeed = inputHash(req)
 		}
 		s.faults.Inject(ctx, a.fault, a.faultSeed)
-		billing = statement.Fault(a.fault)
+		billing, said = statement.Fault(a.fault), a.fault.String()
 		s.book.Totals.Fault(a.fault)
 		if tok != nil {
 			tok.counter.Fault(a.fault)
 		}
 		s.metrics.faults[a.fault].Inc()
-	case a.result >= 0:
+	case a.result >= 0 && a.route == routeCheck2E && a.tc == nil:
 		ctx.Response.Header.SetContentTypeBytes(jsonContentType)
 		ctx.Response.Header.SetCanonical(headerTraceID, traceID)
 		if a.sess != nil && req != nil {
@@ -393,9 +448,43 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 			tok.counter.Answer(a.result)
 		}
 		s.metrics.results[a.result].Inc()
+	case a.result >= 0:
+		// The date route in either dialect, or IdCardVerification.
+		info := a.route.results()[a.result]
+		s.writeResult(ctx, req, a, traceID)
+		said = string(info.Code)
+		if a.route == routeCheck2E {
+			billing = statement.Result(a.result)
+			s.book.Totals.Answer(a.result)
+			if tok != nil {
+				tok.counter.Answer(a.result)
+			}
+		} else {
+			billing = statement.DateResult(a.result)
+			s.book.Totals.Other(billing.Billed())
+			if tok != nil {
+				tok.counter.Other(billing.Billed())
+			}
+		}
+	case a.tc != nil:
+		if a.tc.resp != nil {
+			s.writeTencentResponse(ctx, a.tc.resp, traceID)
+			said = "ok"
+		} else {
+			e := a.tc.err
+			if e == nil {
+				e = tencent.FromContract(a.code, a.message)
+			}
+			s.writeTencentError(ctx, e, traceID)
+			billing, said = statement.TencentError(e.Code), e.Code
+		}
+		s.book.Totals.Other(false)
+		if tok != nil {
+			tok.counter.Other(false)
+		}
 	default:
 		s.writeError(ctx, a, traceID)
-		billing = statement.Error(a.code)
+		billing, said = statement.Error(a.code), string(a.code)
 		si := stats.StatusIndex(a.status)
 		s.book.Totals.Error(si)
 		if tok != nil {
@@ -403,12 +492,21 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 		}
 		s.metrics.errors[si].Inc()
 	}
-	if tok != nil {
+	api, label, onStatement := a.api()
+	if tok != nil && onStatement {
 		at := start
 		if s.clock != nil {
 			at = s.clock()
 		}
-		s.statement.Record(at, tok.cred, statement.APICheck2E, id, a.clientID, billing)
+		s.statement.Record(at, tok.cred, api, id, a.clientID, billing)
+	}
+	if label != "" {
+		cred := ""
+		if tok != nil {
+			cred = tok.name
+		}
+		s.book.CountAPI(cred, label, said, billing.Billed())
+		s.metrics.apis.WithLabelValues(label, said).Inc()
 	}
 	s.metrics.duration.Observe(time.Since(start).Seconds())
 	if s.journal.Enabled() {
@@ -416,10 +514,43 @@ func (s *Server) finish(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 	}
 }
 
-// writeSealed answers an encrypted request: the result, with the fields the
-// client encrypted echoed under its own data key and IV. Echoing exactly
-// the values received reproduces the request's own ciphertexts, so the
-// shared GCM nonce reveals nothing new (see fieldcrypto's package doc).
+// api is where an answer is accounted: its statement API, its name in
+// the per-API stats ("" for check-2e, whose answers the top-level stats
+// break down), and whether the statement lists it (every answer of a
+// check; the calls of session actions are not, the sessions' ends are).
+func (a *answer) api() (statement.API, string, bool) {
+	switch {
+	case a.tc != nil:
+		return a.tc.api, a.tc.label(), a.tc.check
+	case a.route == routeCheckDate:
+		return statement.APICheckDate, "check-id-name-date", true
+	}
+	return statement.APICheck2E, "", true
+}
+
+// sealedEcho seals the fields the client encrypted with its own data key
+// and IV, for the answer. Echoing exactly the values received reproduces
+// the request's own ciphertexts, so the shared GCM nonce reveals nothing
+// new (see fieldcrypto's package doc). ok is false when sealing failed:
+// only a field set the session itself produced can reach it, so that is a
+// bug, and the answer goes without the echo rather than fail the check.
+func (s *Server) sealedEcho(req *contracts.CheckRequest, a *answer) (name, idCard string, enc *contracts.AnswerEncryption, ok bool) {
+	sealed, e, err := a.sess.Seal(fieldcrypto.Fields{Name: req.Name, IDCard: req.IDCard}, a.sess.Fields())
+	if err != nil {
+		s.log.Error("simulator: sealing the answer failed", "error", err)
+		return "", "", nil, false
+	}
+	if a.sess.Fields().Has(fieldcrypto.FieldName) {
+		name = sealed.Name
+	}
+	if a.sess.Fields().Has(fieldcrypto.FieldIDCard) {
+		idCard = sealed.IDCard
+	}
+	return name, idCard, contracts.NewAnswerEncryption(e), true
+}
+
+// writeSealed answers an encrypted check-2e request: the result, with the
+// fields the client encrypted echoed under its own data key and IV.
 func (s *Server) writeSealed(ctx *fasthttp.RequestCtx, req *contracts.CheckRequest, a *answer) {
 	info := contracts.Results[a.result]
 	resp := contracts.CheckResponse{Result: info.Code, Description: info.Description}
@@ -430,22 +561,39 @@ func (s *Server) writeSealed(ctx *fasthttp.RequestCtx, req *contracts.CheckReque
 		}
 		resp.Sim = &sim
 	}
-	sealed, enc, err := a.sess.Seal(fieldcrypto.Fields{Name: req.Name, IDCard: req.IDCard}, a.sess.Fields())
-	if err != nil {
-		// Only a field set the session itself produced can reach here, so
-		// this is a bug; answer without the echo rather than fail the check.
-		s.log.Error("simulator: sealing the answer failed", "error", err)
-	} else {
-		if a.sess.Fields().Has(fieldcrypto.FieldName) {
-			resp.Name = sealed.Name
-		}
-		if a.sess.Fields().Has(fieldcrypto.FieldIDCard) {
-			resp.IDCard = sealed.IDCard
-		}
-		resp.Encryption = contracts.NewAnswerEncryption(enc)
+	if name, id, enc, ok := s.sealedEcho(req, a); ok {
+		resp.Name, resp.IDCard, resp.Encryption = name, id, enc
 	}
 	var buf [512]byte
 	ctx.Response.SetBody(contracts.AppendResponse(buf[:0], resp))
+}
+
+// writeResult answers a result of the date route (aggregator dialect) or
+// of a Tencent check action, echoing sealed fields to encrypted requests.
+func (s *Server) writeResult(ctx *fasthttp.RequestCtx, req *contracts.CheckRequest, a *answer, traceID []byte) {
+	info := a.route.results()[a.result]
+	var name, idCard string
+	var enc *contracts.AnswerEncryption
+	if a.sess != nil && req != nil {
+		name, idCard, enc, _ = s.sealedEcho(req, a)
+	}
+	if a.tc != nil {
+		r := tencent.CheckResult{Result: string(info.Code), Description: info.Description, Name: name, IdCard: idCard}
+		if enc != nil {
+			r.Encryption = tencent.FromContractEncryption(enc.Object())
+		}
+		s.writeTencentResponse(ctx, r, traceID)
+		return
+	}
+	ctx.Response.Header.SetContentTypeBytes(jsonContentType)
+	ctx.Response.Header.SetCanonical(headerTraceID, traceID)
+	if enc == nil {
+		ctx.Response.SetBodyRaw(s.dateAnswers[a.result])
+		return
+	}
+	var buf [512]byte
+	ctx.Response.SetBody(contracts.AppendResponse(buf[:0], contracts.CheckResponse{
+		Result: info.Code, Description: info.Description, Name: name, IDCard: idCard, Encryption: enc}))
 }
 
 // writeError answers with the authority's error body; traceID is the
@@ -483,9 +631,16 @@ func (s *Server) record(ctx *fasthttp.RequestCtx, tok *tokenState, req *contract
 	case a.fault != fault.None:
 		e.Fault = a.fault.String()
 	case a.result >= 0:
-		e.Status, e.Result = 200, string(contracts.Results[a.result].Code)
+		e.Status, e.Result = 200, string(a.route.results()[a.result].Code)
+	case a.tc != nil && a.tc.resp != nil:
+		e.Status = 200
+	case a.tc != nil:
+		e.Status, e.Error = 200, a.tc.errCode(a)
 	default:
 		e.Status, e.Error = a.status, string(a.code)
+	}
+	if a.tc != nil {
+		e.Action = a.tc.label()
 	}
 	s.journal.Add(e)
 }

@@ -26,6 +26,9 @@ type metrics struct {
 	// encrypted counts encrypted requests by outcome: opened, or the
 	// fieldcrypto error kind (the detail the client is never told).
 	encrypted *prometheus.CounterVec
+	// apis counts the answers of every API but check-2e by API and
+	// outcome (result code, error code, fault name, "ok").
+	apis *prometheus.CounterVec
 }
 
 func newMetrics(hanging func() float64) *metrics {
@@ -62,6 +65,10 @@ func newMetrics(hanging func() float64) *metrics {
 		Name: "idgate_simulator_encrypted_requests_total",
 		Help: "Encrypted check requests by outcome: opened, or why they could not be (fieldcrypto error kind).",
 	}, []string{"outcome"})
-	reg.MustRegister(requests, m.duration, m.untracked, hang, m.encrypted)
+	m.apis = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "idgate_simulator_api_requests_total",
+		Help: "Answers of the APIs other than check-2e (check-id-name-date, the Tencent Cloud API 3.0 actions) by API and outcome: result code, error code, fault name, or ok.",
+	}, []string{"api", "outcome"})
+	reg.MustRegister(requests, m.duration, m.untracked, hang, m.encrypted, m.apis)
 	return m
 }

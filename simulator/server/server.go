@@ -23,11 +23,13 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/tencent"
 	"github.com/idgate/idgate/simulator/config"
 	"github.com/idgate/idgate/simulator/dailylimit"
 	"github.com/idgate/idgate/simulator/fault"
 	"github.com/idgate/idgate/simulator/journal"
 	"github.com/idgate/idgate/simulator/outcome"
+	"github.com/idgate/idgate/simulator/session"
 	"github.com/idgate/idgate/simulator/statement"
 	"github.com/idgate/idgate/simulator/stats"
 )
@@ -49,10 +51,18 @@ type MountEnv struct {
 type Option func(*options)
 
 type options struct {
-	mounts []func(*fiber.App, MountEnv)
-	logger *slog.Logger
-	now    func() time.Time
+	mounts   []func(*fiber.App, MountEnv)
+	logger   *slog.Logger
+	now      func() time.Time
+	sessions *session.Service
 }
+
+// WithSessions lets the Tencent Cloud API 3.0 session actions (DetectAuth,
+// GetEidToken, GetNFCToken and their results) drive svc, the same
+// sessions the aggregator's session API and the phone routes serve. The
+// server records the end of every session of svc on its statement
+// (svc.OnEnd).
+func WithSessions(svc *session.Service) Option { return func(o *options) { o.sessions = svc } }
 
 // WithMount adds route groups to the app. Mounts run inside New, in order,
 // after the core routes (check API, /admin/, /healthz, /metrics) and
@@ -103,6 +113,22 @@ type Server struct {
 	tooLarge string
 	// answers are the complete bodies of answers without sim, built once.
 	answers [8][]byte
+	// dateAnswers are the same for the date route.
+	dateAnswers [9][]byte
+
+	// secretIDs are the Tencent Cloud API 3.0 credentials by SecretId.
+	secretIDs map[string]*secretState
+	verifier  tencent.Verifier
+	// sessions serves the session actions of API 3.0 (nil: they answer
+	// UnsupportedOperation).
+	sessions *session.Service
+}
+
+// secretState is a Tencent credential: its SecretKey and the state it
+// shares with a token (counters, limiter, scenario).
+type secretState struct {
+	key string
+	*tokenState
 }
 
 type tokenState struct {
@@ -135,8 +161,10 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		maxLatency: cfg.MaxLatency.D(),
 		tooLarge:   "request body exceeds " + strconv.Itoa(cfg.BodyLimit) + " bytes",
 		tokens:     make(map[string]*tokenState, len(cfg.Tokens)),
+		secretIDs:  make(map[string]*secretState, len(cfg.Tencent.Credentials)),
 		adminToken: []byte(cfg.AdminToken),
-		book:       stats.NewBook(cfg.Tokens),
+		book:       stats.NewBook(credentials(&cfg)),
+		sessions:   o.sessions,
 		journal:    journal.New(cfg.Journal.Size, cfg.Journal.Enabled),
 		faults:     fault.NewInjector(cfg.MaxHang.D()),
 	}
@@ -147,7 +175,7 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	}
 	s.statement, err = statement.New(statement.Config{
 		Authority: cfg.Statement.Authority, Calendar: loc, CalendarName: cfg.DailyLimit.TimeZone,
-		Credentials: cfg.Tokens, MaxLines: cfg.Statement.MaxLines,
+		Credentials: credentials(&cfg), MaxLines: cfg.Statement.MaxLines,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: %w", err)
@@ -159,12 +187,19 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 		}
 		s.tokens[t] = ts
 	}
+	for i, c := range cfg.Tencent.Credentials {
+		ts := &tokenState{name: c.SecretID, cred: len(cfg.Tokens) + i, counter: s.book.Token(c.SecretID)}
+		if cfg.RateLimit.PerSecond > 0 {
+			ts.limiter.Store(rate.NewLimiter(rate.Limit(cfg.RateLimit.PerSecond), cfg.RateLimit.Burst))
+		}
+		s.secretIDs[c.SecretID] = &secretState{key: c.SecretKey, tokenState: ts}
+	}
 	for tok, spec := range cfg.Scenarios {
 		sc, err := outcome.NewScenario(spec, s.maxLatency)
 		if err != nil {
 			return nil, fmt.Errorf("server: scenario for a configured token: %w", err)
 		}
-		s.tokens[tok].scenario.Store(sc)
+		s.credential(tok).scenario.Store(sc)
 	}
 	if cfg.DailyLimit.PerIDNumber > 0 {
 		s.daily = dailylimit.New(cfg.DailyLimit.PerIDNumber, loc, cfg.DailyLimit.MaxTracked, s.metrics.untracked.Inc)
@@ -178,6 +213,12 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	}
 	for i, r := range contracts.Results {
 		s.answers[i] = contracts.AppendResponse(nil, contracts.CheckResponse{Result: r.Code, Description: r.Description})
+	}
+	for i, r := range contracts.DateResults {
+		s.dateAnswers[i] = contracts.AppendResponse(nil, contracts.CheckResponse{Result: r.Code, Description: r.Description})
+	}
+	if s.sessions != nil {
+		s.sessions.OnEnd(s.sessionEnded)
 	}
 
 	s.app = fiber.New(fiber.Config{
@@ -218,6 +259,10 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	s.app.Get(PublicKeysPath, s.publicKeys)
 	s.registerAdmin()
 	s.app.Post(contracts.CheckPath, s.check)
+	s.app.Post(contracts.CheckDatePath, s.checkDate)
+	// API 3.0 calls; a request to / without X-TC-Action falls through to
+	// the catch-all, as before.
+	s.app.All("/", s.tencentAPI)
 	env := MountEnv{Config: cfg, Logger: s.log, Registry: s.metrics.reg, Now: s.now, Statement: s.statement}
 	for _, m := range o.mounts {
 		m(s.app, env)
@@ -226,6 +271,24 @@ func New(cfg config.Config, opts ...Option) (*Server, error) {
 	s.handler = s.withKnownMethods(s.app.Server().Handler)
 	s.app.Server().Handler = s.handler
 	return s, nil
+}
+
+// credentials are the statement's and the stats' credentials: the API
+// tokens, then the Tencent SecretIds (Validate keeps them apart).
+func credentials(cfg *config.Config) []string {
+	return append(append([]string(nil), cfg.Tokens...), cfg.Tencent.SecretIDs()...)
+}
+
+// credential is the state of an API token or a Tencent SecretId, nil for
+// neither.
+func (s *Server) credential(name string) *tokenState {
+	if t := s.tokens[name]; t != nil {
+		return t
+	}
+	if c := s.secretIDs[name]; c != nil {
+		return c.tokenState
+	}
+	return nil
 }
 
 // App is the Fiber application, for tests that use app.Test.

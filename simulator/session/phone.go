@@ -1,6 +1,7 @@
 package session
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,8 +88,9 @@ func (s *Service) Open(req OpenRequest) (PhoneView, error) {
 	return s.phoneView(x), nil
 }
 
-// step locks the session for a phone step that needs state want in flow.
-func (s *Service) step(id string, flow contracts.SessionFlow, want contracts.SessionState) (*session, time.Time, error) {
+// step locks the session for a phone step that needs state want in flow
+// (or, when given, in the other flow also).
+func (s *Service) step(id string, flow contracts.SessionFlow, want contracts.SessionState, also ...contracts.SessionFlow) (*session, time.Time, error) {
 	x, err := s.lookup("", id)
 	if err != nil {
 		return nil, time.Time{}, err
@@ -102,7 +104,7 @@ func (s *Service) step(id string, flow contracts.SessionFlow, want contracts.Ses
 		e = errf(contracts.ErrSessionExpired, "the session expired")
 	case x.state.Final():
 		e = errf(contracts.ErrSessionCompleted, "the session is already %s", x.state)
-	case x.flow != flow:
+	case x.flow != flow && !slices.Contains(also, x.flow):
 		e = errf(contracts.ErrStepOutOfOrder, "this step belongs to the %s flow; the session is %s", flow, x.flow)
 	case x.state != want:
 		e = errf(contracts.ErrStepOutOfOrder, "this step needs state %s; the session is %s", want, x.state)
@@ -134,13 +136,14 @@ func (s *Service) fail(x *session, now time.Time, code contracts.SessionCode) {
 	x.failure, x.updated = contracts.Failure(code), now
 }
 
-// ReadCard is the NFC read.
+// ReadCard is the NFC read. In the nfc_read flow a good read is the whole
+// session: card_read, then approved at once.
 func (s *Service) ReadCard(id string, dev Device, prefer string) (PhoneView, error) {
 	hdr, err := ParsePlan(prefer)
 	if err != nil {
 		return PhoneView{}, errf(contracts.ErrTokenMismatched, "%v", err)
 	}
-	x, now, err := s.step(id, contracts.FlowNFC, contracts.StateScanned)
+	x, now, err := s.step(id, contracts.FlowNFC, contracts.StateScanned, contracts.FlowNFCRead)
 	if err != nil {
 		return PhoneView{}, err
 	}
@@ -183,6 +186,9 @@ func (s *Service) ReadCard(id string, dev Device, prefer string) (PhoneView, err
 	default:
 		x.failure = nil
 		s.emit(x, x.change(now, contracts.StateCardRead, nil))
+		if x.flow == contracts.FlowNFCRead {
+			s.emit(x, x.change(now, contracts.StateApproved, nil))
+		}
 	}
 	return s.phoneView(x), nil
 }

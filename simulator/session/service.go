@@ -77,6 +77,9 @@ type session struct {
 	// clientID is the X-Request-Id of the create request, for the
 	// authority's statement.
 	clientID string
+	// api names the API that created the session on the statement (""
+	// for the session API itself).
+	api      string
 	callback string
 	expName  string
 	expID    string
@@ -226,6 +229,8 @@ type End struct {
 	Tenant string
 	State  contracts.SessionState
 	Code   contracts.SessionCode
+	// API is the name the creator gave (CreateAs), "" for the session API.
+	API string
 	// Billed: the session completed (approved, or rejected by review) with
 	// a billed code, exactly as its result reports billing.
 	Billed bool
@@ -247,13 +252,20 @@ func (s *Service) Create(token string, req contracts.CreateSessionRequest, prefe
 // CreateFor is Create for a request that carried the client's request id
 // (X-Request-Id), which the session's statement line keeps.
 func (s *Service) CreateFor(token, clientRequestID string, req contracts.CreateSessionRequest, prefer, baseURL string) (contracts.Session, error) {
+	return s.CreateAs(token, "", clientRequestID, req, prefer, baseURL)
+}
+
+// CreateAs is CreateFor for a session another API creates (the Tencent
+// Cloud API 3.0 actions): api names it in End, so the statement lists
+// the session under that API.
+func (s *Service) CreateAs(token, api, clientRequestID string, req contracts.CreateSessionRequest, prefer, baseURL string) (contracts.Session, error) {
 	now := s.clock.Now()
 	switch req.Flow {
 	case "":
 		req.Flow = contracts.FlowNFC
-	case contracts.FlowNFC, contracts.FlowAppAuth:
+	case contracts.FlowNFC, contracts.FlowAppAuth, contracts.FlowNFCRead:
 	default:
-		return contracts.Session{}, errf(contracts.ErrTokenMismatched, "flow must be %q or %q", contracts.FlowNFC, contracts.FlowAppAuth)
+		return contracts.Session{}, errf(contracts.ErrTokenMismatched, "flow must be %q, %q or %q", contracts.FlowNFC, contracts.FlowAppAuth, contracts.FlowNFCRead)
 	}
 	if (req.Name == "") != (req.IDCard == "") {
 		return contracts.Session{}, errf(contracts.ErrTokenMismatched, "name and id_card must be given together")
@@ -295,7 +307,7 @@ func (s *Service) CreateFor(token, clientRequestID string, req contracts.CreateS
 	rng := rand.New(rand.NewPCG(s.seed, n))
 	x := &session{
 		tenant: tenant, baseURL: strings.TrimRight(baseURL, "/"), flow: req.Flow,
-		reference: req.Reference, clientID: clientRequestID, callback: req.CallbackURL, expName: req.Name, expID: req.IDCard,
+		reference: req.Reference, clientID: clientRequestID, api: api, callback: req.CallbackURL, expName: req.Name, expID: req.IDCard,
 		plan: plan, rng: rng, created: now,
 	}
 	x.id = randHex(rng)
@@ -392,7 +404,7 @@ func (s *Service) emit(x *session, ev contracts.SessionEvent) {
 // end is the session's final outcome, billed as Result reports it; x.mu
 // is held.
 func (x *session) end() End {
-	e := End{RequestID: x.id, ClientRequestID: x.clientID, Tenant: x.tenant, State: x.state, Code: contracts.CodeOK, At: x.updated}
+	e := End{RequestID: x.id, ClientRequestID: x.clientID, Tenant: x.tenant, State: x.state, Code: contracts.CodeOK, API: x.api, At: x.updated}
 	if x.failure != nil {
 		e.Code = x.failure.Code
 	}
@@ -524,7 +536,7 @@ func (s *Service) Result(token, id string) (contracts.SessionResult, error) {
 		return contracts.SessionResult{}, errf(contracts.ErrFlowNotFinished, "the session is %s", x.state)
 	}
 	r := contracts.SessionResult{
-		RequestID: x.id, Flow: x.flow, State: x.state, Decision: x.state, Liveness: x.liveness,
+		RequestID: x.id, Flow: x.flow, State: x.state, Decision: x.state, Liveness: x.liveness, Reference: x.reference,
 		FaceSimilarity: x.sim, CompletedAt: x.updated, AvailableUntil: x.updated.Add(s.cfg.Retention),
 		Billing: contracts.NotBilled,
 	}

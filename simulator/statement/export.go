@@ -159,6 +159,14 @@ func (l *line) result() (string, int) {
 		return fault.Kind(l.code).String(), 0
 	case kindSession:
 		return strconv.Itoa(int(l.code)), 200
+	case kindDateResult:
+		if int(l.code) < len(contracts.DateResults) {
+			return string(contracts.DateResults[l.code].Code), 200
+		}
+	case kindTencentError:
+		if int(l.code) < len(tencentErrors) {
+			return tencentErrors[l.code], 200
+		}
 	}
 	return "unknown", 0
 }

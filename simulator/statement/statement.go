@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/tencent"
 	"github.com/idgate/idgate/simulator/fault"
 )
 
@@ -36,10 +37,24 @@ const (
 	// APISessions is the verification-session API: one line per session
 	// that reached a final state (approved, rejected or failed).
 	APISessions
+	// APICheckDate is POST /identity/idcard/check-id-name-date: one line
+	// per answer, results from contracts.DateResults.
+	APICheckDate
+	// The Tencent Cloud API 3.0 dialect's FaceID actions, under their
+	// action names. The check actions have one line per answer (errors
+	// included); the session actions one line per session that reached a
+	// final state, under the action that created it (DetectAuth,
+	// GetEidToken, GetNFCToken).
+	APIIdCardVerification
+	APICheckIdNameDate
+	APIDetectAuth
+	APIGetEidToken
+	APIGetNFCToken
 	numAPIs
 )
 
-var apiNames = [numAPIs]string{"check-2e", "sessions"}
+var apiNames = [numAPIs]string{"check-2e", "sessions", "check-id-name-date",
+	"IdCardVerification", "CheckIdNameDate", "DetectAuth", "GetEidToken", "GetNFCToken"}
 
 // String is the API's name in statements.
 func (a API) String() string {
@@ -63,10 +78,12 @@ func ParseAPI(s string) (API, bool) {
 type kind uint8
 
 const (
-	kindResult  kind = iota + 1 // a 200 check answer; code indexes contracts.Results
-	kindError                   // an HTTP error answer; code indexes errorCodes
-	kindFault                   // the connection was broken; code is a fault.Kind
-	kindSession                 // a session's end; code is its contracts.SessionCode
+	kindResult       kind = iota + 1 // a 200 check answer; code indexes contracts.Results
+	kindError                        // an HTTP error answer; code indexes errorCodes
+	kindFault                        // the connection was broken; code is a fault.Kind
+	kindSession                      // a session's end; code is its contracts.SessionCode
+	kindDateResult                   // a 200 date-check answer; code indexes contracts.DateResults
+	kindTencentError                 // an API 3.0 error (HTTP 200); code indexes tencentErrors
 )
 
 // errorCodes are the error answers a request bearing a known credential
@@ -100,6 +117,34 @@ func Error(code contracts.ErrorCode) Outcome {
 	return Outcome{kind: kindError, code: 3} // api_error
 }
 
+// DateResult is a 200 answer of the check with validity period, with the
+// result at index ri of contracts.DateResults; billed when the contract
+// says so ("0", "-1").
+func DateResult(ri int) Outcome {
+	return Outcome{kind: kindDateResult, code: int32(ri), billed: contracts.DateResults[ri].Billing == contracts.Billed}
+}
+
+// tencentErrors are the API 3.0 error codes a request bearing a known
+// credential can get; any other is recorded as InternalError.
+var tencentErrors = [...]string{
+	tencent.CodeInternalError, tencent.CodeInvalidParameter, tencent.CodeMissingParameter, tencent.CodeInvalidParameterVal,
+	tencent.CodeRequestLimitExceeded, tencent.CodeSignatureExpire, tencent.CodeSignatureFailure, tencent.CodeInvalidAuthorization,
+	tencent.CodeRequestSizeLimit, tencent.CodeDecryptSystemError, tencent.CodeUnsupportEncryptField, tencent.CodeUnsupportedOperation,
+	tencent.CodeBizTokenExpired, tencent.CodeBizTokenIllegal, tencent.CodeFailedOperationUnknown, tencent.CodeLimitExceeded,
+	tencent.CodeResourceUnavailable, tencent.CodeInvalidAction, tencent.CodeNoSuchVersion, tencent.CodeUnsupportedProtocol,
+}
+
+// TencentError is an API 3.0 error answer (HTTP 200 with the error
+// envelope); errors are never billed.
+func TencentError(code string) Outcome {
+	for i, c := range tencentErrors {
+		if c == code {
+			return Outcome{kind: kindTencentError, code: int32(i)}
+		}
+	}
+	return Outcome{kind: kindTencentError}
+}
+
 // Fault is a request whose connection the simulator broke instead of
 // answering. Every fault the simulator injects replaces the verdict (the
 // authority never reached one), so none is billed.
@@ -122,8 +167,8 @@ type Config struct {
 	Calendar *time.Location
 	// CalendarName names it in statements (default: Calendar's name).
 	CalendarName string
-	// Credentials are the API tokens in configuration order; only a
-	// digest of each is kept.
+	// Credentials are the API tokens, then the Tencent SecretIds, in
+	// configuration order; only a digest of each is kept.
 	Credentials []string
 	// MaxLines caps the per-request lines held; 0 keeps counts only.
 	MaxLines int

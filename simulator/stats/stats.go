@@ -32,6 +32,14 @@ type Counts struct {
 	// NotBilled counts every other answered request: other results, HTTP
 	// errors and faults.
 	NotBilled int64 `json:"not_billed"`
+	// APIs breaks down the answers of every API other than check-2e, per
+	// API (check-id-name-date, IdCardVerification, CheckIdNameDate, ...);
+	// absent when there were none. Those answers are in the counts above
+	// too: under Results when their codes are check-2e's
+	// (IdCardVerification), under Statuses by the HTTP status sent (every
+	// Tencent Cloud API 3.0 answer, errors included, is a 200), under
+	// Faults by fault.
+	APIs map[string]APICounts `json:"apis,omitempty"`
 }
 
 // Statuses are the HTTP statuses the simulator answers with, in the order
@@ -112,6 +120,18 @@ func (c *Counter) Answer(ri int) {
 	}
 }
 
+// Other counts a 200 answer whose code is not one of check-2e's results
+// (a date-check result, a Tencent Cloud API 3.0 error).
+func (c *Counter) Other(billed bool) {
+	c.requests.Add(1)
+	c.statuses[0].Add(1)
+	if billed {
+		c.billed.Add(1)
+	} else {
+		c.notBilled.Add(1)
+	}
+}
+
 // Error counts an HTTP error answer with the status at index si.
 func (c *Counter) Error(si int) {
 	c.requests.Add(1)
@@ -165,13 +185,15 @@ func (c *Counter) Counts() Counts {
 	return out
 }
 
-// Book is the totals plus one Counter per known token. Tokens are fixed at
+// Book is the totals plus one Counter per known credential (API tokens
+// and Tencent SecretIds, keyed by themselves). Tokens are fixed at
 // construction, so lookups need no lock.
 type Book struct {
 	Totals Counter
 	tokens map[string]*Counter
 	order  []string
 	mu     sync.Mutex // serialises Reset against Snapshot
+	apis   apiBook
 }
 
 // NewBook prepares counters for these tokens.
@@ -194,8 +216,11 @@ func (b *Book) Snapshot() Snapshot {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	s := Snapshot{Totals: b.Totals.Counts(), Tokens: make(map[string]Counts, len(b.tokens))}
+	s.Totals.APIs = b.apiSnapshot("")
 	for _, t := range b.order {
-		s.Tokens[t] = b.tokens[t].Counts()
+		c := b.tokens[t].Counts()
+		c.APIs = b.apiSnapshot(t)
+		s.Tokens[t] = c
 	}
 	return s
 }
@@ -208,4 +233,5 @@ func (b *Book) Reset() {
 	for _, c := range b.tokens {
 		c.Reset()
 	}
+	b.resetAPIs()
 }

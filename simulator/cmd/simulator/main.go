@@ -27,7 +27,6 @@ import (
 	"github.com/idgate/idgate/simulator/console"
 	"github.com/idgate/idgate/simulator/server"
 	"github.com/idgate/idgate/simulator/session"
-	"github.com/idgate/idgate/simulator/statement"
 )
 
 func main() {
@@ -61,11 +60,11 @@ func run() error {
 	defer sessions.Close()
 	sessions.StartSweeper()
 	log.Info("simulator: verification sessions", "seed", sessions.Seed(), "time_scale", cfg.Sessions.TimeScale)
-	srv, err := server.New(cfg, server.WithLogger(log), server.WithMountEnv(func(app *fiber.App, env server.MountEnv) {
+	// WithSessions also puts every session's end on the statement.
+	srv, err := server.New(cfg, server.WithLogger(log), server.WithSessions(sessions), server.WithMountEnv(func(app *fiber.App, env server.MountEnv) {
 		if err := sessions.Instrument(env.Registry); err != nil {
 			log.Error("simulator: session metrics", "err", err)
 		}
-		sessions.OnEnd(sessionBilling(env.Statement))
 		session.Register(app, sessions, session.TokenAuth(env.Config.Tokens, env.Config.AdminToken))
 		console.Register(app)
 	}))
@@ -97,19 +96,6 @@ func run() error {
 	}
 	log.Info("simulator: stopped")
 	return nil
-}
-
-// sessionBilling puts every session's end on the authority's statement:
-// one line per session, under the credential that created it, billed as
-// its result says.
-func sessionBilling(st *statement.Statement) func(session.End) {
-	return func(e session.End) {
-		id, ok := statement.SessionID(e.RequestID)
-		if !ok {
-			return
-		}
-		st.Record(e.At, st.CredentialByKey(e.Tenant), statement.APISessions, id, []byte(e.ClientRequestID), statement.Session(e.Code, e.Billed))
-	}
 }
 
 // loopback reports whether addr listens on this host only.

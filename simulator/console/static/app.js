@@ -170,10 +170,12 @@ function render(v) {
   } else {
     card.hidden = true;
   }
-  const nfc = v.flow === 'nfc';
+  // nfc_read (FaceID's GetNFCToken) is the card read alone.
+  const nfc = v.flow === 'nfc' || v.flow === 'nfc_read';
+  const full = v.flow === 'nfc';
   $('nfc-step').hidden = !nfc;
-  $('liveness-step').hidden = !nfc;
-  $('confirm').hidden = !nfc;
+  $('liveness-step').hidden = !full;
+  $('confirm').hidden = !full;
   $('app-step').hidden = nfc;
   $('read').disabled = v.state !== 'scanned';
   $('confirm').disabled = v.state !== 'card_read';
