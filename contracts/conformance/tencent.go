@@ -60,9 +60,13 @@ func tcChecks(t Target) []Check {
 		for _, m := range contracts.MagicIdentities {
 			cs = append(cs, Check{"tc: magic " + m.IDCard + " on IdCardVerification: " + m.Outcome, tcCheckMagic(tencent.ActionIdCardVerification, m)})
 			if m.Result != "" && m.Sim == 0 {
-				cs = append(cs, Check{"tc: magic " + m.IDCard + " on CheckIdNameDate answers " + string(dateResultOf(m.Result)), tcCheckMagic(tencent.ActionCheckIdNameDate, m)})
+				cs = append(cs, Check{"tc: magic " + m.IDCard + " on CheckIdNameDate answers " + string(contracts.DateResultOf(m.Result)), tcCheckMagic(tencent.ActionCheckIdNameDate, m)})
 			}
 		}
+	}
+	if t.Sessions {
+		cs = append(cs, Check{"tc: GetDetectInfoEnhanced of an unknown BizToken is InvalidParameterValue.BizTokenIllegal",
+			tcCheckError(tcRequest{Action: tencent.ActionGetDetectInfoEnhanced, Body: []byte(`{"BizToken":"0123456789abcdef0123456789abcdef","RuleId":"1"}`)}, tencent.CodeBizTokenIllegal)})
 	}
 	if t.Prefer {
 		for _, r := range contracts.Results {
@@ -78,22 +82,6 @@ func tcChecks(t Target) []Check {
 		}
 	}
 	return cs
-}
-
-// dateResultOf is the CheckIdNameDate code with the meaning of a check-2e
-// code (FaceID numbers them differently past -3): -4 database exception
-// is -6, -5 no record -7, -6 upgrading -6 (the nearest transient
-// failure), -7 daily limit -8.
-func dateResultOf(c contracts.ResultCode) contracts.ResultCode {
-	switch c {
-	case contracts.ResultDBError, contracts.ResultUpgrading:
-		return "-6"
-	case contracts.ResultNoRecord:
-		return "-7"
-	case contracts.ResultDailyLimit:
-		return "-8"
-	}
-	return c
 }
 
 func tcBody(r tencent.CheckRequest) []byte {
@@ -298,7 +286,7 @@ func tcCheckMagic(action string, m contracts.MagicIdentity) func(context.Context
 		case m.Status != 0:
 			return e.expectTCError(a, tencent.CodeInternalError)
 		case action == tencent.ActionCheckIdNameDate:
-			return e.expectTCResult(a, string(dateResultOf(m.Result)))
+			return e.expectTCResult(a, string(contracts.DateResultOf(m.Result)))
 		}
 		return e.expectTCResult(a, string(m.Result))
 	}
