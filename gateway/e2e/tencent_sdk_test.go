@@ -132,30 +132,31 @@ var refused = map[string]bool{
 }
 
 var sdkExpectations = map[string]sdkExpect{
-	"IdCardVerification/0":                     {code: "0", billed: true},
-	"IdCardVerification/-1":                    {code: "-1", billed: true},
-	"IdCardVerification/-2 bad check digit":    {code: "-2"},
-	"IdCardVerification/-3 bad name":           {code: "-3"},
-	"IdCardVerification/-4":                    {code: "-4"},
-	"IdCardVerification/-5":                    {code: "-5"},
-	"IdCardVerification/-6":                    {code: "-6"},
-	"IdCardVerification/-7":                    {code: "-7"},
-	"IdCardVerification/Prefer result=-1":      {code: "-1", billed: true},
-	"IdCardVerification/rate limited":          {code: "RequestLimitExceeded"},
-	"IdCardVerification/server error":          {code: "InternalError"},
-	"IdCardVerification/connection reset":      {code: transportFailure, viaGateway: "InternalError"},
-	"CheckIdNameDate/0":                        {code: "0", billed: true},
-	"CheckIdNameDate/-1":                       {code: "-1", billed: true},
-	"CheckIdNameDate/-2 bad check digit":       {code: "-2"},
-	"CheckIdNameDate/-3 bad name":              {code: "-3"},
-	"CheckIdNameDate/-4 bad validity":          {code: "-4"},
-	"CheckIdNameDate/-4 malformed validity":    {code: "-4"},
-	"CheckIdNameDate/-5 validity before birth": {code: "-5"},
-	"CheckIdNameDate/-6":                       {code: "-6"},
-	"CheckIdNameDate/-6 upgrading":             {code: "-6"},
-	"CheckIdNameDate/-7":                       {code: "-7"},
-	"CheckIdNameDate/-8":                       {code: "-8"},
-	"CheckIdNameDate/Prefer result=-5":         {code: "-7"},
+	"IdCardVerification/0":                        {code: "0", billed: true},
+	"IdCardVerification/-1":                       {code: "-1", billed: true},
+	"IdCardVerification/-2 bad check digit":       {code: "-2"},
+	"IdCardVerification/-3 bad name":              {code: "-3"},
+	"IdCardVerification/-4":                       {code: "-4"},
+	"IdCardVerification/-5":                       {code: "-5"},
+	"IdCardVerification/-6":                       {code: "-6"},
+	"IdCardVerification/-7":                       {code: "-7"},
+	"IdCardVerification/Prefer result=-1":         {code: "-1", billed: true},
+	"IdCardVerification/with Region and Language": {code: "0", billed: true},
+	"IdCardVerification/rate limited":             {code: "RequestLimitExceeded"},
+	"IdCardVerification/server error":             {code: "InternalError"},
+	"IdCardVerification/connection reset":         {code: transportFailure, viaGateway: "InternalError"},
+	"CheckIdNameDate/0":                           {code: "0", billed: true},
+	"CheckIdNameDate/-1":                          {code: "-1", billed: true},
+	"CheckIdNameDate/-2 bad check digit":          {code: "-2"},
+	"CheckIdNameDate/-3 bad name":                 {code: "-3"},
+	"CheckIdNameDate/-4 bad validity":             {code: "-4"},
+	"CheckIdNameDate/-4 malformed validity":       {code: "-4"},
+	"CheckIdNameDate/-5 validity before birth":    {code: "-5"},
+	"CheckIdNameDate/-6":                          {code: "-6"},
+	"CheckIdNameDate/-6 upgrading":                {code: "-6"},
+	"CheckIdNameDate/-7":                          {code: "-7"},
+	"CheckIdNameDate/-8":                          {code: "-8"},
+	"CheckIdNameDate/Prefer result=-5":            {code: "-7"},
 
 	"IdCardVerification/encrypted AES-256-CBC Name+IdCard": {code: "0", billed: true},
 	"IdCardVerification/encrypted AES-256-CBC IdCard":      {code: "0", billed: true},
@@ -188,7 +189,19 @@ var sdkExpectations = map[string]sdkExpect{
 	"session/GetNFCToken result #1": {code: "0", billed: true},
 	"session/GetNFCToken result #2": {code: "0"},
 
-	"session/unknown BizToken": {code: "InvalidParameterValue.BizTokenIllegal"},
+	// A failed card read ends the session unbilled; its token is not an
+	// eID token.
+	"session/DetectAuth failed read start":          {},
+	"session/DetectAuth failed read phone":          {code: "failed"},
+	"session/DetectAuth failed read result":         {code: "66664024"},
+	"session/DetectAuth token read by GetEidResult": {code: "InvalidParameterValue.BizTokenIllegal"},
+	"session/DetectAuth unfinished start":           {},
+	"session/DetectAuth unfinished result":          {code: "17"},
+	"session/GetNFCToken unread start":              {},
+	// Not "-1": FaceID's -1 is a failed read, which this is not (yet).
+	"session/GetNFCToken unread result":     {code: "FailedOperation.UnKnown"},
+	"session/DetectAuth encrypted identity": {},
+	"session/unknown BizToken":              {code: "InvalidParameterValue.BizTokenIllegal"},
 }
 
 // faceidFields are the members FaceID documents for each action's
@@ -297,7 +310,7 @@ func checkRun(t *testing.T, run sdkRun, viaGateway bool) (passed []string) {
 			t.Errorf("%s: %s: %s answered %s (%s), want %q", run.target, name, l.Action, got, describe(l), code)
 			continue
 		}
-		if err := checkFields(l); err != nil {
+		if err := checkFields(l, code); err != nil {
 			t.Errorf("%s: %s: %v", run.target, name, err)
 			continue
 		}
@@ -331,7 +344,7 @@ func describe(l sdkLine) string {
 // checkFields holds an answer to FaceID's shape: only documented
 // members, the required ones present, a RequestId on every answer (errors
 // included), and the session results' contents.
-func checkFields(l sdkLine) error {
+func checkFields(l sdkLine, code string) error {
 	if !l.OK {
 		if l.Error != nil && l.Error.Code != "" && (l.Error.RequestID == "" || l.Error.Message == "") {
 			return fmt.Errorf("error %s without RequestId or Message", l.Error.Code)
@@ -374,8 +387,14 @@ func checkFields(l sdkLine) error {
 		if err := json.Unmarshal(f["Text"], &text); err != nil {
 			return fmt.Errorf("Text: %v", err)
 		}
-		if text.ErrCode == nil || *text.ErrCode != 0 || text.ErrMsg == "" || text.Extra != "sdk-e2e" {
-			return fmt.Errorf("Text: ErrCode %v ErrMsg %q Extra %q, want 0, a message and the Extra sent", text.ErrCode, text.ErrMsg, text.Extra)
+		if text.ErrMsg == "" {
+			return fmt.Errorf("Text: ErrCode %s without ErrMsg", code)
+		}
+		if code != "0" {
+			return nil
+		}
+		if text.Extra != "sdk-e2e" {
+			return fmt.Errorf("Text: Extra %q, want the Extra sent", text.Extra)
 		}
 		if l.Action == "GetDetectInfoEnhanced" {
 			if text.IdCard != "11010519491231002X" || text.Name != "张三" {
@@ -383,15 +402,65 @@ func checkFields(l sdkLine) error {
 			}
 			if sim, err := strconv.ParseFloat(text.Sim, 64); err != nil || sim < 70 || text.LiveStatus == nil || *text.LiveStatus != 0 ||
 				text.Comparestatus == nil || *text.Comparestatus != 0 {
-				return fmt.Errorf("Text: Sim %q LiveStatus %v Comparestatus %v, want a pass", text.Sim, text.LiveStatus, text.Comparestatus)
+				return fmt.Errorf("Text: Sim %q, LiveStatus and Comparestatus not 0: want a pass", text.Sim)
 			}
 		}
 	case "GetWxNFCResult":
+		if code != "0" {
+			return nil
+		}
 		if n := l.str("IdNum"); len(n) != 18 || l.str("Name") == "" || l.str("IdType") != "01" {
 			return fmt.Errorf("card: IdNum of %d characters, Name %t, IdType %q; want a resident card's", len(n), l.str("Name") != "", l.str("IdType"))
 		}
 	}
 	return nil
+}
+
+// shape lists the paths of an answer's members that carry a value (not
+// null, "", {} or []), RequestId left out: two answers of one call carry
+// the same fields when their shapes are equal, whatever the values.
+func shape(raw json.RawMessage) []string {
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return nil
+	}
+	var out []string
+	var walk func(prefix string, v any)
+	walk = func(prefix string, v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if prefix == "" && k == "RequestId" {
+					continue
+				}
+				walk(prefix+"."+k, e)
+			}
+		case []any:
+			if len(x) > 0 {
+				out = append(out, prefix+"[]")
+			}
+		case string:
+			if x != "" {
+				out = append(out, prefix)
+			}
+		case nil:
+		default:
+			out = append(out, prefix)
+		}
+	}
+	walk("", v)
+	slices.Sort(out)
+	return out
+}
+
+func minus(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func sameExceptRequestID(a, b json.RawMessage) bool {
@@ -487,8 +556,9 @@ func TestTencentSDKAgainstSimulatorAndGateway(t *testing.T) {
 		if d.code() != v.code() {
 			t.Errorf("%s: simulator answered %s, gateway %s", name, d.code(), v.code())
 		}
-		if d.OK && v.OK && !slices.Equal(slices.Sorted(maps.Keys(d.fields())), slices.Sorted(maps.Keys(v.fields()))) {
-			t.Errorf("%s: fields differ:\nsimulator %s\ngateway   %s", name, d.Response, v.Response)
+		if ds, vs := shape(d.Response), shape(v.Response); d.OK && v.OK && !slices.Equal(ds, vs) {
+			t.Errorf("%s: the answers carry different fields (simulator only %v, gateway only %v):\nsimulator %s\ngateway   %s",
+				name, minus(ds, vs), minus(vs, ds), d.Response, v.Response)
 		}
 	}
 

@@ -64,14 +64,14 @@ const sessionTimeout = Number(opt['session-timeout']);
 // client builds the official client for the endpoint over plain HTTP. The
 // SDK signs with service = the endpoint's first label ("127" for a
 // loopback address) and the URL's hostname without its port.
-function client({ secretId = opt['secret-id'], secretKey = opt['secret-key'], prefer = '' } = {}) {
+function client({ secretId = opt['secret-id'], secretKey = opt['secret-key'], prefer = '', region = '', language } = {}) {
   const headers = {};
   const p = [opt.prefer, prefer].filter(Boolean).join(', ');
   if (p) headers.Prefer = p;
   return new FaceidClient({
     credential: { secretId, secretKey },
-    region: '',
-    profile: { httpProfile: { endpoint, protocol: 'http://', reqTimeout: 30, headers } },
+    region,
+    profile: { httpProfile: { endpoint, protocol: 'http://', reqTimeout: 30, headers }, language },
   });
 }
 
@@ -338,6 +338,12 @@ idcard('IdCardVerification/-5', { IdCard: MAGIC.noRecord, Name: NAME });
 idcard('IdCardVerification/-6', { IdCard: MAGIC.upgrading, Name: NAME });
 idcard('IdCardVerification/-7', { IdCard: MAGIC.dailyLimit, Name: NAME });
 idcard('IdCardVerification/Prefer result=-1', { IdCard: VALID_ID, Name: NAME }, 'result=-1');
+// As most FaceID customers configure the client: X-TC-Region and X-TC-Language sent.
+scenario('IdCardVerification/with Region and Language', () =>
+  call('IdCardVerification/with Region and Language', 'IdCardVerification', () =>
+    client({ region: 'ap-guangzhou', language: 'en-US' }).IdCardVerification({ IdCard: MAGIC.consistent, Name: NAME }),
+  ),
+);
 idcard('IdCardVerification/rate limited', { IdCard: MAGIC.rateLimited, Name: NAME });
 idcard('IdCardVerification/server error', { IdCard: MAGIC.serverError, Name: NAME });
 idcard('IdCardVerification/connection reset', { IdCard: MAGIC.connectionReset, Name: NAME });
@@ -487,6 +493,49 @@ scenario('session/GetNFCToken', async () => {
   for (const n of [1, 2]) {
     await call(`session/GetNFCToken result #${n}`, 'GetWxNFCResult', () => c.GetWxNFCResult({ NFCToken: start.Token }));
   }
+});
+// A session whose card read fails (Prefer on the start applies to the
+// whole session): its result shows the code and is never billed.
+scenario('session/DetectAuth failed read', async () => {
+  const c = client({ prefer: 'nfc=66664024' });
+  const start = await call('session/DetectAuth failed read start', 'DetectAuth', () =>
+    c.DetectAuth({ RuleId: opt['rule-id'], IdCard: VALID_ID, Name: NAME, Extra: 'sdk-e2e' }),
+  );
+  if (!start || !start.BizToken) return;
+  if (!(await drive('session/DetectAuth failed read phone', start.BizToken))) return;
+  await call('session/DetectAuth failed read result', 'GetDetectInfoEnhanced', () =>
+    client().GetDetectInfoEnhanced({ BizToken: start.BizToken, RuleId: opt['rule-id'], InfoType: '0' }),
+  );
+  // The token of a DetectAuth session read as an eID token.
+  await call('session/DetectAuth token read by GetEidResult', 'GetEidResult', () => client().GetEidResult({ EidToken: start.BizToken }));
+});
+// Results asked for before the user finished.
+scenario('session/results before the end', async () => {
+  const c = client();
+  const da = await call('session/DetectAuth unfinished start', 'DetectAuth', () =>
+    c.DetectAuth({ RuleId: opt['rule-id'], IdCard: VALID_ID, Name: NAME, Extra: 'sdk-e2e' }),
+  );
+  if (da && da.BizToken) {
+    await call('session/DetectAuth unfinished result', 'GetDetectInfoEnhanced', () =>
+      c.GetDetectInfoEnhanced({ BizToken: da.BizToken, RuleId: opt['rule-id'], InfoType: '0' }),
+    );
+  }
+  const nfc = await call('session/GetNFCToken unread start', 'GetNFCToken', () => c.GetNFCToken({}));
+  if (nfc && nfc.Token) {
+    await call('session/GetNFCToken unread result', 'GetWxNFCResult', () => c.GetWxNFCResult({ NFCToken: nfc.Token }));
+  }
+});
+// DetectAuth with the expected identity sealed (FaceID documents
+// Encryption on DetectAuth and GetEidToken).
+scenario('session/DetectAuth encrypted identity', async () => {
+  const name = 'session/DetectAuth encrypted identity';
+  let req;
+  try {
+    req = await seal({ RuleId: opt['rule-id'], IdCard: VALID_ID, Name: NAME, Extra: 'sdk-e2e' }, 'SM4-GCM', ['Name', 'IdCard']);
+  } catch (e) {
+    return print({ name, action: 'DetectAuth', ok: false, error: { code: '', message: 'seal: ' + e.message, requestId: '' } });
+  }
+  return call(name, 'DetectAuth', () => client().DetectAuth(req));
 });
 scenario('session/unknown BizToken', () =>
   call('session/unknown BizToken', 'GetDetectInfoEnhanced', () =>
