@@ -55,6 +55,7 @@ func tcChecks(t Target) []Check {
 		{"tc: missing Authorization is AuthFailure", tcCheckAuthFailure},
 		{"tc: host signed with its port is accepted (Go and Python SDKs)", tcCheckHostWithPort},
 		{"tc: every answer is HTTP 200 with one Response and a fresh RequestId", tcCheckEnvelope},
+		{"tc: a GET with X-TC-Action is answered in the envelope", tcCheckGet},
 	}
 	if t.Magic {
 		for _, m := range contracts.MagicIdentities {
@@ -341,6 +342,27 @@ func tcCheckEnvelope(ctx context.Context, e *Env) error {
 			return fmt.Errorf("RequestId %q answered twice", id)
 		}
 		ids[id] = true
+	}
+	return nil
+}
+
+// tcCheckGet: the SDKs can be configured to send GET (reqMethod); a
+// server that serves only POST still answers in the dialect, so the SDK
+// reads an error code instead of an HTTP failure.
+func tcCheckGet(ctx context.Context, e *Env) error {
+	a, err := e.Do(ctx, Request{Method: http.MethodGet, Path: "/?IdCard=" + validID, Header: map[string]string{
+		"X-TC-Action": tencent.ActionIdCardVerification, "X-TC-Version": tencent.Version,
+		"X-TC-Timestamp": strconv.FormatInt(time.Now().Unix(), 10), "Content-Type": "application/x-www-form-urlencoded",
+	}})
+	if err != nil {
+		return err
+	}
+	r, err := e.expectTCEnvelope(a)
+	if err != nil {
+		return err
+	}
+	if r["Error"] == nil {
+		return fmt.Errorf("an unsigned GET was answered: %s", truncate(a.Body))
 	}
 	return nil
 }

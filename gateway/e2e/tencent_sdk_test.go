@@ -201,6 +201,7 @@ var sdkExpectations = map[string]sdkExpect{
 	// Not "-1": FaceID's -1 is a failed read, which this is not (yet).
 	"session/GetNFCToken unread result":     {code: "FailedOperation.UnKnown"},
 	"session/DetectAuth encrypted identity": {},
+	"session/DetectAuth bad check digit":    {code: "InvalidParameterValue"},
 	"session/unknown BizToken":              {code: "InvalidParameterValue.BizTokenIllegal"},
 }
 

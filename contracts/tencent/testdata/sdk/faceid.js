@@ -537,6 +537,11 @@ scenario('session/DetectAuth encrypted identity', async () => {
   }
   return call(name, 'DetectAuth', () => client().DetectAuth(req));
 });
+scenario('session/DetectAuth bad check digit', () =>
+  call('session/DetectAuth bad check digit', 'DetectAuth', () =>
+    client().DetectAuth({ RuleId: opt['rule-id'], IdCard: BAD_CHECK_DIGIT, Name: NAME }),
+  ),
+);
 scenario('session/unknown BizToken', () =>
   call('session/unknown BizToken', 'GetDetectInfoEnhanced', () =>
     client().GetDetectInfoEnhanced({ BizToken: '0123456789abcdef0123456789abcdef', RuleId: opt['rule-id'], InfoType: '0' }),
