@@ -22,6 +22,7 @@ import (
 	"encoding"
 	"encoding/hex"
 	"hash"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -193,8 +194,10 @@ func ParseTimestamp(v []byte) (int64, *Error) {
 // signature is kept, so no one without the secret can grow the cache. The
 // zero value is ready.
 type Verifier struct {
+	// keys is replaced, never changed: a check reads it without a lock;
+	// mu orders the (rare, once a day per credential) replacements.
 	mu   sync.Mutex
-	keys map[derivedKeyID]*macKey
+	keys atomic.Pointer[map[derivedKeyID]*macKey]
 	day  atomic.Pointer[dayName]
 }
 
@@ -318,19 +321,23 @@ type dayName struct {
 }
 
 func (v *Verifier) derivedKey(id derivedKeyID) (*macKey, bool) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	k, ok := v.keys[id]
+	m := v.keys.Load()
+	if m == nil {
+		return nil, false
+	}
+	k, ok := (*m)[id]
 	return k, ok
 }
 
 func (v *Verifier) keep(id derivedKeyID, key *macKey) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.keys == nil || len(v.keys) >= maxDerivedKeys {
-		v.keys = make(map[derivedKeyID]*macKey)
+	next := map[derivedKeyID]*macKey{}
+	if old := v.keys.Load(); old != nil && len(*old) < maxDerivedKeys {
+		next = maps.Clone(*old)
 	}
-	v.keys[id] = key
+	next[id] = key
+	v.keys.Store(&next)
 }
 
 // DeriveKey is the signing key of a secret for a day and a service:
@@ -367,7 +374,13 @@ func appendCanonicalRequest(dst []byte, r *Request, signed string, host hostForm
 	dst = append(dst, r.Query...)
 	dst = append(dst, '\n')
 	stripped := false
-	for name := range strings.SplitSeq(signed, ";") {
+	for rest := signed; rest != ""; {
+		name := rest
+		if i := strings.IndexByte(rest, ';'); i >= 0 {
+			name, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
 		v := r.Header(name)
 		if v == nil {
 			return dst, false

@@ -146,11 +146,13 @@ func newEnv(t testing.TB, mutate func(*server.Config)) *env {
 	}
 	term := billing.CheckRoute()
 	term.Encryption.Mode = encryption.ModeTerminate
+	// The Tencent action is the terminate route's (an action is served once).
 	up := billing.CheckRoute()
-	up.Name, up.Path, up.Encryption.Mode = "encrypt-upstream", pathEncUp, encryption.ModeEncryptUpstream
+	up.Name, up.Path, up.Encryption.Mode, up.Action = "encrypt-upstream", pathEncUp, encryption.ModeEncryptUpstream, ""
 	pass := billing.CheckRoute()
-	pass.Name, pass.Path = "passthrough", pathPass
+	pass.Name, pass.Path, pass.Action = "passthrough", pathPass, ""
 	cfg.Routes = []billing.RouteConfig{term, up, pass}
+	cfg.Retry.Routes = nil
 	if mutate != nil {
 		mutate(&cfg)
 	}

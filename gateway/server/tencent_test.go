@@ -76,9 +76,9 @@ func startDualUpstream(t *testing.T) *dualUpstream {
 	return u
 }
 
-// tcCall sends body as action to the gateway, signed with the pair as the
+// tcSignedCheck sends body as action to the gateway, signed with the pair as the
 // Node SDK signs (host without port, service = the host's first label).
-func tcCall(t *testing.T, gwURL, secretID, secretKey, action, body, prefer string) (status int, resp map[string]any, requestID string) {
+func tcSignedCheck(t *testing.T, gwURL, secretID, secretKey, action, body, prefer string) (status int, resp map[string]any, requestID string) {
 	t.Helper()
 	u, _ := url.Parse(gwURL)
 	ts := time.Now().Unix()
@@ -120,6 +120,8 @@ func errCode(resp map[string]any) string {
 func tencentConfig(t *testing.T, upURL string) (cfgPath string, g *gw) {
 	cfg := testConfig(t, upURL, filepath.Join(t.TempDir(), "l.db"))
 	cfg.Upstream.Tencent.SecretID, cfg.Upstream.Tencent.SecretKey = "up-id", "up-key"
+	// The check actions alone: the session actions are the sessions'.
+	cfg.Sessions.Enabled = false
 	cfg.Auth.Tenants[0].Keys[0].SecretID = "AKIDacme"
 	cfg.Auth.Tenants[0].Keys[0].SecretKey = "acme-tc-secret"
 	cfg.Auth.Tenants = append(cfg.Auth.Tenants, auth.TenantConfig{ID: "off", Rate: 1, Burst: 1, Keys: []auth.KeyConfig{
@@ -146,7 +148,7 @@ func TestTencentBothWays(t *testing.T) {
 		t.Fatalf("aggregator→aggregator: %d %s", code, body)
 	}
 	// 2. Tencent → aggregator.
-	if _, r, _ := tcCall(t, g.url, "AKIDacme", "acme-tc-secret", tencent.ActionIdCardVerification, tcCheck, "result=-1"); r["Result"] != "-1" || r["Description"] != "aggregator" {
+	if _, r, _ := tcSignedCheck(t, g.url, "AKIDacme", "acme-tc-secret", tencent.ActionIdCardVerification, tcCheck, "result=-1"); r["Result"] != "-1" || r["Description"] != "aggregator" {
 		t.Fatalf("tencent→aggregator: %v", r)
 	}
 	// 3. aggregator → Tencent.
@@ -159,7 +161,7 @@ func TestTencentBothWays(t *testing.T) {
 		t.Fatalf("the Tencent upstream got %s", got)
 	}
 	// 4. Tencent → Tencent.
-	if _, r, _ := tcCall(t, g.url, "AKIDacme", "acme-tc-secret", tencent.ActionCheckIdNameDate, tcDate, ""); r["Result"] != "0" || r["Description"] != "tencent CheckIdNameDate" {
+	if _, r, _ := tcSignedCheck(t, g.url, "AKIDacme", "acme-tc-secret", tencent.ActionCheckIdNameDate, tcDate, ""); r["Result"] != "0" || r["Description"] != "tencent CheckIdNameDate" {
 		t.Fatalf("tencent→tencent: %v", r)
 	}
 	if up.agg.Load() != 2 || up.tc.Load() != 2 {
@@ -176,7 +178,7 @@ func TestTencentBothWays(t *testing.T) {
 		{"unknown action", "AKIDacme", "acme-tc-secret", "DescribeThings", tencent.CodeInvalidAction},
 		{"action not served", "AKIDacme", "acme-tc-secret", tencent.ActionGetEidToken, tencent.CodeInvalidAction},
 	} {
-		if status, r, _ := tcCall(t, g.url, c.id, c.key, c.action, tcCheck, ""); status != 200 || errCode(r) != c.want {
+		if status, r, _ := tcSignedCheck(t, g.url, c.id, c.key, c.action, tcCheck, ""); status != 200 || errCode(r) != c.want {
 			t.Errorf("%s: %d %v, want %s", c.name, status, r, c.want)
 		}
 	}
@@ -248,7 +250,7 @@ func TestAdminTencentPair(t *testing.T) {
 	if !strings.HasPrefix(created.SecretID, "AKID") {
 		t.Fatalf("SecretId %q", created.SecretID)
 	}
-	if _, r, _ := tcCall(t, g.url, created.SecretID, created.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); r["Result"] != "0" {
+	if _, r, _ := tcSignedCheck(t, g.url, created.SecretID, created.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); r["Result"] != "0" {
 		t.Fatalf("new pair: %v", r)
 	}
 	code, body = adminDo(t, g, "GET", "/admin/tenants/globex", tok, "")
@@ -265,7 +267,7 @@ func TestAdminTencentPair(t *testing.T) {
 	if code != 200 || json.Unmarshal(body, &rotated) != nil || rotated.SecretKey == "" || rotated.SecretID == created.SecretID || rotated.Key != "" {
 		t.Fatalf("rotate: %d %s", code, body)
 	}
-	if _, r, _ := tcCall(t, g.url, created.SecretID, created.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); errCode(r) != tencent.CodeSecretIDNotFound {
+	if _, r, _ := tcSignedCheck(t, g.url, created.SecretID, created.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); errCode(r) != tencent.CodeSecretIDNotFound {
 		t.Fatalf("old pair after rotation: %v", r)
 	}
 	if code, _ := check(t, g.url, created.Key, ""); code != 200 {
@@ -276,7 +278,7 @@ func TestAdminTencentPair(t *testing.T) {
 	if code, _ := adminDo(t, g, "POST", "/admin/keys/globex-tc/disable", tok, ""); code != 200 {
 		t.Fatal("disable")
 	}
-	if _, r, _ := tcCall(t, g.url, rotated.SecretID, rotated.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); errCode(r) != tencent.CodeSecretIDNotFound {
+	if _, r, _ := tcSignedCheck(t, g.url, rotated.SecretID, rotated.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); errCode(r) != tencent.CodeSecretIDNotFound {
 		t.Fatalf("disabled key's pair: %v", r)
 	}
 	adminDo(t, g, "POST", "/admin/keys/globex-tc/enable", tok, "")
@@ -293,7 +295,7 @@ func TestAdminTencentPair(t *testing.T) {
 		t.Fatal(err)
 	}
 	g2 := startGateway(t, cfg, cfgPath)
-	if _, r, _ := tcCall(t, g2.url, rotated.SecretID, rotated.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); r["Result"] != "0" {
+	if _, r, _ := tcSignedCheck(t, g2.url, rotated.SecretID, rotated.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); r["Result"] != "0" {
 		t.Fatalf("pair after restart: %v", r)
 	}
 	// Without the sealing key the store's pairs cannot be opened: the

@@ -2,6 +2,7 @@ package tencent
 
 import (
 	"encoding/json"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -117,18 +118,24 @@ func skipWS(b []byte, i int) int {
 }
 
 // plainString reads the JSON string opening at b[i]: its content bounds
-// (end is the closing quote). Escapes and control characters refuse it;
-// the content is ASCII or UTF-8 as the aggregator's encoder wrote it.
+// (end is the closing quote). Escapes, control characters and invalid
+// UTF-8 (which encoding/json would rewrite) refuse it.
 func plainString(b []byte, i int) (start, end int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, 0, false
 	}
+	ascii := true
 	for j := i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
+			if !ascii && !utf8.Valid(b[i+1:j]) {
+				return 0, 0, false
+			}
 			return i + 1, j, true
 		case c == '\\' || c < 0x20:
 			return 0, 0, false
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
 	}
 	return 0, 0, false
