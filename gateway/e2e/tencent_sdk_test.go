@@ -189,6 +189,16 @@ var sdkExpectations = map[string]sdkExpect{
 	"session/GetNFCToken result #1": {code: "0", billed: true},
 	"session/GetNFCToken result #2": {code: "0"},
 
+	// Rejected by review: 2016 (similarity below 70) is billed, once;
+	// 2005 (no record) is not.
+	"session/DetectAuth rejected 2016 start":     {},
+	"session/DetectAuth rejected 2016 phone":     {code: "rejected"},
+	"session/DetectAuth rejected 2016 result #1": {code: "2016", billed: true},
+	"session/DetectAuth rejected 2016 result #2": {code: "2016"},
+	"session/DetectAuth rejected 2005 start":     {},
+	"session/DetectAuth rejected 2005 phone":     {code: "rejected"},
+	"session/DetectAuth rejected 2005 result #1": {code: "2005"},
+	"session/DetectAuth rejected 2005 result #2": {code: "2005"},
 	// A failed card read ends the session unbilled; its token is not an
 	// eID token.
 	"session/DetectAuth failed read start":          {},
@@ -323,7 +333,7 @@ func checkRun(t *testing.T, run sdkRun, viaGateway bool) (passed []string) {
 		}
 	}
 	// Reading a session's result twice answers the same.
-	for _, s := range []string{"DetectAuth", "GetEidToken", "GetNFCToken"} {
+	for _, s := range []string{"DetectAuth", "GetEidToken", "GetNFCToken", "DetectAuth rejected 2016", "DetectAuth rejected 2005"} {
 		a, b := run.lines["session/"+s+" result #1"], run.lines["session/"+s+" result #2"]
 		if a.OK && b.OK && !sameExceptRequestID(a.Response, b.Response) {
 			t.Errorf("%s: %s: the second read differs:\n%s\n%s", run.target, s, a.Response, b.Response)
@@ -629,12 +639,18 @@ func TestTencentSDKAgainstSimulatorAndGateway(t *testing.T) {
 	billedOnce(t, "gateway ledger", via, ledgerLines)
 }
 
-// billedOnce: each session that was read twice is one billed line (of
-// the simulator's statement, of the gateway's ledger) whose request ID is
-// the session's token.
+// billedOnce: each billed session, however often its result was read, is
+// one billed line (of the simulator's statement, of the gateway's ledger)
+// whose request ID is the session's token; an unbilled one has none.
 func billedOnce(t *testing.T, target string, run sdkRun, lines []contracts.StatementLine) {
 	t.Helper()
-	for _, s := range []struct{ start, token string }{{"DetectAuth", "BizToken"}, {"GetEidToken", "EidToken"}, {"GetNFCToken", "Token"}} {
+	for _, s := range []struct {
+		start, token string
+		billed       int
+	}{
+		{"DetectAuth", "BizToken", 1}, {"GetEidToken", "EidToken", 1}, {"GetNFCToken", "Token", 1},
+		{"DetectAuth rejected 2016", "BizToken", 1}, {"DetectAuth rejected 2005", "BizToken", 0}, {"DetectAuth failed read", "BizToken", 0},
+	} {
 		l, ok := run.lines["session/"+s.start+" start"]
 		if !ok || !l.OK {
 			continue
@@ -646,8 +662,8 @@ func billedOnce(t *testing.T, target string, run sdkRun, lines []contracts.State
 				n++
 			}
 		}
-		if n != 1 {
-			t.Errorf("%s: session %s billed %d times, want once", target, s.start, n)
+		if n != s.billed {
+			t.Errorf("%s: session %s billed %d times, want %d", target, s.start, n, s.billed)
 		}
 	}
 }

@@ -494,6 +494,24 @@ scenario('session/GetNFCToken', async () => {
     await call(`session/GetNFCToken result #${n}`, 'GetWxNFCResult', () => c.GetWxNFCResult({ NFCToken: start.Token }));
   }
 });
+// Sessions rejected by review, chosen by the expected identity (session
+// magic identities, contracts.SessionMagics): 2016 is billed, once; 2005
+// is not.
+for (const [code, id] of [['2016', '11010119220222021X'], ['2005', '110101192202220316']]) {
+  scenario(`session/DetectAuth rejected ${code}`, async () => {
+    const c = client();
+    const start = await call(`session/DetectAuth rejected ${code} start`, 'DetectAuth', () =>
+      c.DetectAuth({ RuleId: opt['rule-id'], IdCard: id, Name: NAME, Extra: 'sdk-e2e' }),
+    );
+    if (!start || !start.BizToken) return;
+    if (!(await drive(`session/DetectAuth rejected ${code} phone`, start.BizToken))) return;
+    for (const n of [1, 2]) {
+      await call(`session/DetectAuth rejected ${code} result #${n}`, 'GetDetectInfoEnhanced', () =>
+        c.GetDetectInfoEnhanced({ BizToken: start.BizToken, RuleId: opt['rule-id'], InfoType: '0' }),
+      );
+    }
+  });
+}
 // A session whose card read fails (Prefer on the start applies to the
 // whole session): its result shows the code and is never billed.
 scenario('session/DetectAuth failed read', async () => {
