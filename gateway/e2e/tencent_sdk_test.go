@@ -131,6 +131,22 @@ var refused = map[string]bool{
 	"error/wrong SecretKey": true, "error/body altered after signing": true,
 }
 
+// gatewayLocal are the check calls the gateway answers itself, free of
+// charge: its local validation and its refusals.
+var gatewayLocal = map[string]bool{
+	"IdCardVerification/-2 bad check digit": true, "IdCardVerification/-3 bad name": true,
+	"CheckIdNameDate/-2 bad check digit": true, "CheckIdNameDate/-3 bad name": true, "CheckIdNameDate/-4 bad validity": true,
+	"CheckIdNameDate/-4 malformed validity": true, "CheckIdNameDate/-5 validity before birth": true,
+	"error/stale timestamp": true, "error/timestamp from the future": true, "error/unknown SecretId": true,
+	"error/wrong SecretKey": true, "error/body altered after signing": true, "error/missing parameter": true,
+	"error/missing validity": true,
+}
+
+// isCheck: a call of a check action (IdCardVerification, CheckIdNameDate).
+func isCheck(l sdkLine) bool {
+	return l.Action == "IdCardVerification" || l.Action == "CheckIdNameDate"
+}
+
 var sdkExpectations = map[string]sdkExpect{
 	"IdCardVerification/0":                        {code: "0", billed: true},
 	"IdCardVerification/-1":                       {code: "-1", billed: true},
@@ -591,6 +607,15 @@ func TestTencentSDKAgainstSimulatorAndGateway(t *testing.T) {
 		}
 	}
 	billedOnce(t, "simulator", direct, afterDirect.Lines)
+	for name, l := range direct.lines {
+		if !isCheck(l) || !l.OK {
+			continue
+		}
+		line, ok := lineOf[l.requestID()]
+		if !ok || line.Billed != sdkExpectations[name].billed || line.Result != l.code() {
+			t.Errorf("simulator statement: %s (%s) has line %+v (found %t), want result %s billed %t", name, l.requestID(), line, ok, l.code(), sdkExpectations[name].billed)
+		}
+	}
 
 	// Through the gateway: its ledger bills what the simulator billed for
 	// it, refused calls have no billed entry, each session is billed once.
@@ -619,8 +644,7 @@ func TestTencentSDKAgainstSimulatorAndGateway(t *testing.T) {
 			}
 			// A check is billed on its own entry; a session on one entry
 			// of its own, keyed by its token (billedOnce below).
-			checkAction := l.Action == "IdCardVerification" || l.Action == "CheckIdNameDate"
-			if checkAction && l.OK && sdkExpectations[name].billed && e.billed != "true" && e.billed != "1" {
+			if isCheck(l) && l.OK && sdkExpectations[name].billed && e.billed != "true" && e.billed != "1" {
 				t.Errorf("gateway ledger does not bill %s: %+v", name, e)
 			}
 		}
@@ -632,6 +656,34 @@ func TestTencentSDKAgainstSimulatorAndGateway(t *testing.T) {
 		}
 	}
 	billedOnce(t, "gateway", via, newLines)
+	// Each check the gateway forwarded is on the simulator's statement
+	// under the gateway's request ID (retries of a transient answer add
+	// unbilled lines); one it answered itself (local validation, a refused
+	// signature) never reached the simulator.
+	linesFor := map[string][]contracts.StatementLine{}
+	for _, l := range newLines {
+		linesFor[l.ClientRequestID] = append(linesFor[l.ClientRequestID], l)
+	}
+	for name, l := range via.lines {
+		if !isCheck(l) {
+			continue
+		}
+		lines := linesFor[l.requestID()]
+		billed := 0
+		for _, line := range lines {
+			if line.Billed {
+				billed++
+			}
+		}
+		switch {
+		case gatewayLocal[name] && len(lines) != 0:
+			t.Errorf("gateway forwarded %s, which it answers itself: %+v", name, lines)
+		case !gatewayLocal[name] && l.OK && len(lines) == 0:
+			t.Errorf("gateway answered %s (%s) without a line on the simulator's statement", name, l.requestID())
+		case billed != map[bool]int{true: 1}[sdkExpectations[name].billed]:
+			t.Errorf("simulator billed %s through the gateway %d times: %+v", name, billed, lines)
+		}
+	}
 	var ledgerLines []contracts.StatementLine
 	for _, e := range entries {
 		ledgerLines = append(ledgerLines, contracts.StatementLine{RequestID: e.requestID, Billed: e.billed == "true" || e.billed == "1"})
