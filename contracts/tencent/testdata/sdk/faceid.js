@@ -50,6 +50,9 @@ const { values: opt } = parseArgs({
     scenarios: { type: 'string', default: process.env.TC_SCENARIOS || 'all' },
     'rule-id': { type: 'string', default: process.env.TC_RULE_ID || '1' },
     'session-timeout': { type: 'string', default: process.env.TC_SESSION_TIMEOUT || '30000' },
+    // Sent as Prefer review_delay= on DetectAuth (the simulator's review
+    // takes 15 minutes otherwise); "" sends none.
+    'review-delay': { type: 'string', default: process.env.TC_REVIEW_DELAY ?? '1s' },
     list: { type: 'boolean', default: false },
   },
 });
@@ -58,6 +61,10 @@ const baseURL = 'http://' + endpoint;
 const keysURL = (opt['keys-url'] || baseURL).replace(/\/+$/, '');
 const phoneURL = (opt['phone-url'] || baseURL).replace(/\/+$/, '');
 const sessionTimeout = Number(opt['session-timeout']);
+const reviewDelay = opt['review-delay'] ? 'review_delay=' + opt['review-delay'] : '';
+// detectAuthClient is the client that starts DetectAuth sessions: the
+// review delay (and any other session choice) in its Prefer header.
+const detectAuthClient = (prefer = '') => client({ prefer: [prefer, reviewDelay].filter(Boolean).join(', ') });
 
 // ---- the SDK client ---------------------------------------------------------
 
@@ -464,7 +471,7 @@ scenario('error/body altered after signing', async () => {
 scenario('session/DetectAuth', async () => {
   const c = client();
   const start = await call('session/DetectAuth start', 'DetectAuth', () =>
-    c.DetectAuth({ RuleId: opt['rule-id'], IdCard: VALID_ID, Name: NAME, Extra: 'sdk-e2e' }),
+    detectAuthClient().DetectAuth({ RuleId: opt['rule-id'], IdCard: VALID_ID, Name: NAME, Extra: 'sdk-e2e' }),
   );
   if (!start || !start.BizToken) return;
   if (!(await drive('session/DetectAuth phone', start.BizToken))) return;
@@ -501,7 +508,7 @@ for (const [code, id] of [['2016', '11010119220222021X'], ['2005', '110101192202
   scenario(`session/DetectAuth rejected ${code}`, async () => {
     const c = client();
     const start = await call(`session/DetectAuth rejected ${code} start`, 'DetectAuth', () =>
-      c.DetectAuth({ RuleId: opt['rule-id'], IdCard: id, Name: NAME, Extra: 'sdk-e2e' }),
+      detectAuthClient().DetectAuth({ RuleId: opt['rule-id'], IdCard: id, Name: NAME, Extra: 'sdk-e2e' }),
     );
     if (!start || !start.BizToken) return;
     if (!(await drive(`session/DetectAuth rejected ${code} phone`, start.BizToken))) return;
@@ -515,9 +522,8 @@ for (const [code, id] of [['2016', '11010119220222021X'], ['2005', '110101192202
 // A session whose card read fails (Prefer on the start applies to the
 // whole session): its result shows the code and is never billed.
 scenario('session/DetectAuth failed read', async () => {
-  const c = client({ prefer: 'nfc=66664024' });
   const start = await call('session/DetectAuth failed read start', 'DetectAuth', () =>
-    c.DetectAuth({ RuleId: opt['rule-id'], IdCard: VALID_ID, Name: NAME, Extra: 'sdk-e2e' }),
+    detectAuthClient('nfc=66664024').DetectAuth({ RuleId: opt['rule-id'], IdCard: VALID_ID, Name: NAME, Extra: 'sdk-e2e' }),
   );
   if (!start || !start.BizToken) return;
   if (!(await drive('session/DetectAuth failed read phone', start.BizToken))) return;
