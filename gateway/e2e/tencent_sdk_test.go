@@ -535,6 +535,28 @@ func statementBilled(st contracts.Statement) (n int64) {
 // ledgerEntry is one row of the gateway's ledger.csv.
 type ledgerEntry struct{ requestID, route, result, class, billed string }
 
+// gatewayUsageBilled is the demo tenant's billed count in the admin
+// API's usage report.
+func gatewayUsageBilled(t *testing.T, g *testkit.Gateway) (n int64) {
+	t.Helper()
+	status, body := testkit.Call(t, http.MethodGet, g.AdminURL+"/admin/usage?tenant=demo", testkit.GatewayAdminToken, "")
+	var u struct {
+		Usage []struct {
+			Class string `json:"class"`
+			Count int64  `json:"count"`
+		} `json:"usage"`
+	}
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &u) != nil {
+		t.Fatalf("gateway usage: %d %s", status, body)
+	}
+	for _, r := range u.Usage {
+		if r.Class == "billed" {
+			n += r.Count
+		}
+	}
+	return n
+}
+
 func gatewayLedger(t *testing.T, g *testkit.Gateway) []ledgerEntry {
 	t.Helper()
 	status, body := testkit.Call(t, http.MethodGet, g.AdminURL+"/admin/ledger.csv?tenant=demo", testkit.GatewayAdminToken, "")
@@ -630,8 +652,8 @@ func TestTencentSDKAgainstSimulatorAndGateway(t *testing.T) {
 		}
 		byID[e.requestID] = append(byID[e.requestID], e)
 	}
-	if ledgerBilled != wantVia || simForGateway != wantVia {
-		t.Errorf("through the gateway: calls billed %d, gateway ledger %d, simulator %d", wantVia, ledgerBilled, simForGateway)
+	if usage := gatewayUsageBilled(t, gw); ledgerBilled != wantVia || usage != wantVia || simForGateway != wantVia {
+		t.Errorf("through the gateway: calls billed %d, gateway ledger %d (usage %d), simulator %d", wantVia, ledgerBilled, usage, simForGateway)
 	}
 	for name, l := range via.lines {
 		id := l.requestID()
