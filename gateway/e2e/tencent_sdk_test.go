@@ -31,14 +31,6 @@ import (
 // sdkDir holds faceid.js and its pinned npm modules.
 const sdkDir = "contracts/tencent/testdata/sdk"
 
-// The Tencent Cloud API 3.0 pairs of the embedded defaults.
-const (
-	simSecretID  = "sim-secret-id"
-	simSecretKey = "sim-secret-key"
-	gwSecretID   = "demo-secret-id"
-	gwSecretKey  = "demo-secret-key"
-)
-
 // transportFailure is the code of a call the SDK could not complete: the
 // simulator broke the connection, as it was asked to.
 const transportFailure = "(no answer)"
@@ -585,13 +577,13 @@ func TestTencentSDKAgainstSimulatorAndGateway(t *testing.T) {
 	host := func(u string) string { return strings.TrimPrefix(u, "http://") }
 
 	// Directly: the simulator is FaceID.
-	direct := runSDK(t, node, dir, "simulator", host(sim.URL), simSecretID, simSecretKey, sim.URL, sim.URL)
+	direct := runSDK(t, node, dir, "simulator", host(sim.URL), testkit.SimSecretID, testkit.SimSecretKey, sim.URL, sim.URL)
 	afterDirect := statement(t, sim)
 	passedDirect := checkRun(t, direct, false)
 
 	// Through the gateway, whose route forwards encrypted fields untouched:
 	// the client seals for the simulator's keys.
-	via := runSDK(t, node, dir, "gateway", host(gw.URL), gwSecretID, gwSecretKey, sim.URL, sim.URL)
+	via := runSDK(t, node, dir, "gateway", host(gw.URL), testkit.DemoSecretID, testkit.DemoSecretKey, sim.URL, sim.URL)
 	afterVia := statement(t, sim)
 	passedVia := checkRun(t, via, true)
 	t.Logf("simulator: %d of %d calls as FaceID answers them; gateway: %d of %d", len(passedDirect), len(sdkExpectations), len(passedVia), len(sdkExpectations))
