@@ -282,13 +282,18 @@ func (v *Verifier) Verify(r *Request, a *Authorization, ts int64, secretKey stri
 	}
 	sc := scratchPool.Get().(*verifyScratch)
 	defer scratchPool.Put(sc)
-	for _, hostMode := range [...]hostForm{hostAsSent, hostWithoutPort} {
-		canonical, ok := appendCanonicalRequest(sc.canonical[:0], r, a.SignedHeaders, hostMode)
+	bodyHash := sha256.Sum256(r.Body)
+	// The host without its port first: the Node SDK signs the hostname
+	// (the Host header of a client of a non-default port has the port);
+	// then as sent (the Go and Python SDKs, and every client of a
+	// default port, whose Host has no port to strip).
+	for _, hostMode := range [...]hostForm{hostWithoutPort, hostAsSent} {
+		canonical, ok := appendCanonicalRequest(sc.canonical[:0], r, a.SignedHeaders, hostMode, &bodyHash)
 		if !ok {
 			if hostMode == hostAsSent {
 				return &Error{Code: CodeSignatureFailure, Message: "A signed header is missing from the request."}
 			}
-			break
+			continue // no port to strip; as sent decides
 		}
 		if hmac.Equal(sc.mac(key, ts, a.Date, a.Service, canonical), a.Signature[:]) {
 			if !cached {
@@ -364,9 +369,10 @@ const (
 )
 
 // appendCanonicalRequest appends the canonical request of r for the
-// signed headers; ok is false when a signed header is absent, or for
+// signed headers (bodyHash is the SHA-256 of r.Body, hashed once for
+// both host forms); ok is false when a signed header is absent, or for
 // hostWithoutPort when the host has no port to strip (nothing new to try).
-func appendCanonicalRequest(dst []byte, r *Request, signed string, host hostForm) ([]byte, bool) {
+func appendCanonicalRequest(dst []byte, r *Request, signed string, host hostForm, bodyHash *[sha256.Size]byte) ([]byte, bool) {
 	dst = append(dst, r.Method...)
 	dst = append(dst, '\n')
 	dst = append(dst, r.Path...)
@@ -404,8 +410,7 @@ func appendCanonicalRequest(dst []byte, r *Request, signed string, host hostForm
 	dst = append(dst, '\n')
 	dst = append(dst, signed...)
 	dst = append(dst, '\n')
-	sum := sha256.Sum256(r.Body)
-	return hex.AppendEncode(dst, sum[:]), true
+	return hex.AppendEncode(dst, bodyHash[:]), true
 }
 
 // stripPort removes ":port" from a host; an IPv6 literal keeps its
@@ -476,7 +481,8 @@ func (s *Signer) Authorization(host, contentType string, body []byte, ts int64) 
 		}
 		return []byte(contentType)
 	}
-	canonical, _ := appendCanonicalRequest(make([]byte, 0, 256), &Request{Method: "POST", Path: "/", Header: hdr, Body: body}, signed, hostAsSent)
+	bodyHash := sha256.Sum256(body)
+	canonical, _ := appendCanonicalRequest(make([]byte, 0, 256), &Request{Method: "POST", Path: "/", Header: hdr, Body: body}, signed, hostAsSent, &bodyHash)
 	mac := hmac.New(sha256.New, key[:])
 	writeStringToSign(mac, ts, date, s.Service, canonical)
 	return Algorithm + " Credential=" + s.SecretID + "/" + date + "/" + s.Service + "/tc3_request, SignedHeaders=" +

@@ -104,7 +104,14 @@ func Register(app *fiber.App, o Options) {
 	g.Post("/reconcile", a.reconcile)
 }
 
+// authorize admits a request bearing the admin token, once: with two
+// Authorization headers fasthttp reads the first and a proxy in front may
+// have checked the other, so the request is refused (400
+// token_mismatched) before either is compared, as on the client listener.
 func (a *api) authorize(c *fiber.Ctx) error {
+	if r := contracts.RepeatedHeaders(c.Request().Header.RawHeaders()) & contracts.HeaderAuthorization; r != 0 {
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, r.Refusal())
+	}
 	tok, ok := contracts.BearerToken(c.Request().Header.Peek(fiber.HeaderAuthorization))
 	if !ok || subtle.ConstantTimeCompare(tok, []byte(a.Token.Reveal())) != 1 {
 		return a.fail(c, fiber.StatusUnauthorized, contracts.ErrInvalidToken, "missing or invalid admin token")
@@ -201,9 +208,13 @@ func (a *api) quota(c *fiber.Ctx) error {
 		Quota  usageView            `json:"quota"`
 		Keys   map[string]usageView `json:"keys"`
 	}
+	q := c.Query("tenant")
+	if q != "" && !auth.ValidID(q) {
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, errTenantQuery.Error())
+	}
 	out := []row{}
 	for _, t := range d.Tenants() {
-		if q := c.Query("tenant"); q != "" && q != t.ID {
+		if q != "" && q != t.ID {
 			continue
 		}
 		r := row{Tenant: t.ID, Quota: view(t.DailyQuota, a.Quota.Tenant(t.ID, now)), Keys: map[string]usageView{}}
@@ -214,8 +225,6 @@ func (a *api) quota(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"day": a.Calendar.Day(now), "quotas": out})
 }
-
-var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 type keyRequest struct {
 	ID         string  `json:"id"`
@@ -244,14 +253,15 @@ func (a *api) createKey(c *fiber.Ctx) error {
 	if req.TencentPair && !a.Keys.CanSealPairs() {
 		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, errNoSealing)
 	}
-	if req.Rate < 0 || req.Burst < 0 || req.DailyQuota < 0 {
-		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "limits must not be negative")
+	// The configuration's bounds (JSON has no NaN or infinity to send).
+	if err := auth.CheckLimits(req.Rate, req.Burst, req.DailyQuota); err != nil {
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, err.Error())
 	}
 	if req.ID == "" {
 		req.ID = t.ID + "-" + strconv.FormatInt(a.Now().UnixNano(), 36)
 	}
-	if !idPattern.MatchString(req.ID) {
-		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "id must match "+idPattern.String())
+	if !auth.ValidID(req.ID) {
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "id must match "+auth.IDPattern)
 	}
 	secret, digest, err := newSecret()
 	if err != nil {
@@ -374,8 +384,15 @@ func newSecret() (string, [sha256.Size]byte, error) {
 
 var dayPattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}$`)
 
+// errTenantQuery refuses a tenant query parameter that cannot name a
+// tenant; the value itself is neither repeated nor logged.
+var errTenantQuery = errors.New("tenant must match " + auth.IDPattern)
+
 func filterOf(c *fiber.Ctx) (ledger.Filter, error) {
 	f := ledger.Filter{Tenant: c.Query("tenant"), From: c.Query("from"), To: c.Query("to")}
+	if f.Tenant != "" && !auth.ValidID(f.Tenant) {
+		return f, errTenantQuery
+	}
 	if day := c.Query("day"); day != "" {
 		f.From, f.To = day, day
 	}

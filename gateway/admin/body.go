@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -29,12 +31,18 @@ const MaxStatementBytes = 32 << 20
 // answered 400 token_mismatched and closed.
 const BodyLimit = MaxStatementBytes
 
-// DecodeJSON reads one JSON object of at most MaxJSONBytes into v,
-// refusing fields v does not name and anything after the object, so an
-// admin request means exactly what the operator wrote.
+// DecodeJSON reads one JSON object of at most MaxJSONBytes into v (a
+// pointer to a struct), refusing fields v does not name, a key repeated in
+// any object, a field name in another case than v's (encoding/json would
+// take the last of two keys and match names in any case) and anything after
+// the object, so an admin request means exactly what the operator wrote.
 func DecodeJSON(body []byte, v any) error {
 	if len(body) > MaxJSONBytes {
 		return fmt.Errorf("body exceeds %d bytes", MaxJSONBytes)
+	}
+	// null would decode into any struct as nothing at all.
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return errors.New("not a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
@@ -44,7 +52,35 @@ func DecodeJSON(body []byte, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("more than one JSON value")
 	}
-	return nil
+	schema := schemaOf(v)
+	return contracts.CheckKeys(body, &schema)
+}
+
+// schemaOf names the JSON members of the struct v points to, as its tags
+// spell them.
+func schemaOf(v any) contracts.KeySchema {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var s contracts.KeySchema
+	if t == nil || t.Kind() != reflect.Struct {
+		return s
+	}
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch name {
+		case "-":
+			continue
+		case "":
+			name = f.Name
+		}
+		s.Fields = append(s.Fields, name)
+	}
+	return s
 }
 
 // ErrorHandler answers the errors the admin listener raises itself (a

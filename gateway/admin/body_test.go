@@ -7,8 +7,9 @@ import (
 	"github.com/idgate/idgate/gateway/reconcile"
 )
 
-// TestDecodeJSON: an admin JSON body is one object of known fields within
-// MaxJSONBytes; anything else is refused before it is acted on.
+// TestDecodeJSON: an admin JSON body is one object of known fields, each
+// once and spelt exactly, within MaxJSONBytes; anything else is refused
+// before it is acted on.
 func TestDecodeJSON(t *testing.T) {
 	pad := strings.Repeat(" ", MaxJSONBytes)
 	for _, tc := range []struct {
@@ -20,10 +21,16 @@ func TestDecodeJSON(t *testing.T) {
 		{"empty object", `{}`, true},
 		{"trailing space", `{"id":"a"}` + " \n", true},
 		{"unknown field", `{"id":"a","quota":5}`, false},
+		{"repeated field", `{"id":"a","id":"b"}`, false},
+		{"repeated limit", `{"rate":1,"rate":1e6}`, false},
+		{"field in another case", `{"ID":"a"}`, false},
+		{"limit in another case", `{"Daily_Quota":5}`, false},
 		{"two values", `{"id":"a"}{"id":"b"}`, false},
 		{"trailing garbage", `{"id":"a"} x`, false},
 		{"wrong type", `{"rate":"fast"}`, false},
 		{"not JSON", `id=a`, false},
+		{"null", `null`, false},
+		{"array", `[]`, false},
 		{"over the bound", `{"id":"a"}` + pad, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -123,10 +123,12 @@ func (c Config) Validate() error {
 	for _, t := range c.Tenants {
 		if t.ID == "" || tenantIDs[t.ID] {
 			bad("tenant %q: id empty or duplicate", t.ID)
+		} else if !ValidID(t.ID) {
+			bad("tenant %q: id must match %s", t.ID, IDPattern)
 		}
 		tenantIDs[t.ID] = true
-		if t.DailyQuota < 0 || t.Rate < 0 || t.Burst < 0 {
-			bad("tenant %q: negative limit", t.ID)
+		if err := CheckLimits(t.Rate, t.Burst, t.DailyQuota); err != nil {
+			bad("tenant %q: %w", t.ID, err)
 		}
 		for _, k := range t.Keys {
 			if k.ID == "" || keyIDs[k.ID] {
@@ -157,8 +159,8 @@ func (c Config) Validate() error {
 				bad("tenant %q key %q: secret_key must be printable ASCII without spaces", t.ID, k.ID)
 			}
 			secretIDs[k.SecretID] = k.SecretID != ""
-			if k.Rate < 0 || k.Burst < 0 || k.DailyQuota < 0 {
-				bad("tenant %q key %q: negative limit", t.ID, k.ID)
+			if err := CheckLimits(k.Rate, k.Burst, k.DailyQuota); err != nil {
+				bad("tenant %q key %q: %w", t.ID, k.ID, err)
 			}
 			if EffectiveRate(t, k) <= 0 || EffectiveBurst(t, k) <= 0 {
 				bad("tenant %q key %q: rate and burst must be positive (on the key or the tenant)", t.ID, k.ID)

@@ -31,6 +31,7 @@ import (
 	"github.com/idgate/idgate/gateway/retry"
 	"github.com/idgate/idgate/gateway/sessions"
 	"github.com/idgate/idgate/gateway/upstream"
+	"github.com/idgate/idgate/internal/boundedread"
 )
 
 // Config is the whole gateway configuration, in the YAML file's shape.
@@ -100,8 +101,14 @@ func base() Config {
 	}
 }
 
-// Load reads a YAML file (an empty path means Default()), applies the
-// environment overrides, reads secret files and validates the result.
+// MaxFileBytes bounds the configuration file: a commented file with
+// thousands of tenants is a small fraction of it, so a larger file is a
+// wrong path, refused before it is read whole.
+const MaxFileBytes = 1 << 20
+
+// Load reads a YAML file of at most MaxFileBytes (an empty path means
+// Default()), applies the environment overrides, reads secret files and
+// validates the result.
 func Load(path string) (Config, error) {
 	return load(path, os.LookupEnv)
 }
@@ -111,7 +118,7 @@ func load(path string, env func(string) (string, bool)) (Config, error) {
 	if path == "" {
 		c = Default()
 	} else {
-		b, err := os.ReadFile(path)
+		b, err := boundedread.File(path, MaxFileBytes)
 		if err != nil {
 			return Config{}, fmt.Errorf("config: %w", err)
 		}

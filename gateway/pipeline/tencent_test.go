@@ -116,6 +116,8 @@ func TestTencentFront(t *testing.T) {
 	}{
 		{name: "billed", upStatus: 200, upBody: `{"result":"0","description":"Name and ID card number are consistent"}`,
 			wantResult: "0", wantClass: billing.Billed, wantCalls: 1, wantUpBody: goodBody()},
+		{name: "validity ignored by IdCardVerification", body: fmt.Sprintf(`{"IdCard":%q,"Name":%q,"ValidityBegin":"x","ValidityEnd":"y"}`, goodID, goodName),
+			upStatus: 200, upBody: `{"result":"0","description":"x"}`, wantResult: "0", wantClass: billing.Billed, wantCalls: 1, wantUpBody: goodBody()},
 		{name: "billed inconsistent with sim", upStatus: 200, upBody: `{"result":"-1","description":"x","sim":42.5}`,
 			wantResult: "-1", wantClass: billing.Billed, wantCalls: 1},
 		{name: "not billed", upStatus: 200, upBody: `{"result":"-5","description":"x"}`, wantResult: "-5", wantClass: billing.NotBilled, wantCalls: 1},

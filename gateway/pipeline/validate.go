@@ -48,6 +48,11 @@ func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time, req
 		if terr != nil {
 			return verdict{tcErr: terr}
 		}
+		if !rt.RequireValidity {
+			// IdCardVerification has no validity parameters: FaceID
+			// ignores them, and so does the gateway.
+			decoded.ValidityBegin, decoded.ValidityEnd = "", ""
+		}
 		*req = decoded
 	} else {
 		decoded, err := contracts.DecodeCheckRequestNoCopy(body)

@@ -27,19 +27,36 @@ func TestAdminBadInput(t *testing.T) {
 	}{
 		{"unknown field on key creation", "POST", "/admin/tenants/acme/keys", `{"id":"acme-u","quota":5}`, 400, contracts.ErrTokenMismatched},
 		{"two objects on key creation", "POST", "/admin/tenants/acme/keys", `{"id":"acme-t"}{"id":"acme-v"}`, 400, contracts.ErrTokenMismatched},
+		{"repeated id on key creation", "POST", "/admin/tenants/acme/keys", `{"id":"acme-r","id":"acme-s"}`, 400, contracts.ErrTokenMismatched},
+		{"field in another case on key creation", "POST", "/admin/tenants/acme/keys", `{"ID":"acme-c"}`, 400, contracts.ErrTokenMismatched},
+		{"null key creation", "POST", "/admin/tenants/acme/keys", `null`, 400, contracts.ErrTokenMismatched},
 		{"2 MiB key creation", "POST", "/admin/tenants/acme/keys", big, 400, contracts.ErrTokenMismatched},
 		{"just over the JSON bound", "POST", "/admin/tenants/acme/keys", `{"id":"acme-j"}` + strings.Repeat(" ", admin.MaxJSONBytes), 400, contracts.ErrTokenMismatched},
 		{"negative limit", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","rate":-1}`, 400, contracts.ErrTokenMismatched},
+		{"rate over the maximum", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","rate":1000001}`, 400, contracts.ErrTokenMismatched},
+		{"burst over the maximum", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","burst":10000001}`, 400, contracts.ErrTokenMismatched},
+		{"daily_quota over the maximum", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","daily_quota":1000000000001}`, 400, contracts.ErrTokenMismatched},
+		{"rate out of float range", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","rate":1e400}`, 400, contracts.ErrTokenMismatched},
+		{"burst out of int range", "POST", "/admin/tenants/acme/keys", `{"id":"acme-n","burst":9223372036854775808}`, 400, contracts.ErrTokenMismatched},
 		{"bad key id", "POST", "/admin/tenants/acme/keys", `{"id":"../x"}`, 400, contracts.ErrTokenMismatched},
 		{"key id in use", "POST", "/admin/tenants/acme/keys", `{"id":"acme-1"}`, 409, contracts.ErrTokenMismatched},
 		{"unknown tenant", "GET", "/admin/tenants/nope", "", 404, contracts.ErrTokenMismatched},
 		{"unknown key", "POST", "/admin/keys/nope/disable", "", 404, contracts.ErrTokenMismatched},
 		{"bad day", "GET", "/admin/usage?day=yesterday", "", 400, contracts.ErrTokenMismatched},
 		{"bad day in CSV", "GET", "/admin/ledger.csv?day=yesterday", "", 400, contracts.ErrTokenMismatched},
+		{"tenant not an id on usage", "GET", "/admin/usage?tenant=evil%0Atenant", "", 400, contracts.ErrTokenMismatched},
+		{"tenant not an id on usage.csv", "GET", "/admin/usage.csv?tenant=..%2Fevil", "", 400, contracts.ErrTokenMismatched},
+		{"tenant not an id on ledger.csv", "GET", "/admin/ledger.csv?tenant=%E5%BC%A0evil", "", 400, contracts.ErrTokenMismatched},
+		{"tenant too long on ledger.csv", "GET", "/admin/ledger.csv?tenant=evil" + strings.Repeat("t", 61), "", 400, contracts.ErrTokenMismatched},
+		{"tenant not an id on quota", "GET", "/admin/quota?tenant=-evil", "", 400, contracts.ErrTokenMismatched},
+		{"tenant not an id on cache purge", "DELETE", "/admin/cache/tenants/evil%0Atenant", "", 400, contracts.ErrTokenMismatched},
+		{"tenant with a dot first on cache purge", "DELETE", "/admin/cache/tenants/.evil", "", 400, contracts.ErrTokenMismatched},
 		{"not a statement", "POST", "/admin/reconcile", `{"days":[{"day":"yesterday"}]}`, 400, contracts.ErrTokenMismatched},
 		{"unknown admin route", "GET", "/admin/nope", "", 404, contracts.ErrAPINotImplemented},
 		{"unknown route", "GET", "/nope", "", 404, contracts.ErrAPINotImplemented},
 		{"unknown field on cache purge", "POST", "/admin/cache/purge", `{"name":"a","id_card":"b","tenant":"c"}`, 400, contracts.ErrTokenMismatched},
+		{"repeated id_card on cache purge", "POST", "/admin/cache/purge", `{"name":"a","id_card":"b","id_card":"c"}`, 400, contracts.ErrTokenMismatched},
+		{"field in another case on cache purge", "POST", "/admin/cache/purge", `{"Name":"a","id_card":"b"}`, 400, contracts.ErrTokenMismatched},
 		{"2 MiB cache purge", "POST", "/admin/cache/purge", big, 400, contracts.ErrTokenMismatched},
 		{"a statement over the bound", "POST", "/admin/reconcile", `{"days":[]}` + strings.Repeat(" ", admin.MaxStatementBytes), 400, contracts.ErrTokenMismatched},
 	} {
@@ -58,8 +75,20 @@ func TestAdminBadInput(t *testing.T) {
 		}
 		assertErrorBody(t, b, contracts.ErrInvalidToken)
 	}
+	// A refused tenant is never written to the log; a valid one is served.
+	if strings.Contains(g.logs.String(), "evil") {
+		t.Errorf("a refused tenant reached the log:\n%s", g.logs.String())
+	}
+	for _, p := range []string{"/admin/usage?tenant=acme", "/admin/ledger.csv?tenant=acme", "/admin/quota?tenant=acme"} {
+		if code, b := adminDo(t, g, "GET", p, tok, ""); code != 200 {
+			t.Errorf("GET %s: %d %s", p, code, b)
+		}
+	}
+	if code, b := adminDo(t, g, "DELETE", "/admin/cache/tenants/acme", tok, ""); code != 204 {
+		t.Errorf("purge acme: %d %s", code, b)
+	}
 	// None of the refused creations made a key.
-	for _, id := range []string{"acme-u", "acme-t", "acme-v", "acme-big", "acme-j"} {
+	for _, id := range []string{"acme-u", "acme-t", "acme-v", "acme-big", "acme-j", "acme-r", "acme-s", "acme-c", "acme-n"} {
 		if _, ok := g.s.dir.Current().Key(id); ok {
 			t.Errorf("refused creation made key %s", id)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/admin"
+	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/breaker"
 	"github.com/idgate/idgate/gateway/cache"
 	"github.com/idgate/idgate/gateway/idempotency"
@@ -104,6 +105,10 @@ func (s *Server) registerCacheAdmin(app *fiber.App) {
 			return off(c)
 		}
 		t := c.Params("tenant")
+		if !auth.ValidID(t) {
+			// Not a tenant id: refused, and not written to the log.
+			return admin.WriteError(c, s.pipeline.IDs, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "tenant must match "+auth.IDPattern)
+		}
 		s.res.cache.PurgeTenant(t)
 		s.log.Info("cache purged for tenant", "tenant", t)
 		return c.SendStatus(fiber.StatusNoContent)

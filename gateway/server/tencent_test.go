@@ -306,3 +306,34 @@ func TestAdminTencentPair(t *testing.T) {
 		t.Fatalf("start without the sealing key: %v", err)
 	}
 }
+
+// The cache is the route's, whatever the dialect: an answer billed to an
+// aggregator client is a cached answer for a Tencent client of the same
+// tenant, rendered in the envelope.
+func TestTencentSharesTheRoutesCache(t *testing.T) {
+	up := startDualUpstream(t)
+	cfg := testConfig(t, up.url, filepath.Join(t.TempDir(), "l.db"))
+	cfg.Sessions.Enabled = false
+	cfg.Upstream.Tencent.SecretID, cfg.Upstream.Tencent.SecretKey = "up-id", "up-key"
+	cfg.Auth.Tenants[0].Keys[0].SecretID, cfg.Auth.Tenants[0].Keys[0].SecretKey = "AKIDacme", "acme-tc-secret"
+	cfg.Cache.Enabled, cfg.Cache.KeySecret = true, "server-test-cache-secret"
+	g := startGateway(t, cfg, "")
+	if code, _ := check(t, g.url, "acme-secret", ""); code != 200 {
+		t.Fatalf("check: %d", code)
+	}
+	_, r, rid := tcSignedCheck(t, g.url, "AKIDacme", "acme-tc-secret", tencent.ActionIdCardVerification,
+		fmt.Sprintf(`{"IdCard":%q,"Name":%q}`, goodID, goodName), "")
+	if r["Result"] != "0" || r["Description"] != "aggregator" {
+		t.Fatalf("tencent: %v", r)
+	}
+	if n := up.agg.Load(); n != 1 {
+		t.Fatalf("%d upstream calls, want 1 (the second from the cache)", n)
+	}
+	if err := g.s.Ledger().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	_, body := adminDo(t, g, "GET", "/admin/ledger.csv?tenant=acme", "gateway-admin-token", "")
+	if !strings.Contains(string(body), rid+",acme,acme-1,check-2e,0,cached,") {
+		t.Fatalf("ledger %s: want %s cached on check-2e", body, rid)
+	}
+}

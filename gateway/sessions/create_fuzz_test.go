@@ -2,7 +2,6 @@ package sessions
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/idgate/idgate/contracts"
@@ -10,8 +9,10 @@ import (
 
 // FuzzCreateBody: whatever the body of a session creation, the gateway
 // never answers 5xx while the upstream works; a body that is neither empty
-// nor valid JSON is refused with 400 token_mismatched and never reaches
-// the upstream; every refusal is the contract's error body.
+// nor one JSON object under the contract's key rules (no repeated key, no
+// field name in another case: contracts.DecodeObject) is refused with 400
+// token_mismatched and never reaches the upstream; every refusal is the
+// contract's error body.
 func FuzzCreateBody(f *testing.F) {
 	for _, s := range []string{
 		``,
@@ -28,6 +29,9 @@ func FuzzCreateBody(f *testing.F) {
 		`{`,
 		`{"a":1} {"b":2}`,
 		"{\"reference\":\"\xff\"}",
+		`{"id_card":"110101191111110010","id_card":"11010519491231002X"}`,
+		`{"ID_CARD":"11010519491231002X"}`,
+		`{"x":{"a":1,"a":2}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -41,9 +45,10 @@ func FuzzCreateBody(f *testing.F) {
 		fx.up.mu.Lock()
 		forwarded := fx.up.calls["POST "+contracts.SessionsPath]
 		fx.up.mu.Unlock()
-		if strings.TrimSpace(string(body)) != "" && !json.Valid(body) {
+		var req contracts.CreateSessionRequest
+		if err := contracts.DecodeObject(body, &contracts.CreateSessionSchema, &req); err != nil {
 			if st != 400 || forwarded != 0 {
-				t.Fatalf("invalid JSON %q answered %d, forwarded %d times", body, st, forwarded)
+				t.Fatalf("refused body %q (%v) answered %d, forwarded %d times", body, err, st, forwarded)
 			}
 		}
 		if st >= 400 {

@@ -118,12 +118,14 @@ func (s *Service) create(ctx *fasthttp.RequestCtx) {
 		s.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, "request body exceeds "+strconv.Itoa(s.MaxBody)+" bytes")
 		return
 	}
+	// Read under the check body's key rules: the body is forwarded as
+	// sent, so the upstream must not be able to read another request
+	// (a repeated id_card, an ID_CARD) from it than the one the gateway
+	// checked and recorded.
 	var req contracts.CreateSessionRequest
-	if len(trimSpace(body)) > 0 {
-		if err := json.Unmarshal(body, &req); err != nil {
-			s.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, "request body is not a valid JSON object of the expected shape")
-			return
-		}
+	if err := contracts.DecodeObject(body, &contracts.CreateSessionSchema, &req); err != nil {
+		s.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, err.Error())
+		return
 	}
 	if req.IDCard != "" {
 		x.IDMasked = idcard.Mask(req.IDCard)
@@ -213,13 +215,6 @@ func (s *Service) open(x *admission.Exchange, body []byte, tenantCallback string
 	return sess, true
 }
 
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[0] == ' ' || b[0] == '\n' || b[0] == '\r' || b[0] == '\t') {
-		b = b[1:]
-	}
-	return b
-}
-
 // session finds the tenant's session id for x; an unknown, swept or
 // another tenant's session is answered 404 session_not_found, never
 // forwarded, and session returns nil.
@@ -287,6 +282,12 @@ func (s *Service) regenerate(ctx *fasthttp.RequestCtx, id string) {
 	x := s.NewExchange(ctx, RouteRegenerate)
 	defer s.End(&x)
 	if !s.Admit(&x) || !s.Idempotent(&x, contracts.SessionPath(id)+"/qr", ctx.Request.Body()) {
+		return
+	}
+	// The body is not read (nothing is forwarded), but it is bounded as
+	// every session body is.
+	if n := len(ctx.Request.Body()); n > s.MaxBody {
+		s.Refuse(&x, billing.LocalReject, contracts.ErrTokenMismatched, "request body exceeds "+strconv.Itoa(s.MaxBody)+" bytes")
 		return
 	}
 	t := s.session(&x, id)

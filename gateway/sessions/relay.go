@@ -376,6 +376,11 @@ func errText(err error) string {
 	return "transport error"
 }
 
+// MaxWebhookBytes bounds the body of an upstream webhook: one session
+// event is well under a kilobyte, so a larger body is refused (400
+// token_mismatched) before its HMAC is computed or it is queued.
+const MaxWebhookBytes = 64 << 10
+
 // receive is the gateway's webhook endpoint towards the upstream.
 func (s *Service) receive(ctx *fasthttp.RequestCtx) {
 	start := s.Now()
@@ -384,6 +389,12 @@ func (s *Service) receive(ctx *fasthttp.RequestCtx) {
 	outcome := "accepted"
 	defer func() { s.Metrics.Observe("sessions.webhook", outcome, "", s.Now().Sub(start)) }()
 	body := ctx.Request.Body()
+	if len(body) > MaxWebhookBytes {
+		outcome = "too_large"
+		s.Log.Warn("upstream webhook refused", "request_id", reqID, "err", "body too large", "bytes", len(body))
+		admission.WriteError(ctx, contracts.ErrTokenMismatched, fmt.Sprintf("webhook body exceeds %d bytes", MaxWebhookBytes), reqID)
+		return
+	}
 	ts := string(ctx.Request.Header.Peek(contracts.WebhookTimestampHeader))
 	sig := string(ctx.Request.Header.Peek(contracts.WebhookSignatureHeader))
 	if err := contracts.VerifyWebhook([]byte(s.cfg.UpstreamWebhookSecret), ts, sig, body, start, s.cfg.WebhookTolerance); err != nil {

@@ -430,6 +430,14 @@ func TestLocalAnswers(t *testing.T) {
 		{"unknown id", "GET", contracts.SessionPath("nope"), "acme-key", "", 404, contracts.ErrSessionNotFound},
 		{"no key", "GET", contracts.SessionPath("mine"), "", "", 401, contracts.ErrInvalidToken},
 		{"malformed body", "POST", contracts.SessionsPath, "acme-key", `{"flow":`, 400, contracts.ErrTokenMismatched},
+		{"repeated id_card", "POST", contracts.SessionsPath, "acme-key", `{"id_card":"110101191111110010","id_card":"11010519491231002X"}`, 400, contracts.ErrTokenMismatched},
+		{"repeated unknown key", "POST", contracts.SessionsPath, "acme-key", `{"x":1,"x":2}`, 400, contracts.ErrTokenMismatched},
+		{"field name in another case", "POST", contracts.SessionsPath, "acme-key", `{"Callback_URL":"http://x/hook"}`, 400, contracts.ErrTokenMismatched},
+		{"data after the object", "POST", contracts.SessionsPath, "acme-key", `{"flow":"nfc"} {}`, 400, contracts.ErrTokenMismatched},
+		{"not an object", "POST", contracts.SessionsPath, "acme-key", `[]`, 400, contracts.ErrTokenMismatched},
+		{"wrong type", "POST", contracts.SessionsPath, "acme-key", `{"reference":1}`, 400, contracts.ErrTokenMismatched},
+		{"create body over max_body_bytes", "POST", contracts.SessionsPath, "acme-key", `{"reference":"` + strings.Repeat("r", 1<<16) + `"}`, 400, contracts.ErrTokenMismatched},
+		{"regenerate body over max_body_bytes", "POST", contracts.SessionPath("mine") + "/qr", "acme-key", strings.Repeat(" ", 1<<16+1), 400, contracts.ErrTokenMismatched},
 		{"relative callback", "POST", contracts.SessionsPath, "acme-key", `{"callback_url":"/hook"}`, 400, contracts.ErrTokenMismatched},
 		{"callback without a tenant secret", "POST", contracts.SessionsPath, "rival-key", `{"callback_url":"http://x/hook"}`, 400, contracts.ErrTokenMismatched},
 		{"quota used up by the open session", "POST", contracts.SessionsPath, "acme-key", `{}`, 402, contracts.ErrUsedUp},
@@ -635,4 +643,59 @@ func headerSafe(v string) bool {
 		}
 	}
 	return strings.TrimSpace(v) == v
+}
+
+// TestReceiveBounds: an upstream webhook body over MaxWebhookBytes is
+// refused with 400 token_mismatched before its signature is checked, even
+// when correctly signed; within the bound the signature decides, then the
+// body's shape.
+func TestReceiveBounds(t *testing.T) {
+	fx := newFixture(t, 0, "")
+	fx.create(t, "a", "")
+	secret := []byte(DemoConfig().UpstreamWebhookSecret.Reveal())
+	event := `{"id":"a-1","request_id":"a","state":"scanned","previous":"created","version":2}`
+	pad := func(n int) string {
+		return event[:len(event)-1] + `,"pad":"` + strings.Repeat("p", n-len(event)-9) + `"}`
+	}
+	for _, tc := range []struct {
+		name   string
+		body   string
+		signed bool
+		status int
+		code   contracts.ErrorCode
+		msg    string
+	}{
+		{"over the bound, signed", pad(MaxWebhookBytes + 1), true, 400, contracts.ErrTokenMismatched, "webhook body exceeds 65536 bytes"},
+		{"over the bound, unsigned", pad(MaxWebhookBytes + 1), false, 400, contracts.ErrTokenMismatched, "webhook body exceeds 65536 bytes"},
+		{"one MiB, signed", pad(1 << 20), true, 400, contracts.ErrTokenMismatched, "webhook body exceeds 65536 bytes"},
+		{"at the bound, unsigned", pad(MaxWebhookBytes), false, 401, contracts.ErrInvalidToken, ""},
+		{"at the bound, signed", pad(MaxWebhookBytes), true, 204, "", ""},
+		{"signed, not an event", `{"x":1}`, true, 400, contracts.ErrTokenMismatched, "not a session event"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if n := len(tc.body); strings.HasPrefix(tc.name, "at the bound") && n != MaxWebhookBytes {
+				t.Fatalf("body of %d bytes", n)
+			}
+			req := httptest.NewRequest("POST", WebhookPath, strings.NewReader(tc.body))
+			if tc.signed {
+				ts, sig := contracts.SignWebhook(secret, time.Now(), []byte(tc.body))
+				req.Header.Set(contracts.WebhookTimestampHeader, ts)
+				req.Header.Set(contracts.WebhookSignatureHeader, sig)
+			}
+			resp, err := fx.app.Test(req, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("%d %s, want %d", resp.StatusCode, b, tc.status)
+			}
+			if tc.code != "" {
+				var e contracts.ErrorBody
+				if err := json.Unmarshal(b, &e); err != nil || e.Error.Code != tc.code || !strings.Contains(e.Error.Message, tc.msg) {
+					t.Fatalf("body %s, want %s %q", b, tc.code, tc.msg)
+				}
+			}
+		})
+	}
 }

@@ -15,8 +15,9 @@ package secret
 import (
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
+
+	"github.com/idgate/idgate/internal/boundedread"
 )
 
 // Secret is a credential's value.
@@ -47,10 +48,15 @@ func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
 // MarshalJSON redacts the value in JSON.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }
 
-// ReadFile reads a secret from a file. The contents never appear in an
-// error.
+// MaxFileBytes bounds a secret file: a key or a token is a few hundred
+// bytes at most, so a larger file is a wrong path, refused before it is
+// read whole.
+const MaxFileBytes = 64 << 10
+
+// ReadFile reads a secret from a file of at most MaxFileBytes. The
+// contents never appear in an error.
 func ReadFile(path string) (Secret, error) {
-	b, err := os.ReadFile(path)
+	b, err := boundedread.File(path, MaxFileBytes)
 	if err != nil {
 		return "", fmt.Errorf("read secret: %w", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/internal/boundedread"
 	"github.com/idgate/idgate/simulator/outcome"
 	"github.com/idgate/idgate/simulator/session"
 	"go.yaml.in/yaml/v3"
@@ -181,13 +182,18 @@ func Default() Config {
 	}
 }
 
+// MaxFileBytes bounds the configuration file and the tokens and admin
+// token files it names: a larger file is a wrong path, refused before it
+// is read whole.
+const MaxFileBytes = 1 << 20
+
 // Load reads the defaults, then the YAML file at path (if path is not
-// empty), then the environment, then validates. Unknown YAML keys are
+// empty; at most MaxFileBytes), then the environment, then validates. Unknown YAML keys are
 // errors: a misspelt setting must not silently keep its default.
 func Load(path string, getenv func(string) (string, bool)) (Config, error) {
 	cfg := Default()
 	if path != "" {
-		b, err := os.ReadFile(path)
+		b, err := boundedread.File(path, MaxFileBytes)
 		if err != nil {
 			return Config{}, fmt.Errorf("config: %w", err)
 		}
@@ -381,7 +387,7 @@ func splitTokens(s string) []string {
 // resolveFiles reads the secrets that live in files.
 func (c *Config) resolveFiles() error {
 	if c.TokensFile != "" {
-		b, err := os.ReadFile(c.TokensFile)
+		b, err := boundedread.File(c.TokensFile, MaxFileBytes)
 		if err != nil {
 			return fmt.Errorf("config: tokens_file: %w", err)
 		}
@@ -399,7 +405,7 @@ func (c *Config) resolveFiles() error {
 		return fmt.Errorf("config: %w", err)
 	}
 	if c.AdminTokenFile != "" {
-		b, err := os.ReadFile(c.AdminTokenFile)
+		b, err := boundedread.File(c.AdminTokenFile, MaxFileBytes)
 		if err != nil {
 			return fmt.Errorf("config: admin_token_file: %w", err)
 		}

@@ -336,6 +336,44 @@ func TestScenarioWeightBounds(t *testing.T) {
 	}
 }
 
+// TestScenarioMixBounds: an outcome mix and a fault mix hold at most
+// MaxMixEntries entries each.
+func TestScenarioMixBounds(t *testing.T) {
+	outcomes := func(n int) ScenarioSpec {
+		spec := ScenarioSpec{}
+		for range n {
+			spec.Outcomes = append(spec.Outcomes, WeightedOutcome{Weight: 1, Result: "0"})
+		}
+		return spec
+	}
+	faults := func(n int) ScenarioSpec {
+		spec := ScenarioSpec{FaultRate: 0.5}
+		for range n {
+			spec.Faults = append(spec.Faults, WeightedFault{Fault: "hang", Weight: 1})
+		}
+		return spec
+	}
+	for _, tc := range []struct {
+		name string
+		spec ScenarioSpec
+		err  string // "" accepted
+	}{
+		{"one outcome", outcomes(1), ""},
+		{"outcomes at the bound", outcomes(MaxMixEntries), ""},
+		{"outcomes over the bound", outcomes(MaxMixEntries + 1), "outcomes: at most 64 entries"},
+		{"outcomes far over the bound", outcomes(10_000), "outcomes: at most 64 entries"},
+		{"faults at the bound", faults(MaxMixEntries), ""},
+		{"faults over the bound", faults(MaxMixEntries + 1), "faults: at most 64 entries"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewScenario(tc.spec, capLatency)
+			if (err == nil) != (tc.err == "") || err != nil && !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("NewScenario: %v, want %q", err, tc.err)
+			}
+		})
+	}
+}
+
 func TestScenarioEqualWeightsAtTheBoundSplitEvenly(t *testing.T) {
 	const n = 4000
 	spec := ScenarioSpec{Seed: 8, Outcomes: []WeightedOutcome{{Weight: MaxWeight, Result: "0"}, {Weight: MaxWeight, Result: "-1"}}}

@@ -41,6 +41,12 @@ type ScenarioSpec struct {
 // so the shares drawn are the shares asked for.
 const MaxWeight = 1e6
 
+// MaxMixEntries bounds the number of entries of a scenario's outcome mix
+// and of its fault mix: every answer and fault the simulator knows fits
+// many times over, and a request's draw walks the mix, so its cost stays
+// bounded whatever the admin API or a config file sends.
+const MaxMixEntries = 64
+
 // validWeight reports whether w is a usable weight; written so that NaN,
 // which fails every comparison, is refused.
 func validWeight(w float64) bool { return w > 0 && w <= MaxWeight }
@@ -172,6 +178,12 @@ func NewScenario(spec ScenarioSpec, maxLatency time.Duration) (*Scenario, error)
 	}
 	if !(spec.FaultRate >= 0 && spec.FaultRate <= 1) {
 		return nil, errors.New("scenario: fault_rate must be between 0 and 1")
+	}
+	if len(spec.Outcomes) > MaxMixEntries {
+		return nil, fmt.Errorf("scenario: outcomes: at most %d entries", MaxMixEntries)
+	}
+	if len(spec.Faults) > MaxMixEntries {
+		return nil, fmt.Errorf("scenario: faults: at most %d entries", MaxMixEntries)
 	}
 	total := 0.0
 	for i, o := range spec.Outcomes {

@@ -19,8 +19,9 @@ func decodeSpec(b []byte) (ScenarioSpec, error) {
 }
 
 // FuzzScenarioJSON: whatever the scenario body, decoding and compiling it
-// never panics; a compiled scenario has every weight finite, above 0 and
-// at most MaxWeight, a fault rate within [0, 1], draws whose latency lies
+// never panics; a compiled scenario has at most MaxMixEntries outcomes and
+// faults, every weight finite, above 0 and at most MaxWeight, a fault rate
+// within [0, 1], draws whose latency lies
 // within [0, the cap] and whose outcome is one of the mix, and it
 // re-encodes to JSON that decodes and compiles to the same spec.
 func FuzzScenarioJSON(f *testing.F) {
@@ -57,6 +58,9 @@ func FuzzScenarioJSON(f *testing.F) {
 		}
 		if !(spec.FaultRate >= 0 && spec.FaultRate <= 1) {
 			t.Fatalf("accepted fault_rate %v", spec.FaultRate)
+		}
+		if len(spec.Outcomes) > MaxMixEntries || len(spec.Faults) > MaxMixEntries {
+			t.Fatalf("accepted a mix of %d outcomes and %d faults", len(spec.Outcomes), len(spec.Faults))
 		}
 		for _, o := range spec.Outcomes {
 			if !validWeight(o.Weight) {

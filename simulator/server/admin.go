@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/url"
 	"strconv"
 
@@ -121,7 +123,7 @@ func (s *Server) adminJournalSwitch(c *fiber.Ctx) error {
 	var st struct {
 		Enabled *bool `json:"enabled"`
 	}
-	if err := json.Unmarshal(c.Body(), &st); err != nil || st.Enabled == nil {
+	if err := decodeAdmin(c.Body(), &journalSchema, &st); err != nil || st.Enabled == nil {
 		return adminError(c, contracts.ErrTokenMismatched, `body must be {"enabled": true|false}`)
 	}
 	s.journal.SetEnabled(*st.Enabled)
@@ -169,11 +171,9 @@ func (s *Server) adminScenarioPut(c *fiber.Ctx) error {
 	if t == nil {
 		return err
 	}
-	var spec outcome.ScenarioSpec
-	dec := json.NewDecoder(bytes.NewReader(c.Body()))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&spec); err != nil {
-		return adminError(c, contracts.ErrTokenMismatched, "scenario is not valid JSON: "+err.Error())
+	spec, err := decodeScenario(c.Body())
+	if err != nil {
+		return adminError(c, contracts.ErrTokenMismatched, err.Error())
 	}
 	sc, err := outcome.NewScenario(spec, s.maxLatency)
 	if err != nil {
@@ -182,6 +182,49 @@ func (s *Server) adminScenarioPut(c *fiber.Ctx) error {
 	t.scenario.Store(sc)
 	s.log.Info("simulator: scenario set", "outcomes", len(spec.Outcomes), "fault_rate", spec.FaultRate, "latency", spec.Latency.Distribution, "seed", spec.Seed)
 	return writeJSON(c, fiber.StatusOK, ScenarioStatus{Token: t.name, Scenario: spec})
+}
+
+// scenarioSchema is a scenario's top-level members and its latency's, as
+// spelt.
+var scenarioSchema = contracts.KeySchema{
+	Fields:       []string{"seed", "outcomes", "latency", "fault_rate", "faults"},
+	Nested:       "latency",
+	NestedFields: []string{"distribution", "value", "min", "max", "median", "sigma"},
+}
+
+// journalSchema is the member of a PUT /admin/journal body.
+var journalSchema = contracts.KeySchema{Fields: []string{"enabled"}}
+
+// decodeScenario reads a PUT /admin/scenarios/{token} body (decodeAdmin).
+// The values are NewScenario's to check.
+func decodeScenario(body []byte) (outcome.ScenarioSpec, error) {
+	var spec outcome.ScenarioSpec
+	if err := decodeAdmin(body, &scenarioSchema, &spec); err != nil {
+		return spec, errors.New("scenario " + err.Error())
+	}
+	return spec, nil
+}
+
+// decodeAdmin reads an admin body into v: one JSON object (not null) with
+// nothing after it, no unknown field, no key repeated in any object, and
+// the field names of schema exact. An admin request means exactly what
+// the operator wrote.
+func decodeAdmin(body []byte, schema *contracts.KeySchema, v any) error {
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		return errors.New("must be a JSON object")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return errors.New("is not valid JSON: " + err.Error())
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("is not valid JSON: data after the object")
+	}
+	if err := contracts.CheckKeys(body, schema); err != nil {
+		return errors.New("has " + err.Error())
+	}
+	return nil
 }
 
 func (s *Server) adminScenarioDelete(c *fiber.Ctx) error {

@@ -138,10 +138,14 @@ func TestJournalBoundedSwitchableAndMasked(t *testing.T) {
 	if !strings.Contains(string(b), `"enabled":false`) {
 		t.Errorf("journal page %s", b)
 	}
-	for _, bad := range []string{`{}`, `{"enabled":"yes"}`, `nope`} {
+	for _, bad := range []string{`{}`, `{"enabled":"yes"}`, `nope`, `null`,
+		`{"enabled":true,"enabled":false}`, `{"Enabled":true}`, `{"enabled":true,"size":5}`, `{"enabled":true} {}`} {
 		if st, _ := ts.admin(t, http.MethodPut, "/admin/journal", bad); st != 400 {
 			t.Errorf("PUT journal %s: %d", bad, st)
 		}
+	}
+	if _, b := ts.admin(t, http.MethodGet, "/admin/journal", ""); !strings.Contains(string(b), `"enabled":false`) {
+		t.Errorf("a refused switch took effect: %s", b)
 	}
 	if st, _ := ts.admin(t, http.MethodGet, "/admin/journal?limit=-1", ""); st != 400 {
 		t.Errorf("limit=-1: %d", st)
@@ -213,6 +217,16 @@ func TestAdminScenarioValidation(t *testing.T) {
 		{"lognormal without median", testToken, `{"latency":{"distribution":"lognormal","sigma":1}}`, "median"},
 		{"parameters without distribution", testToken, `{"latency":{"value":"10ms"}}`, "without a distribution"},
 		{"sim out of range", testToken, `{"outcomes":[{"result":"0","sim":101,"weight":1}]}`, "sim"},
+		{"data after the object", testToken, `{"seed":1} {"seed":2}`, "data after the object"},
+		{"garbage after the object", testToken, `{"seed":1}x`, "data after the object"},
+		{"null", testToken, `null`, "must be a JSON object"},
+		{"empty", testToken, ``, "must be a JSON object"},
+		{"repeated key", testToken, `{"seed":1,"seed":2}`, "duplicate field seed"},
+		{"repeated key in an outcome", testToken, `{"outcomes":[{"result":"0","result":"-1","weight":1}]}`, "duplicate key"},
+		{"field in another case", testToken, `{"Fault_Rate":0.5}`, "case-sensitive"},
+		{"latency field in another case", testToken, `{"latency":{"Distribution":"fixed"}}`, "case-sensitive"},
+		{"too many outcomes", testToken, `{"outcomes":[` + strings.TrimSuffix(strings.Repeat(`{"result":"0","weight":1},`, 65), ",") + `]}`, "at most 64"},
+		{"too many faults", testToken, `{"fault_rate":0.1,"faults":[` + strings.TrimSuffix(strings.Repeat(`{"fault":"hang","weight":1},`, 65), ",") + `]}`, "at most 64"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -222,9 +236,13 @@ func TestAdminScenarioValidation(t *testing.T) {
 			}
 		})
 	}
+	// None of the refused bodies set a scenario.
 	if st, _ := ts.admin(t, http.MethodGet, "/admin/scenarios/"+testToken, ""); st != 400 {
 		t.Errorf("GET of an unset scenario: %d", st)
 	}
+	// A mix at the bound is accepted.
+	ts.setScenario(t, testToken, `{"outcomes":[`+strings.TrimSuffix(strings.Repeat(`{"result":"0","weight":1},`, 64), ",")+`]}`)
+	ts.admin(t, http.MethodDelete, "/admin/scenarios/"+testToken, "")
 	ts.setScenario(t, testToken, `{"seed":3,"outcomes":[{"result":"-1","weight":1}]}`)
 	st, b := ts.admin(t, http.MethodGet, "/admin/scenarios", "")
 	var list []ScenarioStatus

@@ -3,12 +3,13 @@ package session
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/idgate/idgate/internal/boundedread"
 	"github.com/idgate/idgate/internal/httpurl"
+	"github.com/idgate/idgate/internal/secret"
 )
 
 // Config is the `sessions:` section of the simulator configuration.
@@ -117,7 +118,7 @@ func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
 // ResolveFiles reads the webhook secret from secret_file, if set.
 func (c *Config) ResolveFiles() error {
 	if c.Webhook.SecretFile != "" {
-		b, err := os.ReadFile(c.Webhook.SecretFile)
+		b, err := boundedread.File(c.Webhook.SecretFile, secret.MaxFileBytes)
 		if err != nil {
 			return fmt.Errorf("sessions: webhook secret file: %w", err)
 		}

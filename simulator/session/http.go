@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,9 @@ type Auth struct {
 	Tenant func(c *fiber.Ctx) (string, bool)
 	// Admin reports whether the request may read the admin routes.
 	Admin func(c *fiber.Ctx) bool
+	// Known reports whether token is one of the simulator's API tokens;
+	// the admin scenario route programs no other (nil: any token).
+	Known func(token string) bool
 }
 
 // TokenAuth accepts "authorization: Bearer <t>" for any t in tokens, and
@@ -32,7 +36,12 @@ func TokenAuth(tokens []string, adminToken string) Auth {
 		toks[i] = []byte(t)
 	}
 	admin := []byte(adminToken)
+	known := make(map[string]bool, len(tokens))
+	for _, t := range tokens {
+		known[t] = true
+	}
 	return Auth{
+		Known: func(token string) bool { return known[token] },
 		Tenant: func(c *fiber.Ctx) (string, bool) {
 			got, ok := bearer(c)
 			if !ok {
@@ -69,10 +78,32 @@ const (
 	AdminScenarioPath = "/admin/sessions/scenarios/:token"
 )
 
+// DefaultBodyLimit bounds the JSON body of a session, phone or admin
+// route when Register is not given WithBodyLimit: the simulator's default
+// body_limit.
+const DefaultBodyLimit = 64 << 10
+
+// HTTPOption configures the routes Register mounts.
+type HTTPOption func(*handlers)
+
+// WithBodyLimit bounds every JSON body the routes read (the simulator's
+// body_limit): a larger one is refused with 400 token_mismatched before it
+// is parsed.
+func WithBodyLimit(n int) HTTPOption {
+	return func(h *handlers) {
+		if n > 0 {
+			h.bodyLimit = n
+		}
+	}
+}
+
 // Register mounts the session API, the phone side and the admin journal
 // on r.
-func Register(r fiber.Router, svc *Service, auth Auth) {
-	h := &handlers{svc: svc, auth: auth}
+func Register(r fiber.Router, svc *Service, auth Auth, opts ...HTTPOption) {
+	h := &handlers{svc: svc, auth: auth, bodyLimit: DefaultBodyLimit}
+	for _, o := range opts {
+		o(h)
+	}
 	r.Post(contracts.SessionsPath, h.tenant(h.create))
 	r.Get(contracts.SessionRoute, h.tenant(h.status))
 	r.Get(contracts.SessionResultRoute, h.tenant(h.result))
@@ -96,8 +127,9 @@ func Register(r fiber.Router, svc *Service, auth Auth) {
 }
 
 type handlers struct {
-	svc  *Service
-	auth Auth
+	svc       *Service
+	auth      Auth
+	bodyLimit int
 }
 
 type tenantHandler func(c *fiber.Ctx, token string) error
@@ -131,14 +163,44 @@ func fail(c *fiber.Ctx, err error) error {
 	return c.Status(status).JSON(contracts.NewSessionError(e.Code, e.Message, trace))
 }
 
-// decode reads an optional JSON body into v; an empty body leaves v alone.
-func decode(c *fiber.Ctx, v any) error {
+// The members of the bodies the routes read, exactly as spelt.
+var (
+	openSchema     = contracts.KeySchema{Fields: []string{"qr_token", "request_id", "permission_granted"}}
+	nfcSchema      = contracts.KeySchema{Fields: []string{"device"}, Nested: "device", NestedFields: []string{"platform", "model", "os_version"}}
+	livenessSchema = contracts.KeySchema{Fields: []string{"mode"}}
+	scenarioSchema = contracts.KeySchema{Fields: []string{"prefer"}}
+)
+
+// decode reads an optional JSON body into v, as the gateway reads the
+// session bodies it forwards: at most the body limit, then empty (v is left
+// alone) or one JSON object with no key repeated and no field name in
+// another case; other unknown keys are ignored, as the contract allows
+// (contracts.DecodeObject). Refusals are 400 token_mismatched.
+func (h *handlers) decode(c *fiber.Ctx, schema *contracts.KeySchema, v any) error {
 	b := c.Body()
-	if len(strings.TrimSpace(string(b))) == 0 {
-		return nil
+	if len(b) > h.bodyLimit {
+		return errf(contracts.ErrTokenMismatched, "request body exceeds %d bytes", h.bodyLimit)
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return errf(contracts.ErrTokenMismatched, "request body is not a valid JSON object of the expected shape")
+	if err := contracts.DecodeObject(b, schema, v); err != nil {
+		return errf(contracts.ErrTokenMismatched, "%s", err.Error())
+	}
+	return nil
+}
+
+// decodeAdmin is decode for the admin routes, which also refuse unknown
+// keys: an operator's misspelt setting must not be dropped silently.
+func (h *handlers) decodeAdmin(c *fiber.Ctx, schema *contracts.KeySchema, v any) error {
+	if err := h.decode(c, schema, v); err != nil {
+		return err
+	}
+	var keys map[string]json.RawMessage
+	if json.Unmarshal(c.Body(), &keys) != nil {
+		return nil // empty: nothing to check
+	}
+	for k := range keys {
+		if !slices.Contains(schema.Fields, k) {
+			return errf(contracts.ErrTokenMismatched, "unknown field in the request body: the fields are %s", strings.Join(schema.Fields, ", "))
+		}
 	}
 	return nil
 }
@@ -174,7 +236,7 @@ func applied(c *fiber.Ctx, prefer string, step bool) {
 
 func (h *handlers) create(c *fiber.Ctx, tok string) error {
 	var req contracts.CreateSessionRequest
-	if err := decode(c, &req); err != nil {
+	if err := h.decode(c, &contracts.CreateSessionSchema, &req); err != nil {
 		return fail(c, err)
 	}
 	pref := prefer(c)
@@ -253,7 +315,7 @@ func (h *handlers) scanRedirect(c *fiber.Ctx) error {
 
 func (h *handlers) open(c *fiber.Ctx) error {
 	var req OpenRequest
-	if err := decode(c, &req); err != nil {
+	if err := h.decode(c, &openSchema, &req); err != nil {
 		return fail(c, err)
 	}
 	v, err := h.svc.Open(req)
@@ -278,7 +340,7 @@ type NFCRequest struct {
 
 func (h *handlers) nfc(c *fiber.Ctx) error {
 	var req NFCRequest
-	if err := decode(c, &req); err != nil {
+	if err := h.decode(c, &nfcSchema, &req); err != nil {
 		return fail(c, err)
 	}
 	pref := prefer(c)
@@ -300,7 +362,7 @@ func (h *handlers) confirm(c *fiber.Ctx) error {
 
 func (h *handlers) liveness(c *fiber.Ctx) error {
 	var req LivenessRequest
-	if err := decode(c, &req); err != nil {
+	if err := h.decode(c, &livenessSchema, &req); err != nil {
 		return fail(c, err)
 	}
 	pref := prefer(c)
@@ -341,8 +403,11 @@ func (h *handlers) scenarioGet(c *fiber.Ctx) error {
 }
 
 func (h *handlers) scenarioPut(c *fiber.Ctx) error {
+	if h.auth.Known != nil && !h.auth.Known(c.Params("token")) {
+		return fail(c, errf(contracts.ErrTokenMismatched, "no such API token in this simulator's configuration"))
+	}
 	var b ScenarioBody
-	if err := decode(c, &b); err != nil {
+	if err := h.decodeAdmin(c, &scenarioSchema, &b); err != nil {
 		return fail(c, err)
 	}
 	if err := h.svc.SetScenario(c.Params("token"), b.Prefer); err != nil {

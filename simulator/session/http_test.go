@@ -165,3 +165,58 @@ func TestPreferenceApplied(t *testing.T) {
 		}
 	}
 }
+
+// TestBodyRules: every JSON body the routes read is bounded by the body
+// limit and read as the gateway reads a session body (one object, no key
+// repeated, exact field names, unknown keys ignored); the admin scenario
+// body also refuses unknown keys and programs only configured tokens.
+// Every refusal is 400 token_mismatched before anything changes.
+func TestBodyRules(t *testing.T) {
+	s, _ := newSvc(t, nil)
+	app := fiber.New(fiber.Config{CaseSensitive: true, StrictRouting: true})
+	const limit = 256
+	Register(app, s, TokenAuth([]string{tok}, "admin-token"), WithBodyLimit(limit))
+	big := `{"reference":"` + strings.Repeat("r", limit) + `"}`
+	scen := "/admin/sessions/scenarios/" + tok
+	const nope = "/phone/sessions/nope"
+	for _, tc := range []struct {
+		name         string
+		c            call
+		admin        bool
+		wantScenario string // the token's scenario after the call
+	}{
+		{"create: unknown key ignored", call{method: "POST", path: contracts.SessionsPath, body: `{"reference":"r","extra":1}`, wantStatus: 201}, false, ""},
+		{"create: repeated id_card", call{method: "POST", path: contracts.SessionsPath, body: `{"id_card":"110101192202220017","id_card":"11010519491231002X"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, false, ""},
+		{"create: field name in another case", call{method: "POST", path: contracts.SessionsPath, body: `{"Name":"张三"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, false, ""},
+		{"create: data after the object", call{method: "POST", path: contracts.SessionsPath, body: `{} {}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, false, ""},
+		{"create: over the body limit", call{method: "POST", path: contracts.SessionsPath, body: big, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, false, ""},
+		{"open: repeated key", call{method: "POST", path: PhoneOpen, body: `{"request_id":"a","request_id":"b"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, false, ""},
+		{"open: over the body limit", call{method: "POST", path: PhoneOpen, body: big, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, false, ""},
+		{"open: unknown key ignored", call{method: "POST", path: PhoneOpen, body: `{"request_id":"nope","x":1}`, wantStatus: 404, wantCode: contracts.ErrSessionNotFound}, false, ""},
+		{"nfc: device field in another case", call{method: "POST", path: nope + "/nfc", body: `{"device":{"Platform":"android"}}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, false, ""},
+		{"nfc: wrong type", call{method: "POST", path: nope + "/nfc", body: `{"device":"pixel"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, false, ""},
+		{"liveness: repeated mode", call{method: "POST", path: nope + "/liveness", body: `{"mode":"silent","mode":"lip"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, false, ""},
+		{"scenario: set", call{method: "PUT", path: scen, body: `{"prefer":"review=2016"}`, wantStatus: 200}, true, "review=2016"},
+		{"scenario: unknown key", call{method: "PUT", path: scen, body: `{"prefer":"review=2005","ttl":"1s"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, true, "review=2016"},
+		{"scenario: repeated prefer", call{method: "PUT", path: scen, body: `{"prefer":"","prefer":"review=2005"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, true, "review=2016"},
+		{"scenario: data after the object", call{method: "PUT", path: scen, body: `{"prefer":"review=2005"}{}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, true, "review=2016"},
+		{"scenario: over the body limit", call{method: "PUT", path: scen, body: `{"prefer":"` + strings.Repeat(" ", limit) + `"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, true, "review=2016"},
+		{"scenario: unknown token", call{method: "PUT", path: "/admin/sessions/scenarios/other-token", body: `{"prefer":"review=2005"}`, wantStatus: 400, wantCode: contracts.ErrTokenMismatched}, true, "review=2016"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.c
+			if tc.admin {
+				c.token = "admin-token"
+			} else if strings.HasPrefix(c.path, contracts.SessionsPath) {
+				c.token = tok
+			}
+			do(t, app, c)
+			if got := s.Scenario(tok); got != tc.wantScenario {
+				t.Fatalf("scenario %q, want %q", got, tc.wantScenario)
+			}
+			if got := s.Scenario("other-token"); got != "" {
+				t.Fatalf("unknown token programmed: %q", got)
+			}
+		})
+	}
+}

@@ -7,14 +7,20 @@
 package load
 
 import (
+	"bytes"
 	"fmt"
 	"runtime/debug"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/tencent"
 )
 
 // Target is what the generator hits.
@@ -23,6 +29,18 @@ type Target struct {
 	Path   string
 	Token  string
 	Bodies [][]byte // cycled through, one per request
+	// Tencent, when set, sends every request in the Tencent Cloud API 3.0
+	// dialect instead: POST / with the action's headers, signed afresh with
+	// TC3-HMAC-SHA256 as the official SDKs sign (Bodies must then be
+	// FaceID bodies, see TencentBodies). An answer counts as OK when it
+	// carries no Response.Error.
+	Tencent *Tencent
+}
+
+// Tencent is an API 3.0 client's identity and the action it calls.
+type Tencent struct {
+	Action string
+	Signer *tencent.Signer
 }
 
 // Result summarises one run.
@@ -68,6 +86,9 @@ type worker struct {
 }
 
 func (t Target) do(c *fasthttp.HostClient, w *worker, i int64) (ok200 bool, err error) {
+	if t.Tencent != nil {
+		return t.doTencent(c, w, i)
+	}
 	w.req.Reset()
 	w.req.SetRequestURI("http://" + t.Addr + t.Path)
 	w.req.Header.SetMethod(fasthttp.MethodPost)
@@ -80,6 +101,39 @@ func (t Target) do(c *fasthttp.HostClient, w *worker, i int64) (ok200 bool, err 
 		return false, err
 	}
 	return w.resp.StatusCode() == fasthttp.StatusOK, nil
+}
+
+// doTencent is do in the Tencent Cloud API 3.0 dialect.
+func (t Target) doTencent(c *fasthttp.HostClient, w *worker, i int64) (ok bool, err error) {
+	body := t.Bodies[int(i)%len(t.Bodies)]
+	ts := time.Now().Unix()
+	w.req.Reset()
+	w.req.SetRequestURI("http://" + t.Addr + "/")
+	w.req.Header.SetMethod(fasthttp.MethodPost)
+	w.req.Header.SetContentType("application/json")
+	w.req.Header.Set(tencent.HeaderAction, t.Tencent.Action)
+	w.req.Header.Set(tencent.HeaderVersion, tencent.Version)
+	w.req.Header.Set(tencent.HeaderTimestamp, strconv.FormatInt(ts, 10))
+	host, _, _ := strings.Cut(t.Addr, ":") // the Node SDK signs the hostname
+	w.req.Header.Set("Authorization", t.Tencent.Signer.Authorization(host, "application/json", body, ts))
+	w.req.SetBody(body)
+	if err := c.Do(w.req, w.resp); err != nil {
+		return false, err
+	}
+	return w.resp.StatusCode() == fasthttp.StatusOK && !bytes.Contains(w.resp.Body(), []byte(`"Error":{`)), nil
+}
+
+// TencentBodies are bodies (check-2e requests) in FaceID's form.
+func TencentBodies(bodies [][]byte) ([][]byte, error) {
+	out := make([][]byte, len(bodies))
+	for i, b := range bodies {
+		req, err := contracts.DecodeCheckRequest(b)
+		if err != nil {
+			return nil, fmt.Errorf("load: body %d: %w", i, err)
+		}
+		out[i] = tencent.AppendCheckRequest(nil, &req)
+	}
+	return out, nil
 }
 
 // Saturate runs conns workers back to back for d and reports throughput.

@@ -65,7 +65,7 @@ func run() error {
 		if err := sessions.Instrument(env.Registry); err != nil {
 			log.Error("simulator: session metrics", "err", err)
 		}
-		session.Register(app, sessions, session.TokenAuth(env.Config.Tokens, env.Config.AdminToken))
+		session.Register(app, sessions, session.TokenAuth(env.Config.Tokens, env.Config.AdminToken), session.WithBodyLimit(env.Config.BodyLimit))
 		console.Register(app)
 	}))
 	if err != nil {
