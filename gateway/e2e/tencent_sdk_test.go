@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/internal/testkit"
 )
 
@@ -281,10 +282,16 @@ func needSDK(t *testing.T) (node, dir string) {
 // at keysURL and the sessions' phone side is played against phoneURL.
 func runSDK(t *testing.T, node, dir, target, endpoint, secretID, secretKey, keysURL, phoneURL string) sdkRun {
 	t.Helper()
+	return runSDKScenarios(t, node, dir, target, endpoint, secretID, secretKey, keysURL, phoneURL, "all")
+}
+
+// runSDKScenarios is runSDK for the scenarios named (comma-separated).
+func runSDKScenarios(t *testing.T, node, dir, target, endpoint, secretID, secretKey, keysURL, phoneURL, scenarios string) sdkRun {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "faceid.js", "--endpoint", endpoint, "--secret-id", secretID, "--secret-key", secretKey,
-		"--keys-url", keysURL, "--phone-url", phoneURL, "--scenarios", "all")
+		"--keys-url", keysURL, "--phone-url", phoneURL, "--scenarios", scenarios)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "http_proxy=", "HTTP_PROXY=") // the SDK honours http_proxy
 	var stdout, stderr bytes.Buffer
@@ -314,7 +321,13 @@ func runSDK(t *testing.T, node, dir, target, endpoint, secretID, secretKey, keys
 // names that passed.
 func checkRun(t *testing.T, run sdkRun, viaGateway bool) (passed []string) {
 	t.Helper()
-	for _, name := range slices.Sorted(maps.Keys(sdkExpectations)) {
+	return checkCalls(t, run, viaGateway, slices.Sorted(maps.Keys(sdkExpectations)))
+}
+
+// checkCalls is checkRun for the calls named.
+func checkCalls(t *testing.T, run sdkRun, viaGateway bool, names []string) (passed []string) {
+	t.Helper()
+	for _, name := range names {
 		want := sdkExpectations[name]
 		l, ok := run.lines[name]
 		if !ok {
@@ -336,7 +349,7 @@ func checkRun(t *testing.T, run sdkRun, viaGateway bool) (passed []string) {
 		passed = append(passed, name)
 	}
 	for _, name := range run.order {
-		if _, ok := sdkExpectations[name]; !ok {
+		if !slices.Contains(names, name) {
 			t.Errorf("%s: faceid.js ran %q, which the test has no expectation for", run.target, name)
 		}
 	}
@@ -527,6 +540,22 @@ func statementBilled(st contracts.Statement) (n int64) {
 // ledgerEntry is one row of the gateway's ledger.csv.
 type ledgerEntry struct{ requestID, route, result, class, billed string }
 
+// ledgerCaughtUp waits (up to 5 s) until the gateway's usage report
+// shows want billed answers, and returns what it shows last: the ledger
+// is written in batches behind its journal, so the report may lag the
+// answers by a batch.
+func ledgerCaughtUp(t *testing.T, g *testkit.Gateway, want int64) int64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n := gatewayUsageBilled(t, g)
+		if n == want || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // gatewayUsageBilled is the demo tenant's billed count in the admin
 // API's usage report.
 func gatewayUsageBilled(t *testing.T, g *testkit.Gateway) (n int64) {
@@ -635,6 +664,7 @@ func TestTencentSDKAgainstSimulatorAndGateway(t *testing.T) {
 	// it, refused calls have no billed entry, each session is billed once.
 	wantVia := billedCalls(via)
 	simForGateway := statementBilled(afterVia) - statementBilled(afterDirect)
+	usage := ledgerCaughtUp(t, gw, wantVia)
 	entries := gatewayLedger(t, gw)
 	var ledgerBilled int64
 	byID := map[string][]ledgerEntry{}
@@ -644,7 +674,7 @@ func TestTencentSDKAgainstSimulatorAndGateway(t *testing.T) {
 		}
 		byID[e.requestID] = append(byID[e.requestID], e)
 	}
-	if usage := gatewayUsageBilled(t, gw); ledgerBilled != wantVia || usage != wantVia || simForGateway != wantVia {
+	if ledgerBilled != wantVia || usage != wantVia || simForGateway != wantVia {
 		t.Errorf("through the gateway: calls billed %d, gateway ledger %d (usage %d), simulator %d", wantVia, ledgerBilled, usage, simForGateway)
 	}
 	for name, l := range via.lines {
@@ -731,5 +761,76 @@ func billedOnce(t *testing.T, target string, run sdkRun, lines []contracts.State
 		if n != s.billed {
 			t.Errorf("%s: session %s billed %d times, want %d", target, s.start, n, s.billed)
 		}
+	}
+}
+
+// The encrypted check calls of faceid.js.
+var encryptedCalls = []string{
+	"IdCardVerification/encrypted AES-256-CBC Name+IdCard", "IdCardVerification/encrypted AES-256-CBC IdCard",
+	"CheckIdNameDate/encrypted AES-256-CBC -1", "IdCardVerification/encrypted SM4-GCM Name+IdCard",
+	"IdCardVerification/encrypted SM4-GCM IdCard", "CheckIdNameDate/encrypted SM4-GCM -1",
+}
+
+// TestTencentSDKEncryptionTerminated: with the demo's routes in terminate
+// mode, the SDK's client seals for the gateway's own keys (its public-keys
+// endpoint); the gateway opens the fields, validates them and seals them
+// again for the simulator's keys, on both upstream dialects (check-2e in
+// the aggregator's, CheckIdNameDate in Tencent's). The answers are
+// FaceID's and billed as the simulator bills them.
+func TestTencentSDKEncryptionTerminated(t *testing.T) {
+	node, dir := needSDK(t)
+	root, err := testkit.ModuleRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := testkit.StartSim(t, "IDGATE_SIM_JOURNAL_ENABLED=false")
+	keys := t.TempDir()
+	status, body := testkit.Call(t, http.MethodGet, sim.URL+"/encryption/public-keys", "", "")
+	var pubs struct {
+		Keys []struct{ Algorithm, PEM string }
+	}
+	if status != http.StatusOK || json.Unmarshal([]byte(body), &pubs) != nil || len(pubs.Keys) != 2 {
+		t.Fatalf("simulator public keys: %d %s", status, body)
+	}
+	var upstreamKeys, privateKeys []string
+	for i, k := range pubs.Keys {
+		p := filepath.Join(keys, fmt.Sprintf("sim-%d.pub", i))
+		if err := os.WriteFile(p, []byte(k.PEM), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		upstreamKeys = append(upstreamKeys, "file:"+p)
+	}
+	for _, alg := range []fieldcrypto.Algorithm{fieldcrypto.AES256CBC, fieldcrypto.SM4GCM} {
+		p := filepath.Join(keys, "gateway-"+string(alg)+".pem")
+		if _, _, err := fieldcrypto.EnsureKeyFile(p, alg); err != nil {
+			t.Fatal(err)
+		}
+		privateKeys = append(privateKeys, "file:"+p)
+	}
+	demo, err := os.ReadFile(filepath.Join(root, "configs", "gateway.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.ReplaceAll(string(demo), "mode: passthrough", "mode: terminate")
+	if strings.Count(cfg, "mode: terminate") != 2 {
+		t.Fatalf("configs/gateway.yaml no longer has the two passthrough check routes this test turns to terminate")
+	}
+	cfgPath := filepath.Join(keys, "gateway.yaml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gw := testkit.StartGateway(t, []string{"-config", cfgPath}, "IDGATE_GW_UPSTREAM_URL="+sim.URL,
+		"IDGATE_GW_STORE_PATH="+filepath.Join(t.TempDir(), "ledger.db"),
+		"IDGATE_GW_ENCRYPTION_PRIVATE_KEYS="+strings.Join(privateKeys, ","),
+		"IDGATE_GW_ENCRYPTION_UPSTREAM_KEYS="+strings.Join(upstreamKeys, ","))
+
+	host := strings.TrimPrefix(gw.URL, "http://")
+	run := runSDKScenarios(t, node, dir, "gateway (terminate)", host, testkit.DemoSecretID, testkit.DemoSecretKey, gw.URL, sim.URL,
+		strings.Join(encryptedCalls, ","))
+	passed := checkCalls(t, run, true, encryptedCalls)
+	t.Logf("gateway (terminate): %d of %d calls as FaceID answers them", len(passed), len(encryptedCalls))
+	want := billedCalls(run)
+	if got, usage := statementBilled(statement(t, sim)), ledgerCaughtUp(t, gw, want); got != want || usage != want {
+		t.Errorf("billed: simulator %d, gateway usage %d, calls %d", got, usage, want)
 	}
 }
