@@ -161,7 +161,8 @@ type tcResponse map[string]json.RawMessage
 
 // expectTCEnvelope asserts the dialect's envelope: HTTP 200, a JSON
 // content type, a body that is exactly {"Response":{…}} with a non-empty
-// RequestId, and (behind a gateway) X-Request-Id.
+// RequestId, which behind a gateway is its X-Request-Id (the id its
+// ledger keeps).
 func (e *Env) expectTCEnvelope(a *Answer) (tcResponse, error) {
 	if a.Status != http.StatusOK {
 		return nil, fmt.Errorf("status %d, want 200: the dialect answers every outcome with 200 (body %s)", a.Status, truncate(a.Body))
@@ -186,6 +187,9 @@ func (e *Env) expectTCEnvelope(a *Answer) (tcResponse, error) {
 	var id string
 	if json.Unmarshal(r["RequestId"], &id) != nil || id == "" {
 		return nil, fmt.Errorf("Response without a RequestId: %s", truncate(a.Body))
+	}
+	if e.Gateway && id != a.Header.Get("X-Request-Id") {
+		return nil, fmt.Errorf("RequestId %q is not the gateway's X-Request-Id %q", id, a.Header.Get("X-Request-Id"))
 	}
 	return r, nil
 }
