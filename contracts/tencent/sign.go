@@ -28,6 +28,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 )
 
 // Algorithm is the only signature method of API 3.0 this package accepts.
@@ -67,10 +68,23 @@ type Authorization struct {
 //
 // Spaces after the commas are optional; the three parts may come in any
 // order but each exactly once. The error is AuthFailure.InvalidAuthorization.
+// The Authorization's strings are one copy of h.
 func ParseAuthorization(h []byte) (Authorization, *Error) {
+	return parseAuthorization(string(bytes.TrimSpace(h)))
+}
+
+// ParseAuthorizationNoCopy is ParseAuthorization for a server's hot path:
+// the Authorization's strings point into h, so they are valid only while h
+// is neither modified nor reused (for a server, while the request is
+// served). A Verifier keeps copies of what it caches.
+func ParseAuthorizationNoCopy(h []byte) (Authorization, *Error) {
+	h = bytes.TrimSpace(h)
+	return parseAuthorization(unsafe.String(unsafe.SliceData(h), len(h)))
+}
+
+func parseAuthorization(h string) (Authorization, *Error) {
 	var a Authorization
-	// One copy of the header; every part below is a slice of it.
-	rest, ok := strings.CutPrefix(string(bytes.TrimSpace(h)), Algorithm+" ")
+	rest, ok := strings.CutPrefix(h, Algorithm+" ")
 	if !ok {
 		return a, errInvalidAuthorization("the Authorization header must use " + Algorithm)
 	}
@@ -341,6 +355,8 @@ func (v *Verifier) keep(id derivedKeyID, key *macKey) {
 	if old := v.keys.Load(); old != nil && len(*old) < maxDerivedKeys {
 		next = maps.Clone(*old)
 	}
+	// The id's strings may view a request's memory (ParseAuthorizationNoCopy).
+	id = derivedKeyID{strings.Clone(id.secretID), strings.Clone(id.secretKey), strings.Clone(id.date), strings.Clone(id.service)}
 	next[id] = key
 	v.keys.Store(&next)
 }

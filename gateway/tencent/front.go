@@ -46,7 +46,9 @@ var hdrTimestamp = []byte(tc.HeaderTimestamp)
 // SignatureFailure, answered before any quota or ledger step.
 func (f *Front) Authenticate(x *admission.Exchange) (*auth.Key, int, []byte) {
 	h := &x.Ctx.Request.Header
-	a, err := tc.ParseAuthorization(h.Peek(fasthttp.HeaderAuthorization))
+	// The header's bytes outlive a (the request's); the verifier copies
+	// what it keeps.
+	a, err := tc.ParseAuthorizationNoCopy(h.Peek(fasthttp.HeaderAuthorization))
 	if err != nil {
 		return nil, fasthttp.StatusOK, tc.AppendError(nil, err, x.RequestID)
 	}
@@ -60,8 +62,13 @@ func (f *Front) Authenticate(x *admission.Exchange) (*auth.Key, int, []byte) {
 			Message: "The SecretId is not found, or its key is disabled."}, x.RequestID)
 	}
 	// The request line's URI as sent (the mux serves its path "/" only);
-	// reading it raw spares parsing the URI.
+	// reading it raw spares parsing the URI, unless it is in absolute
+	// form (through a proxy).
 	path, query, _ := bytes.Cut(h.RequestURI(), []byte("?"))
+	if len(path) == 0 || path[0] != '/' {
+		uri := x.Ctx.URI()
+		path, query = uri.PathOriginal(), uri.QueryString()
+	}
 	r := tc.Request{
 		Method: b2s(h.Method()), Path: b2s(path), Query: b2s(query),
 		Header: func(name string) []byte { return signedHeader(h, name) },
