@@ -21,7 +21,8 @@ fi
 
 need_apt=()
 command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
-# Node.js runs the field-encryption interop test (contracts/fieldcrypto).
+# Node.js runs the field-encryption interop test (contracts/fieldcrypto) and
+# the official Tencent Cloud SDK against both programs (gateway/e2e).
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # Headless Chromium (and a CJK font, so card data is legible in the
@@ -46,6 +47,15 @@ interop="$(dirname "$0")/../contracts/fieldcrypto/testdata/interop"
 if ! [ -d "$interop/node_modules/sm-crypto" ]; then
   echo "setup: npm ci in contracts/fieldcrypto/testdata/interop"
   (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# The official tencentcloud-sdk-nodejs and sm-crypto for the FaceID SDK
+# test (gateway/e2e/tencent_sdk_test.go), pinned by package-lock.json; the
+# Go test runs the same `npm ci` if this did not.
+tc_sdk="$(dirname "$0")/../contracts/tencent/testdata/sdk"
+if ! [ -f "$tc_sdk/node_modules/tencentcloud-sdk-nodejs/package.json" ] || ! [ -d "$tc_sdk/node_modules/sm-crypto" ]; then
+  echo "setup: npm ci in contracts/tencent/testdata/sdk"
+  (cd "$tc_sdk" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
 # playwright-core for the console's browser test, pinned by package-lock.json.

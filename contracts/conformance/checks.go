@@ -39,6 +39,9 @@ func Checks(t Target) []Check {
 	if t.Sessions {
 		cs = append(cs, sessionChecks(t)...)
 	}
+	if t.TencentSecretID != "" {
+		cs = append(cs, tcChecks(t)...)
+	}
 	if t.Magic {
 		for _, m := range contracts.MagicIdentities {
 			cs = append(cs, Check{"magic " + m.IDCard + ": " + m.Outcome, checkMagic(m)})

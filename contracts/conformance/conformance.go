@@ -42,7 +42,12 @@ type Target struct {
 	// (/phone/...): the phone talks to the authority, never through the
 	// tenant's gateway. Empty skips the checks that walk a session.
 	PhoneURL string
-	Client   *http.Client
+	// TencentSecretID and TencentSecretKey, when set, add the checks of
+	// the Tencent Cloud API 3.0 dialect (FaceID 2018-03-01), signed with
+	// this pair as the official SDKs sign.
+	TencentSecretID  string
+	TencentSecretKey string
+	Client           *http.Client
 }
 
 // Check is one conformance check.

@@ -16,7 +16,7 @@ var fastReview = []string{"IDGATE_SIM_SESSIONS_TIME_SCALE=0.001"}
 func TestSimulatorConforms(t *testing.T) {
 	sim := testkit.StartSim(t, fastReview...)
 	conformance.Run(t, conformance.Target{BaseURL: sim.URL, Token: testkit.SimToken, Prefer: true, Magic: true,
-		Sessions: true, PhoneURL: sim.URL})
+		Sessions: true, PhoneURL: sim.URL, TencentSecretID: testkit.SimSecretID, TencentSecretKey: testkit.SimSecretKey})
 }
 
 // The suite against the gateway in front of the simulator: clients switch
@@ -31,5 +31,5 @@ func TestGatewayConforms(t *testing.T) {
 	}
 	sim, gw := testkit.StartStack(t, fastReview...)
 	conformance.Run(t, conformance.Target{BaseURL: gw.URL, Token: testkit.DemoKey, Prefer: true, Magic: true, Gateway: true,
-		Sessions: true, PhoneURL: sim.URL})
+		Sessions: true, PhoneURL: sim.URL, TencentSecretID: testkit.DemoSecretID, TencentSecretKey: testkit.DemoSecretKey})
 }

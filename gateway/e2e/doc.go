@@ -3,5 +3,8 @@
 // gateway's promises against both processes' own records: local rejects
 // never reach the authority, the ledger bills exactly what the authority
 // billed, quotas hold under concurrency and across restarts, and reloads
-// and shutdowns under load lose neither a request nor a ledger entry.
+// and shutdowns under load lose neither a request nor a ledger entry. The
+// official Tencent Cloud Node SDK (tencentcloud-sdk-nodejs) sees FaceID's
+// codes and fields from the simulator directly and through the gateway,
+// billed alike on both sides.
 package e2e

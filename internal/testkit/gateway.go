@@ -9,6 +9,10 @@ import (
 const (
 	DemoKey           = "demo-key"
 	GatewayAdminToken = "gateway-admin-token"
+	// DemoSecretID and DemoSecretKey are DemoKey's Tencent Cloud API 3.0
+	// pair.
+	DemoSecretID  = "demo-secret-id"
+	DemoSecretKey = "demo-secret-key"
 )
 
 // Gateway is the gateway binary running on loopback ports.

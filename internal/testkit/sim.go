@@ -12,6 +12,9 @@ import (
 const (
 	SimToken      = "sim-token"
 	SimAdminToken = "sim-admin-token"
+	// SimSecretID and SimSecretKey are its Tencent Cloud API 3.0 pair.
+	SimSecretID  = "sim-secret-id"
+	SimSecretKey = "sim-secret-key"
 )
 
 // Sim is the simulator binary running on a loopback port.

@@ -1,6 +1,7 @@
 // Command conformance checks any server against the authority contract:
 //
 //	conformance -base-url http://127.0.0.1:8080 -token demo-key -gateway
+//	conformance -base-url http://127.0.0.1:8081 -token sim-token -tc-secret-id sim-secret-id -tc-secret-key sim-secret-key
 package main
 
 import (
@@ -22,6 +23,8 @@ func main() {
 	flag.BoolVar(&t.Gateway, "gateway", false, "an idgate gateway is in front")
 	flag.BoolVar(&t.Sessions, "sessions", false, "the server serves the verification-session API")
 	flag.StringVar(&t.PhoneURL, "phone-url", "", "the simulator's base URL for the sessions' phone side (empty: skip the walks)")
+	flag.StringVar(&t.TencentSecretID, "tc-secret-id", os.Getenv("CONFORMANCE_TC_SECRET_ID"), "Tencent Cloud API 3.0 SecretId: adds the FaceID dialect's checks (or env CONFORMANCE_TC_SECRET_ID)")
+	flag.StringVar(&t.TencentSecretKey, "tc-secret-key", os.Getenv("CONFORMANCE_TC_SECRET_KEY"), "its SecretKey (or env CONFORMANCE_TC_SECRET_KEY)")
 	flag.Parse()
 	env, err := conformance.NewEnv(t)
 	if err != nil {
