@@ -20,19 +20,14 @@ func AppendError(dst []byte, e *Error, requestID string) []byte {
 }
 
 // AppendCheckResult appends the answer of IdCardVerification and
-// CheckIdNameDate: {"Response":{"Result","Description","RequestId"}}.
-// enc, when not nil, is the answer's Encryption object (an encrypting
-// client's sealed fields echoed).
-func AppendCheckResult(dst []byte, result, description string, enc *Encryption, requestID string) []byte {
+// CheckIdNameDate: {"Response":{"Result","Description","RequestId"}},
+// FaceID's members and no others. Unlike the aggregator's, FaceID's check
+// answers echo no sealed fields, encrypted request or not.
+func AppendCheckResult(dst []byte, result, description, requestID string) []byte {
 	dst = append(dst, `{"Response":{"Result":`...)
 	dst = appendString(dst, result)
 	dst = append(dst, `,"Description":`...)
 	dst = appendString(dst, description)
-	if enc != nil {
-		b, _ := json.Marshal(enc)
-		dst = append(dst, `,"Encryption":`...)
-		dst = append(dst, b...)
-	}
 	dst = append(dst, `,"RequestId":`...)
 	dst = appendString(dst, requestID)
 	return append(dst, `}}`...)

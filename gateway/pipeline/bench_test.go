@@ -70,7 +70,7 @@ func BenchmarkServeTencent(b *testing.B) {
 	tsText := []byte(strconv.FormatInt(ts, 10))
 	action, version := []byte(tencent.ActionIdCardVerification), []byte(tencent.Version)
 	// The answer's length (its RequestId is per request).
-	want := tencent.AppendCheckResult(nil, "0", "Name and ID card number are consistent", nil, h.p.IDs.Next())
+	want := tencent.AppendCheckResult(nil, "0", "Name and ID card number are consistent", h.p.IDs.Next())
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		var ctx fasthttp.RequestCtx

@@ -71,7 +71,7 @@ func startDualUpstream(t *testing.T) *dualUpstream {
 			ctx.SetBody(tencent.AppendError(nil, err, "tc-up-err"))
 			return
 		}
-		ctx.SetBody(tencent.AppendCheckResult(nil, res, "tencent "+string(h.Peek(tencent.HeaderAction)), nil, "tc-up-"+res))
+		ctx.SetBody(tencent.AppendCheckResult(nil, res, "tencent "+string(h.Peek(tencent.HeaderAction)), "tc-up-"+res))
 	})
 	return u
 }

@@ -12,8 +12,8 @@ import (
 
 // Answer renders an answer given in the aggregator's form (an upstream's,
 // a local verdict, a cached one) in the dialect, always HTTP 200: a 200
-// {"result","description"[,"encryption"]} becomes
-// {"Response":{"Result","Description"[,"Encryption"],"RequestId"}}, an
+// {"result","description",…} becomes
+// {"Response":{"Result","Description","RequestId"}}, an
 // error body {"success":false,"error":{"code","message"}} becomes the
 // envelope's Error with the code tc.FromContract gives. RequestId is the
 // gateway's request id (X-Request-Id), not the upstream's.
@@ -21,15 +21,13 @@ func (f *Front) Answer(status int, contentType string, body []byte, requestID st
 	if status == fasthttp.StatusOK {
 		if result, description, ok := flatAnswer(body); ok {
 			dst := make([]byte, 0, len(`{"Response":{"Result":"","Description":"","RequestId":""}}`)+len(result)+len(description)+len(requestID))
-			return fasthttp.StatusOK, "application/json", tc.AppendCheckResult(dst, result, description, nil, requestID)
+			return fasthttp.StatusOK, "application/json", tc.AppendCheckResult(dst, result, description, requestID)
 		}
 		var r contracts.CheckResponse
 		if json.Unmarshal(body, &r) == nil && r.Result != "" {
-			var enc *tc.Encryption
-			if r.Encryption != nil {
-				enc = tc.FromContractEncryption(r.Encryption.Object())
-			}
-			return fasthttp.StatusOK, "application/json", tc.AppendCheckResult(nil, string(r.Result), r.Description, enc, requestID)
+			// An encrypting client's sealed echo (name, id_card,
+			// encryption) has no place in FaceID's answer.
+			return fasthttp.StatusOK, "application/json", tc.AppendCheckResult(nil, string(r.Result), r.Description, requestID)
 		}
 		return fasthttp.StatusOK, "application/json", tc.AppendError(nil, tc.FromContract(contracts.ErrAPIError, ""), requestID)
 	}

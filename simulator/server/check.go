@@ -568,22 +568,19 @@ func (s *Server) writeSealed(ctx *fasthttp.RequestCtx, req *contracts.CheckReque
 	ctx.Response.SetBody(contracts.AppendResponse(buf[:0], resp))
 }
 
-// writeResult answers a result of the date route (aggregator dialect) or
-// of a Tencent check action, echoing sealed fields to encrypted requests.
+// writeResult answers a result of the date route (aggregator dialect),
+// echoing sealed fields to encrypted requests, or of a Tencent check
+// action, whose answer has FaceID's members only.
 func (s *Server) writeResult(ctx *fasthttp.RequestCtx, req *contracts.CheckRequest, a *answer, traceID []byte) {
 	info := a.route.results()[a.result]
+	if a.tc != nil {
+		s.writeTencentResponse(ctx, tencent.CheckResult{Result: string(info.Code), Description: info.Description}, traceID)
+		return
+	}
 	var name, idCard string
 	var enc *contracts.AnswerEncryption
 	if a.sess != nil && req != nil {
 		name, idCard, enc, _ = s.sealedEcho(req, a)
-	}
-	if a.tc != nil {
-		r := tencent.CheckResult{Result: string(info.Code), Description: info.Description, Name: name, IdCard: idCard}
-		if enc != nil {
-			r.Encryption = tencent.FromContractEncryption(enc.Object())
-		}
-		s.writeTencentResponse(ctx, r, traceID)
-		return
 	}
 	ctx.Response.Header.SetContentTypeBytes(jsonContentType)
 	ctx.Response.Header.SetCanonical(headerTraceID, traceID)
