@@ -27,9 +27,12 @@ const MaxJSONBytes = 64 << 10
 const MaxStatementBytes = 32 << 20
 
 // BodyLimit is the admin listener's body bound: the largest of its routes'
-// bounds. A body beyond it is never read in full; the connection is
-// answered 400 token_mismatched and closed.
-const BodyLimit = MaxStatementBytes
+// bounds plus contracts.BodyReadCap, so that a body just over a route's
+// bound is read and answered 400 token_mismatched by the route (a server
+// that answers before reading the body resets the client's upload, and the
+// client never sees the answer). A body beyond BodyLimit is never read in
+// full: the connection is answered and closed.
+const BodyLimit = MaxStatementBytes + contracts.BodyReadCap
 
 // DecodeJSON reads one JSON object of at most MaxJSONBytes into v (a
 // pointer to a struct), refusing fields v does not name, a key repeated in
