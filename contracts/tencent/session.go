@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/idcard"
 )
 
 // The FaceID session actions, as the aggregator's verification sessions
@@ -412,14 +413,30 @@ func DecodeGetWxNFCResultRequest(body []byte) (GetWxNFCResultRequest, *Error) {
 
 // sessionCreate is the aggregator's create of a flow; Extra becomes the
 // reference (InvalidParameterValue above MaxExtra bytes). The session
-// contract has no sealed identity, so an Encryption object is refused
-// with UnsupportedOperation rather than forwarded as ciphertext.
+// contract has no sealed identity: the receiver opens an Encryption object
+// before (both programs do, with the check routes' keys), and one still
+// here is refused with UnsupportedOperation rather than forwarded as
+// ciphertext.
 func sessionCreate(flow contracts.SessionFlow, name, idCard, extra string, enc *Encryption) (contracts.CreateSessionRequest, *Error) {
 	if enc != nil {
 		return contracts.CreateSessionRequest{}, &Error{Code: CodeUnsupportedOperation, Message: "Encrypted identities are not supported for verification sessions."}
 	}
 	if len(extra) > MaxExtra {
 		return contracts.CreateSessionRequest{}, &Error{Code: CodeInvalidParameterVal, Message: "The parameter `Extra` must be at most " + strconv.Itoa(MaxExtra) + " bytes."}
+	}
+	// The expected identity is checked here, before anything is created
+	// or forwarded: a well-formed body with a value that cannot be is
+	// InvalidParameterValue.
+	if (name == "") != (idCard == "") {
+		return contracts.CreateSessionRequest{}, &Error{Code: CodeInvalidParameterVal, Message: "Name and IdCard must be given together."}
+	}
+	if idCard != "" {
+		if _, err := idcard.Parse(idCard); err != nil {
+			return contracts.CreateSessionRequest{}, &Error{Code: CodeInvalidParameterVal, Message: "IdCard: " + err.Error()}
+		}
+		if err := idcard.ValidateName(name); err != nil {
+			return contracts.CreateSessionRequest{}, &Error{Code: CodeInvalidParameterVal, Message: "Name: " + err.Error()}
+		}
 	}
 	return contracts.CreateSessionRequest{Flow: flow, Name: name, IDCard: idCard, Reference: extra}, nil
 }

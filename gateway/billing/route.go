@@ -66,6 +66,11 @@ type LocalAnswers struct {
 	IllegalID       string `yaml:"illegal_id"`
 	IllegalName     string `yaml:"illegal_name"`
 	IllegalValidity string `yaml:"illegal_validity"`
+	// InvalidIdentity answers a validity period that contradicts the ID
+	// number itself (it begins before the holder's birth date) on a route
+	// whose API requires the period (CheckIdNameDate's "-5"); empty: such
+	// a period is an illegal validity period.
+	InvalidIdentity string `yaml:"invalid_identity"`
 }
 
 // Result is one row of a route's billing table.
@@ -114,7 +119,7 @@ func DateRoute() RouteConfig {
 		UpstreamPath:    CheckDatePath,
 		ForwardPrefer:   true,
 		LocalValidation: true,
-		LocalAnswers:    LocalAnswers{IllegalID: "-2", IllegalName: "-3", IllegalValidity: "-4"},
+		LocalAnswers:    LocalAnswers{IllegalID: "-2", IllegalName: "-3", IllegalValidity: "-4", InvalidIdentity: "-5"},
 		Results: map[string]Result{
 			"0":  {Billed: true, Description: "Name, ID card number and validity period are consistent"},
 			"-1": {Billed: true, Description: "Name, ID card number and validity period are inconsistent"},
@@ -206,7 +211,7 @@ func ValidateRoutes(routes []RouteConfig) error {
 		default:
 			bad("route %q: upstream_dialect %q: want aggregator or tencent", r.Path, r.UpstreamDialect)
 		}
-		for _, code := range []string{r.LocalAnswers.IllegalID, r.LocalAnswers.IllegalName, r.LocalAnswers.IllegalValidity} {
+		for _, code := range []string{r.LocalAnswers.IllegalID, r.LocalAnswers.IllegalName, r.LocalAnswers.IllegalValidity, r.LocalAnswers.InvalidIdentity} {
 			if _, ok := r.Results[code]; code != "" && (!ok || r.Results[code].Billed) {
 				bad("route %q: local answer %q must be a non-billed code of its results table", r.Path, code)
 			}

@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"strconv"
 	"time"
 
@@ -84,7 +85,14 @@ func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time, req
 	}
 	// For CBC, a -2/-3 about a decrypted field is answered as the decrypt
 	// failure: otherwise it tells a padding oracle the padding was right.
-	rej := sess.MaskRejection(contracts.Validate(req, now))
+	validate := contracts.Validate
+	if rt.RequireValidity {
+		// The API with a validity period tells a period that contradicts
+		// the ID number (it begins before the birth date) from a
+		// malformed one.
+		validate = contracts.ValidateDate
+	}
+	rej := sess.MaskRejection(validate(req, now))
 	if rej == nil {
 		return verdict{sess: sess}
 	}
@@ -94,6 +102,10 @@ func (p *Pipeline) check(ctx *fasthttp.RequestCtx, rt *Route, now time.Time, req
 		local = rt.Local.IllegalID
 	case rej.Result == contracts.ResultIllegalName:
 		local = rt.Local.IllegalName
+	case rt.RequireValidity && rej.Result == contracts.DateIllegalValidity:
+		local = rt.Local.IllegalValidity
+	case rt.RequireValidity && rej.Result == contracts.DateInvalidIdentity:
+		local = cmp.Or(rt.Local.InvalidIdentity, rt.Local.IllegalValidity)
 	case rej.Error != "" && req.Name != "" && req.IDCard != "":
 		// Both fields present, so the refusal is about the validity period.
 		local = rt.Local.IllegalValidity

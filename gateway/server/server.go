@@ -308,6 +308,9 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 				s.tc.Serve(ctx)
 				return
 			}
+		} else if s.tc != nil && gwtencent.IsCall(ctx) {
+			s.tc.ServeOtherMethod(ctx)
+			return
 		} else if !knownMethod(ctx.Method()) {
 			s.unknownRoute(ctx)
 			return

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 
 	"github.com/idgate/idgate/gateway/admission"
+	"github.com/idgate/idgate/gateway/encryption"
 	"github.com/idgate/idgate/gateway/sessions"
 )
 
@@ -31,9 +32,15 @@ func (s *Server) startSessions(db *sql.DB) error {
 	}
 	// The same gate as the check routes: one admission path, one set of
 	// stores (keys, limits, idempotency, quota, ledger).
+	// FaceID's create actions may carry an encrypted identity: opened
+	// with the gateway's private keys as a terminate route would.
+	var identity sessions.IdentityOpener
+	if s.crypto != nil {
+		identity = s.crypto.Route(sessions.RouteBilling, encryption.ModeTerminate)
+	}
 	svc, err := sessions.New(s.cfg.Sessions, sessions.Deps{
 		Gate: &s.pipeline.Gate, Upstream: up, Store: store,
-		MaxBody: s.cfg.MaxBodyBytes, Listen: s.cfg.Listen,
+		MaxBody: s.cfg.MaxBodyBytes, Listen: s.cfg.Listen, Identity: identity,
 	}, s.relay)
 	if err != nil {
 		s.relay.Close()

@@ -29,6 +29,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/quota"
 )
@@ -58,6 +60,16 @@ type Deps struct {
 	MaxBody int
 	// Listen is the gateway's listen address, for the default callback URL.
 	Listen string
+	// Identity opens the encrypted expected identity of FaceID's create
+	// actions (DetectAuth, GetEidToken) with the gateway's private keys,
+	// as the check routes' terminate mode does; nil: such a request is
+	// answered that encryption is not enabled.
+	Identity IdentityOpener
+}
+
+// IdentityOpener decrypts a request's sealed fields in place.
+type IdentityOpener interface {
+	Open(req *contracts.CheckRequest) (*fieldcrypto.Session, error)
 }
 
 // Service serves the session routes.

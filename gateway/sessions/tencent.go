@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/idgate/idgate/contracts"
+	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/contracts/idcard"
 	"github.com/idgate/idgate/contracts/tencent"
 	"github.com/idgate/idgate/gateway/admission"
@@ -42,6 +43,9 @@ func (s *Service) TencentActions(dialect func() admission.Dialect) map[string]fa
 		tencent.ActionDetectAuth: func(ctx *fasthttp.RequestCtx) {
 			s.tencentCreate(ctx, dialect(), RouteDetectAuth, func(body []byte) (contracts.CreateSessionRequest, *tencent.Error) {
 				r, e := tencent.DecodeDetectAuthRequest(body)
+				if e == nil {
+					e = s.openIdentity(&r.Name, &r.IdCard, &r.Encryption)
+				}
 				if e != nil {
 					return contracts.CreateSessionRequest{}, e
 				}
@@ -51,6 +55,9 @@ func (s *Service) TencentActions(dialect func() admission.Dialect) map[string]fa
 		tencent.ActionGetEidToken: func(ctx *fasthttp.RequestCtx) {
 			s.tencentCreate(ctx, dialect(), RouteGetEidToken, func(body []byte) (contracts.CreateSessionRequest, *tencent.Error) {
 				r, e := tencent.DecodeGetEidTokenRequest(body)
+				if e == nil {
+					e = s.openIdentity(&r.Name, &r.IdCard, &r.Encryption)
+				}
 				if e != nil {
 					return contracts.CreateSessionRequest{}, e
 				}
@@ -84,6 +91,26 @@ func (s *Service) TencentActions(dialect func() admission.Dialect) map[string]fa
 			})
 		},
 	}
+}
+
+// openIdentity decrypts a create action's encrypted Name and IdCard in
+// place with the gateway's private keys (Deps.Identity), so the session is
+// opened with the plaintext identity the aggregator's create takes; it
+// stays in memory. Errors are the codec's, in FaceID's codes.
+func (s *Service) openIdentity(name, idCard *string, enc **tencent.Encryption) *tencent.Error {
+	if *enc == nil {
+		return nil
+	}
+	if s.Identity == nil {
+		return tencent.FromContract(contracts.ErrTokenMismatched, fieldcrypto.NotEnabled)
+	}
+	req := contracts.CheckRequest{Name: *name, IDCard: *idCard, Encryption: (*enc).Contract()}
+	if _, err := s.Identity.Open(&req); err != nil {
+		r := fieldcrypto.Rejection(err)
+		return tencent.FromContract(r.Error, r.Reason)
+	}
+	*name, *idCard, *enc = req.Name, req.IDCard, nil
+	return nil
 }
 
 // tencentCreate is create in FaceID's dialect: the same steps (admission

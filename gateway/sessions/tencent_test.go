@@ -300,8 +300,11 @@ func TestTencentRefusals(t *testing.T) {
 		{"missing merchant", tencent.ActionGetEidToken, "acme-key", `{}`, 0, nil, tencent.CodeMissingParameter, 0, billing.LocalReject},
 		{"nfc token not an object", tencent.ActionGetNFCToken, "acme-key", `[1]`, 0, nil, tencent.CodeInvalidParameter, 0, billing.LocalReject},
 		{"quota used up", tencent.ActionDetectAuth, "acme-key", `{"RuleId":"1"}`, -1, nil, tencent.CodeLimitExceeded, 0, billing.QuotaExceeded},
-		{"upstream refuses the identity", tencent.ActionDetectAuth, "acme-key", `{"RuleId":"1","Name":"x"}`, 0, func(f *tcFixture) {
-			f.up.set("POST "+contracts.SessionsPath, 400, `{"success":false,"error":{"code":"token_mismatched","message":"name and id_card must be given together"},"trace_id":"t"}`)
+		{"identity half given", tencent.ActionDetectAuth, "acme-key", `{"RuleId":"1","Name":"x"}`, 0, nil, tencent.CodeInvalidParameterVal, 0, billing.LocalReject},
+		{"identity with a bad check character", tencent.ActionDetectAuth, "acme-key", `{"RuleId":"1","Name":"张三","IdCard":"110105194912310021"}`, 0, nil, tencent.CodeInvalidParameterVal, 0, billing.LocalReject},
+		{"encrypted identity without private keys", tencent.ActionDetectAuth, "acme-key", `{"RuleId":"1","Name":"bg==","IdCard":"aQ==","Encryption":{"EncryptList":["Name","IdCard"],"CiphertextBlob":"Yg==","Iv":"aXY="}}`, 0, nil, tencent.CodeUnsupportedOperation, 0, billing.LocalReject},
+		{"upstream refuses the identity", tencent.ActionDetectAuth, "acme-key", `{"RuleId":"1","Name":"张三","IdCard":"11010519491231002X"}`, 0, func(f *tcFixture) {
+			f.up.set("POST "+contracts.SessionsPath, 400, `{"success":false,"error":{"code":"token_mismatched","message":"m"},"trace_id":"t"}`)
 		}, tencent.CodeInvalidParameter, 1, billing.UpstreamError},
 		{"missing biz token", tencent.ActionGetDetectInfoEnhanced, "acme-key", `{"RuleId":"1"}`, 0, nil, tencent.CodeMissingParameter, 0, billing.LocalReject},
 		{"missing nfc token", tencent.ActionGetWxNFCResult, "acme-key", `{}`, 0, nil, tencent.CodeMissingParameter, 0, billing.LocalReject},

@@ -75,6 +75,19 @@ func (m *Mux) Serve(ctx *fasthttp.RequestCtx) {
 	handler(ctx)
 }
 
+// ServeOtherMethod answers an API 3.0 request (X-TC-Action on Path) made
+// with a method other than POST, such as an SDK configured with
+// reqMethod GET: UnsupportedProtocol in the envelope, so the client reads
+// an error code rather than an HTTP failure.
+func (m *Mux) ServeOtherMethod(ctx *fasthttp.RequestCtx) {
+	m.refuse(ctx, &tc.Error{Code: tc.CodeUnsupportedProtocol, Message: "Only POST with a JSON body is served; the GET and form-encoded styles of API 3.0 are not."})
+}
+
+// IsCall reports whether ctx is an API 3.0 call: X-TC-Action on Path.
+func IsCall(ctx *fasthttp.RequestCtx) bool {
+	return string(ctx.URI().PathOriginal()) == Path && len(ctx.Request.Header.PeekBytes(hdrAction)) > 0
+}
+
 // refuse answers a request no handler took.
 func (m *Mux) refuse(ctx *fasthttp.RequestCtx, e *tc.Error) {
 	id := m.IDs.Next()

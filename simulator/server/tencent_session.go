@@ -1,9 +1,6 @@
 package server
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -96,14 +93,10 @@ func (s *Server) sessionAction(c *fiber.Ctx, tok *tokenState, action string, bod
 		if e != nil {
 			return nil, e
 		}
-		out, e := read.EidResult(&r)
-		if e != nil {
-			return nil, e
-		}
-		if res := read.Result; res != nil && res.Decision == contracts.StateApproved && res.Card != nil {
-			out.EidInfo = eidInfo(res)
-		}
-		return out, nil
+		// EidInfo stays null: FaceID returns it only to merchants who
+		// applied for the identity in its console, and a gateway in front
+		// of the aggregator's sessions has no way to pass one on.
+		return read.EidResult(&r)
 	case tencent.ActionGetWxNFCResult:
 		r, e := tencent.DecodeGetWxNFCResultRequest(body)
 		if e != nil {
@@ -203,32 +196,6 @@ func sessionError(err error) *tencent.Error {
 	return tencent.FromContract(se.Code, se.Message)
 }
 
-// eidInfo is an approved eID session's EidInfo: opaque values derived
-// from the session, the same on every read, that carry no personal data
-// in clear (a real one is sealed for the merchant's keys, which a
-// simulator does not hold).
-func eidInfo(res *contracts.SessionResult) *tencent.EidInfo {
-	derive := func(label string, n int) string {
-		m := hmac.New(sha256.New, []byte("idgate-simulator-eid"))
-		m.Write([]byte(label))
-		m.Write([]byte{0})
-		m.Write([]byte(res.RequestID))
-		m.Write([]byte{0})
-		m.Write([]byte(res.Card.IDCard))
-		m.Write([]byte{0})
-		m.Write([]byte(res.Card.Name))
-		sum := m.Sum(nil)
-		for len(sum) < n {
-			m.Write(sum)
-			sum = m.Sum(sum)
-		}
-		return base64.StdEncoding.EncodeToString(sum[:n])
-	}
-	return &tencent.EidInfo{
-		EidCode: derive("EidCode", 24), EidSign: derive("EidSign", 64),
-		DesKey: derive("DesKey", 24), UserInfo: derive("UserInfo", 96),
-	}
-}
 
 // sessionEnded puts every session's end on the statement: one line per
 // session, under the credential that created it (an API token or a
