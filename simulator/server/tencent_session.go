@@ -196,7 +196,6 @@ func sessionError(err error) *tencent.Error {
 	return tencent.FromContract(se.Code, se.Message)
 }
 
-
 // sessionEnded puts every session's end on the statement: one line per
 // session, under the credential that created it (an API token or a
 // SecretId) and the API that created it (sessions, DetectAuth,
