@@ -286,15 +286,7 @@ func AppendResponse(dst []byte, r CheckResponse) []byte {
 		dst = appendJSONString(dst, r.IDCard)
 	}
 	if e := r.Encryption; e != nil {
-		dst = append(dst, `,"encryption":{"encrypt_list":`...)
-		dst = appendJSONStrings(dst, e.EncryptList)
-		dst = append(dst, `,"algorithm":`...)
-		dst = appendJSONString(dst, e.Algorithm)
-		if len(e.TagList) > 0 {
-			dst = append(dst, `,"tag_list":`...)
-			dst = appendJSONStrings(dst, e.TagList)
-		}
-		dst = append(dst, '}')
+		dst = appendEncryption(dst, e.EncryptList, e.Algorithm, e.TagList, nil, nil)
 	}
 	return append(dst, '}')
 }

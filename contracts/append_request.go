@@ -17,19 +17,28 @@ func AppendCheckRequest(dst []byte, r *CheckRequest) []byte {
 		}
 	}
 	if e := r.Encryption; e != nil {
-		dst = append(dst, `,"encryption":{"encrypt_list":`...)
-		dst = appendJSONStrings(dst, e.EncryptList)
+		dst = appendEncryption(dst, e.EncryptList, e.Algorithm, e.TagList, &e.CiphertextBlob, &e.IV)
+	}
+	return append(dst, '}')
+}
+
+// appendEncryption appends the member `,"encryption":{…}` of a request
+// (with its blob and IV) or of an answer (blob and iv nil: the client
+// holds them).
+func appendEncryption(dst []byte, list []string, algorithm string, tags []string, blob, iv *string) []byte {
+	dst = append(dst, `,"encryption":{"encrypt_list":`...)
+	dst = appendJSONStrings(dst, list)
+	if blob != nil {
 		dst = append(dst, `,"ciphertext_blob":`...)
-		dst = appendJSONString(dst, e.CiphertextBlob)
+		dst = appendJSONString(dst, *blob)
 		dst = append(dst, `,"iv":`...)
-		dst = appendJSONString(dst, e.IV)
-		dst = append(dst, `,"algorithm":`...)
-		dst = appendJSONString(dst, e.Algorithm)
-		if len(e.TagList) > 0 {
-			dst = append(dst, `,"tag_list":`...)
-			dst = appendJSONStrings(dst, e.TagList)
-		}
-		dst = append(dst, '}')
+		dst = appendJSONString(dst, *iv)
+	}
+	dst = append(dst, `,"algorithm":`...)
+	dst = appendJSONString(dst, algorithm)
+	if len(tags) > 0 {
+		dst = append(dst, `,"tag_list":`...)
+		dst = appendJSONStrings(dst, tags)
 	}
 	return append(dst, '}')
 }

@@ -34,15 +34,7 @@ func (s *Server) sessionAction(c *fiber.Ctx, tok *tokenState, action string, bod
 		if e != nil {
 			return nil, e
 		}
-		if r.Name, r.IdCard, e = s.openIdentity(r.Name, r.IdCard, r.Encryption); e != nil {
-			return nil, e
-		}
-		r.Encryption = nil
-		req, e := r.Contract()
-		if e != nil {
-			return nil, e
-		}
-		sess, e := s.createSession(c, tok, statement.APIDetectAuth, req, clientID)
+		sess, e := s.identitySession(c, tok, statement.APIDetectAuth, &r.Name, &r.IdCard, &r.Encryption, r.Contract, clientID)
 		if e != nil {
 			return nil, e
 		}
@@ -52,15 +44,7 @@ func (s *Server) sessionAction(c *fiber.Ctx, tok *tokenState, action string, bod
 		if e != nil {
 			return nil, e
 		}
-		if r.Name, r.IdCard, e = s.openIdentity(r.Name, r.IdCard, r.Encryption); e != nil {
-			return nil, e
-		}
-		r.Encryption = nil
-		req, e := r.Contract()
-		if e != nil {
-			return nil, e
-		}
-		sess, e := s.createSession(c, tok, statement.APIGetEidToken, req, clientID)
+		sess, e := s.identitySession(c, tok, statement.APIGetEidToken, &r.Name, &r.IdCard, &r.Encryption, r.Contract, clientID)
 		if e != nil {
 			return nil, e
 		}
@@ -109,6 +93,23 @@ func (s *Server) sessionAction(c *fiber.Ctx, tok *tokenState, action string, bod
 		return read.WxNFCResult()
 	}
 	return nil, &tencent.Error{Code: tencent.CodeInvalidAction, Message: "The action is not supported by this service."}
+}
+
+// identitySession creates the session of a create action that may carry
+// an expected identity (DetectAuth, GetEidToken): the identity opened when
+// sealed, then the action's translation (contract) and the create.
+func (s *Server) identitySession(c *fiber.Ctx, tok *tokenState, api statement.API, name, idCard *string, enc **tencent.Encryption,
+	contract func() (contracts.CreateSessionRequest, *tencent.Error), clientID []byte) (contracts.Session, *tencent.Error) {
+	var e *tencent.Error
+	if *name, *idCard, e = s.openIdentity(*name, *idCard, *enc); e != nil {
+		return contracts.Session{}, e
+	}
+	*enc = nil
+	req, e := contract()
+	if e != nil {
+		return contracts.Session{}, e
+	}
+	return s.createSession(c, tok, api, req, clientID)
 }
 
 // openIdentity decrypts a create action's Name and IdCard when the client
