@@ -65,11 +65,11 @@ func TestPrometheusRules(t *testing.T) {
 // other records: the gateway's billed counter equals the billed answers the
 // clients saw, the gateway ledger's billed count (admin usage API) and the
 // simulator's billed count (admin stats and its own counter). It also
-// checks that every series the rules and the dashboard name is scraped,
-// and that every recording rule yields data, so a renamed metric cannot
-// silently empty them.
+// lints both /metrics pages with promtool, checks that every series the
+// rules and the dashboard read is scraped and that every recording rule
+// yields data, so a renamed metric cannot silently empty them.
 func TestPrometheusScrapesBilling(t *testing.T) {
-	_, prometheus := needPrometheus(t)
+	promtool, prometheus := needPrometheus(t)
 	root, err := testkit.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -119,6 +119,12 @@ func TestPrometheusScrapesBilling(t *testing.T) {
 	if stats.Billed != want {
 		t.Errorf("simulator stats billed %d, clients saw %d", stats.Billed, want)
 	}
+
+	// Both pages follow Prometheus's naming conventions (promtool's lint:
+	// _total only on counters, base units, no reserved names) once every
+	// label set the load produced is there.
+	lintMetrics(t, promtool, gw.AdminURL+"/metrics")
+	lintMetrics(t, promtool, sim.URL+"/metrics")
 
 	// Every raw series the rules and the dashboard read is scraped.
 	names := seriesNamed(t, rules, filepath.Join(root, promDashboard))
@@ -171,6 +177,20 @@ scrape_configs:
 			"--web.listen-address=" + addr, "--log.level=warn"}, base + "/-/ready"
 	})
 	return base
+}
+
+// lintMetrics feeds the exposition at url to promtool check metrics.
+func lintMetrics(t *testing.T, promtool, url string) {
+	t.Helper()
+	status, body := testkit.Call(t, http.MethodGet, url, "", "")
+	if status != http.StatusOK {
+		t.Fatalf("%s: %d", url, status)
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(body)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics %s: %v\n%s", url, err, out)
+	}
 }
 
 // query runs an instant query and returns its single sample's value; ok
