@@ -7,6 +7,6 @@
 // official Tencent Cloud Node SDK (tencentcloud-sdk-nodejs) sees FaceID's
 // codes and fields from the simulator directly and through the gateway,
 // billed alike on both sides. A real Prometheus scraping both programs
-// counts the same billed answers as the ledger and the simulator, through
-// the shipped rules (configs/prometheus) and dashboard's series.
+// counts the same billed answers as the ledger and the simulator, and
+// finds every series the shipped rules and dashboard read.
 package e2e
