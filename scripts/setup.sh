@@ -29,6 +29,9 @@ command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # screenshot) for the QA console's browser test (simulator/console).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || need_apt+=(fonts-wqy-microhei)
+# promtool checks and unit-tests configs/prometheus/rules.yml, and a real
+# prometheus scrapes both programs in gateway/e2e/prometheus_test.go.
+{ command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; } || need_apt+=(prometheus)
 apt_install ${need_apt[@]+"${need_apt[@]}"}
 go mod download
 

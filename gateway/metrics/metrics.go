@@ -106,6 +106,14 @@ func with[K comparable, V any](m map[K]V, k K, v V) *map[K]V {
 // Reload counts a reload ("ok" or "error").
 func (m *Metrics) Reload(outcome string) { m.reloads.WithLabelValues(outcome).Inc() }
 
+// Counter registers a counter read at scrape time: f must never decrease
+// while the process runs (a count since start), so rate() is meaningful.
+func (m *Metrics) Counter(name, help string, f func() float64) {
+	m.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: "idgate", Subsystem: "gateway", Name: name, Help: help,
+	}, f))
+}
+
 // Gauge registers a gauge read at scrape time.
 func (m *Metrics) Gauge(name, help string, f func() float64) {
 	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{

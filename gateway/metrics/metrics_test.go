@@ -1,8 +1,11 @@
 package metrics
 
 import (
+	"strings"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
 )
 
 // counts gathers the registry: metric name → summed counter/gauge value,
@@ -39,16 +42,25 @@ func TestObserve(t *testing.T) {
 	m.ObserveUpstream("check-2e", 2*time.Millisecond)
 	m2.Observe("check-2e", "billed", "acme", time.Millisecond)
 	m.Gauge("probe", "test gauge", func() float64 { return 7 })
+	m.Counter("probe_total", "test counter", func() float64 { return 5 })
 	got, got2 := counts(t, m), counts(t, m2)
 	want := map[string]float64{
 		"idgate_gateway_requests_total":            4,
 		"idgate_gateway_request_duration_seconds":  4,
 		"idgate_gateway_upstream_duration_seconds": 1,
 		"idgate_gateway_probe":                     7,
+		"idgate_gateway_probe_total":               5,
 	}
 	for name, v := range want {
 		if got[name] != v {
 			t.Errorf("%s = %v, want %v", name, got[name], v)
+		}
+	}
+	// Every *_total series is a counter: rate() and promtool lint rely on it.
+	mfs, _ := m.Registry.Gather()
+	for _, mf := range mfs {
+		if strings.HasSuffix(mf.GetName(), "_total") && mf.GetType() != dto.MetricType_COUNTER {
+			t.Errorf("%s ends in _total but is a %v", mf.GetName(), mf.GetType())
 		}
 	}
 	if got2["idgate_gateway_requests_total"] != 1 {

@@ -166,7 +166,7 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 	s.quota.Seed(today, counts)
 
 	s.Metrics.Gauge("ledger_queue_length", "Ledger entries waiting to be written.", func() float64 { return float64(s.ledger.QueueLen()) })
-	s.Metrics.Gauge("ledger_written_total", "Ledger entries written since start.", func() float64 { return float64(s.ledger.Written()) })
+	s.Metrics.Counter("ledger_written_total", "Ledger entries written since start.", func() float64 { return float64(s.ledger.Written()) })
 	s.Metrics.Gauge("ledger_journal_pending_bytes", "Journal bytes not yet released (the database does not hold them yet, or a request they cover may still run).",
 		func() float64 { return float64(s.ledger.JournalPending()) })
 	s.Metrics.Gauge("ledger_writable", "1 while the ledger can take billable requests, 0 while it refuses them (full disk, write errors, file lost).", func() float64 {
