@@ -71,7 +71,11 @@ type Options struct {
 	Keys     KeyWriter
 	Quota    QuotaReader
 	Ledger   LedgerReader
-	Calendar interface{ Day(time.Time) string }
+	// Calendar names the quota day; its Location says when the day turns.
+	Calendar interface {
+		Day(time.Time) string
+		Location() *time.Location
+	}
 	// Reload re-reads the configuration; the report names the settings
 	// that changed, applied and ignored (they need a restart).
 	Reload func() (ReloadReport, error)
@@ -96,6 +100,7 @@ func Register(app *fiber.App, o Options) {
 	g.Post("/keys/:key/disable", a.setDisabled(true))
 	g.Post("/keys/:key/enable", a.setDisabled(false))
 	g.Post("/keys/:key/rotate", a.rotateKey)
+	g.Post("/keys/:key/limits", a.setLimits)
 	g.Get("/quota", a.quota)
 	g.Get("/usage", a.usage)
 	g.Get("/usage.csv", a.usageCSV)
@@ -223,7 +228,10 @@ func (a *api) quota(c *fiber.Ctx) error {
 		}
 		out = append(out, r)
 	}
-	return c.JSON(fiber.Map{"day": a.Calendar.Day(now), "quotas": out})
+	loc := a.Calendar.Location()
+	t := now.In(loc)
+	turns := time.Date(t.Year(), t.Month(), t.Day()+1, 0, 0, 0, 0, loc)
+	return c.JSON(fiber.Map{"day": a.Calendar.Day(now), "zone": loc.String(), "day_turns": turns.Format(time.RFC3339), "quotas": out})
 }
 
 type keyRequest struct {
@@ -307,6 +315,38 @@ func (a *api) setDisabled(disabled bool) fiber.Handler {
 		k, _ = a.Dir.Current().Key(o.KeyID)
 		return c.JSON(a.keyView(k, a.Now()))
 	}
+}
+
+// limitsRequest is the body of POST /admin/keys/{key}/limits: every
+// limit, as key creation takes them (0: none, the tenant's only).
+type limitsRequest struct {
+	Rate       float64 `json:"rate"`
+	Burst      int     `json:"burst"`
+	DailyQuota int64   `json:"daily_quota"`
+}
+
+// setLimits replaces a key's rate, burst and daily quota, within the
+// configuration's bounds; the key's secrets and state are kept. A quota
+// at or under today's use refuses the key's next request (402 used_up).
+func (a *api) setLimits(c *fiber.Ctx) error {
+	k, ok := a.Dir.Current().Key(c.Params("key"))
+	if !ok {
+		return a.fail(c, fiber.StatusNotFound, contracts.ErrTokenMismatched, "no such key")
+	}
+	var req limitsRequest
+	if err := DecodeJSON(c.Body(), &req); err != nil {
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "body must be JSON {rate, burst, daily_quota}: "+err.Error())
+	}
+	if err := auth.CheckLimits(req.Rate, req.Burst, req.DailyQuota); err != nil {
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, err.Error())
+	}
+	o := overrideOf(k)
+	o.Rate, o.Burst, o.DailyQuota = req.Rate, req.Burst, req.DailyQuota
+	if err := a.Keys.PutKey(c.UserContext(), o); err != nil {
+		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
+	}
+	k, _ = a.Dir.Current().Key(o.KeyID)
+	return c.JSON(a.keyView(k, a.Now()))
 }
 
 // The secrets POST /admin/keys/{key}/rotate replaces ({"rotate": …}).

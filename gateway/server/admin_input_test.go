@@ -42,6 +42,12 @@ func TestAdminBadInput(t *testing.T) {
 		{"key id in use", "POST", "/admin/tenants/acme/keys", `{"id":"acme-1"}`, 409, contracts.ErrTokenMismatched},
 		{"unknown tenant", "GET", "/admin/tenants/nope", "", 404, contracts.ErrTokenMismatched},
 		{"unknown key", "POST", "/admin/keys/nope/disable", "", 404, contracts.ErrTokenMismatched},
+		{"limits of an unknown key", "POST", "/admin/keys/nope/limits", `{"daily_quota":5}`, 404, contracts.ErrTokenMismatched},
+		{"limits without a body", "POST", "/admin/keys/acme-1/limits", "", 400, contracts.ErrTokenMismatched},
+		{"unknown field on limits", "POST", "/admin/keys/acme-1/limits", `{"quota":5}`, 400, contracts.ErrTokenMismatched},
+		{"negative daily_quota on limits", "POST", "/admin/keys/acme-1/limits", `{"daily_quota":-1}`, 400, contracts.ErrTokenMismatched},
+		{"rate over the maximum on limits", "POST", "/admin/keys/acme-1/limits", `{"rate":1000001}`, 400, contracts.ErrTokenMismatched},
+		{"burst as a string on limits", "POST", "/admin/keys/acme-1/limits", `{"burst":"5"}`, 400, contracts.ErrTokenMismatched},
 		{"bad day", "GET", "/admin/usage?day=yesterday", "", 400, contracts.ErrTokenMismatched},
 		{"bad day in CSV", "GET", "/admin/ledger.csv?day=yesterday", "", 400, contracts.ErrTokenMismatched},
 		{"tenant not an id on usage", "GET", "/admin/usage?tenant=evil%0Atenant", "", 400, contracts.ErrTokenMismatched},
@@ -92,6 +98,15 @@ func TestAdminBadInput(t *testing.T) {
 		if _, ok := g.s.dir.Current().Key(id); ok {
 			t.Errorf("refused creation made key %s", id)
 		}
+	}
+	// The refused limits left acme-1 as it was; valid ones take effect.
+	before, _ := g.s.dir.Current().Key("acme-1")
+	if code, b := adminDo(t, g, "POST", "/admin/keys/acme-1/limits", tok, `{"rate":7,"burst":3,"daily_quota":9}`); code != 200 {
+		t.Fatalf("set limits: %d %s", code, b)
+	}
+	after, _ := g.s.dir.Current().Key("acme-1")
+	if after.Rate != 7 || after.Burst != 3 || after.DailyQuota != 9 || after.Digest != before.Digest || after.Disabled != before.Disabled {
+		t.Errorf("limits: %+v, want rate 7 burst 3 daily_quota 9 and the rest of %+v", after, before)
 	}
 }
 
