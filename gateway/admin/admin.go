@@ -66,11 +66,11 @@ type LedgerReader interface {
 
 // Options wires the admin API.
 type Options struct {
-	Token    secret.Secret
-	Dir      Directory
-	Keys     KeyWriter
-	Quota    QuotaReader
-	Ledger   LedgerReader
+	Token  secret.Secret
+	Dir    Directory
+	Keys   KeyWriter
+	Quota  QuotaReader
+	Ledger LedgerReader
 	// Calendar names the quota day; its Location says when the day turns.
 	Calendar interface {
 		Day(time.Time) string
