@@ -25,6 +25,7 @@ import (
 	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/config"
+	"github.com/idgate/idgate/gateway/console"
 	"github.com/idgate/idgate/gateway/encryption"
 	"github.com/idgate/idgate/gateway/keystore"
 	"github.com/idgate/idgate/gateway/ledger"
@@ -328,6 +329,9 @@ func (s *Server) newAdminApp() *fiber.App {
 		ErrorHandler: admin.ErrorHandler(s.pipeline.IDs)})
 	s.health(app)
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.Metrics.Registry, promhttp.HandlerOpts{})))
+	// The console's page is public; its calls are the admin API's, with
+	// the token. Mounted first: the /admin group asks everything for it.
+	console.Register(app)
 	admin.Register(app, admin.Options{
 		Token: s.cfg.Admin.Token, Dir: s.dir, Keys: s, Quota: s.quota, Ledger: s.ledger,
 		Calendar: s.calendar, Reload: s.Reload, Now: time.Now, Reconcile: s.reconcile, IDs: s.pipeline.IDs,
