@@ -90,8 +90,9 @@ function barChart(labels, series, title) {
     root.append(svg('text', { x: x + bw / 2, y: H - B + 16, 'text-anchor': 'middle' }, lab));
     if (totals[i] > 0) root.append(svg('text', { x: x + bw / 2, y: y(totals[i]) - 3, 'text-anchor': 'middle' }, fmt(totals[i])));
   });
+  // Swatches are SVG: the page's CSP allows no inline style attributes.
   const legend = el('div', { class: 'legend' }, ...series.map((se, j) =>
-    el('span', {}, el('i', { style: `background:${se.color || colorOf(se.name, j)}` }), se.name)));
+    el('span', { 'data-series': se.name }, svg('svg', { width: 10, height: 10, class: 'swatch' }, svg('rect', { width: 10, height: 10, fill: se.color || colorOf(se.name, j) })), ' ', se.name)));
   return [root, legend];
 }
 
@@ -375,6 +376,7 @@ async function route() {
   for (const s of document.querySelectorAll('.page')) s.classList.toggle('active', s.id === 'page-' + page);
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
   clearInterval(state.timer);
+  say('');
   if (!token()) { say('type the admin token to start', 'error'); return; }
   if (page === 'overview') state.timer = setInterval(pollOverview, 2000);
   try {
