@@ -26,7 +26,8 @@ command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 # Headless Chromium (and a CJK font, so card data is legible in the
-# screenshot) for the QA console's browser test (simulator/console).
+# screenshot) for the consoles' browser tests (simulator/console,
+# gateway/console).
 [ -x /usr/bin/chromium ] || need_apt+=(chromium)
 fc-list 2>/dev/null | grep -qi 'wenquanyi\|noto sans cjk' || need_apt+=(fonts-wqy-microhei)
 # promtool checks and unit-tests configs/prometheus/rules.yml, and a real
@@ -61,7 +62,9 @@ if ! [ -f "$tc_sdk/node_modules/tencentcloud-sdk-nodejs/package.json" ] || ! [ -
   (cd "$tc_sdk" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-# playwright-core for the console's browser test, pinned by package-lock.json.
+# playwright-core for the browser tests of both consoles, pinned by
+# package-lock.json: the simulator's QA console (simulator/console) and the
+# gateway's operator console (gateway/console, through NODE_PATH).
 console_e2e="$(dirname "$0")/../simulator/console/e2e"
 if ! [ -d "$console_e2e/node_modules/playwright-core" ]; then
   echo "setup: npm ci in simulator/console/e2e"
