@@ -62,6 +62,7 @@ type QuotaReader interface {
 type LedgerReader interface {
 	Usage(ctx context.Context, f ledger.Filter) ([]ledger.UsageRow, error)
 	Export(ctx context.Context, w io.Writer, f ledger.Filter) error
+	Search(ctx context.Context, f ledger.Filter, m ledger.Match, limit int) ([]ledger.SearchRow, bool, error)
 }
 
 // Options wires the admin API.
@@ -105,6 +106,7 @@ func Register(app *fiber.App, o Options) {
 	g.Get("/usage", a.usage)
 	g.Get("/usage.csv", a.usageCSV)
 	g.Get("/ledger.csv", a.ledgerCSV)
+	g.Get("/ledger", a.ledgerSearch)
 	g.Post("/reload", a.reload)
 	g.Post("/reconcile", a.reconcile)
 }
@@ -522,6 +524,47 @@ func (a *api) ledgerCSV(c *fiber.Ctx) error {
 		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 	}
 	return bw.Flush()
+}
+
+// Bounds of GET /admin/ledger.
+const (
+	DefaultSearchLimit = 200
+	MaxSearchLimit     = 1000
+)
+
+// searchValue admits the ids and classes a search names: what the gateway
+// writes (request ids, upstream ids, class names) is printable ASCII
+// without spaces, and a value is at most 128 bytes.
+var searchValue = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
+
+// ledgerSearch: GET /admin/ledger?tenant=&from=&to=&day=&request_id=
+// &upstream_id=&class=&limit= answers the matching entries, newest first,
+// at most limit (default 200, at most 1000), and whether more matched.
+// Entries carry the masked ID number only.
+func (a *api) ledgerSearch(c *fiber.Ctx) error {
+	f, err := filterOf(c)
+	if err != nil {
+		return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, err.Error())
+	}
+	m := ledger.Match{RequestID: c.Query("request_id"), UpstreamID: c.Query("upstream_id"), Class: c.Query("class")}
+	for name, v := range map[string]string{"request_id": m.RequestID, "upstream_id": m.UpstreamID, "class": m.Class} {
+		if v != "" && !searchValue.MatchString(v) {
+			return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, name+" must be 1 to 128 printable ASCII characters without spaces")
+		}
+	}
+	limit := DefaultSearchLimit
+	if l := c.Query("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > MaxSearchLimit {
+			return a.fail(c, fiber.StatusBadRequest, contracts.ErrTokenMismatched, fmt.Sprintf("limit must be from 1 to %d", MaxSearchLimit))
+		}
+		limit = n
+	}
+	rows, more, err := a.Ledger.Search(c.UserContext(), f, m, limit)
+	if err != nil {
+		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
+	}
+	return c.JSON(fiber.Map{"entries": rows, "more": more})
 }
 
 // ReloadReport is what a reload changed, as YAML paths of the settings

@@ -163,3 +163,68 @@ func (l *Reader) Count(ctx context.Context, f Filter, billedOnly bool) (int64, e
 	}
 	return n, nil
 }
+
+// Match narrows a search beyond Filter; an empty field matches every
+// entry.
+type Match struct {
+	RequestID  string
+	UpstreamID string
+	Class      string
+}
+
+// SearchRow is one ledger entry as a search answers it: the ID number
+// masked, never a name (the ledger holds none).
+type SearchRow struct {
+	Time       string `json:"time"`
+	Day        string `json:"day"`
+	RequestID  string `json:"request_id"`
+	Tenant     string `json:"tenant"`
+	KeyID      string `json:"key_id"`
+	Route      string `json:"route"`
+	Result     string `json:"result"`
+	Class      string `json:"class"`
+	Billed     bool   `json:"billed"`
+	HTTPStatus int64  `json:"http_status"`
+	UpstreamUS int64  `json:"upstream_us"`
+	IDMasked   string `json:"id_masked"`
+	Attempts   int64  `json:"attempts"`
+	UpstreamID string `json:"upstream_id"`
+}
+
+// Search answers at most limit entries matching f and m, newest first,
+// and whether more matched.
+func (l *Reader) Search(ctx context.Context, f Filter, m Match, limit int) ([]SearchRow, bool, error) {
+	var extra []string
+	var margs []any
+	for _, c := range []struct{ col, v string }{{"request_id", m.RequestID}, {"upstream_id", m.UpstreamID}, {"class", m.Class}} {
+		if c.v != "" {
+			extra, margs = append(extra, c.col+" = ?"), append(margs, c.v)
+		}
+	}
+	w, args := f.where(extra...)
+	args = append(args, margs...)
+	args = append(args, limit+1)
+	rows, err := l.db.QueryContext(ctx, `SELECT `+exportColumns+` FROM ledger`+w+` ORDER BY id DESC LIMIT ?`, args...)
+	if err != nil {
+		return nil, false, fmt.Errorf("ledger: search: %w", err)
+	}
+	defer rows.Close()
+	out := []SearchRow{}
+	for rows.Next() {
+		var r SearchRow
+		var ts, billed int64
+		if err := rows.Scan(&ts, &r.Day, &r.RequestID, &r.Tenant, &r.KeyID, &r.Route, &r.Result, &r.Class, &billed, &r.HTTPStatus, &r.UpstreamUS, &r.IDMasked, &r.Attempts, &r.UpstreamID); err != nil {
+			return nil, false, fmt.Errorf("ledger: search: %w", err)
+		}
+		r.Time, r.Billed = time.Unix(0, ts).UTC().Format(time.RFC3339Nano), billed == 1
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, fmt.Errorf("ledger: search: %w", err)
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
+}

@@ -50,6 +50,13 @@ func TestAdminBadInput(t *testing.T) {
 		{"burst as a string on limits", "POST", "/admin/keys/acme-1/limits", `{"burst":"5"}`, 400, contracts.ErrTokenMismatched},
 		{"bad day", "GET", "/admin/usage?day=yesterday", "", 400, contracts.ErrTokenMismatched},
 		{"bad day in CSV", "GET", "/admin/ledger.csv?day=yesterday", "", 400, contracts.ErrTokenMismatched},
+		{"bad day in ledger search", "GET", "/admin/ledger?day=yesterday", "", 400, contracts.ErrTokenMismatched},
+		{"request id with a space in ledger search", "GET", "/admin/ledger?request_id=a%20b", "", 400, contracts.ErrTokenMismatched},
+		{"upstream id too long in ledger search", "GET", "/admin/ledger?upstream_id=" + strings.Repeat("u", 129), "", 400, contracts.ErrTokenMismatched},
+		{"class not ASCII in ledger search", "GET", "/admin/ledger?class=%E5%BC%A0", "", 400, contracts.ErrTokenMismatched},
+		{"limit 0 in ledger search", "GET", "/admin/ledger?limit=0", "", 400, contracts.ErrTokenMismatched},
+		{"limit over the maximum in ledger search", "GET", "/admin/ledger?limit=1001", "", 400, contracts.ErrTokenMismatched},
+		{"limit not a number in ledger search", "GET", "/admin/ledger?limit=ten", "", 400, contracts.ErrTokenMismatched},
 		{"tenant not an id on usage", "GET", "/admin/usage?tenant=evil%0Atenant", "", 400, contracts.ErrTokenMismatched},
 		{"tenant not an id on usage.csv", "GET", "/admin/usage.csv?tenant=..%2Fevil", "", 400, contracts.ErrTokenMismatched},
 		{"tenant not an id on ledger.csv", "GET", "/admin/ledger.csv?tenant=%E5%BC%A0evil", "", 400, contracts.ErrTokenMismatched},
@@ -85,7 +92,7 @@ func TestAdminBadInput(t *testing.T) {
 	if strings.Contains(g.logs.String(), "evil") {
 		t.Errorf("a refused tenant reached the log:\n%s", g.logs.String())
 	}
-	for _, p := range []string{"/admin/usage?tenant=acme", "/admin/ledger.csv?tenant=acme", "/admin/quota?tenant=acme"} {
+	for _, p := range []string{"/admin/usage?tenant=acme", "/admin/ledger.csv?tenant=acme", "/admin/quota?tenant=acme", "/admin/ledger?tenant=acme&class=billed&limit=5"} {
 		if code, b := adminDo(t, g, "GET", p, tok, ""); code != 200 {
 			t.Errorf("GET %s: %d %s", p, code, b)
 		}

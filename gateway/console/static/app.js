@@ -314,38 +314,23 @@ async function showUsage(ev) {
   a.href = URL.createObjectURL(new Blob([csv], { type: 'text/csv' }));
 }
 
-// ---- ledger search: ledger.csv of a day (and tenant), filtered here
+// ---- ledger search: GET /admin/ledger, filtered by the gateway
 
-function parseCSV(text) {
-  const rows = [];
-  let row = [], f = '', q = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (q) {
-      if (c === '"') { if (text[i + 1] === '"') { f += '"'; i++; } else q = false; } else f += c;
-    } else if (c === '"') q = true;
-    else if (c === ',') { row.push(f); f = ''; }
-    else if (c === '\n') { row.push(f); rows.push(row); row = []; f = ''; }
-    else if (c !== '\r') f += c;
-  }
-  if (f !== '' || row.length) { row.push(f); rows.push(row); }
-  return rows;
-}
-
-const LEDGER_SHOWN = 500;
+const LEDGER_LIMIT = 500;
 
 async function searchLedger(ev) {
   if (ev) ev.preventDefault();
-  const p = new URLSearchParams({ day: $('lg-day').value || today() });
+  const p = new URLSearchParams({ day: $('lg-day').value || today(), limit: LEDGER_LIMIT });
   if ($('lg-tenant').value) p.set('tenant', $('lg-tenant').value);
-  const rows = parseCSV(await api('GET', '/admin/ledger.csv?' + p, undefined, true));
-  const head = rows.shift() || [];
-  const col = Object.fromEntries(head.map((h, i) => [h, i]));
-  const want = { request_id: $('lg-request').value.trim(), upstream_id: $('lg-upstream').value.trim(), class: $('lg-class').value.trim() };
-  const hits = rows.filter((r) => Object.entries(want).every(([k, v]) => !v || r[col[k]] === v));
-  $('lg-count').textContent = `${hits.length} of ${rows.length} entries of ${p.get('day')}` + (hits.length > LEDGER_SHOWN ? `; the first ${LEDGER_SHOWN} shown` : '');
+  for (const [k, id] of [['request_id', 'lg-request'], ['upstream_id', 'lg-upstream'], ['class', 'lg-class']]) {
+    const v = $(id).value.trim();
+    if (v) p.set(k, v);
+  }
+  const r = await api('GET', '/admin/ledger?' + p);
+  $('lg-count').textContent = `${r.entries.length} ${r.entries.length === 1 ? 'entry' : 'entries'} of ${p.get('day')}, newest first` +
+    (r.more ? `; more match than the ${LEDGER_LIMIT} shown: narrow the search` : '');
   const cols = ['time', 'request_id', 'tenant', 'key_id', 'route', 'result', 'class', 'billed', 'http_status', 'id_masked', 'upstream_id'];
-  fillBody($('lg-table'), hits.slice(0, LEDGER_SHOWN).map((r) => cols.map((c) => r[col[c]] ?? '')));
+  fillBody($('lg-table'), r.entries.map((e) => cols.map((c) => (c === 'billed' ? (e.billed ? 'yes' : 'no') : String(e[c] ?? '')))));
 }
 
 // ---- reconciliation
