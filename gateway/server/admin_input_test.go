@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/admin"
@@ -105,6 +106,20 @@ func TestAdminBadInput(t *testing.T) {
 		if _, ok := g.s.dir.Current().Key(id); ok {
 			t.Errorf("refused creation made key %s", id)
 		}
+	}
+	// The quota says when its day turns: the next midnight in its zone.
+	code, b := adminDo(t, g, "GET", "/admin/quota", tok, "")
+	var q struct {
+		Day      string `json:"day"`
+		Zone     string `json:"zone"`
+		DayTurns string `json:"day_turns"`
+	}
+	if err := json.Unmarshal(b, &q); code != 200 || err != nil {
+		t.Fatalf("quota: %d %s %v", code, b, err)
+	}
+	turns, err := time.Parse(time.RFC3339, q.DayTurns)
+	if until := time.Until(turns); err != nil || until <= 0 || until > 25*time.Hour || turns.In(g.s.calendar.Location()).Format("15:04:05") != "00:00:00" || q.Zone != g.s.calendar.Location().String() {
+		t.Errorf("quota day %s in %s turns at %q (%v)", q.Day, q.Zone, q.DayTurns, err)
 	}
 	// The refused limits left acme-1 as it was; valid ones take effect.
 	before, _ := g.s.dir.Current().Key("acme-1")
