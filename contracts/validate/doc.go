@@ -1,0 +1,8 @@
+// Package validate checks contracts/openapi.yaml with validators idgate
+// does not own, pinned by this directory's package-lock.json: Spectral
+// lints the document itself, and Prism, as a validating proxy in front of
+// the simulator and of the gateway, reports every request and answer of
+// the conformance suite and of the k6 smoke script that the document does
+// not describe. Both run from this package's Go tests; `make setup` (or
+// the tests themselves) runs `npm ci` here.
+package validate
