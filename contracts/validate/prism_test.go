@@ -49,8 +49,9 @@ import (
 //
 // The conformance suite runs without the Tencent Cloud API 3.0 checks:
 // that dialect (POST / with the action in X-TC-Action) is not part of
-// openapi.yaml, and its TC3 signature covers the exact body bytes, which
-// Prism re-serialises when it forwards.
+// openapi.yaml, and its TC3 signature covers the Host header, which Prism
+// replaces with the target's when it forwards, and the body's bytes, which
+// Prism parses and serialises again.
 func TestPrismProxy(t *testing.T) {
 	prism := tool(t, "prism")
 	k6 := k6Binary(t)
