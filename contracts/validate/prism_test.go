@@ -58,15 +58,8 @@ func TestPrismProxy(t *testing.T) {
 	fastReview := "IDGATE_SIM_SESSIONS_TIME_SCALE=0.001"
 	sim, gw := testkit.StartStack(t, fastReview)
 
-	var wg sync.WaitGroup
-	var simProxy, gwProxy *validatingProxy
-	wg.Add(2)
-	go func() { defer wg.Done(); simProxy = startValidatingProxy(t, prism, sim.URL) }()
-	go func() { defer wg.Done(); gwProxy = startValidatingProxy(t, prism, gw.URL) }()
-	wg.Wait()
-	if simProxy == nil || gwProxy == nil {
-		t.FailNow()
-	}
+	simProxy := startValidatingProxy(t, prism, sim.URL)
+	gwProxy := startValidatingProxy(t, prism, gw.URL)
 
 	t.Run("simulator", func(t *testing.T) {
 		runConformance(t, []*validatingProxy{simProxy}, conformance.Target{BaseURL: simProxy.URL,
