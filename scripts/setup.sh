@@ -70,3 +70,12 @@ if ! [ -d "$console_e2e/node_modules/playwright-core" ]; then
   echo "setup: npm ci in simulator/console/e2e"
   (cd "$console_e2e" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# Spectral and Prism, the third-party validators of contracts/openapi.yaml
+# (contracts/validate), pinned by package-lock.json; the Go tests run the
+# same `npm ci` if this did not.
+validate="$(dirname "$0")/../contracts/validate"
+if ! [ -x "$validate/node_modules/.bin/prism" ] || ! [ -x "$validate/node_modules/.bin/spectral" ]; then
+  echo "setup: npm ci in contracts/validate"
+  (cd "$validate" && npm ci --no-audit --no-fund --loglevel=error)
+fi

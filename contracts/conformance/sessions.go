@@ -366,9 +366,13 @@ func checkSessionReplay(ctx context.Context, e *Env) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range []string{"/phone/open", "/phone/sessions/" + s.RequestID + "/authorize"} {
-		if a, err := e.phone(ctx, p, map[string]any{"request_id": s.RequestID}); err != nil || a.Status != http.StatusOK {
-			return fmt.Errorf("phone %s: %v %v", p, err, a)
+	// authorize takes no body: only open names the session in one.
+	for _, step := range []struct {
+		path string
+		body any
+	}{{"/phone/open", map[string]any{"request_id": s.RequestID}}, {"/phone/sessions/" + s.RequestID + "/authorize", nil}} {
+		if a, err := e.phone(ctx, step.path, step.body); err != nil || a.Status != http.StatusOK {
+			return fmt.Errorf("phone %s: %v %v", step.path, err, a)
 		}
 	}
 	a, err := e.phone(ctx, "/phone/sessions/"+s.RequestID+"/authorize", nil)
