@@ -120,3 +120,33 @@ func (m *Metrics) Gauge(name, help string, f func() float64) {
 		Namespace: "idgate", Subsystem: "gateway", Name: name, Help: help,
 	}, f))
 }
+
+// GaugeVec registers a labelled gauge read at scrape time: collect calls
+// emit once per series with the values of labels, in order. It runs only
+// when /metrics is scraped, so it costs the request path nothing; the
+// caller keeps the label values bounded (ids from config). A series with
+// the wrong number of label values fails that scrape's series, not the
+// process.
+func (m *Metrics) GaugeVec(name, help string, labels []string, collect func(emit func(v float64, labelValues ...string))) {
+	m.Registry.MustRegister(&gaugeVec{
+		desc:    prometheus.NewDesc(prometheus.BuildFQName("idgate", "gateway", name), help, labels, nil),
+		collect: collect,
+	})
+}
+
+type gaugeVec struct {
+	desc    *prometheus.Desc
+	collect func(emit func(v float64, labelValues ...string))
+}
+
+func (g *gaugeVec) Describe(ch chan<- *prometheus.Desc) { ch <- g.desc }
+
+func (g *gaugeVec) Collect(ch chan<- prometheus.Metric) {
+	g.collect(func(v float64, lv ...string) {
+		m, err := prometheus.NewConstMetric(g.desc, prometheus.GaugeValue, v, lv...)
+		if err != nil {
+			m = prometheus.NewInvalidMetric(g.desc, err)
+		}
+		ch <- m
+	})
+}

@@ -68,6 +68,51 @@ func TestObserve(t *testing.T) {
 	}
 }
 
+func TestGaugeVec(t *testing.T) {
+	m := New()
+	tenants := map[string]float64{"acme": 0.5, "demo": 0.25}
+	m.GaugeVec("probe_ratio", "test labelled gauge", []string{"tenant"}, func(emit func(float64, ...string)) {
+		for id, v := range tenants {
+			emit(v, id)
+		}
+	})
+	read := func() map[string]float64 {
+		mfs, err := m.Registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]float64{}
+		for _, mf := range mfs {
+			if mf.GetName() != "idgate_gateway_probe_ratio" {
+				continue
+			}
+			if mf.GetType() != dto.MetricType_GAUGE {
+				t.Errorf("type %v, want gauge", mf.GetType())
+			}
+			for _, mt := range mf.GetMetric() {
+				out[mt.GetLabel()[0].GetValue()] = mt.GetGauge().GetValue()
+			}
+		}
+		return out
+	}
+	got := read()
+	if len(got) != 2 || got["acme"] != 0.5 || got["demo"] != 0.25 {
+		t.Errorf("first scrape %v", got)
+	}
+	// Read at every scrape: a tenant gone from the source is gone from the page.
+	delete(tenants, "acme")
+	tenants["demo"] = 1
+	if got := read(); len(got) != 1 || got["demo"] != 1 {
+		t.Errorf("second scrape %v", got)
+	}
+	// A wrong label count fails the gather, never panics.
+	bad := New()
+	bad.GaugeVec("bad", "wrong label count", []string{"tenant"}, func(emit func(float64, ...string)) { emit(1) })
+	if _, err := bad.Registry.Gather(); err == nil {
+		t.Error("gather with a wrong label count: no error")
+	}
+}
+
 func BenchmarkObserve(b *testing.B) {
 	m := New()
 	b.ReportAllocs()

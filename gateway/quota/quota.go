@@ -181,3 +181,18 @@ func (c *Counter) usage(id string, tenant bool, now time.Time) Usage {
 	}
 	return Usage{}
 }
+
+// Tenants returns today's usage of every tenant counted today, read under
+// one lock so the figures belong to one instant. Tenants without a count
+// today are absent (their usage is zero).
+func (c *Counter) Tenants(now time.Time) map[string]Usage {
+	day := c.cal.Day(now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rollover(day)
+	out := make(map[string]Usage, len(c.tenants))
+	for id, n := range c.tenants {
+		out[id] = Usage{Used: n.used, Reserved: n.reserved}
+	}
+	return out
+}

@@ -108,3 +108,32 @@ func TestExactUnderConcurrency(t *testing.T) {
 		t.Fatalf("admitted %d, want exactly 100", admitted)
 	}
 }
+
+func TestTenantsSnapshot(t *testing.T) {
+	c := NewCounter(NewCalendar(time.UTC))
+	day := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	c.Seed("2026-03-01", map[string]map[string]int64{"acme": {"k1": 3, "k2": 2}})
+	tk, _ := c.Reserve(Limits{TenantID: "acme", KeyID: "k1", TenantQuota: 10}, day)
+	c.Reserve(Limits{TenantID: "beta", KeyID: "b1"}, day)
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		want map[string]Usage
+	}{
+		{"today", day, map[string]Usage{"acme": {Used: 5, Reserved: 1}, "beta": {Reserved: 1}}},
+		{"next day", day.AddDate(0, 0, 1), map[string]Usage{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := c.Tenants(tc.now)
+			if len(got) != len(tc.want) {
+				t.Fatalf("got %v, want %v", got, tc.want)
+			}
+			for id, u := range tc.want {
+				if got[id] != u {
+					t.Errorf("%s: got %+v, want %+v", id, got[id], u)
+				}
+			}
+		})
+	}
+	c.Commit(tk) // settles nothing: the day turned
+}

@@ -176,6 +176,7 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 		}
 		return 1
 	})
+	s.registerQuotaMetric()
 
 	if cfg.NeedsEncryption() {
 		if s.crypto, err = encryption.New(cfg.Encryption); err == nil {
