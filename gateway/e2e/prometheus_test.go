@@ -62,8 +62,8 @@ func TestPrometheusRules(t *testing.T) {
 // TestPrometheusScrapesBilling runs a real Prometheus against the real
 // simulator and gateway, sends a mix of billed, unbilled, failed and
 // locally rejected checks, and holds Prometheus's view of the money to the
-// other records: the gateway's billed counter equals the billed answers the
-// clients saw, the gateway ledger's billed count (admin usage API) and the
+// other records: the gateway's billed counter and the demo tenant's quota
+// gauge equal the billed answers the clients saw, the gateway ledger's billed count (admin usage API) and the
 // simulator's billed count (admin stats and its own counter). It also
 // lints both /metrics pages with promtool, checks that every series the
 // rules and the dashboard read is scraped and that every recording rule
@@ -109,13 +109,17 @@ func TestPrometheusScrapesBilling(t *testing.T) {
 	gwBilled := waitQuery(t, prom, `sum(idgate_gateway_requests_total{class="billed"})`, float64(want))
 	gwFailed := waitQuery(t, prom, `sum(idgate_gateway_requests_total{class="upstream_error"})`, float64(failed.Load()))
 	simBilled := waitQuery(t, prom, `sum(idgate_simulator_requests_total{status="200",result=~"0|-1"})`, float64(want))
+	// The demo tenant's quota gauge counts the same billed answers, over
+	// its daily_quota (configs/gateway.yaml, 10,000,000); nothing is in
+	// flight once the load is done.
+	quotaUsed := waitQuery(t, prom, `round(idgate_gateway_quota_used_ratio{tenant="demo"} * 10000000)`, float64(want))
 	var ledgerBilled int64
 	if _, ok := waitFor(10*time.Second, func() bool { ledgerBilled = gatewayUsageBilled(t, gw); return ledgerBilled == want }); !ok {
 		t.Errorf("ledger billed %d, clients saw %d", ledgerBilled, want)
 	}
 	stats := sim.Stats(t).Tokens[testkit.SimToken]
-	t.Logf("clients billed %d failed %d; prometheus: gateway billed %v upstream_error %v, simulator billed %v; ledger %d; simulator stats %d",
-		want, failed.Load(), gwBilled, gwFailed, simBilled, ledgerBilled, stats.Billed)
+	t.Logf("clients billed %d failed %d; prometheus: gateway billed %v upstream_error %v, demo quota used %v, simulator billed %v; ledger %d; simulator stats %d",
+		want, failed.Load(), gwBilled, gwFailed, quotaUsed, simBilled, ledgerBilled, stats.Billed)
 	if stats.Billed != want {
 		t.Errorf("simulator stats billed %d, clients saw %d", stats.Billed, want)
 	}
