@@ -17,7 +17,9 @@ const chromiumPath = "/usr/bin/chromium"
 // in headless Chromium through e2e/console.e2e.js: the main NFC path by QR
 // scan with a retried read and an approved review, the App Clip path on a
 // refused Pixel, a failed then passed liveness with a rejected review, app
-// authorisation refused, and permission refused.
+// authorisation refused and granted, the NFC-read-only flow, and permission
+// refused. At each step the page must show no broken image, no label without
+// a shown control, no empty heading and no "undefined"/"null"/"NaN" text.
 func TestConsoleInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
@@ -43,19 +45,24 @@ func TestConsoleInChromium(t *testing.T) {
 		t.Fatal(err)
 	}
 	shot := filepath.Join(artifacts, "console.png")
-	_ = os.Remove(shot)
+	initial := filepath.Join(artifacts, "console-initial.png")
+	for _, p := range []string{shot, initial} {
+		_ = os.Remove(p)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "console.e2e.js")
 	cmd.Dir = e2e
-	cmd.Env = append(os.Environ(), "BASE_URL="+sim.URL, "SCREENSHOT="+shot, "CHROMIUM="+chromiumPath, "SIM_TOKEN=sim-token")
+	cmd.Env = append(os.Environ(), "BASE_URL="+sim.URL, "SCREENSHOT="+shot, "SCREENSHOT_INITIAL="+initial, "CHROMIUM="+chromiumPath, "SIM_TOKEN=sim-token")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("console e2e: %v\n%s", err, out)
 	}
-	if fi, err := os.Stat(shot); err != nil || fi.Size() == 0 {
-		t.Fatalf("no screenshot at %s: %v", shot, err)
+	for _, p := range []string{initial, shot} {
+		if fi, err := os.Stat(p); err != nil || fi.Size() == 0 {
+			t.Fatalf("no screenshot at %s: %v", p, err)
+		}
 	}
-	t.Logf("%s; screenshot %s", out, shot)
+	t.Logf("%s; screenshots %s, %s", out, initial, shot)
 }

@@ -25,6 +25,30 @@ async function api(method, path, { body, token, prefer } = {}) {
 
 function say(text) { $('message').textContent = text || ''; }
 
+// text is the value to show, or '' when the server left it out: the page
+// never prints "undefined", "null" or "NaN".
+function text(v) { return v === undefined || v === null || (typeof v === 'number' && Number.isNaN(v)) ? '' : String(v); }
+
+// clock is a timestamp's local time, or '—' when it is missing or invalid.
+function clock(ts) {
+  const d = new Date(ts);
+  return ts && !Number.isNaN(d.getTime()) ? d.toLocaleTimeString() : '—';
+}
+
+// showImage puts a base64 PNG in img, or hides img and shows placeholder
+// when there is none, so no broken-image icon is ever drawn.
+function showImage(img, placeholder, png) {
+  if (png) {
+    img.src = 'data:image/png;base64,' + png;
+    img.hidden = false;
+    placeholder.hidden = true;
+  } else {
+    img.hidden = true;
+    img.removeAttribute('src');
+    placeholder.hidden = false;
+  }
+}
+
 function fill(select, codes, stage) {
   for (const c of codes.filter((c) => c.stage === stage)) {
     const o = document.createElement('option');
@@ -57,16 +81,17 @@ $('create').onclick = async () => {
 
 function showCreated(s) {
   createdID = s.request_id;
-  $('qr').src = 'data:image/png;base64,' + s.qr_png;
-  $('created-id').textContent = s.request_id;
-  $('created-url').textContent = s.qr_url;
+  showImage($('qr'), $('qr-placeholder'), s.qr_png);
+  $('created-id').textContent = text(s.request_id) || '—';
+  $('created-url').textContent = text(s.qr_url) || '—';
   renderCreated(s);
+  $('no-created').hidden = true;
   $('created').hidden = false;
 }
 
 function renderCreated(s) {
-  $('created-state').textContent = s.state;
-  $('created-state').className = 'badge ' + s.state;
+  $('created-state').textContent = text(s.state) || 'unknown';
+  $('created-state').className = 'badge ' + text(s.state);
   $('regenerate').disabled = s.state !== 'expired';
 }
 
@@ -95,13 +120,14 @@ async function refreshList() {
   for (const s of list) {
     const tr = document.createElement('tr');
     tr.dataset.id = s.request_id;
-    const cells = [s.request_id.slice(0, 12) + '…', s.flow, s.state, new Date(s.expires_at).toLocaleTimeString()];
-    for (const text of cells) { const td = document.createElement('td'); td.textContent = text; tr.appendChild(td); }
+    const cells = [text(s.request_id).slice(0, 12) + '…', text(s.flow), text(s.state), clock(s.expires_at)];
+    for (const t of cells) { const td = document.createElement('td'); td.textContent = t; tr.appendChild(td); }
     const td = document.createElement('td');
     const scan = document.createElement('button');
     scan.className = 'scan';
     scan.textContent = 'Scan QR';
     scan.disabled = s.state !== 'created';
+    scan.disabled = scan.disabled || !s.qr_url;
     scan.onclick = () => { pendingQR = s.qr_url.slice(s.qr_url.lastIndexOf('/') + 1); showScanned(); };
     const watch = document.createElement('button');
     watch.className = 'watch';
@@ -112,6 +138,7 @@ async function refreshList() {
     tbody.appendChild(tr);
   }
   $('no-sessions').hidden = list.length > 0;
+  $('sessions-table').hidden = list.length === 0;
 }
 
 function showScanned() {
@@ -138,29 +165,44 @@ async function open(req) {
 function follow(id, view) {
   if (current !== id) { current = id; lastSeen = ''; $('log').replaceChildren(); }
   $('phone-id').textContent = id;
+  $('no-phone').hidden = true;
+  $('phone-body').hidden = false;
   if (view) render(view); else poll();
 }
 
 function render(v) {
-  const code = v.error ? v.error.code : '';
-  $('state').textContent = v.state;
-  $('state').className = 'badge ' + v.state;
-  $('code').textContent = v.error ? `${v.error.code} ${v.error.message}` : '';
-  $('attempts').textContent = v.attempts ? `attempts left: ${v.attempts_left}` : '';
+  const code = v.error ? text(v.error.code) : '';
+  $('state').textContent = text(v.state) || 'unknown';
+  $('state').className = 'badge ' + text(v.state);
+  $('code').textContent = v.error ? [code, text(v.error.message)].filter(Boolean).join(' ') : '';
+  $('attempts').textContent = v.attempts && Number.isFinite(v.attempts_left) ? `attempts left: ${v.attempts_left}` : '';
   const key = `${v.version}:${v.state}:${code}:${v.attempts}`;
   if (key !== lastSeen) {
     lastSeen = key;
     const li = document.createElement('li');
-    li.dataset.state = v.state;
-    li.textContent = `${new Date(v.updated_at).toLocaleTimeString()} ${v.state}${code !== '' ? ' · ' + code : ''}`;
+    li.dataset.state = text(v.state);
+    li.textContent = `${clock(v.updated_at)} ${text(v.state) || 'unknown'}${code !== '' ? ' · ' + code : ''}`;
     $('log').appendChild(li);
   }
   const card = $('card');
   if (v.card) {
     const c = v.card;
     card.replaceChildren();
+    const valid = text(c.validity_begin) || text(c.validity_end) ? `${text(c.validity_begin) || '?'}–${text(c.validity_end) || '?'}` : '';
     const rows = [['Name', c.name], ['Gender', c.gender], ['Ethnicity', c.ethnicity], ['Birth', c.birth_date], ['Address', c.address],
-      ['ID number', c.id_card], ['Issued by', c.issuing_authority], ['Valid', `${c.validity_begin}–${c.validity_end}`]];
+      ['ID number', c.id_card], ['Issued by', c.issuing_authority], ['Valid', valid]].map(([k, val]) => [k, text(val)]).filter(([, val]) => val !== '');
+    // The phone sees the chip photo only when the server sends it; until
+    // then a short note stands in its place.
+    const photo = document.createElement('img');
+    photo.className = 'photo';
+    photo.alt = 'card photo';
+    photo.width = 102;
+    photo.height = 126;
+    const noPhoto = document.createElement('span');
+    noPhoto.className = 'photo placeholder';
+    noPhoto.textContent = 'no photo';
+    showImage(photo, noPhoto, c.photo_png);
+    card.append(photo, noPhoto);
     for (const [k, val] of rows) {
       const dt = document.createElement('span'); dt.textContent = k;
       const dd = document.createElement('span'); dd.textContent = val; dd.dataset.field = k;
