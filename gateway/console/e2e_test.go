@@ -11,8 +11,6 @@ import (
 	"github.com/idgate/idgate/internal/testkit"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
 // TestConsoleInChromium starts the real simulator and gateway and drives
 // the operator console in headless Chromium through e2e/console.e2e.js:
 // a refused then accepted admin token kept in sessionStorage, the overview
@@ -25,21 +23,8 @@ const chromiumPath = "/usr/bin/chromium"
 // (default: a temporary directory); IDGATE_UPDATE_DOCS=1 also refreshes
 // docs/console.png.
 func TestConsoleInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	node, err := exec.LookPath("node")
-	testkit.Need(t, err == nil, "node is missing (run make setup)")
-	_, err = os.Stat(chromiumPath)
-	testkit.Need(t, err == nil, chromiumPath+" is missing (run make setup)")
-	root, err := testkit.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
 	// One playwright-core pin for both consoles: the simulator console's.
-	modules := filepath.Join(root, "simulator", "console", "e2e", "node_modules")
-	_, err = os.Stat(filepath.Join(modules, "playwright-core"))
-	testkit.Need(t, err == nil, "simulator/console/e2e/node_modules is missing (run make setup: npm ci)")
+	node, root, modules := testkit.Browser(t)
 
 	sim, gw := testkit.StartStack(t)
 
@@ -58,7 +43,7 @@ func TestConsoleInChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "console.e2e.js")
 	cmd.Dir = filepath.Join(root, "gateway", "console", "e2e")
-	cmd.Env = append(os.Environ(), "NODE_PATH="+modules, "CHROMIUM="+chromiumPath,
+	cmd.Env = append(os.Environ(), "NODE_PATH="+modules, "CHROMIUM="+testkit.ChromiumPath,
 		"ADMIN_URL="+gw.AdminURL, "GATEWAY_URL="+gw.URL, "SIM_URL="+sim.URL,
 		"ADMIN_TOKEN="+testkit.GatewayAdminToken, "SIM_ADMIN_TOKEN="+testkit.SimAdminToken,
 		"ARTIFACTS="+artifacts, "DOCS_SCREENSHOT="+docs)

@@ -11,8 +11,6 @@ import (
 	"github.com/idgate/idgate/internal/testkit"
 )
 
-const chromiumPath = "/usr/bin/chromium"
-
 // TestConsoleInChromium starts the real simulator and drives the console
 // in headless Chromium through e2e/console.e2e.js: the main NFC path by QR
 // scan with a retried read and an approved review, the App Clip path on a
@@ -21,20 +19,8 @@ const chromiumPath = "/usr/bin/chromium"
 // refused. At each step the page must show no broken image, no label without
 // a shown control, no empty heading and no "undefined"/"null"/"NaN" text.
 func TestConsoleInChromium(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	node, err := exec.LookPath("node")
-	testkit.Need(t, err == nil, "node is missing (run make setup)")
-	_, err = os.Stat(chromiumPath)
-	testkit.Need(t, err == nil, chromiumPath+" is missing (run make setup)")
-	root, err := testkit.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
+	node, root, _ := testkit.Browser(t)
 	e2e := filepath.Join(root, "simulator", "console", "e2e")
-	_, err = os.Stat(filepath.Join(e2e, "node_modules", "playwright-core"))
-	testkit.Need(t, err == nil, "simulator/console/e2e/node_modules is missing (run make setup: npm ci)")
 
 	// time_scale 0.002: the 15-minute review takes 1.8 s.
 	sim := testkit.StartSim(t, "IDGATE_SIM_CONFIG=", "IDGATE_SIM_TOKENS=sim-token", "IDGATE_SIM_ADMIN_TOKEN=sim-admin-token",
@@ -54,7 +40,7 @@ func TestConsoleInChromium(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "console.e2e.js")
 	cmd.Dir = e2e
-	cmd.Env = append(os.Environ(), "BASE_URL="+sim.URL, "SCREENSHOT="+shot, "SCREENSHOT_INITIAL="+initial, "CHROMIUM="+chromiumPath, "SIM_TOKEN=sim-token")
+	cmd.Env = append(os.Environ(), "BASE_URL="+sim.URL, "SCREENSHOT="+shot, "SCREENSHOT_INITIAL="+initial, "CHROMIUM="+testkit.ChromiumPath, "SIM_TOKEN=sim-token")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("console e2e: %v\n%s", err, out)
