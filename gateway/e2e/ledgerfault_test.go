@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -45,29 +44,18 @@ func waitFor(d time.Duration, cond func() bool) (time.Duration, bool) {
 // the 503 service_unavailable refusals.
 func clients(t *testing.T, g *gateway, n int, stop <-chan struct{}) (wait func() (billed, refused int64)) {
 	var billed, refused atomic.Int64
-	var wg sync.WaitGroup
-	for w := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				p := people[(w+i)%2] // consistent identities: billed answers
-				a := testkit.TryCheck(g.URL, "acme-key", checkBody(p.name, p.id))
-				switch {
-				case a.Status == 200 && (a.Code == "0" || a.Code == "-1"):
-					billed.Add(1)
-				case a.Status == 503 && a.Code == "service_unavailable":
-					refused.Add(1)
-				}
-			}
-		}()
-	}
-	return func() (int64, int64) { wg.Wait(); return billed.Load(), refused.Load() }
+	run := testkit.Load{Workers: n, Stop: stop}.Start(func(w, i int) bool {
+		p := people[(w+i)%2] // consistent identities: billed answers
+		a := testkit.TryCheck(g.URL, "acme-key", checkBody(p.name, p.id))
+		switch {
+		case a.Status == 200 && (a.Code == "0" || a.Code == "-1"):
+			billed.Add(1)
+		case a.Status == 503 && a.Code == "service_unavailable":
+			refused.Add(1)
+		}
+		return true
+	})
+	return func() (int64, int64) { run(); return billed.Load(), refused.Load() }
 }
 
 // TestLedgerFilesDeletedUnderLoad: the ledger's database files deleted

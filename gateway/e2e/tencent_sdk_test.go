@@ -549,14 +549,9 @@ type ledgerEntry struct{ requestID, route, result, class, billed string }
 // answers by a batch.
 func ledgerCaughtUp(t *testing.T, g *testkit.Gateway, want int64) int64 {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		n := gatewayUsageBilled(t, g)
-		if n == want || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	var n int64
+	waitFor(5*time.Second, func() bool { n = gatewayUsageBilled(t, g); return n == want })
+	return n
 }
 
 // gatewayUsageBilled is the demo tenant's billed count in the admin
