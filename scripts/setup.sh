@@ -45,37 +45,32 @@ if ! [ -x bin/k6 ] || ! bin/k6 version 2>/dev/null | grep -q "${K6_VERSION#v}"; 
   GOBIN="$PWD/bin" GOFLAGS=-buildvcs=false go install "go.k6.io/k6@${K6_VERSION}"
 fi
 
-# npm modules of the field-encryption interop test (sm-crypto), pinned by
-# its package-lock.json; the Go test runs the same `npm ci` if this did not.
-interop="$(dirname "$0")/../contracts/fieldcrypto/testdata/interop"
-if ! [ -d "$interop/node_modules/sm-crypto" ]; then
-  echo "setup: npm ci in contracts/fieldcrypto/testdata/interop"
-  (cd "$interop" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# npm_ci runs `npm ci` (pinned by the directory's package-lock.json) in
+# dir, relative to the repository root, unless every path given under its
+# node_modules is already there. The Go tests run the same `npm ci` when
+# this did not.
+root="$(dirname "$0")/.."
+npm_ci() {
+  local dir=$1 p
+  shift
+  for p in "$@"; do
+    if ! [ -e "$root/$dir/node_modules/$p" ]; then
+      echo "setup: npm ci in $dir"
+      (cd "$root/$dir" && npm ci --no-audit --no-fund --loglevel=error)
+      return
+    fi
+  done
+}
 
+# sm-crypto for the field-encryption interop test.
+npm_ci contracts/fieldcrypto/testdata/interop sm-crypto
 # The official tencentcloud-sdk-nodejs and sm-crypto for the FaceID SDK
-# test (gateway/e2e/tencent_sdk_test.go), pinned by package-lock.json; the
-# Go test runs the same `npm ci` if this did not.
-tc_sdk="$(dirname "$0")/../contracts/tencent/testdata/sdk"
-if ! [ -f "$tc_sdk/node_modules/tencentcloud-sdk-nodejs/package.json" ] || ! [ -d "$tc_sdk/node_modules/sm-crypto" ]; then
-  echo "setup: npm ci in contracts/tencent/testdata/sdk"
-  (cd "$tc_sdk" && npm ci --no-audit --no-fund --loglevel=error)
-fi
-
-# playwright-core for the browser tests of both consoles, pinned by
-# package-lock.json: the simulator's QA console (simulator/console) and the
-# gateway's operator console (gateway/console, through NODE_PATH).
-console_e2e="$(dirname "$0")/../simulator/console/e2e"
-if ! [ -d "$console_e2e/node_modules/playwright-core" ]; then
-  echo "setup: npm ci in simulator/console/e2e"
-  (cd "$console_e2e" && npm ci --no-audit --no-fund --loglevel=error)
-fi
-
+# test (gateway/e2e/tencent_sdk_test.go).
+npm_ci contracts/tencent/testdata/sdk tencentcloud-sdk-nodejs/package.json sm-crypto
+# playwright-core for the browser tests of both consoles: the simulator's
+# QA console (simulator/console) and the gateway's operator console
+# (gateway/console, through NODE_PATH).
+npm_ci simulator/console/e2e playwright-core
 # Spectral and Prism, the third-party validators of contracts/openapi.yaml
-# (contracts/validate), pinned by package-lock.json; the Go tests run the
-# same `npm ci` if this did not.
-validate="$(dirname "$0")/../contracts/validate"
-if ! [ -x "$validate/node_modules/.bin/prism" ] || ! [ -x "$validate/node_modules/.bin/spectral" ]; then
-  echo "setup: npm ci in contracts/validate"
-  (cd "$validate" && npm ci --no-audit --no-fund --loglevel=error)
-fi
+# (contracts/validate).
+npm_ci contracts/validate .bin/prism .bin/spectral
