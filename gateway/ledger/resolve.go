@@ -53,12 +53,14 @@ GROUP BY day, route ORDER BY day, route`, from, to)
 }
 
 // Unresolved returns the unknown entries between from and to that have no
-// resolution yet, oldest first.
+// resolution yet, oldest first. The resolved request ids are one
+// uncorrelated set, read once: the entries have no request id index, and
+// a per-entry lookup would scan the ledger once per entry.
 func (l *Reader) Unresolved(ctx context.Context, from, to string) ([]Entry, error) {
 	rows, err := l.db.QueryContext(ctx, `
 SELECT u.ts, u.day, u.request_id, u.tenant, u.key_id, u.route, u.id_masked
 FROM ledger u WHERE u.class = 'unknown' AND u.day >= ? AND u.day <= ?
-AND NOT EXISTS (SELECT 1 FROM ledger r WHERE r.request_id = u.request_id AND r.class IN ('resolved_billed', 'resolved_not_billed'))
+AND u.request_id NOT IN (SELECT request_id FROM ledger WHERE class IN ('resolved_billed', 'resolved_not_billed'))
 ORDER BY u.id`, from, to)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: unresolved: %w", err)
