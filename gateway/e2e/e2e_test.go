@@ -109,6 +109,19 @@ func ledgerCount(t *testing.T, path string, f ledger.Filter, billedOnly bool) in
 	return n
 }
 
+// waitFor polls cond every 20 ms until it holds or d passes; it returns how
+// long that took, and false on timeout.
+func waitFor(d time.Duration, cond func() bool) (time.Duration, bool) {
+	start := time.Now()
+	for time.Since(start) < d {
+		if cond() {
+			return time.Since(start), true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return d, false
+}
+
 func checkBody(name, id string) string { return fmt.Sprintf(`{"name":%q,"id_card":%q}`, name, id) }
 
 // Identities the test sends: they must never show up in the gateway's logs.

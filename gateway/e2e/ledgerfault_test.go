@@ -26,19 +26,6 @@ func readyz(t *testing.T, g *gateway) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// waitFor polls cond every 20 ms until it holds or d passes; it returns how
-// long that took, and false on timeout.
-func waitFor(d time.Duration, cond func() bool) (time.Duration, bool) {
-	start := time.Now()
-	for time.Since(start) < d {
-		if cond() {
-			return time.Since(start), true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return d, false
-}
-
 // clients sends checks to g from n goroutines until stop is closed and
 // counts the billed answers they received (200 with result 0 or -1) and
 // the 503 service_unavailable refusals.
