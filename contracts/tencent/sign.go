@@ -319,6 +319,28 @@ func (v *Verifier) Verify(r *Request, a *Authorization, ts int64, secretKey stri
 	return &Error{Code: CodeSignatureFailure, Message: "The provided credentials could not be validated. Please check your signature is correct."}
 }
 
+// Authenticate is a server's whole signature check, in Tencent's order:
+// the Authorization header (ParseAuthorizationNoCopy), X-TC-Timestamp
+// (ParseTimestamp), the SecretId's SecretKey (secretKey's error refuses
+// the request as it is, typically SecretIdNotFound) and the signature over
+// r (Verify). authorization and timestamp are the headers' values as sent;
+// they, like r, need only outlive the call.
+func (v *Verifier) Authenticate(r *Request, authorization, timestamp []byte, now time.Time, secretKey func(secretID string) (string, *Error)) *Error {
+	a, err := ParseAuthorizationNoCopy(authorization)
+	if err != nil {
+		return err
+	}
+	ts, err := ParseTimestamp(timestamp)
+	if err != nil {
+		return err
+	}
+	key, err := secretKey(a.SecretID)
+	if err != nil {
+		return err
+	}
+	return v.Verify(r, &a, ts, key, now)
+}
+
 // date is the UTC date of ts, YYYY-MM-DD; the last one is kept (it is
 // the same for every request of a day).
 func (v *Verifier) date(ts int64) string {

@@ -75,6 +75,45 @@ func TestVerifyAgainstSDKVectors(t *testing.T) {
 	}
 }
 
+// TestAuthenticate: the whole sequence refuses at its first failing step
+// with that step's code, and looks the SecretId up only once the headers
+// are well formed.
+func TestAuthenticate(t *testing.T) {
+	v := sdkVectors[1]
+	now := time.Unix(vectorTS+30, 0)
+	ts := []byte("1764806400")
+	known := func(id string) (string, *Error) {
+		if id != "sim-secret-id" {
+			return "", &Error{Code: CodeSecretIDNotFound, Message: "unknown"}
+		}
+		return "sim-secret-key", nil
+	}
+	cases := []struct {
+		name, auth string
+		ts         []byte
+		key        func(string) (string, *Error)
+		wantCode   string // "": accepted
+	}{
+		{"signed by the SDK", v.auth, ts, known, ""},
+		{"malformed Authorization", "Bearer x", ts, known, CodeInvalidAuthorization},
+		{"missing timestamp", v.auth, nil, known, CodeMissingParameter},
+		{"malformed timestamp", v.auth, []byte("soon"), known, CodeInvalidParameter},
+		{"unknown SecretId", strings.Replace(v.auth, "sim-secret-id", "sim-secret-ie", 1), ts, known, CodeSecretIDNotFound},
+		{"wrong SecretKey", v.auth, ts, func(string) (string, *Error) { return "sim-secret-kez", nil }, CodeSignatureFailure},
+		{"other timestamp", v.auth, []byte("1764806401"), known, CodeSignatureFailure},
+	}
+	var ver Verifier
+	for _, c := range cases {
+		err := ver.Authenticate(vectorRequest(v.host, vectorBody, "application/json"), []byte(c.auth), c.ts, now, c.key)
+		switch {
+		case c.wantCode == "" && err != nil:
+			t.Errorf("%s: refused: %v", c.name, err)
+		case c.wantCode != "" && (err == nil || err.Code != c.wantCode):
+			t.Errorf("%s: got %v, want %s", c.name, err, c.wantCode)
+		}
+	}
+}
+
 func TestSignerMatchesSDK(t *testing.T) {
 	s := Signer{SecretID: "sim-secret-id", SecretKey: "sim-secret-key", Service: "faceid"}
 	got := s.Authorization("faceid.tencentcloudapi.com", "application/json", []byte(vectorBody), vectorTS)

@@ -126,11 +126,7 @@ func (s *Service) tencentCreate(ctx *fasthttp.RequestCtx, d admission.Dialect, r
 	body := ctx.Request.Body()
 	// The action is part of the fingerprint: one Idempotency-Key reused
 	// for another action (or the aggregator's create) is a mismatch.
-	if !s.Admit(&x) || !s.Idempotent(&x, "tencent:"+route, body) {
-		return
-	}
-	if len(body) > s.MaxBody {
-		s.refuseTencent(&x, billing.LocalReject, &tencent.Error{Code: tencent.CodeRequestSizeLimit, Message: "The request body exceeds " + strconv.Itoa(s.MaxBody) + " bytes."})
+	if !s.Admit(&x) || !s.Idempotent(&x, "tencent:"+route, body) || !s.tencentBodyWithin(&x, body) {
 		return
 	}
 	req, e := decode(body)
@@ -165,10 +161,11 @@ func (s *Service) tencentResult(ctx *fasthttp.RequestCtx, d admission.Dialect, r
 	x := s.NewExchange(ctx, route)
 	x.Dialect = d
 	defer s.End(&x)
-	if !s.Admit(&x) {
+	body := ctx.Request.Body()
+	if !s.Admit(&x) || !s.tencentBodyWithin(&x, body) {
 		return
 	}
-	token, render, e := decode(ctx.Request.Body())
+	token, render, e := decode(body)
 	if e != nil {
 		s.refuseTencent(&x, billing.LocalReject, e)
 		return
@@ -201,6 +198,17 @@ func (s *Service) tencentResult(ctx *fasthttp.RequestCtx, d admission.Dialect, r
 		return
 	}
 	s.answerTencent(&x, class, v)
+}
+
+// tencentBodyWithin bounds every action's body as the session routes'
+// bodies are (Deps.MaxBody), before it is decoded: a larger one is
+// refused with RequestSizeLimitExceeded and false.
+func (s *Service) tencentBodyWithin(x *admission.Exchange, body []byte) bool {
+	if len(body) <= s.MaxBody {
+		return true
+	}
+	s.refuseTencent(x, billing.LocalReject, &tencent.Error{Code: tencent.CodeRequestSizeLimit, Message: "The request body exceeds " + strconv.Itoa(s.MaxBody) + " bytes."})
+	return false
 }
 
 // refuseTencent answers with one of FaceID's errors: HTTP 200 and

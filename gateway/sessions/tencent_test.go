@@ -311,6 +311,8 @@ func TestTencentRefusals(t *testing.T) {
 		{"unknown biz token", tencent.ActionGetDetectInfoEnhanced, "acme-key", `{"BizToken":"nope","RuleId":"1"}`, 0, nil, tencent.CodeBizTokenIllegal, 0, billing.LocalReject},
 		{"unknown eid token", tencent.ActionGetEidResult, "acme-key", `{"EidToken":"nope"}`, 0, nil, tencent.CodeBizTokenIllegal, 0, billing.LocalReject},
 		{"unknown nfc token", tencent.ActionGetWxNFCResult, "acme-key", `{"NFCToken":"nope"}`, 0, nil, tencent.CodeBizTokenIllegal, 0, billing.LocalReject},
+		{"create body too large", tencent.ActionDetectAuth, "acme-key", `{"RuleId":"1","Extra":"` + strings.Repeat("e", 1<<16) + `"}`, 0, nil, tencent.CodeRequestSizeLimit, 0, billing.LocalReject},
+		{"result body too large", tencent.ActionGetEidResult, "acme-key", `{"EidToken":"` + strings.Repeat("e", 1<<16) + `"}`, 0, nil, tencent.CodeRequestSizeLimit, 0, billing.LocalReject},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

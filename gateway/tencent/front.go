@@ -46,20 +46,14 @@ var hdrTimestamp = []byte(tc.HeaderTimestamp)
 // SignatureFailure, answered before any quota or ledger step.
 func (f *Front) Authenticate(x *admission.Exchange) (*auth.Key, int, []byte) {
 	h := &x.Ctx.Request.Header
-	// The header's bytes outlive a (the request's); the verifier copies
-	// what it keeps.
-	a, err := tc.ParseAuthorizationNoCopy(h.Peek(fasthttp.HeaderAuthorization))
-	if err != nil {
-		return nil, fasthttp.StatusOK, tc.AppendError(nil, err, x.RequestID)
-	}
-	ts, err := tc.ParseTimestamp(h.PeekBytes(hdrTimestamp))
-	if err != nil {
-		return nil, fasthttp.StatusOK, tc.AppendError(nil, err, x.RequestID)
-	}
-	key, ok := f.Dir.BySecretID(a.SecretID)
-	if !ok {
-		return nil, fasthttp.StatusOK, tc.AppendError(nil, &tc.Error{Code: tc.CodeSecretIDNotFound,
-			Message: "The SecretId is not found, or its key is disabled."}, x.RequestID)
+	var key *auth.Key
+	secretKey := func(id string) (string, *tc.Error) {
+		k, ok := f.Dir.BySecretID(id)
+		if !ok {
+			return "", &tc.Error{Code: tc.CodeSecretIDNotFound, Message: "The SecretId is not found, or its key is disabled."}
+		}
+		key = k
+		return k.SecretKey.Reveal(), nil
 	}
 	// The request line's URI as sent (the mux serves its path "/" only);
 	// reading it raw spares parsing the URI, unless it is in absolute
@@ -74,7 +68,7 @@ func (f *Front) Authenticate(x *admission.Exchange) (*auth.Key, int, []byte) {
 		Header: func(name string) []byte { return signedHeader(h, name) },
 		Body:   x.Ctx.Request.Body(),
 	}
-	if err := f.verifier.Verify(&r, &a, ts, key.SecretKey.Reveal(), x.Start); err != nil {
+	if err := f.verifier.Authenticate(&r, h.Peek(fasthttp.HeaderAuthorization), h.PeekBytes(hdrTimestamp), x.Start, secretKey); err != nil {
 		return nil, fasthttp.StatusOK, tc.AppendError(nil, err, x.RequestID)
 	}
 	return key, 0, nil

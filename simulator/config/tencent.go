@@ -3,8 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
+
+	"github.com/idgate/idgate/internal/boundedread"
+	"github.com/idgate/idgate/internal/secret"
 )
 
 // Tencent is the Tencent Cloud API 3.0 dialect (FaceID 2018-03-01): POST /
@@ -64,23 +66,25 @@ func (t *Tencent) applyEnv(getenv func(string) (string, bool)) error {
 	return nil
 }
 
-// resolveFiles reads the secret keys that live in files.
+// resolveFiles reads the secret keys that live in files: a secret key file
+// of at most secret.MaxFileBytes, a credentials file of at most
+// MaxFileBytes, as the other files the configuration names.
 func (t *Tencent) resolveFiles() error {
 	for i := range t.Credentials {
 		c := &t.Credentials[i]
 		if c.SecretKeyFile == "" {
 			continue
 		}
-		b, err := os.ReadFile(c.SecretKeyFile)
+		key, err := secret.ReadFile(c.SecretKeyFile)
 		if err != nil {
 			return fmt.Errorf("tencent.credentials[%d].secret_key_file: %w", i, err)
 		}
-		c.SecretKey = strings.TrimSpace(string(b))
+		c.SecretKey = key.Reveal()
 	}
 	if t.CredentialsFile == "" {
 		return nil
 	}
-	b, err := os.ReadFile(t.CredentialsFile)
+	b, err := boundedread.File(t.CredentialsFile, MaxFileBytes)
 	if err != nil {
 		return fmt.Errorf("tencent.credentials_file: %w", err)
 	}

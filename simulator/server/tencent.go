@@ -122,23 +122,18 @@ func (s *Server) tencentAPI(c *fiber.Ctx) error {
 	if err := contracts.ContentEncodingError(h.ContentEncoding()); err != nil {
 		return refuse(nil, srcValidation, tencent.CodeInvalidParameter, err.Error())
 	}
-	auth, e := tencent.ParseAuthorization(h.PeekBytes(headerAuth))
-	if e != nil {
-		return refuse(nil, srcAuth, e.Code, e.Message)
-	}
-	ts, e := tencent.ParseTimestamp(h.Peek(tencent.HeaderTimestamp))
-	if e != nil {
-		return refuse(nil, srcAuth, e.Code, e.Message)
-	}
-	cred := s.secretIDs[auth.SecretID]
-	if cred == nil {
-		return refuse(nil, srcAuth, tencent.CodeSecretIDNotFound, "The SecretId is not found, please ensure that your SecretId is correct.")
+	var cred *secretState
+	secretKey := func(id string) (string, *tencent.Error) {
+		if cred = s.secretIDs[id]; cred == nil {
+			return "", &tencent.Error{Code: tencent.CodeSecretIDNotFound, Message: "The SecretId is not found, please ensure that your SecretId is correct."}
+		}
+		return cred.key, nil
 	}
 	signed := tencent.Request{
 		Method: "POST", Path: "/", Query: string(ctx.URI().QueryString()),
 		Header: func(name string) []byte { return h.Peek(name) }, Body: body,
 	}
-	if e := s.verifier.Verify(&signed, &auth, ts, cred.key, s.now()); e != nil {
+	if e := s.verifier.Authenticate(&signed, h.PeekBytes(headerAuth), h.Peek(tencent.HeaderTimestamp), s.now(), secretKey); e != nil {
 		return refuse(nil, srcAuth, e.Code, e.Message)
 	}
 	tok := cred.tokenState

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/idgate/idgate/internal/boundedread"
 	"github.com/idgate/idgate/internal/httpurl"
 	"github.com/idgate/idgate/internal/secret"
 )
@@ -118,11 +117,11 @@ func (c *Config) ApplyEnv(getenv func(string) (string, bool)) error {
 // ResolveFiles reads the webhook secret from secret_file, if set.
 func (c *Config) ResolveFiles() error {
 	if c.Webhook.SecretFile != "" {
-		b, err := boundedread.File(c.Webhook.SecretFile, secret.MaxFileBytes)
+		v, err := secret.ReadFile(c.Webhook.SecretFile)
 		if err != nil {
 			return fmt.Errorf("sessions: webhook secret file: %w", err)
 		}
-		c.Webhook.Secret = strings.TrimSpace(string(b))
+		c.Webhook.Secret = v.Reveal()
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ func TestOnEndReportsEachEndOnceAsResultBills(t *testing.T) {
 				mu.Unlock()
 			})
 			tc.req.Flow = tc.flow
-			sess, err := s.CreateFor(tok, "client-rid-1", tc.req, tc.prefer, "http://sim.test")
+			sess, err := s.CreateAs(tok, "", "client-rid-1", tc.req, tc.prefer, "http://sim.test")
 			if err != nil {
 				t.Fatal(err)
 			}

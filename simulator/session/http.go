@@ -245,7 +245,7 @@ func (h *handlers) create(c *fiber.Ctx, tok string) error {
 		return fail(c, err)
 	}
 	pref := prefer(c)
-	s, err := h.svc.CreateFor(tok, strings.Clone(c.Get("X-Request-Id")), req, pref, strings.Clone(c.BaseURL()))
+	s, err := h.svc.CreateAs(tok, "", strings.Clone(c.Get("X-Request-Id")), req, pref, strings.Clone(c.BaseURL()))
 	if err != nil {
 		return fail(c, err)
 	}

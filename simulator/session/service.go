@@ -246,18 +246,14 @@ func (s *Service) OnEnd(fn func(End)) { s.onEnd.Store(&fn) }
 // request's Prefer header; baseURL the request's own base URL, used for the
 // QR payload when no public URL is configured.
 func (s *Service) Create(token string, req contracts.CreateSessionRequest, prefer, baseURL string) (contracts.Session, error) {
-	return s.CreateFor(token, "", req, prefer, baseURL)
+	return s.CreateAs(token, "", "", req, prefer, baseURL)
 }
 
-// CreateFor is Create for a request that carried the client's request id
-// (X-Request-Id), which the session's statement line keeps.
-func (s *Service) CreateFor(token, clientRequestID string, req contracts.CreateSessionRequest, prefer, baseURL string) (contracts.Session, error) {
-	return s.CreateAs(token, "", clientRequestID, req, prefer, baseURL)
-}
-
-// CreateAs is CreateFor for a session another API creates (the Tencent
-// Cloud API 3.0 actions): api names it in End, so the statement lists
-// the session under that API.
+// CreateAs is Create for a request that carried the client's request id
+// (X-Request-Id, "" for none), which the session's statement line keeps,
+// and for a session another API creates (the Tencent Cloud API 3.0
+// actions): api names it in End, so the statement lists the session under
+// that API ("" for the session API).
 func (s *Service) CreateAs(token, api, clientRequestID string, req contracts.CreateSessionRequest, prefer, baseURL string) (contracts.Session, error) {
 	now := s.clock.Now()
 	switch req.Flow {
@@ -404,16 +400,28 @@ func (s *Service) emit(x *session, ev contracts.SessionEvent) {
 // end is the session's final outcome, billed as Result reports it; x.mu
 // is held.
 func (x *session) end() End {
-	e := End{RequestID: x.id, ClientRequestID: x.clientID, Tenant: x.tenant, State: x.state, Code: contracts.CodeOK, API: x.api, At: x.updated}
+	code, _ := x.outcome()
+	return End{RequestID: x.id, ClientRequestID: x.clientID, Tenant: x.tenant, State: x.state, Code: code, API: x.api, At: x.updated,
+		Billed: x.billing(code) == contracts.Billed}
+}
+
+// outcome is the session's code and message: its failure's, or ok.
+func (x *session) outcome() (contracts.SessionCode, string) {
 	if x.failure != nil {
-		e.Code = x.failure.Code
+		return x.failure.Code, x.failure.Message
 	}
+	return contracts.CodeOK, contracts.CodeOK.Message()
+}
+
+// billing is how the authority bills a session that ended with code: a
+// completed session as its code says, any other not at all.
+func (x *session) billing(code contracts.SessionCode) contracts.Billing {
 	if x.state.Completed() {
-		if info, ok := contracts.LookupSessionCode(e.Code); ok {
-			e.Billed = info.Billing == contracts.Billed
+		if info, ok := contracts.LookupSessionCode(code); ok {
+			return info.Billing
 		}
 	}
-	return e
+	return contracts.NotBilled
 }
 
 func (x *session) view() contracts.Session {
@@ -538,18 +546,9 @@ func (s *Service) Result(token, id string) (contracts.SessionResult, error) {
 	r := contracts.SessionResult{
 		RequestID: x.id, Flow: x.flow, State: x.state, Decision: x.state, Liveness: x.liveness, Reference: x.reference,
 		FaceSimilarity: x.sim, CompletedAt: x.updated, AvailableUntil: x.updated.Add(s.cfg.Retention),
-		Billing: contracts.NotBilled,
 	}
-	if x.failure != nil {
-		r.Code, r.Message = x.failure.Code, x.failure.Message
-	} else {
-		r.Code, r.Message = contracts.CodeOK, contracts.CodeOK.Message()
-	}
-	if x.state.Completed() {
-		if info, ok := contracts.LookupSessionCode(r.Code); ok {
-			r.Billing = info.Billing
-		}
-	}
+	r.Code, r.Message = x.outcome()
+	r.Billing = x.billing(r.Code)
 	if x.card != nil {
 		c := *x.card
 		c.PhotoPNG = base64.StdEncoding.EncodeToString(placeholderPhoto)
