@@ -56,7 +56,8 @@ const (
 // Cloud API 3.0.
 func (r RouteConfig) TencentUpstream() bool { return r.UpstreamDialect == DialectTencent }
 
-// checkActions are the actions a check route can serve or call.
+// checkAction reports whether a is an action a check route can serve or
+// call.
 func checkAction(a string) bool {
 	return a == tencent.ActionIdCardVerification || a == tencent.ActionCheckIdNameDate
 }

@@ -201,6 +201,13 @@ func (p *Pipeline) serve(ctx *fasthttp.RequestCtx, rt *Route, front admission.Di
 		sc.body = contracts.AppendCheckRequest(sc.body[:0], req)
 		forwardBody = sc.body
 	}
+	// A Tencent upstream's body is written from req when req is what goes
+	// (no sealing for the upstream), so the upstream client does not read
+	// the body again on each attempt.
+	var check *contracts.CheckRequest
+	if rt.UpstreamAction != "" && rt.Crypto == nil {
+		check = req
+	}
 
 	// Encryption towards the upstream (terminate, encrypt-upstream): a
 	// fresh data key, so the client's never leaves the gateway.
@@ -244,6 +251,7 @@ func (p *Pipeline) serve(ctx *fasthttp.RequestCtx, rt *Route, front admission.Di
 		FlightKey: lookup.Key,
 		Excused:   excused(rt, prefer, req),
 		Action:    rt.UpstreamAction,
+		Check:     check,
 	}
 	if upSess != nil {
 		// An answer sealed for one upstream session opens with no other:

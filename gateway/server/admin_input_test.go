@@ -21,11 +21,12 @@ func TestAdminBadInput(t *testing.T) {
 	g := startGateway(t, cfg, "")
 	const tok = "gateway-admin-token"
 	big := `{"id":"acme-big","pad":"` + strings.Repeat("x", 2<<20) + `"}`
-	for _, tc := range []struct {
+	type row struct {
 		name, method, path, body string
 		status                   int
 		code                     contracts.ErrorCode
-	}{
+	}
+	rows := []row{
 		{"unknown field on key creation", "POST", "/admin/tenants/acme/keys", `{"id":"acme-u","quota":5}`, 400, contracts.ErrTokenMismatched},
 		{"two objects on key creation", "POST", "/admin/tenants/acme/keys", `{"id":"acme-t"}{"id":"acme-v"}`, 400, contracts.ErrTokenMismatched},
 		{"repeated id on key creation", "POST", "/admin/tenants/acme/keys", `{"id":"acme-r","id":"acme-s"}`, 400, contracts.ErrTokenMismatched},
@@ -49,20 +50,12 @@ func TestAdminBadInput(t *testing.T) {
 		{"negative daily_quota on limits", "POST", "/admin/keys/acme-1/limits", `{"daily_quota":-1}`, 400, contracts.ErrTokenMismatched},
 		{"rate over the maximum on limits", "POST", "/admin/keys/acme-1/limits", `{"rate":1000001}`, 400, contracts.ErrTokenMismatched},
 		{"burst as a string on limits", "POST", "/admin/keys/acme-1/limits", `{"burst":"5"}`, 400, contracts.ErrTokenMismatched},
-		{"bad day", "GET", "/admin/usage?day=yesterday", "", 400, contracts.ErrTokenMismatched},
-		{"bad day in CSV", "GET", "/admin/ledger.csv?day=yesterday", "", 400, contracts.ErrTokenMismatched},
-		{"bad day in ledger search", "GET", "/admin/ledger?day=yesterday", "", 400, contracts.ErrTokenMismatched},
 		{"request id with a space in ledger search", "GET", "/admin/ledger?request_id=a%20b", "", 400, contracts.ErrTokenMismatched},
 		{"upstream id too long in ledger search", "GET", "/admin/ledger?upstream_id=" + strings.Repeat("u", 129), "", 400, contracts.ErrTokenMismatched},
 		{"class not ASCII in ledger search", "GET", "/admin/ledger?class=%E5%BC%A0", "", 400, contracts.ErrTokenMismatched},
 		{"limit 0 in ledger search", "GET", "/admin/ledger?limit=0", "", 400, contracts.ErrTokenMismatched},
 		{"limit over the maximum in ledger search", "GET", "/admin/ledger?limit=1001", "", 400, contracts.ErrTokenMismatched},
 		{"limit not a number in ledger search", "GET", "/admin/ledger?limit=ten", "", 400, contracts.ErrTokenMismatched},
-		{"tenant not an id on usage", "GET", "/admin/usage?tenant=evil%0Atenant", "", 400, contracts.ErrTokenMismatched},
-		{"tenant not an id on usage.csv", "GET", "/admin/usage.csv?tenant=..%2Fevil", "", 400, contracts.ErrTokenMismatched},
-		{"tenant not an id on ledger.csv", "GET", "/admin/ledger.csv?tenant=%E5%BC%A0evil", "", 400, contracts.ErrTokenMismatched},
-		{"tenant too long on ledger.csv", "GET", "/admin/ledger.csv?tenant=evil" + strings.Repeat("t", 61), "", 400, contracts.ErrTokenMismatched},
-		{"tenant not an id on quota", "GET", "/admin/quota?tenant=-evil", "", 400, contracts.ErrTokenMismatched},
 		{"tenant not an id on cache purge", "DELETE", "/admin/cache/tenants/evil%0Atenant", "", 400, contracts.ErrTokenMismatched},
 		{"tenant with a dot first on cache purge", "DELETE", "/admin/cache/tenants/.evil", "", 400, contracts.ErrTokenMismatched},
 		{"not a statement", "POST", "/admin/reconcile", `{"days":[{"day":"yesterday"}]}`, 400, contracts.ErrTokenMismatched},
@@ -73,7 +66,18 @@ func TestAdminBadInput(t *testing.T) {
 		{"field in another case on cache purge", "POST", "/admin/cache/purge", `{"Name":"a","id_card":"b"}`, 400, contracts.ErrTokenMismatched},
 		{"2 MiB cache purge", "POST", "/admin/cache/purge", big, 400, contracts.ErrTokenMismatched},
 		{"a statement over the bound", "POST", "/admin/reconcile", `{"days":[]}` + strings.Repeat(" ", admin.MaxStatementBytes), 400, contracts.ErrTokenMismatched},
-	} {
+	}
+	// Every reading that takes a day or a tenant refuses a bad one the same
+	// way (each bad tenant names "evil", which the log must never show).
+	for _, p := range []string{"/admin/usage", "/admin/ledger.csv", "/admin/ledger"} {
+		rows = append(rows, row{"bad day on " + p, "GET", p + "?day=yesterday", "", 400, contracts.ErrTokenMismatched})
+	}
+	for _, p := range []string{"/admin/usage", "/admin/usage.csv", "/admin/ledger.csv", "/admin/ledger", "/admin/quota"} {
+		for _, tenant := range []string{"evil%0Atenant", "..%2Fevil", "%E5%BC%A0evil", "evil" + strings.Repeat("t", 61), "-evil"} {
+			rows = append(rows, row{"tenant " + tenant + " on " + p, "GET", p + "?tenant=" + tenant, "", 400, contracts.ErrTokenMismatched})
+		}
+	}
+	for _, tc := range rows {
 		t.Run(tc.name, func(t *testing.T) {
 			code, b := adminDo(t, g, tc.method, tc.path, tok, tc.body)
 			if code != tc.status {

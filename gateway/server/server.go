@@ -310,7 +310,7 @@ func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {
 				s.tc.Serve(ctx)
 				return
 			}
-		} else if s.tc != nil && gwtencent.IsCall(ctx) {
+		} else if gwtencent.IsCall(ctx) {
 			s.tc.ServeOtherMethod(ctx)
 			return
 		} else if !knownMethod(ctx.Method()) {

@@ -48,13 +48,11 @@ func (s *Server) startSessions(db *sql.DB) error {
 	}
 	// FaceID's session actions on the Tencent dialect's endpoint: the same
 	// service, so the same admission path and the same billing once.
-	if s.tc != nil {
-		for action, h := range svc.TencentActions(func() admission.Dialect { return s.front }) {
-			if err := s.tc.Handle(action, h); err != nil {
-				svc.Close()
-				s.relay.Close()
-				return err
-			}
+	for action, h := range svc.TencentActions(func() admission.Dialect { return s.front }) {
+		if err := s.tc.Handle(action, h); err != nil {
+			svc.Close()
+			s.relay.Close()
+			return err
 		}
 	}
 	s.sessions = svc

@@ -2,12 +2,7 @@ package server
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
-	"net/url"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -60,12 +55,12 @@ func TestTencentSessionActions(t *testing.T) {
 	g := startGateway(t, cfg, "")
 
 	acme := &tencent.Signer{SecretID: "acme-sid", SecretKey: "acme-skey", Service: "127"}
-	r := tcCall(t, g.url, acme, tencent.ActionDetectAuth, `{"RuleId":"1","Extra":"order-7"}`)
+	r, _ := testkit.TencentCall(t, g.url, acme, tencent.ActionDetectAuth, `{"RuleId":"1","Extra":"order-7"}`)
 	if r["BizToken"] != "sess-1" || r["Url"] != "http://sim/phone/qr/sess-1" {
 		t.Fatalf("DetectAuth: %v", r)
 	}
 	for range 3 {
-		r = tcCall(t, g.url, acme, tencent.ActionGetDetectInfoEnhanced, `{"BizToken":"sess-1","RuleId":"1"}`)
+		r, _ = testkit.TencentCall(t, g.url, acme, tencent.ActionGetDetectInfoEnhanced, `{"BizToken":"sess-1","RuleId":"1"}`)
 		text, _ := r["Text"].(map[string]any)
 		if text == nil || text["ErrCode"] != float64(0) || text["Extra"] != "order-7" {
 			t.Fatalf("GetDetectInfoEnhanced: %v", r)
@@ -78,48 +73,17 @@ func TestTencentSessionActions(t *testing.T) {
 		t.Fatalf("%d upstream result reads", n)
 	}
 	rival := &tencent.Signer{SecretID: "rival-sid", SecretKey: "rival-skey", Service: "127"}
-	if r := tcCall(t, g.url, rival, tencent.ActionGetDetectInfoEnhanced, `{"BizToken":"sess-1","RuleId":"1"}`); errorCode(r) != tencent.CodeBizTokenIllegal {
+	if r, _ := testkit.TencentCall(t, g.url, rival, tencent.ActionGetDetectInfoEnhanced, `{"BizToken":"sess-1","RuleId":"1"}`); testkit.TencentErrorCode(r) != tencent.CodeBizTokenIllegal {
 		t.Fatalf("another tenant's token: %v", r)
 	}
 	bad := &tencent.Signer{SecretID: "acme-sid", SecretKey: "wrong", Service: "127"}
-	if r := tcCall(t, g.url, bad, tencent.ActionDetectAuth, `{"RuleId":"1","Extra":"order-7"}`); errorCode(r) != tencent.CodeSignatureFailure {
+	if r, _ := testkit.TencentCall(t, g.url, bad, tencent.ActionDetectAuth, `{"RuleId":"1","Extra":"order-7"}`); testkit.TencentErrorCode(r) != tencent.CodeSignatureFailure {
 		t.Fatalf("bad signature: %v", r)
 	}
-	if r := tcCall(t, g.url, acme, tencent.ActionDetectAuth, `{"Extra":"order-7"}`); errorCode(r) != tencent.CodeMissingParameter {
+	if r, _ := testkit.TencentCall(t, g.url, acme, tencent.ActionDetectAuth, `{"Extra":"order-7"}`); testkit.TencentErrorCode(r) != tencent.CodeMissingParameter {
 		t.Fatalf("missing RuleId: %v", r)
 	}
 	if n := results.Load(); n != 3 {
 		t.Fatalf("refusals reached the upstream: %d result reads", n)
 	}
-}
-
-// tcCall signs and posts one action as the Node SDK does and returns its
-// Response.
-func tcCall(t *testing.T, base string, s *tencent.Signer, action, body string) map[string]any {
-	t.Helper()
-	u, _ := url.Parse(base)
-	ts := time.Now().Unix()
-	req, _ := http.NewRequest("POST", base+"/", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-TC-Action", action)
-	req.Header.Set("X-TC-Version", tencent.Version)
-	req.Header.Set("X-TC-Timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("Authorization", s.Authorization(u.Hostname(), "application/json", []byte(body), ts))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var env struct{ Response map[string]any }
-	if resp.StatusCode != 200 || json.Unmarshal(b, &env) != nil || env.Response["RequestId"] == nil {
-		t.Fatalf("%s: HTTP %d %s", action, resp.StatusCode, b)
-	}
-	return env.Response
-}
-
-func errorCode(r map[string]any) string {
-	e, _ := r["Error"].(map[string]any)
-	c, _ := e["Code"].(string)
-	return c
 }

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -76,45 +74,16 @@ func startDualUpstream(t *testing.T) *dualUpstream {
 	return u
 }
 
-// tcSignedCheck sends body as action to the gateway, signed with the pair as the
-// Node SDK signs (host without port, service = the host's first label).
-func tcSignedCheck(t *testing.T, gwURL, secretID, secretKey, action, body, prefer string) (status int, resp map[string]any, requestID string) {
+// tcSignedCheck sends body as action to the gateway, signed with the pair
+// as the Node SDK signs (host without port, service = the host's first
+// label).
+func tcSignedCheck(t *testing.T, gwURL, secretID, secretKey, action, body, prefer string) (resp map[string]any, requestID string) {
 	t.Helper()
-	u, _ := url.Parse(gwURL)
-	ts := time.Now().Unix()
-	s := tencent.Signer{SecretID: secretID, SecretKey: secretKey, Service: "127"}
-	req, res := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(res)
-	req.Header.SetMethod("POST")
-	req.SetRequestURI(gwURL + "/")
-	req.Header.SetContentType("application/json")
-	req.Header.Set(tencent.HeaderAction, action)
-	req.Header.Set(tencent.HeaderVersion, tencent.Version)
-	req.Header.Set(tencent.HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set("Authorization", s.Authorization(u.Hostname(), "application/json", []byte(body), ts))
-	if prefer != "" {
-		req.Header.Set("Prefer", prefer)
+	s := &tencent.Signer{SecretID: secretID, SecretKey: secretKey, Service: "127"}
+	if prefer == "" {
+		return testkit.TencentCall(t, gwURL, s, action, body)
 	}
-	req.SetBodyString(body)
-	if err := fasthttp.DoTimeout(req, res, 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	var env struct{ Response map[string]any }
-	if err := json.Unmarshal(res.Body(), &env); err != nil || env.Response == nil {
-		t.Fatalf("not an envelope: %d %s", res.StatusCode(), res.Body())
-	}
-	if env.Response["RequestId"] != string(res.Header.Peek("X-Request-Id")) {
-		t.Fatalf("RequestId %v, X-Request-Id %s", env.Response["RequestId"], res.Header.Peek("X-Request-Id"))
-	}
-	return res.StatusCode(), env.Response, string(res.Header.Peek("X-Request-Id"))
-}
-
-func errCode(resp map[string]any) string {
-	if e, ok := resp["Error"].(map[string]any); ok {
-		return e["Code"].(string)
-	}
-	return ""
+	return testkit.TencentCall(t, gwURL, s, action, body, "Prefer", prefer)
 }
 
 func tencentConfig(t *testing.T, upURL string) (cfgPath string, g *gw) {
@@ -148,7 +117,7 @@ func TestTencentBothWays(t *testing.T) {
 		t.Fatalf("aggregator→aggregator: %d %s", code, body)
 	}
 	// 2. Tencent → aggregator.
-	if _, r, _ := tcSignedCheck(t, g.url, "AKIDacme", "acme-tc-secret", tencent.ActionIdCardVerification, tcCheck, "result=-1"); r["Result"] != "-1" || r["Description"] != "aggregator" {
+	if r, _ := tcSignedCheck(t, g.url, "AKIDacme", "acme-tc-secret", tencent.ActionIdCardVerification, tcCheck, "result=-1"); r["Result"] != "-1" || r["Description"] != "aggregator" {
 		t.Fatalf("tencent→aggregator: %v", r)
 	}
 	// 3. aggregator → Tencent.
@@ -161,7 +130,7 @@ func TestTencentBothWays(t *testing.T) {
 		t.Fatalf("the Tencent upstream got %s", got)
 	}
 	// 4. Tencent → Tencent.
-	if _, r, _ := tcSignedCheck(t, g.url, "AKIDacme", "acme-tc-secret", tencent.ActionCheckIdNameDate, tcDate, ""); r["Result"] != "0" || r["Description"] != "tencent CheckIdNameDate" {
+	if r, _ := tcSignedCheck(t, g.url, "AKIDacme", "acme-tc-secret", tencent.ActionCheckIdNameDate, tcDate, ""); r["Result"] != "0" || r["Description"] != "tencent CheckIdNameDate" {
 		t.Fatalf("tencent→tencent: %v", r)
 	}
 	if up.agg.Load() != 2 || up.tc.Load() != 2 {
@@ -178,8 +147,8 @@ func TestTencentBothWays(t *testing.T) {
 		{"unknown action", "AKIDacme", "acme-tc-secret", "DescribeThings", tencent.CodeInvalidAction},
 		{"action not served", "AKIDacme", "acme-tc-secret", tencent.ActionGetEidToken, tencent.CodeInvalidAction},
 	} {
-		if status, r, _ := tcSignedCheck(t, g.url, c.id, c.key, c.action, tcCheck, ""); status != 200 || errCode(r) != c.want {
-			t.Errorf("%s: %d %v, want %s", c.name, status, r, c.want)
+		if r, _ := tcSignedCheck(t, g.url, c.id, c.key, c.action, tcCheck, ""); testkit.TencentErrorCode(r) != c.want {
+			t.Errorf("%s: %v, want %s", c.name, r, c.want)
 		}
 	}
 	if up.agg.Load() != 2 || up.tc.Load() != 2 {
@@ -250,7 +219,7 @@ func TestAdminTencentPair(t *testing.T) {
 	if !strings.HasPrefix(created.SecretID, "AKID") {
 		t.Fatalf("SecretId %q", created.SecretID)
 	}
-	if _, r, _ := tcSignedCheck(t, g.url, created.SecretID, created.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); r["Result"] != "0" {
+	if r, _ := tcSignedCheck(t, g.url, created.SecretID, created.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); r["Result"] != "0" {
 		t.Fatalf("new pair: %v", r)
 	}
 	code, body = adminDo(t, g, "GET", "/admin/tenants/globex", tok, "")
@@ -267,7 +236,7 @@ func TestAdminTencentPair(t *testing.T) {
 	if code != 200 || json.Unmarshal(body, &rotated) != nil || rotated.SecretKey == "" || rotated.SecretID == created.SecretID || rotated.Key != "" {
 		t.Fatalf("rotate: %d %s", code, body)
 	}
-	if _, r, _ := tcSignedCheck(t, g.url, created.SecretID, created.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); errCode(r) != tencent.CodeSecretIDNotFound {
+	if r, _ := tcSignedCheck(t, g.url, created.SecretID, created.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); testkit.TencentErrorCode(r) != tencent.CodeSecretIDNotFound {
 		t.Fatalf("old pair after rotation: %v", r)
 	}
 	if code, _ := check(t, g.url, created.Key, ""); code != 200 {
@@ -278,7 +247,7 @@ func TestAdminTencentPair(t *testing.T) {
 	if code, _ := adminDo(t, g, "POST", "/admin/keys/globex-tc/disable", tok, ""); code != 200 {
 		t.Fatal("disable")
 	}
-	if _, r, _ := tcSignedCheck(t, g.url, rotated.SecretID, rotated.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); errCode(r) != tencent.CodeSecretIDNotFound {
+	if r, _ := tcSignedCheck(t, g.url, rotated.SecretID, rotated.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); testkit.TencentErrorCode(r) != tencent.CodeSecretIDNotFound {
 		t.Fatalf("disabled key's pair: %v", r)
 	}
 	adminDo(t, g, "POST", "/admin/keys/globex-tc/enable", tok, "")
@@ -295,7 +264,7 @@ func TestAdminTencentPair(t *testing.T) {
 		t.Fatal(err)
 	}
 	g2 := startGateway(t, cfg, cfgPath)
-	if _, r, _ := tcSignedCheck(t, g2.url, rotated.SecretID, rotated.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); r["Result"] != "0" {
+	if r, _ := tcSignedCheck(t, g2.url, rotated.SecretID, rotated.SecretKey, tencent.ActionIdCardVerification, tcCheck, ""); r["Result"] != "0" {
 		t.Fatalf("pair after restart: %v", r)
 	}
 	// Without the sealing key the store's pairs cannot be opened: the
@@ -321,7 +290,7 @@ func TestTencentSharesTheRoutesCache(t *testing.T) {
 	if code, _ := check(t, g.url, "acme-secret", ""); code != 200 {
 		t.Fatalf("check: %d", code)
 	}
-	_, r, rid := tcSignedCheck(t, g.url, "AKIDacme", "acme-tc-secret", tencent.ActionIdCardVerification,
+	r, rid := tcSignedCheck(t, g.url, "AKIDacme", "acme-tc-secret", tencent.ActionIdCardVerification,
 		fmt.Sprintf(`{"IdCard":%q,"Name":%q}`, goodID, goodName), "")
 	if r["Result"] != "0" || r["Description"] != "aggregator" {
 		t.Fatalf("tencent: %v", r)

@@ -2,15 +2,13 @@ package sessions_test
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/idgate/idgate/contracts/tencent"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 // FaceID's session actions through the real gateway and simulator: signed
@@ -96,29 +94,12 @@ func mustJSON(v any) string {
 }
 
 // tcPost signs and posts one action as the Node SDK does (host without
-// port) and returns its Response.
+// port) and returns its Response, failing t on an Error.
 func tcPost(t *testing.T, base string, s *tencent.Signer, action, body string) map[string]any {
 	t.Helper()
-	u, _ := url.Parse(base)
-	ts := time.Now().Unix()
-	req, _ := http.NewRequest("POST", base+"/", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-TC-Action", action)
-	req.Header.Set("X-TC-Version", tencent.Version)
-	req.Header.Set("X-TC-Timestamp", strconv.FormatInt(ts, 10))
-	req.Header.Set("Authorization", s.Authorization(u.Hostname(), "application/json", []byte(body), ts))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	var env struct{ Response map[string]any }
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &env) != nil || env.Response["RequestId"] == nil {
-		t.Fatalf("%s: HTTP %d %s", action, resp.StatusCode, b)
-	}
-	if e, ok := env.Response["Error"]; ok {
+	r, _ := testkit.TencentCall(t, base, s, action, body)
+	if e, ok := r["Error"]; ok {
 		t.Fatalf("%s: %v", action, e)
 	}
-	return env.Response
+	return r
 }

@@ -2,7 +2,6 @@ package tencent
 
 import (
 	"encoding/json"
-	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 
@@ -39,102 +38,15 @@ func (f *Front) Answer(status int, contentType string, body []byte, requestID st
 	return fasthttp.StatusOK, "application/json", tc.AppendError(nil, tc.FromContract(code, message), requestID)
 }
 
+// answerFields are the members flatAnswer reads; sim (a number) is
+// checked and dropped, FaceID's answer has no place for it.
+var answerFields = []string{"result", "description", "sim"}
+
 // flatAnswer reads the answer almost every check gets without reflection:
-// one JSON object of plain string members (no escapes) and numbers, with
-// result and description. Anything else (an encryption object, escapes,
-// a member repeated) reports false and takes encoding/json.
+// one JSON object of plain string result and description members and an
+// optional numeric sim. Anything else (an encryption object, escapes, a
+// member repeated) reports false and takes encoding/json.
 func flatAnswer(b []byte) (result, description string, ok bool) {
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return "", "", false
-	}
-	var seen uint8
-	for {
-		i = skipWS(b, i+1)
-		ks, ke, ok := plainString(b, i)
-		if !ok {
-			return "", "", false
-		}
-		i = skipWS(b, ke+1)
-		if i >= len(b) || b[i] != ':' {
-			return "", "", false
-		}
-		i = skipWS(b, i+1)
-		var value string
-		if i < len(b) && b[i] == '"' {
-			vs, ve, ok := plainString(b, i)
-			if !ok {
-				return "", "", false
-			}
-			value, i = b2s(b[vs:ve]), ve+1
-		} else {
-			j := i
-			for j < len(b) && (b[j] >= '0' && b[j] <= '9' || b[j] == '.' || b[j] == '-' || b[j] == '+' || b[j] == 'e' || b[j] == 'E') {
-				j++
-			}
-			if j == i {
-				return "", "", false
-			}
-			i = j
-		}
-		switch b2s(b[ks:ke]) {
-		case "result":
-			if seen&1 != 0 || value == "" {
-				return "", "", false
-			}
-			seen |= 1
-			result = value
-		case "description":
-			if seen&2 != 0 {
-				return "", "", false
-			}
-			seen |= 2
-			description = value
-		case "sim":
-		default:
-			return "", "", false
-		}
-		i = skipWS(b, i)
-		if i >= len(b) {
-			return "", "", false
-		}
-		switch b[i] {
-		case ',':
-		case '}':
-			return result, description, seen == 3 && skipWS(b, i+1) == len(b)
-		default:
-			return "", "", false
-		}
-	}
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// plainString reads the JSON string opening at b[i]: its content bounds
-// (end is the closing quote). Escapes, control characters and invalid
-// UTF-8 (which encoding/json would rewrite) refuse it.
-func plainString(b []byte, i int) (start, end int, ok bool) {
-	if i >= len(b) || b[i] != '"' {
-		return 0, 0, false
-	}
-	ascii := true
-	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
-		case c == '"':
-			if !ascii && !utf8.Valid(b[i+1:j]) {
-				return 0, 0, false
-			}
-			return i + 1, j, true
-		case c == '\\' || c < 0x20:
-			return 0, 0, false
-		case c >= utf8.RuneSelf:
-			ascii = false
-		}
-	}
-	return 0, 0, false
+	seen, ok := contracts.DecodeFlatStrings(b, answerFields, []*string{&result, &description, nil})
+	return result, description, ok && seen&3 == 3 && result != ""
 }

@@ -245,7 +245,8 @@ func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 // accepts reads the same there.
 func FuzzFlatAnswer(f *testing.F) {
 	for _, s := range []string{`{"result":"0","description":"d"}`, `{"result":"0","description":"d","sim":1e2}`, ` {"description":"","result":"-1"} `,
-		`{"result":"0","result":"1","description":"d"}`, `{"result":"0","description":"d","x":"y"}`, `{"result":"0","description":"d"`} {
+		`{"result":"0","result":"1","description":"d"}`, `{"result":"0","description":"d","x":"y"}`, `{"result":"0","description":"d"`,
+		`{"result":"0","description":"d","sim":-}`, `{"result":"0","description":"d","sim":1e}`, `{"result":"0","description":"d","sim":"x"}`, `{"result":"0","description":"d","sim":-0.5E+3}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {

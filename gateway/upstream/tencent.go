@@ -75,15 +75,19 @@ func (c *Client) forwardTencent(r *Request, resp *fasthttp.Response, timeout tim
 	if c.tc == nil {
 		return fmt.Errorf("%w: upstream.tencent has no pair", errNotTranslated) // excluded by config validation
 	}
-	check, err := contracts.DecodeCheckRequestNoCopy(r.Body)
-	if err != nil {
-		return fmt.Errorf("%w: %w", errNotTranslated, err)
+	check := r.Check
+	if check == nil {
+		decoded, err := contracts.DecodeCheckRequestNoCopy(r.Body)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errNotTranslated, err)
+		}
+		check = &decoded
 	}
 	bp, _ := c.tc.bufs.Get().(*[]byte)
 	if bp == nil {
 		bp = new([]byte)
 	}
-	body := tencent.AppendCheckRequest((*bp)[:0], &check)
+	body := tencent.AppendCheckRequest((*bp)[:0], check)
 	req := c.tencentRequest()
 	defer func() {
 		req.SetBodyRaw(nil)

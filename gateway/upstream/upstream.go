@@ -13,6 +13,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/deadline"
 	"github.com/idgate/idgate/internal/httpurl"
 )
@@ -43,6 +44,9 @@ type Request struct {
 	// dialect as this action (Body stays in the aggregator's form; the
 	// client translates it and the answer, tencent.go).
 	Action string
+	// Check, with Action, is Body as the caller already read it: the
+	// Tencent body is written from it and Body is not read again.
+	Check *contracts.CheckRequest
 	// Attempts and Shared are filled by the forwarders: the upstream calls
 	// made, and whether the answer was another request's (no call of its own).
 	Attempts int
