@@ -1,7 +1,6 @@
 package tencent
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,54 +122,29 @@ var checkSchema = contracts.KeySchema{
 // value.
 func DecodeCheckRequest(body []byte, withValidity bool) (contracts.CheckRequest, *Error) {
 	var r CheckRequest
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || body[0] != '{' {
-		return contracts.CheckRequest{}, &Error{Code: CodeInvalidParameter, Message: "The request body must be a JSON object."}
+	body, e := decodeObject(body, &r, &checkSchema)
+	if e != nil {
+		return contracts.CheckRequest{}, e
 	}
-	err := json.Unmarshal(body, &r)
-	var te *json.UnmarshalTypeError
-	typeErr := errors.As(err, &te) && te.Field != ""
-	if err != nil && !typeErr {
-		return contracts.CheckRequest{}, &Error{Code: CodeInvalidParameter, Message: "The request body is not valid JSON."}
-	}
-	if err := contracts.CheckKeys(body, &checkSchema); err != nil {
-		return contracts.CheckRequest{}, &Error{Code: CodeInvalidParameter, Message: err.Error()}
-	}
-	if typeErr {
-		return contracts.CheckRequest{}, &Error{Code: CodeInvalidParameter, Message: fmt.Sprintf("The parameter `%s` has the wrong type.", te.Field)}
-	}
-	var present struct{ IdCard, Name, ValidityBegin, ValidityEnd *json.RawMessage }
-	_ = json.Unmarshal(body, &present) // valid JSON, checked above
-	required := []struct {
-		name string
-		v    *json.RawMessage
-	}{{"IdCard", present.IdCard}, {"Name", present.Name}}
+	required := checkRequired
 	if withValidity {
-		required = append(required, struct {
-			name string
-			v    *json.RawMessage
-		}{"ValidityBegin", present.ValidityBegin}, struct {
-			name string
-			v    *json.RawMessage
-		}{"ValidityEnd", present.ValidityEnd})
+		required = checkDateRequired
 	}
-	for _, f := range required {
-		if f.v == nil || string(*f.v) == "null" {
-			return contracts.CheckRequest{}, &Error{Code: CodeMissingParameter, Message: "The request is missing a required parameter `" + f.name + "`."}
-		}
+	if e := missingMember(body, false, required); e != nil {
+		return contracts.CheckRequest{}, e
 	}
-	if e := r.Encryption; e != nil {
-		switch {
-		case len(e.EncryptList) == 0:
-			return contracts.CheckRequest{}, &Error{Code: CodeMissingParameter, Message: "The request is missing a required parameter `Encryption.EncryptList`."}
-		case e.CiphertextBlob == "":
-			return contracts.CheckRequest{}, &Error{Code: CodeMissingParameter, Message: "The request is missing a required parameter `Encryption.CiphertextBlob`."}
-		case e.Iv == "":
-			return contracts.CheckRequest{}, &Error{Code: CodeMissingParameter, Message: "The request is missing a required parameter `Encryption.Iv`."}
-		}
+	if e := checkEncryption(r.Encryption); e != nil {
+		return contracts.CheckRequest{}, e
 	}
 	return r.Contract(), nil
 }
+
+// The members a check action requires, absent or null refused; an empty
+// one is the validator's to refuse.
+var (
+	checkRequired     = []string{"IdCard", "Name"}
+	checkDateRequired = []string{"IdCard", "Name", "ValidityBegin", "ValidityEnd"}
+)
 
 // AppendCheckRequest appends FaceID's body of an aggregator check request
 // (the gateway's request towards a Tencent-dialect upstream).
