@@ -58,7 +58,7 @@ func decodeJSON(body []byte) (CheckRequest, error) {
 	}
 	// Valid JSON: its keys must mean one thing to every parser before
 	// anything read from it counts.
-	if err := checkKeys(body); err != nil {
+	if err := CheckKeys(body, &checkSchema); err != nil {
 		return CheckRequest{}, err
 	}
 	if typeErr {
