@@ -111,7 +111,7 @@ func FromContractRequest(r *contracts.CheckRequest) CheckRequest {
 var checkSchema = contracts.KeySchema{
 	Fields:       []string{"IdCard", "Name", "ValidityBegin", "ValidityEnd", "Encryption"},
 	Nested:       "Encryption",
-	NestedFields: []string{"EncryptList", "CiphertextBlob", "Iv", "Algorithm", "TagList"},
+	NestedFields: encryptionFields,
 }
 
 // DecodeCheckRequest reads the body of a check action (withValidity:
