@@ -154,12 +154,13 @@ func AppendCheckRequest(dst []byte, r *contracts.CheckRequest) []byte {
 }
 
 // CheckAnswer is the Response of a check action as a client reads it.
+// FaceID's check answers carry no sealed fields, so an Encryption member,
+// which would describe none, is not read.
 type CheckAnswer struct {
-	Result      string      `json:"Result"`
-	Description string      `json:"Description"`
-	Encryption  *Encryption `json:"Encryption,omitempty"`
-	Error       *Error      `json:"Error,omitempty"`
-	RequestID   string      `json:"RequestId"`
+	Result      string `json:"Result"`
+	Description string `json:"Description"`
+	Error       *Error `json:"Error,omitempty"`
+	RequestID   string `json:"RequestId"`
 }
 
 // DecodeCheckAnswer reads a check action's answer body.
@@ -185,10 +186,6 @@ func (a *CheckAnswer) ContractAnswer() (status int, body []byte) {
 		return code.Status(), contracts.AppendError(nil, contracts.NewError(code, a.Error.Message, a.RequestID))
 	}
 	resp := contracts.CheckResponse{Result: contracts.ResultCode(a.Result), Description: a.Description}
-	if a.Encryption != nil {
-		ce := a.Encryption.Contract()
-		resp.Encryption = contracts.NewAnswerEncryption(*ce)
-	}
 	return 200, contracts.AppendResponse(nil, resp)
 }
 
