@@ -263,9 +263,9 @@ func NewError(code ErrorCode, message, traceID string) ErrorBody {
 // ASCII/UTF-8 text without characters that need escaping beyond quotes.
 func AppendResponse(dst []byte, r CheckResponse) []byte {
 	dst = append(dst, `{"result":`...)
-	dst = appendJSONString(dst, string(r.Result))
+	dst = AppendJSONString(dst, string(r.Result))
 	dst = append(dst, `,"description":`...)
-	dst = appendJSONString(dst, r.Description)
+	dst = AppendJSONString(dst, r.Description)
 	if r.Sim != nil {
 		dst = append(dst, `,"sim":`...)
 		// encoding/json writes floats in [1e-6, 1e21) as strconv's shortest
@@ -279,11 +279,11 @@ func AppendResponse(dst []byte, r CheckResponse) []byte {
 	}
 	if r.Name != "" {
 		dst = append(dst, `,"name":`...)
-		dst = appendJSONString(dst, r.Name)
+		dst = AppendJSONString(dst, r.Name)
 	}
 	if r.IDCard != "" {
 		dst = append(dst, `,"id_card":`...)
-		dst = appendJSONString(dst, r.IDCard)
+		dst = AppendJSONString(dst, r.IDCard)
 	}
 	if e := r.Encryption; e != nil {
 		dst = appendEncryption(dst, e.EncryptList, e.Algorithm, e.TagList, nil, nil)
@@ -300,7 +300,7 @@ func appendJSONStrings(dst []byte, list []string) []byte {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, s)
+		dst = AppendJSONString(dst, s)
 	}
 	return append(dst, ']')
 }
@@ -308,22 +308,10 @@ func appendJSONStrings(dst []byte, list []string) []byte {
 // AppendError appends the JSON of an error body to dst.
 func AppendError(dst []byte, e ErrorBody) []byte {
 	dst = append(dst, `{"success":false,"error":{"code":`...)
-	dst = appendJSONString(dst, string(e.Error.Code))
+	dst = AppendJSONString(dst, string(e.Error.Code))
 	dst = append(dst, `,"message":`...)
-	dst = appendJSONString(dst, e.Error.Message)
+	dst = AppendJSONString(dst, e.Error.Message)
 	dst = append(dst, `},"trace_id":`...)
-	dst = appendJSONString(dst, e.TraceID)
+	dst = AppendJSONString(dst, e.TraceID)
 	return append(dst, '}')
-}
-
-func appendJSONString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			b, _ := json.Marshal(s)
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
 }

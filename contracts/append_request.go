@@ -5,15 +5,15 @@ package contracts
 // another dialect forwards it in this one).
 func AppendCheckRequest(dst []byte, r *CheckRequest) []byte {
 	dst = append(dst, `{"name":`...)
-	dst = appendJSONString(dst, r.Name)
+	dst = AppendJSONString(dst, r.Name)
 	dst = append(dst, `,"id_card":`...)
-	dst = appendJSONString(dst, r.IDCard)
+	dst = AppendJSONString(dst, r.IDCard)
 	for _, f := range [...]struct{ name, v string }{
 		{`,"image_url":`, r.ImageURL}, {`,"validity_begin":`, r.ValidityBegin}, {`,"validity_end":`, r.ValidityEnd},
 	} {
 		if f.v != "" {
 			dst = append(dst, f.name...)
-			dst = appendJSONString(dst, f.v)
+			dst = AppendJSONString(dst, f.v)
 		}
 	}
 	if e := r.Encryption; e != nil {
@@ -30,12 +30,12 @@ func appendEncryption(dst []byte, list []string, algorithm string, tags []string
 	dst = appendJSONStrings(dst, list)
 	if blob != nil {
 		dst = append(dst, `,"ciphertext_blob":`...)
-		dst = appendJSONString(dst, *blob)
+		dst = AppendJSONString(dst, *blob)
 		dst = append(dst, `,"iv":`...)
-		dst = appendJSONString(dst, *iv)
+		dst = AppendJSONString(dst, *iv)
 	}
 	dst = append(dst, `,"algorithm":`...)
-	dst = appendJSONString(dst, algorithm)
+	dst = AppendJSONString(dst, algorithm)
 	if len(tags) > 0 {
 		dst = append(dst, `,"tag_list":`...)
 		dst = appendJSONStrings(dst, tags)

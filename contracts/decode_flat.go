@@ -1,86 +1,24 @@
 package contracts
 
-import (
-	"unicode/utf8"
-	"unsafe"
-)
+import "unicode/utf8"
+
+// flatFields are the members decodeFlat reads, in the order of its
+// destinations: check-2e's string fields.
+var flatFields = []string{"name", "id_card", "image_url", "validity_begin", "validity_end"}
 
 // decodeFlat reads the shape almost every check request has: one JSON
 // object whose members are distinct, exactly-cased check-2e string fields
 // written without escapes or control characters, valid UTF-8, surrounded by
-// JSON whitespace only. It reports false for anything else (escapes, null,
-// numbers, unknown, repeated or differently-cased keys, the encryption
-// object, non-JSON whitespace, invalid UTF-8, trailing bytes), leaving req
-// partly written: the caller then gives the body to encoding/json, so the
-// answer and the error message stay the general path's own.
-//
-// The fields are slices of one string holding b's bytes: a copy made at
-// the first value when owned is true, b itself otherwise.
-func decodeFlat(b []byte, req *CheckRequest, owned bool) bool {
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return false
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return skipWS(b, i+1) == len(b)
-	}
-	var all string
-	var seen uint8
-	for {
-		ks, ke, ok := plainString(b, i)
-		if !ok {
-			return false
-		}
-		i = skipWS(b, ke+1)
-		if i >= len(b) || b[i] != ':' {
-			return false
-		}
-		vs, ve, ok := plainString(b, skipWS(b, i+1))
-		if !ok {
-			return false
-		}
-		var dst *string
-		var bit uint8
-		switch string(b[ks:ke]) {
-		case "name":
-			dst, bit = &req.Name, 1
-		case "id_card":
-			dst, bit = &req.IDCard, 2
-		case "image_url":
-			dst, bit = &req.ImageURL, 4
-		case "validity_begin":
-			dst, bit = &req.ValidityBegin, 8
-		case "validity_end":
-			dst, bit = &req.ValidityEnd, 16
-		default:
-			return false // unknown or differently cased: encoding/json decides
-		}
-		if seen&bit != 0 {
-			return false // repeated: encoding/json decides
-		}
-		seen |= bit
-		if all == "" {
-			if owned {
-				all = string(b)
-			} else {
-				all = unsafe.String(unsafe.SliceData(b), len(b))
-			}
-		}
-		*dst = all[vs:ve]
-		i = skipWS(b, ve+1)
-		if i >= len(b) {
-			return false
-		}
-		switch b[i] {
-		case ',':
-			i = skipWS(b, i+1)
-		case '}':
-			return skipWS(b, i+1) == len(b)
-		default:
-			return false
-		}
-	}
+// JSON whitespace only (DecodeFlatStrings). It reports false for anything
+// else (escapes, null, numbers, unknown, repeated or differently-cased
+// keys, the encryption object, non-JSON whitespace, invalid UTF-8, trailing
+// bytes), leaving req partly written: the caller then gives the body to
+// encoding/json, so the answer and the error message stay the general
+// path's own. The fields point into b.
+func decodeFlat(b []byte, req *CheckRequest) bool {
+	dst := [...]*string{&req.Name, &req.IDCard, &req.ImageURL, &req.ValidityBegin, &req.ValidityEnd}
+	_, ok := DecodeFlatStrings(b, flatFields, dst[:])
+	return ok
 }
 
 // skipWS skips JSON whitespace only; the general path trims more (Unicode

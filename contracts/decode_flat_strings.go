@@ -4,7 +4,7 @@ import "unsafe"
 
 // DecodeFlatStrings is the fast path of a dialect's body decoder: it reads
 // a body that is one JSON object whose members are distinct, exactly-cased
-// names of names, each a plain string (no escapes, no control characters,
+// members of names, each a plain string (no escapes, no control characters,
 // valid UTF-8), surrounded by JSON whitespace only, and stores each value
 // in the dst of the same index. seen has bit i set for each member read.
 // ok is false for any other body (the general decoder, encoding/json,

@@ -24,19 +24,14 @@ type KeySchema struct {
 	NestedFields []string
 }
 
-// checkKeys refuses the keys of a syntactically valid body that parsers
+// CheckKeys refuses the keys of a syntactically valid body that parsers
 // could read differently: a key repeated in any object (encoding/json keeps
 // the last, other parsers the first, so the gateway would bill one identity
-// and forward another), and a key of the request or of its encryption
-// object that differs from a contract field only in case (encoding/json
-// matches those case-insensitively, other parsers do not). Keys are
-// compared unescaped, as every parser reads them. Other unknown keys are
-// ignored, as the contract allows.
-func checkKeys(body []byte) error { return CheckKeys(body, &checkSchema) }
-
-// CheckKeys applies checkKeys' rules to a valid JSON body with the members
-// of schema: no key repeated in any object, no key that differs from a
-// member's name only in case.
+// and forward another), and a key of the top-level object or of schema's
+// nested object that differs from one of schema's members only in case
+// (encoding/json matches those case-insensitively, other parsers do not).
+// Keys are compared unescaped, as every parser reads them. Other unknown
+// keys are ignored, as the contract allows.
 //
 // Bodies whose keys are written as-is (no escape, valid UTF-8) are read in
 // one pass without allocating for objects of up to maxLinearKeys keys;
@@ -104,7 +99,7 @@ func checkKeysTokens(body []byte, schema *KeySchema) error {
 	}
 }
 
-// keyFrame is an array or object being read by checkKeys.
+// keyFrame is an array or object being read by checkKeysTokens.
 type keyFrame struct {
 	object  bool
 	wantKey bool     // the next token is a key or the object's end

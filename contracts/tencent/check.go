@@ -1,7 +1,6 @@
 package tencent
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,7 +111,7 @@ func FromContractRequest(r *contracts.CheckRequest) CheckRequest {
 var checkSchema = contracts.KeySchema{
 	Fields:       []string{"IdCard", "Name", "ValidityBegin", "ValidityEnd", "Encryption"},
 	Nested:       "Encryption",
-	NestedFields: []string{"EncryptList", "CiphertextBlob", "Iv", "Algorithm", "TagList"},
+	NestedFields: encryptionFields,
 }
 
 // DecodeCheckRequest reads the body of a check action (withValidity:
@@ -123,54 +122,29 @@ var checkSchema = contracts.KeySchema{
 // value.
 func DecodeCheckRequest(body []byte, withValidity bool) (contracts.CheckRequest, *Error) {
 	var r CheckRequest
-	body = bytes.TrimSpace(body)
-	if len(body) == 0 || body[0] != '{' {
-		return contracts.CheckRequest{}, &Error{Code: CodeInvalidParameter, Message: "The request body must be a JSON object."}
+	body, e := decodeObject(body, &r, &checkSchema)
+	if e != nil {
+		return contracts.CheckRequest{}, e
 	}
-	err := json.Unmarshal(body, &r)
-	var te *json.UnmarshalTypeError
-	typeErr := errors.As(err, &te) && te.Field != ""
-	if err != nil && !typeErr {
-		return contracts.CheckRequest{}, &Error{Code: CodeInvalidParameter, Message: "The request body is not valid JSON."}
-	}
-	if err := contracts.CheckKeys(body, &checkSchema); err != nil {
-		return contracts.CheckRequest{}, &Error{Code: CodeInvalidParameter, Message: err.Error()}
-	}
-	if typeErr {
-		return contracts.CheckRequest{}, &Error{Code: CodeInvalidParameter, Message: fmt.Sprintf("The parameter `%s` has the wrong type.", te.Field)}
-	}
-	var present struct{ IdCard, Name, ValidityBegin, ValidityEnd *json.RawMessage }
-	_ = json.Unmarshal(body, &present) // valid JSON, checked above
-	required := []struct {
-		name string
-		v    *json.RawMessage
-	}{{"IdCard", present.IdCard}, {"Name", present.Name}}
+	required := checkRequired
 	if withValidity {
-		required = append(required, struct {
-			name string
-			v    *json.RawMessage
-		}{"ValidityBegin", present.ValidityBegin}, struct {
-			name string
-			v    *json.RawMessage
-		}{"ValidityEnd", present.ValidityEnd})
+		required = checkDateRequired
 	}
-	for _, f := range required {
-		if f.v == nil || string(*f.v) == "null" {
-			return contracts.CheckRequest{}, &Error{Code: CodeMissingParameter, Message: "The request is missing a required parameter `" + f.name + "`."}
-		}
+	if e := missingMember(body, false, required); e != nil {
+		return contracts.CheckRequest{}, e
 	}
-	if e := r.Encryption; e != nil {
-		switch {
-		case len(e.EncryptList) == 0:
-			return contracts.CheckRequest{}, &Error{Code: CodeMissingParameter, Message: "The request is missing a required parameter `Encryption.EncryptList`."}
-		case e.CiphertextBlob == "":
-			return contracts.CheckRequest{}, &Error{Code: CodeMissingParameter, Message: "The request is missing a required parameter `Encryption.CiphertextBlob`."}
-		case e.Iv == "":
-			return contracts.CheckRequest{}, &Error{Code: CodeMissingParameter, Message: "The request is missing a required parameter `Encryption.Iv`."}
-		}
+	if e := checkEncryption(r.Encryption); e != nil {
+		return contracts.CheckRequest{}, e
 	}
 	return r.Contract(), nil
 }
+
+// The members a check action requires, absent or null refused; an empty
+// one is the validator's to refuse.
+var (
+	checkRequired     = []string{"IdCard", "Name"}
+	checkDateRequired = []string{"IdCard", "Name", "ValidityBegin", "ValidityEnd"}
+)
 
 // AppendCheckRequest appends FaceID's body of an aggregator check request
 // (the gateway's request towards a Tencent-dialect upstream).
@@ -180,12 +154,13 @@ func AppendCheckRequest(dst []byte, r *contracts.CheckRequest) []byte {
 }
 
 // CheckAnswer is the Response of a check action as a client reads it.
+// FaceID's check answers carry no sealed fields, so an Encryption member,
+// which would describe none, is not read.
 type CheckAnswer struct {
-	Result      string      `json:"Result"`
-	Description string      `json:"Description"`
-	Encryption  *Encryption `json:"Encryption,omitempty"`
-	Error       *Error      `json:"Error,omitempty"`
-	RequestID   string      `json:"RequestId"`
+	Result      string `json:"Result"`
+	Description string `json:"Description"`
+	Error       *Error `json:"Error,omitempty"`
+	RequestID   string `json:"RequestId"`
 }
 
 // DecodeCheckAnswer reads a check action's answer body.
@@ -211,10 +186,6 @@ func (a *CheckAnswer) ContractAnswer() (status int, body []byte) {
 		return code.Status(), contracts.AppendError(nil, contracts.NewError(code, a.Error.Message, a.RequestID))
 	}
 	resp := contracts.CheckResponse{Result: contracts.ResultCode(a.Result), Description: a.Description}
-	if a.Encryption != nil {
-		ce := a.Encryption.Contract()
-		resp.Encryption = contracts.NewAnswerEncryption(*ce)
-	}
 	return 200, contracts.AppendResponse(nil, resp)
 }
 

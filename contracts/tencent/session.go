@@ -275,29 +275,48 @@ var (
 // refuses an absent, null or empty required member with MissingParameter.
 // Messages name members, never values.
 func decodeBody(body []byte, v any, schema *contracts.KeySchema, required ...string) *Error {
+	body, e := decodeObject(body, v, schema)
+	if e != nil {
+		return e
+	}
+	return missingMember(body, true, required)
+}
+
+// decodeObject reads body, one JSON object, into v: no key repeated,
+// member names exact in case, the wrong type refused naming the member.
+// It returns body trimmed of surrounding whitespace.
+func decodeObject(body []byte, v any, schema *contracts.KeySchema) ([]byte, *Error) {
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
-		return &Error{Code: CodeInvalidParameter, Message: "The request body must be a JSON object."}
+		return nil, &Error{Code: CodeInvalidParameter, Message: "The request body must be a JSON object."}
 	}
 	err := json.Unmarshal(body, v)
 	var te *json.UnmarshalTypeError
 	typeErr := errors.As(err, &te) && te.Field != ""
 	if err != nil && !typeErr {
-		return &Error{Code: CodeInvalidParameter, Message: "The request body is not valid JSON."}
+		return nil, &Error{Code: CodeInvalidParameter, Message: "The request body is not valid JSON."}
 	}
 	if err := contracts.CheckKeys(body, schema); err != nil {
-		return &Error{Code: CodeInvalidParameter, Message: err.Error()}
+		return nil, &Error{Code: CodeInvalidParameter, Message: err.Error()}
 	}
 	if typeErr {
-		return &Error{Code: CodeInvalidParameter, Message: fmt.Sprintf("The parameter `%s` has the wrong type.", te.Field)}
+		return nil, &Error{Code: CodeInvalidParameter, Message: fmt.Sprintf("The parameter `%s` has the wrong type.", te.Field)}
 	}
+	return body, nil
+}
+
+// missingMember refuses, with MissingParameter, the first of required that
+// body (a JSON object decodeObject accepted) lacks or has null, or has
+// empty when emptyIsMissing.
+func missingMember(body []byte, emptyIsMissing bool, required []string) *Error {
 	if len(required) == 0 {
 		return nil
 	}
 	var present map[string]json.RawMessage
-	_ = json.Unmarshal(body, &present) // valid JSON object, checked above
+	_ = json.Unmarshal(body, &present) // valid JSON object, checked by decodeObject
 	for _, name := range required {
-		if v, ok := present[name]; !ok || string(v) == "null" || string(v) == `""` {
+		v, ok := present[name]
+		if !ok || string(v) == "null" || emptyIsMissing && string(v) == `""` {
 			return missing(name)
 		}
 	}

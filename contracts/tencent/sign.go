@@ -243,9 +243,8 @@ func newMacKey(key [sha256.Size]byte) *macKey {
 type verifyScratch struct {
 	inner, outer hash.Hash
 	canonical    [512]byte
-	sts          [160]byte
+	sts          [224]byte // the string to sign, canonical request hashed
 	sum          [sha256.Size]byte
-	hex          [2 * sha256.Size]byte
 }
 
 var scratchPool = sync.Pool{New: func() any { return &verifyScratch{inner: sha256.New(), outer: sha256.New()} }}
@@ -253,25 +252,11 @@ var scratchPool = sync.Pool{New: func() any { return &verifyScratch{inner: sha25
 // mac computes HMAC(k, string to sign of canonical) into sc.sum.
 func (sc *verifyScratch) mac(k *macKey, ts int64, date, service string, canonical []byte) []byte {
 	_ = sc.inner.(encoding.BinaryUnmarshaler).UnmarshalBinary(k.inner)
-	sc.writeStringToSign(ts, date, service, canonical)
+	writeStringToSign(sc.inner, sc.sts[:0], ts, date, service, canonical)
 	inner := sc.inner.Sum(sc.sum[:0])
 	_ = sc.outer.(encoding.BinaryUnmarshaler).UnmarshalBinary(k.outer)
 	sc.outer.Write(inner)
 	return sc.outer.Sum(sc.sum[:0])
-}
-
-func (sc *verifyScratch) writeStringToSign(ts int64, date, service string, canonical []byte) {
-	b := append(sc.sts[:0], Algorithm+"\n"...)
-	b = strconv.AppendInt(b, ts, 10)
-	b = append(b, '\n')
-	b = append(b, date...)
-	b = append(b, '/')
-	b = append(b, service...)
-	b = append(b, "/tc3_request\n"...)
-	sc.inner.Write(b)
-	sum := sha256.Sum256(canonical)
-	hex.Encode(sc.hex[:], sum[:])
-	sc.inner.Write(sc.hex[:])
 }
 
 // maxDerivedKeys bounds the cache; it is emptied when full (a day's keys
@@ -471,21 +456,20 @@ func appendLower(dst, v []byte) []byte {
 	return dst
 }
 
-// writeStringToSign writes the string to sign of a canonical request.
-func writeStringToSign(w hash.Hash, ts int64, date, service string, canonical []byte) {
-	var buf [160]byte
-	b := append(buf[:0], Algorithm+"\n"...)
+// writeStringToSign writes the string to sign of a canonical request to
+// w, composed in buf (a server passes pooled memory so a check allocates
+// nothing).
+func writeStringToSign(w hash.Hash, buf []byte, ts int64, date, service string, canonical []byte) {
+	b := append(buf, Algorithm+"\n"...)
 	b = strconv.AppendInt(b, ts, 10)
 	b = append(b, '\n')
 	b = append(b, date...)
 	b = append(b, '/')
 	b = append(b, service...)
 	b = append(b, "/tc3_request\n"...)
-	w.Write(b)
 	sum := sha256.Sum256(canonical)
-	var hx [2 * sha256.Size]byte
-	hex.Encode(hx[:], sum[:])
-	w.Write(hx[:])
+	b = hex.AppendEncode(b, sum[:])
+	w.Write(b)
 }
 
 // Signer signs requests towards an API 3.0 endpoint with one credential
@@ -522,7 +506,7 @@ func (s *Signer) Authorization(host, contentType string, body []byte, ts int64) 
 	bodyHash := sha256.Sum256(body)
 	canonical, _ := appendCanonicalRequest(make([]byte, 0, 256), &Request{Method: "POST", Path: "/", Header: hdr, Body: body}, signed, hostAsSent, &bodyHash)
 	mac := hmac.New(sha256.New, key[:])
-	writeStringToSign(mac, ts, date, s.Service, canonical)
+	writeStringToSign(mac, nil, ts, date, s.Service, canonical)
 	return Algorithm + " Credential=" + s.SecretID + "/" + date + "/" + s.Service + "/tc3_request, SignedHeaders=" +
 		signed + ", Signature=" + hex.EncodeToString(mac.Sum(nil))
 }

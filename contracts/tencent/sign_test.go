@@ -183,3 +183,28 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifyAllocations: a check against a cached derived key allocates
+// nothing (the working memory is pooled).
+func TestVerifyAllocations(t *testing.T) {
+	a, _ := ParseAuthorization([]byte(sdkVectors[0].auth))
+	// Header values held once, as a server's request holds them.
+	host, contentType := []byte("127.0.0.1:8081"), []byte("application/json")
+	r := &Request{Method: "POST", Path: "/", Body: []byte(vectorBody), Header: func(name string) []byte {
+		switch name {
+		case "host":
+			return host
+		case "content-type":
+			return contentType
+		}
+		return nil
+	}}
+	now := time.Unix(vectorTS, 0)
+	var v Verifier
+	if err := v.Verify(r, &a, vectorTS, "sim-secret-key", now); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = v.Verify(r, &a, vectorTS, "sim-secret-key", now) }); n > 0 {
+		t.Errorf("Verify: %v allocations, want 0", n)
+	}
+}

@@ -126,9 +126,6 @@ func translateAnswer(raw, resp *fasthttp.Response) {
 		raw.CopyTo(resp)
 		return
 	}
-	// FaceID's check answers carry no sealed fields, so no encryption
-	// object describes any: one would not open.
-	a.Encryption = nil
 	status, body := a.ContractAnswer()
 	resp.Reset()
 	resp.SetStatusCode(status)
