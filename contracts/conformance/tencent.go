@@ -128,7 +128,7 @@ func (e *Env) tc(ctx context.Context, r tcRequest) (*Answer, error) {
 	if r.HostWithPort {
 		host = u.Host
 	}
-	service, _, _ := strings.Cut(u.Hostname(), ".")
+	service := tencent.ServiceOf(u.Hostname())
 	ts := time.Now().Add(r.Skew).Unix()
 	signed := r.Body
 	if r.SignedBody != nil {

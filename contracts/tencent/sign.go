@@ -472,6 +472,14 @@ func writeStringToSign(w hash.Hash, buf []byte, ts int64, date, service string, 
 	w.Write(b)
 }
 
+// ServiceOf is the service an official SDK signs with for an endpoint
+// host (no port): its first label, "faceid" for
+// faceid.tencentcloudapi.com, "127" for 127.0.0.1.
+func ServiceOf(hostname string) string {
+	label, _, _ := strings.Cut(hostname, ".")
+	return label
+}
+
 // Signer signs requests towards an API 3.0 endpoint with one credential
 // pair, as the official SDKs do (content-type and host signed).
 type Signer struct {

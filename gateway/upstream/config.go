@@ -3,9 +3,9 @@ package upstream
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
+	"github.com/idgate/idgate/contracts/tencent"
 	"github.com/idgate/idgate/internal/httpurl"
 	"github.com/idgate/idgate/internal/secret"
 )
@@ -56,8 +56,7 @@ func (t TencentConfig) ServiceFor(rawURL string) string {
 	if err != nil {
 		return ""
 	}
-	label, _, _ := strings.Cut(u.Hostname(), ".")
-	return label
+	return tencent.ServiceOf(u.Hostname())
 }
 
 // ValidateTencent checks the Tencent pair; config validation calls it when

@@ -107,11 +107,10 @@ type target struct {
 const gwTencentName = "gateway in the Tencent API 3.0 dialect → simulator (miss path)"
 
 // serviceOf is the service an official SDK signs for when pointed at
-// addr: the host's first label ("127" for 127.0.0.1:port).
+// addr (host:port).
 func serviceOf(addr string) string {
 	host, _, _ := strings.Cut(addr, ":")
-	first, _, _ := strings.Cut(host, ".")
-	return first
+	return tencent.ServiceOf(host)
 }
 
 type measure struct {
