@@ -574,7 +574,9 @@ func (s *Server) writeSealed(ctx *fasthttp.RequestCtx, req *contracts.CheckReque
 func (s *Server) writeResult(ctx *fasthttp.RequestCtx, req *contracts.CheckRequest, a *answer, traceID []byte) {
 	info := a.route.results()[a.result]
 	if a.tc != nil {
-		s.writeTencentResponse(ctx, tencent.CheckResult{Result: string(info.Code), Description: info.Description}, traceID)
+		setTencentHeaders(ctx, traceID)
+		var buf [256]byte
+		ctx.Response.SetBody(tencent.AppendCheckResult(buf[:0], string(info.Code), info.Description, string(traceID)))
 		return
 	}
 	var name, idCard string
