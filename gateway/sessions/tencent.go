@@ -73,19 +73,19 @@ func (s *Service) TencentActions(dialect func() admission.Dialect) map[string]fa
 			}, func(sess *contracts.Session) any { return tencent.NFCTokenAnswer(sess) })
 		},
 		tencent.ActionGetDetectInfoEnhanced: func(ctx *fasthttp.RequestCtx) {
-			s.tencentResult(ctx, dialect(), RouteGetDetectInfoEnhanced, func(body []byte) (string, func(*tencent.SessionRead) (any, *tencent.Error), *tencent.Error) {
+			s.tencentResult(ctx, dialect(), RouteGetDetectInfoEnhanced, contracts.FlowNFC, func(body []byte) (string, func(*tencent.SessionRead) (any, *tencent.Error), *tencent.Error) {
 				r, e := tencent.DecodeGetDetectInfoEnhancedRequest(body)
 				return r.BizToken, func(read *tencent.SessionRead) (any, *tencent.Error) { return read.DetectInfo(&r) }, e
 			})
 		},
 		tencent.ActionGetEidResult: func(ctx *fasthttp.RequestCtx) {
-			s.tencentResult(ctx, dialect(), RouteGetEidResult, func(body []byte) (string, func(*tencent.SessionRead) (any, *tencent.Error), *tencent.Error) {
+			s.tencentResult(ctx, dialect(), RouteGetEidResult, contracts.FlowAppAuth, func(body []byte) (string, func(*tencent.SessionRead) (any, *tencent.Error), *tencent.Error) {
 				r, e := tencent.DecodeGetEidResultRequest(body)
 				return r.EidToken, func(read *tencent.SessionRead) (any, *tencent.Error) { return read.EidResult(&r) }, e
 			})
 		},
 		tencent.ActionGetWxNFCResult: func(ctx *fasthttp.RequestCtx) {
-			s.tencentResult(ctx, dialect(), RouteGetWxNFCResult, func(body []byte) (string, func(*tencent.SessionRead) (any, *tencent.Error), *tencent.Error) {
+			s.tencentResult(ctx, dialect(), RouteGetWxNFCResult, contracts.FlowNFCRead, func(body []byte) (string, func(*tencent.SessionRead) (any, *tencent.Error), *tencent.Error) {
 				r, e := tencent.DecodeGetWxNFCResultRequest(body)
 				return r.NFCToken, func(read *tencent.SessionRead) (any, *tencent.Error) { return read.WxNFCResult() }, e
 			})
@@ -156,7 +156,7 @@ func (s *Service) tencentCreate(ctx *fasthttp.RequestCtx, d admission.Dialect, r
 // unknown or another tenant's token is BizTokenIllegal, never forwarded);
 // a 200 result settles the session's unit through learn, exactly as a
 // result poll does.
-func (s *Service) tencentResult(ctx *fasthttp.RequestCtx, d admission.Dialect, route string,
+func (s *Service) tencentResult(ctx *fasthttp.RequestCtx, d admission.Dialect, route string, flow contracts.SessionFlow,
 	decode func([]byte) (token string, render func(*tencent.SessionRead) (any, *tencent.Error), e *tencent.Error)) {
 	x := s.NewExchange(ctx, route)
 	x.Dialect = d
@@ -185,6 +185,12 @@ func (s *Service) tencentResult(ctx *fasthttp.RequestCtx, d admission.Dialect, r
 	if status == fasthttp.StatusOK {
 		s.learn(&x, t, resp.Body())
 	}
+	if status == fasthttp.StatusConflict && !s.sessionOfFlow(&x, token, flow) {
+		// A token of another action, read before its session ends: what
+		// the finished result would say (its flow is not this action's).
+		s.refuseTencent(&x, billing.LocalReject, &tencent.Error{Code: tencent.CodeBizTokenIllegal, Message: "The token belongs to another action."})
+		return
+	}
 	class := pollClass(status)
 	read, err := tencent.ParseSessionRead(status, resp.Body())
 	if err != nil {
@@ -198,6 +204,23 @@ func (s *Service) tencentResult(ctx *fasthttp.RequestCtx, d admission.Dialect, r
 		return
 	}
 	s.answerTencent(&x, class, v)
+}
+
+// sessionOfFlow reports whether the upstream session token is of flow. The
+// gateway's records do not keep the flow, so an unfinished session's is
+// read from the upstream's status (free, like every session read); when
+// that read fails the answer stays the result's.
+func (s *Service) sessionOfFlow(x *admission.Exchange, token string, flow contracts.SessionFlow) bool {
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	if err := s.Upstream.Do(fasthttp.MethodGet, contracts.SessionPath(token), nil, nil, []byte(x.RequestID), resp); err != nil || resp.StatusCode() != fasthttp.StatusOK {
+		return true
+	}
+	var sess contracts.Session
+	if json.Unmarshal(resp.Body(), &sess) != nil || sess.Flow == "" {
+		return true
+	}
+	return sess.Flow == flow
 }
 
 // tencentBodyWithin bounds every action's body as the session routes'

@@ -365,6 +365,16 @@ func TestTencentTokenScopeAndExpiry(t *testing.T) {
 	if f.rec.count() != calls {
 		t.Fatal("another tenant's token was forwarded")
 	}
+	// Unfinished, read by the action of another flow: the token is not
+	// that action's (as the finished result would say), in both programs.
+	f.up.set("GET "+contracts.SessionPath("sess-a")+"/result", 409, `{"success":false,"error":{"code":"flow_not_finished","message":"m","session_code":17},"trace_id":"t"}`)
+	f.up.set("GET "+contracts.SessionPath("sess-a"), 200, sessionJSON("sess-a", contracts.StateScanned, 2, 0))
+	if r := f.call(t, tencent.ActionGetWxNFCResult, "acme-key", `{"NFCToken":"sess-a"}`); errCode(r) != tencent.CodeBizTokenIllegal {
+		t.Fatalf("pending, another flow: %v", r)
+	}
+	if r := f.call(t, tencent.ActionGetDetectInfoEnhanced, "acme-key", `{"BizToken":"sess-a","RuleId":"1"}`); !strings.Contains(string(r["Text"]), `"ErrCode":17`) {
+		t.Fatalf("pending, its own flow: %v", r)
+	}
 	f.up.set("GET "+contracts.SessionPath("sess-a")+"/result", 410, `{"success":false,"error":{"code":"session_expired","message":"m","session_code":15},"trace_id":"t"}`)
 	if r := f.call(t, tencent.ActionGetDetectInfoEnhanced, "acme-key", `{"BizToken":"sess-a","RuleId":"1"}`); errCode(r) != tencent.CodeBizTokenExpired {
 		t.Fatalf("expired: %v", r)
