@@ -54,11 +54,22 @@ type IdempotencyStore interface {
 	Abandon(c idempotency.Claim)
 }
 
-// Quota reserves, commits and releases daily units.
+// Quota reserves, commits and releases daily units. Reserve's error means
+// the store could not count (a shared store down): nothing is admitted.
+// Commit and Release never fail the request: a shared store that cannot
+// take them now settles them later (leases), never loses them.
 type Quota interface {
-	Reserve(l quota.Limits, now time.Time) (quota.Ticket, quota.Scope)
+	Reserve(l quota.Limits, now time.Time) (quota.Ticket, quota.Scope, error)
 	Commit(quota.Ticket)
 	Release(quota.Ticket)
+}
+
+// RateQuota takes a key's rate-limit token and reserves its quota units
+// in one call: a shared store's one round trip for steps 2 and 4. The
+// quota is reserved only when the token was granted. An error is the
+// quota's (the rate decision is then the store's fallback's).
+type RateQuota interface {
+	AllowReserve(keyID string, rate float64, burst int, l quota.Limits, now time.Time) (ratelimit.Decision, quota.Ticket, quota.Scope, error)
 }
 
 // Ledger records entries. Intend makes the intent of a request that is
@@ -119,6 +130,10 @@ type Gate struct {
 	// first request (0: 30 s).
 	Idempotency     IdempotencyStore
 	IdempotencyWait time.Duration
+
+	// RateQuota, when set, lets a route that reserves quota take its
+	// rate-limit token in the same call (AdmitDeferringRate).
+	RateQuota RateQuota
 }
 
 // Exchange is one request's state as it moves through the steps. The
@@ -142,12 +157,16 @@ type Exchange struct {
 	// authority's statement can be matched to this request's entry.
 	UpstreamID string
 
-	ticket   quota.Ticket
-	held     bool // ticket is reserved and not yet settled or taken
-	intended bool // step 5 ran: the outcome fills the place it holds
-	idem     idempotency.Claim
-	idemLead bool // this request leads an Idempotency-Key record
-	finished bool // step 8 ran: the answer is written and recorded
+	ticket quota.Ticket
+	held   bool // ticket is reserved and not yet settled or taken
+	// rateDeferred: step 2's token is still to be taken, with the quota's
+	// reservation (Reserve) or, when the request ends before that, by
+	// itself before the answer is written (FinishRendered).
+	rateDeferred bool
+	intended     bool // step 5 ran: the outcome fills the place it holds
+	idem         idempotency.Claim
+	idemLead     bool // this request leads an Idempotency-Key record
+	finished     bool // step 8 ran: the answer is written and recorded
 	// day is the quota day of Start, named once for the intent and the
 	// outcome, which therefore always land on the same day.
 	day string

@@ -40,6 +40,11 @@ func (g *Gate) Idempotent(x *Exchange, path string, body []byte) bool {
 		g.Refuse(x, billing.LocalReject, contracts.ErrTokenMismatched, "Idempotency-Key must be 1 to 255 printable ASCII characters")
 		return false
 	}
+	// A claim is a store's work, not local: a deferred token is taken
+	// first, so a request over its rate never claims a key.
+	if !g.resolveRate(x) {
+		return false
+	}
 	key := string(raw)
 	fp := idempotency.NewFingerprint(path, body)
 	// The first request is itself bounded by the retry deadline; a
@@ -54,6 +59,14 @@ func (g *Gate) Idempotent(x *Exchange, path string, body []byte) bool {
 		case idempotency.Lead:
 			x.idem, x.idemLead = r.Claim, true
 			return true
+		case idempotency.Unavailable:
+			// A shared store that does not answer: running without a
+			// record could charge a retry twice, so nothing runs.
+			g.logStoreRefusal(x, "idempotency", r.Err)
+			x.Ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+			g.Refuse(x, billing.StoreUnavailable, contracts.ErrServiceUnavailable,
+				"The gateway cannot check the Idempotency-Key right now; nothing was sent to the authority; retry later")
+			return false
 		case idempotency.Full:
 			g.Log.Warn("idempotency store full of running requests; running without a record", "request_id", x.RequestID, "tenant", x.Key.Tenant.ID)
 			return true

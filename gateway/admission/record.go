@@ -63,6 +63,14 @@ func (g *Gate) Finish(x *Exchange, class billing.Class, status int, contentType 
 // FinishRendered is Finish for an answer already in the client's dialect
 // (a dialect's own refusal, a stored answer replayed).
 func (g *Gate) FinishRendered(x *Exchange, class billing.Class, status int, contentType string, body []byte) {
+	if x.rateDeferred {
+		// The request ended before Reserve: its token is taken now, and
+		// a request over its rate gets 429, as it would have at step 2.
+		x.rateDeferred = false
+		if !g.RateLimit(x) {
+			return
+		}
+	}
 	x.finished = true
 	e := g.entry(x, class, status)
 	e.Intended, x.intended = x.intended, false

@@ -50,6 +50,11 @@ const (
 	// was sent upstream because the ledger could not promise to record the
 	// answer (it cannot write, or its queue is full). Not billed.
 	LedgerUnavailable Class = "ledger_unavailable"
+	// StoreUnavailable: refused (503 service_unavailable) before anything
+	// was sent upstream because a shared store that counts quota or
+	// remembers Idempotency-Keys did not answer in time: never admit a
+	// charge nobody counted. Not billed.
+	StoreUnavailable Class = "store_unavailable"
 )
 
 // CountsQuota reports whether an entry of class c used a unit of the daily
@@ -57,7 +62,7 @@ const (
 func (c Class) CountsQuota() bool { return c == Billed || c == CachedQuota || c == Unknown }
 
 // Classes lists every class, for reports and metric pre-registration.
-var Classes = []Class{Billed, NotBilled, LocalReject, RateLimited, QuotaExceeded, UpstreamError, Cached, CachedQuota, Replayed, CircuitOpen, Unknown, LedgerUnavailable}
+var Classes = []Class{Billed, NotBilled, LocalReject, RateLimited, QuotaExceeded, UpstreamError, Cached, CachedQuota, Replayed, CircuitOpen, Unknown, LedgerUnavailable, StoreUnavailable}
 
 // Table is one route's result-code table.
 type Table struct {

@@ -30,6 +30,7 @@ import (
 	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/gateway/retry"
 	"github.com/idgate/idgate/gateway/sessions"
+	"github.com/idgate/idgate/gateway/stores"
 	"github.com/idgate/idgate/gateway/upstream"
 	"github.com/idgate/idgate/internal/boundedread"
 )
@@ -61,6 +62,9 @@ type Config struct {
 	Retry       retry.Config       `yaml:"retry"`
 	Breaker     breaker.Config     `yaml:"breaker"`
 	Idempotency idempotency.Config `yaml:"idempotency"`
+	// Stores chooses embedded state (one replica) or the shared Redis and
+	// PostgreSQL a fleet of replicas agrees through.
+	Stores stores.Config `yaml:"stores"`
 }
 
 // Default is the demo configuration: the gateway in front of the simulator
@@ -98,6 +102,7 @@ func base() Config {
 		Retry:         retry.DefaultConfig(),
 		Breaker:       breaker.DefaultConfig(),
 		Idempotency:   idempotency.DefaultConfig(),
+		Stores:        stores.DefaultConfig(),
 	}
 }
 
@@ -186,7 +191,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Auth.Validate(), c.Sessions.Validate(),
 		c.Cache.Validate(), c.Cache.ValidateRoutes(c.Routes),
 		c.Retry.Validate(), c.Retry.ValidateRoutes(c.Routes),
-		c.Breaker.Validate(), c.Idempotency.Validate())
+		c.Breaker.Validate(), c.Idempotency.Validate(), c.Stores.Validate())
 	return errors.Join(errs...)
 }
 

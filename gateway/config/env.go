@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -51,6 +53,26 @@ var EnvVars = []string{
 	"cache.key_secret_file",
 	"auth.secret_encryption_key",
 	"auth.secret_encryption_key_file",
+	"stores.mode",
+	"stores.replicas",
+	"stores.redis.url",
+	"stores.redis.url_file",
+	"stores.redis.prefix",
+	"stores.redis.timeout",
+	"stores.postgres.url",
+	"stores.postgres.url_file",
+	"stores.postgres.schema",
+	"stores.postgres.timeout",
+}
+
+// EnvAliases are shorter names for settings a deployment sets most: the
+// shared stores' URLs (and their files). An alias is read after EnvVars'
+// own name, so it wins when both are set.
+var EnvAliases = map[string]string{
+	EnvPrefix + "REDIS_URL":         "stores.redis.url",
+	EnvPrefix + "REDIS_URL_FILE":    "stores.redis.url_file",
+	EnvPrefix + "POSTGRES_URL":      "stores.postgres.url",
+	EnvPrefix + "POSTGRES_URL_FILE": "stores.postgres.url_file",
 }
 
 // EnvName is the variable that overrides setting: EnvPrefix and the path
@@ -63,8 +85,16 @@ func EnvName(setting string) string {
 func applyEnv(c *Config, env func(string) (string, bool)) error {
 	root := reflect.ValueOf(c).Elem()
 	var errs []error
+	type override struct{ name, setting string }
+	all := make([]override, 0, len(EnvVars)+len(EnvAliases))
 	for _, setting := range EnvVars {
-		name := EnvName(setting)
+		all = append(all, override{EnvName(setting), setting})
+	}
+	for _, name := range slices.Sorted(maps.Keys(EnvAliases)) {
+		all = append(all, override{name, EnvAliases[name]})
+	}
+	for _, o := range all {
+		name, setting := o.name, o.setting
 		v, ok := env(name)
 		if !ok {
 			continue

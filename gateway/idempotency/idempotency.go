@@ -57,6 +57,9 @@ const (
 	Mismatch
 	// Full: the store is full of running requests; run without a record.
 	Full
+	// Unavailable: a shared store did not answer (Err says why); nothing
+	// may run, since a retry could not be recognised.
+	Unavailable
 )
 
 // Claim is the leader's handle on its record.
@@ -68,6 +71,7 @@ type Result struct {
 	Answer *Answer
 	Done   <-chan struct{}
 	Claim  Claim
+	Err    error
 }
 
 type record struct {

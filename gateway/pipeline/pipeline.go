@@ -136,7 +136,7 @@ func (p *Pipeline) serve(ctx *fasthttp.RequestCtx, rt *Route, front admission.Di
 	defer p.End(&x)
 
 	// 1–2. Authenticate the key, take a token from its bucket.
-	if !p.Admit(&x) {
+	if !p.AdmitDeferringRate(&x) {
 		return
 	}
 	if rt.ForwardPrefer && x.RepeatedPrefer() {

@@ -49,12 +49,28 @@ type Limits struct {
 	TenantQuota int64
 	KeyID       string
 	KeyQuota    int64
+	// Lease names the reservation (the request id): a shared store keeps
+	// it as a lease that any replica can settle.
+	Lease string
+	// Hold is how long the reservation may stay unsettled before a shared
+	// store settles it on its own (0: the store's default, longer than
+	// the longest upstream call). A session holds its unit much longer.
+	Hold time.Duration
 }
 
-// Ticket is a reservation to commit or release.
+// Ticket is a reservation to commit or release. Its fields name it
+// completely, so a ticket rebuilt from a stored session (TicketOf)
+// settles the same reservation on any replica.
 type Ticket struct {
-	day, tenant, key string
+	Day, Tenant, Key string
+	// Lease is the reservation's name in a shared store ("" in the
+	// embedded one); Epoch the store's seeding it was taken under.
+	Lease string
+	Epoch string
 }
+
+// IsZero reports whether t holds no reservation.
+func (t Ticket) IsZero() bool { return t.Day == "" }
 
 // Scope says which quota refused a reservation.
 type Scope string
@@ -101,22 +117,23 @@ func get(m map[string]*count, id string) *count {
 
 // Reserve takes one unit of both quotas, or refuses naming the exhausted one.
 // Units in flight count against the quota until committed or released.
-func (c *Counter) Reserve(l Limits, now time.Time) (Ticket, Scope) {
+// The in-process counter never fails (the error is a shared store's).
+func (c *Counter) Reserve(l Limits, now time.Time) (Ticket, Scope, error) {
 	day := c.cal.Day(now)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.rollover(day)
 	k := get(c.keys, l.KeyID)
 	if l.KeyQuota > 0 && k.used+k.reserved >= l.KeyQuota {
-		return Ticket{}, ScopeKey
+		return Ticket{}, ScopeKey, nil
 	}
 	t := get(c.tenants, l.TenantID)
 	if l.TenantQuota > 0 && t.used+t.reserved >= l.TenantQuota {
-		return Ticket{}, ScopeTenant
+		return Ticket{}, ScopeTenant, nil
 	}
 	k.reserved++
 	t.reserved++
-	return Ticket{day: day, tenant: l.TenantID, key: l.KeyID}, ScopeNone
+	return Ticket{Day: day, Tenant: l.TenantID, Key: l.KeyID}, ScopeNone, nil
 }
 
 // Commit turns a reservation into a used unit (the answer was billed).
@@ -126,15 +143,15 @@ func (c *Counter) Commit(tk Ticket) { c.settle(tk, true) }
 func (c *Counter) Release(tk Ticket) { c.settle(tk, false) }
 
 func (c *Counter) settle(tk Ticket, used bool) {
-	if tk.day == "" {
+	if tk.Day == "" {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if tk.day != c.day {
+	if tk.Day != c.day {
 		return // the day turned while the request was in flight; its counters are gone
 	}
-	for _, n := range []*count{get(c.keys, tk.key), get(c.tenants, tk.tenant)} {
+	for _, n := range []*count{get(c.keys, tk.Key), get(c.tenants, tk.Tenant)} {
 		n.reserved--
 		if used {
 			n.used++

@@ -33,16 +33,16 @@ func TestReserveCommitRelease(t *testing.T) {
 	c := NewCounter(NewCalendar(time.UTC))
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	l := Limits{TenantID: "t", TenantQuota: 2, KeyID: "k"}
-	a, s1 := c.Reserve(l, now)
-	b, s2 := c.Reserve(l, now)
+	a, s1, _ := c.Reserve(l, now)
+	b, s2, _ := c.Reserve(l, now)
 	if s1 != ScopeNone || s2 != ScopeNone {
 		t.Fatal("first two reservations refused")
 	}
-	if _, s := c.Reserve(l, now); s != ScopeTenant {
+	if _, s, _ := c.Reserve(l, now); s != ScopeTenant {
 		t.Fatalf("third reservation: %q, want tenant", s)
 	}
 	c.Release(a)
-	if _, s := c.Reserve(l, now); s != ScopeNone {
+	if _, s, _ := c.Reserve(l, now); s != ScopeNone {
 		t.Fatal("a released unit was not returned")
 	}
 	c.Commit(b)
@@ -50,10 +50,10 @@ func TestReserveCommitRelease(t *testing.T) {
 		t.Fatalf("usage %+v", u)
 	}
 	// Per-key cap is checked before the tenant's.
-	if _, s := c.Reserve(Limits{TenantID: "t2", KeyID: "k2", KeyQuota: 1}, now); s != ScopeNone {
+	if _, s, _ := c.Reserve(Limits{TenantID: "t2", KeyID: "k2", KeyQuota: 1}, now); s != ScopeNone {
 		t.Fatal()
 	}
-	if _, s := c.Reserve(Limits{TenantID: "t2", KeyID: "k2", KeyQuota: 1}, now); s != ScopeKey {
+	if _, s, _ := c.Reserve(Limits{TenantID: "t2", KeyID: "k2", KeyQuota: 1}, now); s != ScopeKey {
 		t.Fatalf("want key scope, got %q", s)
 	}
 }
@@ -63,10 +63,10 @@ func TestSeedAndRollover(t *testing.T) {
 	day1 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	c.Seed("2026-01-01", map[string]map[string]int64{"t": {"k": 5}})
 	l := Limits{TenantID: "t", TenantQuota: 5, KeyID: "k"}
-	if _, s := c.Reserve(l, day1); s != ScopeTenant {
+	if _, s, _ := c.Reserve(l, day1); s != ScopeTenant {
 		t.Fatal("seeded usage ignored")
 	}
-	tk, s := c.Reserve(l, day1.Add(24*time.Hour))
+	tk, s, _ := c.Reserve(l, day1.Add(24*time.Hour))
 	if s != ScopeNone {
 		t.Fatal("new day did not reset")
 	}
@@ -88,7 +88,7 @@ func TestExactUnderConcurrency(t *testing.T) {
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; i < 50; i++ {
-				tk, s := c.Reserve(l, now)
+				tk, s, _ := c.Reserve(l, now)
 				if s != ScopeNone {
 					continue
 				}
@@ -113,7 +113,7 @@ func TestTenantsSnapshot(t *testing.T) {
 	c := NewCounter(NewCalendar(time.UTC))
 	day := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	c.Seed("2026-03-01", map[string]map[string]int64{"acme": {"k1": 3, "k2": 2}})
-	tk, _ := c.Reserve(Limits{TenantID: "acme", KeyID: "k1", TenantQuota: 10}, day)
+	tk, _, _ := c.Reserve(Limits{TenantID: "acme", KeyID: "k1", TenantQuota: 10}, day)
 	c.Reserve(Limits{TenantID: "beta", KeyID: "b1"}, day)
 	for _, tc := range []struct {
 		name string

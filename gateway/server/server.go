@@ -5,7 +5,6 @@ package server
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,12 +26,9 @@ import (
 	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/console"
 	"github.com/idgate/idgate/gateway/encryption"
-	"github.com/idgate/idgate/gateway/keystore"
-	"github.com/idgate/idgate/gateway/ledger"
 	"github.com/idgate/idgate/gateway/metrics"
 	"github.com/idgate/idgate/gateway/pipeline"
 	"github.com/idgate/idgate/gateway/quota"
-	"github.com/idgate/idgate/gateway/ratelimit"
 	"github.com/idgate/idgate/gateway/reconcile"
 	"github.com/idgate/idgate/gateway/sessions"
 	gwtencent "github.com/idgate/idgate/gateway/tencent"
@@ -50,13 +46,11 @@ type Server struct {
 	log  *slog.Logger
 
 	dir      *auth.Store
-	limits   *ratelimit.Limiters
 	calendar *quota.Calendar
-	quota    *quota.Counter
 	upstream *upstream.Client
-	ledger   *ledger.SQLite
-	keys     *keystore.SQLite
 	Metrics  *metrics.Metrics
+	// The stores of the configured mode (stores.go).
+	backends
 	pipeline *pipeline.Pipeline
 	// sessions serves the verification-session API (nil when disabled).
 	sessions *sessions.Service
@@ -94,19 +88,13 @@ func WithLoader(load func() (config.Config, error)) Option {
 // or started is closed again.
 func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_ *Server, err error) {
 	s := &Server{cfg: cfg, cfgPath: cfgPath, log: log}
-	var db *sql.DB
 	defer func() {
 		if err == nil {
 			return
 		}
 		s.stopSessions()
 		s.stopResilience()
-		switch {
-		case s.ledger != nil:
-			s.ledger.Close() // closes db too
-		case db != nil:
-			db.Close()
-		}
+		s.closeStores()
 		if s.upstream != nil {
 			s.upstream.CloseIdle()
 		}
@@ -116,8 +104,6 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 		o(s)
 	}
 	s.calendar = quota.NewCalendar(cfg.Quota.Location())
-	s.quota = quota.NewCounter(s.calendar)
-	s.limits = ratelimit.New()
 	s.Metrics = metrics.New()
 
 	up, err := upstream.New(cfg.Upstream)
@@ -126,17 +112,15 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 	}
 	s.upstream = up
 
-	if err = ledger.CheckFile(cfg.Store, cfg.Store.Initialize); err != nil {
-		return nil, err
+	// The stores of the configured mode (stores.go): in-process and SQLite
+	// for one gateway, Redis and PostgreSQL for a fleet. Every step below
+	// sees them through the same interfaces.
+	if cfg.Stores.IsShared() {
+		err = s.openShared()
+	} else {
+		err = s.openEmbedded()
 	}
-	if db, err = ledger.OpenDB(cfg.Store.Path); err != nil {
-		return nil, err
-	}
-	sealKey, err := cfg.Auth.Secrets.Key()
 	if err != nil {
-		return nil, err
-	}
-	if s.keys, err = keystore.New(db, sealKey); err != nil {
 		return nil, err
 	}
 	overrides, err := s.keys.Overrides(context.Background())
@@ -148,23 +132,6 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 		return nil, err
 	}
 	s.dir = auth.NewStore(d)
-	// The journal's records must outlive any request they cover: the
-	// longest a request can take upstream, with a margin.
-	store := cfg.Store
-	store.InFlight = 2*(cfg.Retry.Deadline+cfg.Upstream.Timeout) + 10*time.Second
-	if s.ledger, _, err = ledger.Open(db, store, log); err != nil {
-		return nil, err
-	}
-
-	// The quota restarts where the ledger says today stands: one source of
-	// truth, no second counter file to drift.
-	now := time.Now()
-	today := s.calendar.Day(now)
-	counts, err := s.ledger.BilledOn(context.Background(), today)
-	if err != nil {
-		return nil, err
-	}
-	s.quota.Seed(today, counts)
 
 	s.Metrics.Gauge("ledger_queue_length", "Ledger entries waiting to be written.", func() float64 { return float64(s.ledger.QueueLen()) })
 	s.Metrics.Counter("ledger_written_total", "Ledger entries written since start.", func() float64 { return float64(s.ledger.Written()) })
@@ -201,7 +168,7 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 	}
 	s.pipeline = &pipeline.Pipeline{
 		Gate: admission.Gate{
-			Auth: s.dir, Limits: s.limits, Quota: s.quota, Ledger: s.ledger,
+			Auth: s.dir, Limits: s.limits, Quota: s.quota, Ledger: s.ledger, RateQuota: s.rateQuota,
 			Calendar: s.calendar, Metrics: s.Metrics, IDs: admission.NewIDs(), Log: log, Now: time.Now,
 		},
 		Forward: s.upstream, MaxBody: cfg.MaxBodyBytes,
@@ -212,7 +179,7 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 	if err = s.startTencent(routes); err != nil {
 		return nil, err
 	}
-	if err = s.startSessions(db); err != nil {
+	if err = s.startSessions(); err != nil {
 		return nil, err
 	}
 	s.app = s.newMainApp(routes)
@@ -364,6 +331,9 @@ func (s *Server) health(app *fiber.App) {
 		} else {
 			checks["ledger"] = "ok"
 		}
+		if !s.storesReady(ctx, checks) {
+			ready = false
+		}
 		if !s.breakerReady(checks) {
 			ready = false
 		}
@@ -446,7 +416,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("admin listener: %w", err))
 		}
 		s.stopSessions()
-		if err := s.ledger.Close(); err != nil {
+		if err := s.closeStores(); err != nil {
 			errs = append(errs, err)
 		}
 		s.upstream.CloseIdle()
@@ -488,10 +458,10 @@ func (s *Server) reconcile(ctx context.Context, st contracts.Statement, from, to
 }
 
 // Ledger exposes the ledger (tests reconcile against it).
-func (s *Server) Ledger() *ledger.SQLite { return s.ledger }
+func (s *Server) Ledger() LedgerStore { return s.ledger }
 
 // Quota exposes the quota counters.
-func (s *Server) Quota() *quota.Counter { return s.quota }
+func (s *Server) Quota() QuotaStore { return s.quota }
 
 // Crypto exposes the encryption engine (nil when every route is passthrough).
 func (s *Server) Crypto() *encryption.Engine { return s.crypto }

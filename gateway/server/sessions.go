@@ -1,8 +1,6 @@
 package server
 
 import (
-	"database/sql"
-
 	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/encryption"
 	"github.com/idgate/idgate/gateway/sessions"
@@ -11,19 +9,12 @@ import (
 // startSessions builds the session routes over the check routes' admission
 // gate, with their store in the ledger's
 // database so a session's billing event commits with its status.
-func (s *Server) startSessions(db *sql.DB) error {
+func (s *Server) startSessions() error {
 	if !s.cfg.Sessions.Enabled {
 		return nil
 	}
-	store, err := sessions.NewSQLite(db)
-	if err != nil {
-		return err
-	}
+	store, box := s.sessionStore, s.outbox
 	up, err := sessions.NewClient(s.cfg.Upstream)
-	if err != nil {
-		return err
-	}
-	box, err := sessions.NewSQLiteOutbox(db)
 	if err != nil {
 		return err
 	}

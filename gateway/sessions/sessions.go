@@ -109,7 +109,7 @@ func New(cfg Config, d Deps, relay *Relay) (*Service, error) {
 		if r.Status == Open && r.Day == today {
 			// Limits of 0: the unit was admitted before the restart; it must
 			// count again, not be refused.
-			t.ticket, _ = d.Quota.Reserve(quota.Limits{TenantID: r.Tenant, KeyID: r.KeyID}, now)
+			t.ticket, _, _ = d.Quota.Reserve(quota.Limits{TenantID: r.Tenant, KeyID: r.KeyID}, now)
 		}
 		s.byID[r.RequestID] = t
 	}
