@@ -78,8 +78,14 @@ tenants:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// The race detector and a shared 2-core host slow every replica
+	// several times over: the stores' per-call budgets (50 ms Redis,
+	// 200 ms PostgreSQL by default) would refuse requests 503 under 64
+	// clients. These tests count money, not latency; a store that is cut
+	// still fails at once (connection reset).
+	env := append([]string{"IDGATE_GW_STORES_REDIS_TIMEOUT=250ms", "IDGATE_GW_STORES_POSTGRES_TIMEOUT=1s"}, o.env...)
 	start := time.Now()
-	c := testkit.StartCluster(t, testkit.ClusterOptions{Replicas: o.replicas, Args: []string{"-config", path}, Stores: st, Env: o.env})
+	c := testkit.StartCluster(t, testkit.ClusterOptions{Replicas: o.replicas, Args: []string{"-config", path}, Stores: st, Env: env})
 	t.Logf("fleet of %d replicas healthy in %s", o.replicas, time.Since(start).Round(time.Millisecond))
 	return &fleet{Cluster: c, sim: sim, cfgPath: path}
 }
