@@ -258,8 +258,18 @@ func TestClusterQuotaExact(t *testing.T) {
 		return kind != "used_up" && kind != "other" && kind != "transport"
 	})
 	t.Logf("quota run (%s): %s", took.Round(time.Millisecond), &tl)
-	if tl.billed.Load() != quota || tl.other.Load() != 0 || tl.transport.Load() != 0 || tl.unavailable.Load() != 0 || tl.usedUp.Load() != clients {
-		t.Errorf("clients: %s; want exactly %d billed and every client refused used_up once", &tl, quota)
+	if tl.other.Load() != 0 || tl.transport.Load() != 0 || tl.usedUp.Load() != clients {
+		t.Errorf("clients: %s; want every client refused used_up once", &tl)
+	}
+	if tl.unavailable.Load() > 0 {
+		// A reserve that timed out may still have run: its lease is
+		// released behind the answer, and until then the unit it holds
+		// refuses others used_up. Once nothing is reserved, the fleet
+		// hands out exactly what is left, one request at a time.
+		topUp(t, f, "acme-key", "acme", quota, &tl)
+	}
+	if tl.billed.Load() != quota {
+		t.Errorf("clients: %s; want exactly %d billed", &tl, quota)
 	}
 	if got := simBilled(t, f.sim); got != quota {
 		t.Errorf("simulator billed %d, want %d", got, quota)
@@ -286,7 +296,9 @@ func TestClusterQuotaExact(t *testing.T) {
 	})
 	admitted, most := rl.billed.Load(), int64(rate*took.Seconds())+burst+1
 	t.Logf("rate run (%s): %s; at most %d may pass", took.Round(time.Millisecond), &rl, most)
-	if rl.other.Load() != 0 || rl.transport.Load() != 0 || rl.unavailable.Load() != 0 {
+	// (A 503 — a store call over its budget on a busy host — admits
+	// nothing and is no error here.)
+	if rl.other.Load() != 0 || rl.transport.Load() != 0 {
 		t.Errorf("rate run: unexpected answers: %s", &rl)
 	}
 	if admitted > most {
@@ -311,6 +323,32 @@ func acmeTenant(quota int) string {
     burst: 100000
     keys: [{id: acme-1, key: acme-key}]
 `, quota)
+}
+
+// topUp waits until the fleet holds no lease of tenant's, then sends
+// requests one at a time with key until one is refused used_up, filing
+// the answers in tl; a refusal while the fleet's quota view shows units
+// left, or any unexpected answer, fails t.
+func topUp(t *testing.T, f *fleet, key, tenant string, quota int64, tl *tally) {
+	t.Helper()
+	var q usage
+	if _, ok := waitFor(20*time.Second, func() bool { q = quotaToday(t, f.Replicas[0], tenant); return q.Reserved == 0 }); !ok {
+		t.Fatalf("leases never settled: %+v", q)
+	}
+	ids := newIdentities(1 << 61)
+	for i := range 2 * quota {
+		kind := tl.add(testkit.TryCheck(f.URL(int(i)), key, ids.body()))
+		if kind == "used_up" {
+			if q = quotaToday(t, f.Replicas[0], tenant); q.Used+q.Reserved < quota {
+				t.Errorf("refused used_up with units left: %+v", q)
+			}
+			return
+		}
+		if kind != "billed" && kind != "unavailable" {
+			t.Fatalf("top-up: %s", tl)
+		}
+	}
+	t.Fatalf("top-up never refused: %s", tl)
 }
 
 // TestClusterKillReplica: kill -9 of one of three replicas while clients
@@ -483,6 +521,17 @@ func TestClusterRedisCut(t *testing.T) {
 		t.Errorf("ledger %v: want %d store_unavailable, %d billed", cls, refused, billedTotal.Load())
 	}
 
+	// Every replica has sent its settlements (they trail the answers):
+	// a commit still queued when Redis loses its memory would count twice
+	// after the reseed, on the safe side, and the fleet would rightly bill
+	// less than its quota.
+	if _, ok := waitFor(10*time.Second, func() bool {
+		q := quotaToday(t, f.Replicas[0], "acme")
+		return q.Used == billedTotal.Load() && q.Reserved == 0
+	}); !ok {
+		t.Errorf("quota before the restart: %+v, want %d used, nothing reserved", quotaToday(t, f.Replicas[0], "acme"), billedTotal.Load())
+	}
+
 	// Redis loses everything: killed, started again empty on its port.
 	rs.Kill(t)
 	rs.Restart(t)
@@ -501,8 +550,12 @@ func TestClusterRedisCut(t *testing.T) {
 	if billedTotal.Load() != quota || sim != quota || rest.other.Load() != 0 {
 		t.Errorf("the fleet billed %d (simulator %d), want exactly its quota %d; %s", billedTotal.Load(), sim, quota, &rest)
 	}
-	if q := quotaToday(t, f.Replicas[2], "acme"); q.Used != quota || q.Reserved != 0 {
-		t.Errorf("quota after the run: %+v, want %d used", q, quota)
+	var q usage
+	if _, ok := waitFor(10*time.Second, func() bool {
+		q = quotaToday(t, f.Replicas[2], "acme")
+		return q.Used == quota && q.Reserved == 0
+	}); !ok {
+		t.Errorf("quota after the run: %+v, want %d used, nothing reserved", q, quota)
 	}
 }
 
