@@ -490,6 +490,56 @@ func TestRedisAllowReserveRate(t *testing.T) {
 	}
 }
 
+// TestRedisAllowReserveFleetRate: replicas taking tokens through the
+// combined call admit a key at most rate×t + burst together.
+func TestRedisAllowReserveFleetRate(t *testing.T) {
+	cases := []struct {
+		replicas int
+		rate     float64
+		burst    int
+	}{
+		{2, 100, 5},
+		{3, 50, 20},
+	}
+	for _, tc := range cases {
+		t.Run(fmt.Sprint(tc.replicas, "x", tc.rate), func(t *testing.T) {
+			f := newFleet(t, tc.replicas, RedisOptions{})
+			const d = 400 * time.Millisecond
+			var allowed, seq atomic.Int64
+			var wg sync.WaitGroup
+			start := time.Now()
+			for g := range 4 * tc.replicas {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					q := f.qs[g%tc.replicas]
+					for time.Since(start) < d {
+						r, tk, _, err := q.AllowReserve("k", tc.rate, tc.burst, lim(0, 0, "k", fmt.Sprint("r", seq.Add(1))), time.Now())
+						if err != nil {
+							t.Error(err)
+							return
+						}
+						if r.Allowed {
+							allowed.Add(1)
+							q.Commit(tk)
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			limit := int64(tc.rate*elapsed.Seconds()) + int64(tc.burst) + 1
+			if n := allowed.Load(); n > limit || n < int64(tc.burst) {
+				t.Fatalf("admitted %d in %v; want at most %d", n, elapsed, limit)
+			}
+			settled(t, f.qs...)
+			if u := f.qs[0].Tenant("acme", time.Now()); u.Used != allowed.Load() || u.Reserved != 0 {
+				t.Fatalf("usage %+v for %d admitted", u, allowed.Load())
+			}
+		})
+	}
+}
+
 func BenchmarkAllowReserve(b *testing.B) {
 	f := newFleet(b, 1, RedisOptions{})
 	q := f.qs[0]
