@@ -14,6 +14,8 @@ import (
 //	base:q:<day>:lt        zset of the tenant's leases (member lease id, score expiry ms)
 //	base:q:<day>:lk:<key>  zset of the key's leases
 //
+// The scripts name these keys from KEYS[1]: they share its slot, so a
+// Redis Cluster runs each script on the one node that owns the tenant.
 // A counter's units taken are its used count plus its live leases. Every
 // write sets the keys to expire dayTTL later: a day's keys outlive the day
 // by far more than any lease.
