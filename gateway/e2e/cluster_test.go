@@ -709,7 +709,10 @@ func TestClusterIdempotency(t *testing.T) {
 // and billed once: one billed entry in the fleet's ledger, one billed line
 // on the simulator's statement.
 func TestClusterSession(t *testing.T) {
-	f := startFleet(t, fleetOptions{replicas: 2, simEnv: []string{"IDGATE_SIM_SESSIONS_TIME_SCALE=0.0005"}, tenants: acmeTenant(10)})
+	// Review takes 15 min × 0.0005 = 0.45 s; the simulator signs its
+	// webhooks with its default secret.
+	f := startFleet(t, fleetOptions{replicas: 2, simEnv: []string{"IDGATE_SIM_SESSIONS_TIME_SCALE=0.0005"}, tenants: acmeTenant(10),
+		extra: "sessions:\n  enabled: true\n  forward_prefer: true\n  upstream_webhook_secret: idgate-simulator-webhook-secret\n"})
 	a, b := f.Replicas[0], f.Replicas[1]
 	before := statementBilled(statement(t, f.sim))
 	status, body := testkit.Call(t, http.MethodPost, a.URL+contracts.SessionsPath, "acme-key",
