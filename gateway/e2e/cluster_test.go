@@ -609,7 +609,8 @@ func TestClusterPostgresCut(t *testing.T) {
 		if kind == "billed" && r.start.After(cutAt) && r.end.Before(restoredAt) {
 			duringCut++
 		}
-		if id := r.a.RequestID(); r.a.Err != nil || id == "" || want[id] {
+		id := r.a.RequestID()
+		if _, dup := want[id]; r.a.Err != nil || id == "" || dup {
 			t.Errorf("answer without a request id, or a request id twice: %+v", r.a)
 		} else {
 			want[id] = kind == "billed"
