@@ -562,6 +562,51 @@ func TestClusterRedisCut(t *testing.T) {
 	}
 }
 
+// TestClusterRedisStall: Redis hangs for a second mid-load (the proxy
+// holds every byte, then delivers them): only the per-call budget
+// notices. Requests are refused 503 meanwhile, never admitted without a
+// unit; the calls that timed out may still run once the bytes arrive,
+// and their leases must not cost the day a unit: once the leases are
+// settled the fleet bills exactly its quota.
+func TestClusterRedisStall(t *testing.T) {
+	const quota, clients = 150, 16
+	px := testkit.StartTCPProxy(t, testkit.HostPort(testkit.RedisURL))
+	f := startFleet(t, fleetOptions{replicas: 3, redisURL: "redis://" + px.Addr + "/0", upstreamTimeout: "500ms",
+		extra: "retry:\n  deadline: 500ms\n", tenants: acmeTenant(quota)})
+	var tl tally
+	stalled := make(chan struct{})
+	wait := testkit.Load{Workers: clients, For: time.Minute}.Start(func(w, i int) bool {
+		kind := tl.add(testkit.TryCheck(f.URL(w+i), "acme-key", newIdentities(uint64(w)<<32|uint64(i)).body(), "Prefer", "latency=20ms"))
+		if i == 2 && w == 0 {
+			close(stalled)
+		}
+		return kind != "used_up" && kind != "other" && kind != "transport"
+	})
+	<-stalled
+	px.Stall()
+	billedAtStall := tl.billed.Load()
+	time.Sleep(time.Second) // the stall's length, not an assertion
+	billedInStall := tl.billed.Load() - billedAtStall
+	px.Restore()
+	wait()
+	t.Logf("load: %s; %d billed answers ended during the 1 s stall", &tl, billedInStall)
+	if tl.unavailable.Load() == 0 || tl.other.Load() != 0 || tl.transport.Load() != 0 {
+		t.Errorf("want some 503 during the stall and nothing unexpected: %s", &tl)
+	}
+	// Requests that reserved before the stall may finish during it; no
+	// more than were in flight.
+	if billedInStall > clients {
+		t.Errorf("%d billed answers during the stall, more than the %d requests in flight when it began", billedInStall, clients)
+	}
+	start := time.Now()
+	topUp(t, f, "acme-key", "acme", quota, &tl)
+	sim := simBilled(t, f.sim)
+	t.Logf("after the top-up (%s): %s; simulator billed %d", time.Since(start).Round(time.Millisecond), &tl, sim)
+	if tl.billed.Load() != quota || sim != quota {
+		t.Errorf("the fleet billed %d (simulator %d), want exactly its quota %d: a lease of a timed-out call cost the day a unit", tl.billed.Load(), sim, quota)
+	}
+}
+
 // timed is one answer and when its request ran.
 type timed struct {
 	a          testkit.Answer
