@@ -40,7 +40,8 @@ type fleetOptions struct {
 	// tenants is the config's tenants section (YAML, indented as a
 	// top-level list).
 	tenants string
-	// upstreamTimeout is upstream.timeout ("": 3s).
+	// upstreamTimeout is upstream.timeout and retry.deadline ("": 1s):
+	// a request's lease is about 2×(both)+10 s.
 	upstreamTimeout string
 	// extra is more top-level YAML (retries, sessions).
 	extra  string
@@ -68,12 +69,14 @@ timezone: Asia/Shanghai
 upstream:
   url: %s
   token: sim-token
-  timeout: %s
+  timeout: %[3]s
+retry:
+  deadline: %[3]s
 store:
   linger: 5ms
-%s
+%[4]s
 tenants:
-%s`, gwAdminToken, sim.URL, cmp.Or(o.upstreamTimeout, "3s"), o.extra, o.tenants)
+%[5]s`, gwAdminToken, sim.URL, cmp.Or(o.upstreamTimeout, "1s"), o.extra, o.tenants)
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -266,7 +269,7 @@ func TestClusterQuotaExact(t *testing.T) {
 		// released behind the answer, and until then the unit it holds
 		// refuses others used_up. Once nothing is reserved, the fleet
 		// hands out exactly what is left, one request at a time.
-		topUp(t, f, "acme-key", "acme", quota, &tl)
+		topUp(t, f, "acme-key", "acme", quota, 0, &tl)
 	}
 	if tl.billed.Load() != quota {
 		t.Errorf("clients: %s; want exactly %d billed", &tl, quota)
@@ -325,23 +328,26 @@ func acmeTenant(quota int) string {
 `, quota)
 }
 
-// topUp waits until the fleet holds no lease of tenant's, then sends
-// requests one at a time with key until one is refused used_up, filing
-// the answers in tl; a refusal while the fleet's quota view shows units
-// left, or any unexpected answer, fails t.
-func topUp(t *testing.T, f *fleet, key, tenant string, quota int64, tl *tally) {
+// topUp waits until every replica's view of tenant's quota shows the
+// units billed so far (before plus tl's billed answers) as used and no
+// lease (a lease nobody settles would expire and count as used: the
+// wait then fails), then sends requests one at a time with key until one
+// is refused used_up, filing the answers in tl.
+func topUp(t *testing.T, f *fleet, key, tenant string, quota, before int64, tl *tally) {
 	t.Helper()
 	var q usage
-	if _, ok := waitFor(20*time.Second, func() bool { q = quotaToday(t, f.Replicas[0], tenant); return q.Reserved == 0 }); !ok {
-		t.Fatalf("leases never settled: %+v", q)
+	for i, g := range f.Replicas {
+		if _, ok := waitFor(30*time.Second, func() bool {
+			q = quotaToday(t, g, tenant)
+			return q.Reserved == 0 && q.Used == before+tl.billed.Load()
+		}); !ok {
+			t.Fatalf("replica %d: quota %+v, want %d used (the billed answers) and no lease: a lease nobody settled cost the day a unit", i, q, before+tl.billed.Load())
+		}
 	}
 	ids := newIdentities(1 << 61)
 	for i := range 2 * quota {
 		kind := tl.add(testkit.TryCheck(f.URL(int(i)), key, ids.body()))
 		if kind == "used_up" {
-			if q = quotaToday(t, f.Replicas[0], tenant); q.Used+q.Reserved < quota {
-				t.Errorf("refused used_up with units left: %+v", q)
-			}
 			return
 		}
 		if kind != "billed" && kind != "unavailable" {
@@ -362,7 +368,7 @@ func TestClusterKillReplica(t *testing.T) {
 	const quota, clients = 600, 32
 	// A short upstream bound makes the lease (the longest a request can be
 	// under way, plus a margin) about 12 s.
-	f := startFleet(t, fleetOptions{replicas: 3, upstreamTimeout: "500ms", extra: "retry:\n  deadline: 500ms\n", tenants: acmeTenant(quota)})
+	f := startFleet(t, fleetOptions{replicas: 3, upstreamTimeout: "500ms", tenants: acmeTenant(quota)})
 	var tl tally
 	wait := testkit.Load{Workers: clients, For: time.Minute}.Start(func(w, i int) bool {
 		ids := newIdentities(uint64(w)<<32 | uint64(i))
@@ -542,7 +548,7 @@ func TestClusterRedisCut(t *testing.T) {
 		return kind != "used_up" && kind != "other" && kind != "transport"
 	})
 	if rest.unavailable.Load() > 0 {
-		topUp(t, f, "acme-key", "acme", quota, &rest)
+		topUp(t, f, "acme-key", "acme", quota, billedTotal.Load(), &rest)
 	}
 	billedTotal.Add(rest.billed.Load())
 	sim := simBilled(t, f.sim)
@@ -572,7 +578,7 @@ func TestClusterRedisStall(t *testing.T) {
 	const quota, clients = 150, 16
 	px := testkit.StartTCPProxy(t, testkit.HostPort(testkit.RedisURL))
 	f := startFleet(t, fleetOptions{replicas: 3, redisURL: "redis://" + px.Addr + "/0", upstreamTimeout: "500ms",
-		extra: "retry:\n  deadline: 500ms\n", tenants: acmeTenant(quota)})
+		tenants: acmeTenant(quota)})
 	var tl tally
 	stalled := make(chan struct{})
 	wait := testkit.Load{Workers: clients, For: time.Minute}.Start(func(w, i int) bool {
@@ -599,7 +605,7 @@ func TestClusterRedisStall(t *testing.T) {
 		t.Errorf("%d billed answers during the stall, more than the %d requests in flight when it began", billedInStall, clients)
 	}
 	start := time.Now()
-	topUp(t, f, "acme-key", "acme", quota, &tl)
+	topUp(t, f, "acme-key", "acme", quota, 0, &tl)
 	sim := simBilled(t, f.sim)
 	t.Logf("after the top-up (%s): %s; simulator billed %d", time.Since(start).Round(time.Millisecond), &tl, sim)
 	if tl.billed.Load() != quota || sim != quota {
