@@ -489,6 +489,12 @@ func TestClusterRedisCut(t *testing.T) {
 		return true
 	})
 	waitBillable()
+	// An Idempotency-Key cannot be claimed without Redis: refused too.
+	if a := testkit.TryCheck(f.URL(1), "acme-key", billable(1500, 0), "Idempotency-Key", "during-the-cut"); a.Status != http.StatusServiceUnavailable || a.Code != string(contracts.ErrServiceUnavailable) {
+		t.Errorf("an Idempotency-Key during the cut: %d %s, want 503 service_unavailable", a.Status, a.Body)
+	} else {
+		cut.unavailable.Add(1)
+	}
 	simDuring := simBilled(t, f.sim)
 	most := int64(rate*took.Seconds()) + burst + replicas // per replica rate/N, burst/N
 	t.Logf("during the cut (%s): billable %s; local %s (at most %d)", took.Round(time.Millisecond), &cut, &local, most)
