@@ -350,4 +350,3 @@ func (s *Shared) apply(msg string) {
 		}
 	}
 }
-
