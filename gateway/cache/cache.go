@@ -305,10 +305,11 @@ func (c *Cache) Put(l Lookup, route, result string, body []byte) bool {
 		return false
 	}
 	c.stores.Add(1)
+	offered := c.fill(l, result, body, ttl)
 	if c.l2 != nil {
 		c.l2.put(l, result, body, ttl)
 	}
-	return c.fill(l, result, body, ttl)
+	return offered
 }
 
 // fill stores a copy of an answer in this process's level.
