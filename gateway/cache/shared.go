@@ -55,7 +55,7 @@ type Shared struct {
 	stop chan struct{}
 	done chan struct{}
 
-	hits, misses, errors, resyncs atomic.Int64
+	hits, misses, errors atomic.Int64
 }
 
 // SharedStats are the second level's counters.
@@ -284,7 +284,6 @@ func (s *Shared) resync(ctx context.Context) error {
 			s.l1.raiseGen(scope, g)
 		}
 	}
-	s.resyncs.Add(1)
 	return nil
 }
 
