@@ -359,11 +359,14 @@ func (c *Cache) raiseGen(scope string, g uint64) {
 // did not answer (only this replica purged): retry.
 func (c *Cache) PurgeIdentity(name, idCard string) error {
 	id := c.identity(name, idCard)
-	c.tombstone(id)
-	if c.l2 == nil {
-		return nil
+	var err error
+	if c.l2 != nil {
+		// Redis first: a miss refilled from the shared level between the
+		// tombstone and the delete would outlive the tombstone.
+		err = c.l2.purgeIdentity(id)
 	}
-	return c.l2.purgeIdentity(id)
+	c.tombstone(id)
+	return err
 }
 
 // tombstone makes the pair's entries stored until now misses.
