@@ -3,7 +3,9 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -64,19 +66,30 @@ func (c *pgColumns) reset() {
 
 func (c *pgColumns) add(e *Entry) {
 	c.ts = append(c.ts, e.Time.UnixNano())
-	c.day = append(c.day, e.Day)
-	c.rid = append(c.rid, e.RequestID)
-	c.tenant = append(c.tenant, e.Tenant)
-	c.key = append(c.key, e.KeyID)
-	c.route = append(c.route, e.Route)
-	c.result = append(c.result, e.Result)
-	c.class = append(c.class, e.Class)
+	c.day = append(c.day, pgText(e.Day))
+	c.rid = append(c.rid, pgText(e.RequestID))
+	c.tenant = append(c.tenant, pgText(e.Tenant))
+	c.key = append(c.key, pgText(e.KeyID))
+	c.route = append(c.route, pgText(e.Route))
+	c.result = append(c.result, pgText(e.Result))
+	c.class = append(c.class, pgText(e.Class))
 	c.billed = append(c.billed, e.Billed)
 	c.status = append(c.status, int32(e.HTTPStatus))
 	c.upstreamUS = append(c.upstreamUS, e.UpstreamLatency.Microseconds())
-	c.idMasked = append(c.idMasked, e.IDMasked)
+	c.idMasked = append(c.idMasked, pgText(e.IDMasked))
 	c.attempts = append(c.attempts, int32(e.Attempts))
-	c.upID = append(c.upID, e.UpstreamID)
+	c.upID = append(c.upID, pgText(e.UpstreamID))
+}
+
+// pgText is s as PostgreSQL's text takes it: valid UTF-8 without NUL.
+// Some values come from the upstream (its request id, its result code);
+// one PostgreSQL refuses would fail its whole batch on every retry, and
+// the ledger would stop, so the offending bytes become U+FFFD instead.
+func pgText(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // args are insertPG's arguments.
@@ -103,7 +116,7 @@ func dedupe(buf []Entry, seen map[entryKey]int) []Entry {
 	clear(seen)
 	out := buf[:0]
 	for _, e := range buf {
-		k := entryKey{e.RequestID, isResolution(e.Class)}
+		k := entryKey{pgText(e.RequestID), isResolution(e.Class)}
 		if i, ok := seen[k]; ok {
 			if out[i].Class == string(billing.Unknown) && e.Class != string(billing.Unknown) {
 				out[i] = e

@@ -58,6 +58,9 @@ CREATE TABLE IF NOT EXISTS ledger_entries (
 	CONSTRAINT ledger_entries_request UNIQUE (request_id, resolution)
 );
 CREATE INDEX IF NOT EXISTS ledger_entries_day_tenant ON ledger_entries (day, tenant);
+-- The resolved request ids Unresolved reads, without scanning the ledger.
+CREATE INDEX IF NOT EXISTS ledger_entries_resolutions ON ledger_entries (request_id)
+	WHERE class IN ('resolved_billed', 'resolved_not_billed');
 CREATE TABLE IF NOT EXISTS usage_daily (
 	day    text   COLLATE "C" NOT NULL,
 	tenant text   COLLATE "C" NOT NULL,

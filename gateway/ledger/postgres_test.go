@@ -485,6 +485,68 @@ func TestInsertPGTx(t *testing.T) {
 	assertExactlyOnce(t, conns, 1)
 }
 
+// TestPostgresCloseWhileDown: a replica stopping while PostgreSQL is
+// unreachable stops within its bound, keeps its journal, and the next
+// start stores the billable entries the journal holds, once.
+func TestPostgresCloseWhileDown(t *testing.T) {
+	proxy := newProxy(t)
+	conns := testkit.Conns(t, testkit.SharedStores(t, "", proxy.url()))
+	dir := t.TempDir()
+	defer func(d time.Duration) { ledger.PostgresCloseWait = d }(ledger.PostgresCloseWait)
+	ledger.PostgresCloseWait = 300 * time.Millisecond
+
+	l, _ := openPG(t, conns, dir)
+	proxy.cut()
+	for i := 0; i < 5; i++ {
+		e := entry(fmt.Sprintf("req-%d", i), "acme", "k1", 1, billing.Billed)
+		if err := l.Intend(e); err != nil {
+			t.Fatal(err)
+		}
+		e.Intended = true
+		if err := l.Record(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if err := l.Close(); err == nil {
+		t.Error("Close with PostgreSQL down = nil, want the entries it could not store")
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Close took %v", d)
+	}
+	proxy.restore()
+	conns.PG.Reset()
+	l, rec := openPG(t, conns, dir)
+	defer l.Close()
+	if want := (ledger.Recovery{Outcomes: 5}); rec != want {
+		t.Errorf("recovered %+v, want %+v", rec, want)
+	}
+	assertExactlyOnce(t, conns, 5)
+}
+
+// TestPostgresText: bytes PostgreSQL's text refuses (invalid UTF-8, NUL)
+// from the upstream do not block the ledger; they are stored replaced.
+func TestPostgresText(t *testing.T) {
+	conns := testkit.Conns(t, testkit.SharedStores(t, "", ""))
+	l, _ := openPG(t, conns, t.TempDir())
+	defer l.Close()
+	e := entry("req-1", "acme", "k1", 1, billing.Billed)
+	e.UpstreamID, e.Result = "up\x00id", "bad\xff"
+	if err := l.Record(e); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := l.Search(context.Background(), ledger.Filter{}, ledger.Match{RequestID: "req-1"}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].UpstreamID != "up\uFFFDid" || rows[0].Result != "bad\uFFFD" {
+		t.Errorf("rows %+v", rows)
+	}
+}
+
 // proxy is a TCP proxy to the machine's PostgreSQL that a test can cut
 // (every connection dropped, new ones refused) and restore.
 type proxy struct {
