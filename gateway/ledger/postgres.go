@@ -45,7 +45,8 @@ var PostgresCloseWait = 30 * time.Second
 // upgrading its tables) with the local journal c.JournalDir (default: the
 // store path with ".pgjournal" appended, apart from SQLite's), and replays
 // the journal into PostgreSQL before returning: the quota then seeds from
-// a ledger that counts every possible charge.
+// a ledger that counts every possible charge. ctx bounds the whole start,
+// replay included.
 func OpenPostgres(ctx context.Context, conns *stores.Conns, c Config, log *slog.Logger) (*Postgres, Recovery, error) {
 	if err := migratePG(ctx, conns.PG); err != nil {
 		return nil, Recovery{}, err
@@ -59,7 +60,13 @@ func OpenPostgres(ctx context.Context, conns *stores.Conns, c Config, log *slog.
 	}
 	p := newPostgres(conns.PG, c, log)
 	p.j, p.jhold = j, c.InFlight
+	// The replay waits for PostgreSQL to store what the journal holds; ctx
+	// bounds that wait (the journal is kept for the next start).
+	stop := context.AfterFunc(ctx, p.abandon)
 	rec, err := p.replay()
+	if !stop() && err == nil {
+		err = fmt.Errorf("ledger: postgres: replay the journal: %w", ctx.Err())
+	}
 	if err != nil {
 		p.Close()
 		return nil, Recovery{}, err

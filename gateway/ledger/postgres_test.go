@@ -514,6 +514,12 @@ func TestPostgresCloseWhileDown(t *testing.T) {
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("Close took %v", d)
 	}
+	// Still down: the start fails within its bound.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	if _, _, err := ledger.OpenPostgres(ctx, conns, pgConfig(dir), quiet); err == nil {
+		t.Error("OpenPostgres with PostgreSQL down = nil error")
+	}
+	cancel()
 	proxy.restore()
 	conns.PG.Reset()
 	l, rec := openPG(t, conns, dir)

@@ -14,7 +14,9 @@ import (
 // closes first in closeStores (it stores what is queued); the pool is
 // closed with the connections.
 func (s *Server) sharedLedger(c *stores.Conns) error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Long enough for a large journal's replay; bounded, so a PostgreSQL
+	// that stops answering during the start fails it.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	// OpenPostgres logs what the replay recovered, as Open does for SQLite.
 	l, _, err := ledger.OpenPostgres(ctx, c, s.ledgerConfig(), s.log)
