@@ -48,7 +48,7 @@ var PostgresCloseWait = 30 * time.Second
 // a ledger that counts every possible charge. ctx bounds the whole start,
 // replay included.
 func OpenPostgres(ctx context.Context, conns *stores.Conns, c Config, log *slog.Logger) (*Postgres, Recovery, error) {
-	if err := migratePG(ctx, conns.PG); err != nil {
+	if err := MigratePostgres(ctx, conns.PG); err != nil {
 		return nil, Recovery{}, err
 	}
 	if c.JournalDir == "" {

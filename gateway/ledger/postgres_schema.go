@@ -83,9 +83,11 @@ CREATE TABLE IF NOT EXISTS ledger_schema_migrations (
 	applied_at bigint  NOT NULL -- unix nanoseconds
 )`
 
-// migratePG brings the pool's schema to the last PostgreSQL version, in
-// one transaction. It refuses a schema a newer gateway wrote.
-func migratePG(ctx context.Context, pool *pgxpool.Pool) error {
+// MigratePostgres brings the pool's schema to the last PostgreSQL ledger
+// version, in one transaction, and refuses a schema a newer gateway
+// wrote. OpenPostgres calls it; code that writes entries with InsertPGTx
+// without a ledger open (tests) calls it first.
+func MigratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.idgate_ledger'))`); err != nil {
 			return fmt.Errorf("ledger: postgres: migrate: lock: %w", err)
