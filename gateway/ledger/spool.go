@@ -56,10 +56,13 @@ type spool struct {
 	abortOnce sync.Once
 	dropped   atomic.Int64
 
-	// The journal (nil: the database alone) and its releaser.
+	// The journal (nil: the database alone) and its releaser. unreplayed:
+	// a replay began and did not finish, so the database may lack what
+	// the journal holds, and Close must keep it.
 	j            *wal.Log
 	jhold        time.Duration
 	jstop, jdone chan struct{}
+	unreplayed   bool
 }
 
 // newSpool starts the writer of a spool over sink. The writer waits up to
@@ -274,6 +277,7 @@ func (s *spool) replay() (Recovery, error) {
 		intents  = map[string]Entry{}
 		ids      = map[string]struct{}{}
 	)
+	s.unreplayed = true
 	err := s.j.Replay(func(pos wal.Pos, b []byte) error {
 		kind, e, err := decodeRecord(b)
 		if err != nil {
@@ -296,6 +300,7 @@ func (s *spool) replay() (Recovery, error) {
 		return rec, fmt.Errorf("ledger: replay journal: %w", err)
 	}
 	if last == 0 {
+		s.unreplayed = false
 		return rec, nil
 	}
 	// Entries are stored within the in-flight bound of their request's
@@ -336,6 +341,7 @@ func (s *spool) replay() (Recovery, error) {
 		return rec, fmt.Errorf("ledger: store the journal's entries: %w", err)
 	}
 	s.j.Release(last)
+	s.unreplayed = false
 	return rec, nil
 }
 
@@ -388,7 +394,7 @@ func (s *spool) JournalPending() int64 {
 
 // closeJournal runs once the writer stopped: nothing is in flight any
 // more, so the whole journal is released when stored says the database
-// holds every entry, then closed.
+// holds every entry (and a replay, if one began, finished), then closed.
 func (s *spool) closeJournal(stored bool) error {
 	if s.j == nil {
 		return nil
@@ -397,7 +403,7 @@ func (s *spool) closeJournal(stored bool) error {
 		close(s.jstop)
 		<-s.jdone
 	}
-	if stored && s.dropped.Load() == 0 {
+	if stored && s.dropped.Load() == 0 && !s.unreplayed {
 		s.j.Release(s.j.Stats().Written)
 	}
 	if err := s.j.Close(); err != nil {
