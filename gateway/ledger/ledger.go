@@ -1,6 +1,7 @@
 // Package ledger records one entry per authenticated request in SQLite
-// (pure Go, WAL). Requests hand entries to a bounded queue; one writer
-// goroutine stores them in batches. A full queue blocks the request
+// (pure Go, WAL; one gateway), or in PostgreSQL for a fleet of replicas
+// (postgres.go). Requests hand entries to a bounded queue; one writer
+// goroutine stores them in batches (spool.go). A full queue blocks the request
 // (backpressure) rather than dropping an entry: the ledger is the billing
 // record and the source the quota rebuilds from after a restart.
 package ledger
