@@ -773,7 +773,9 @@ func TestClusterIdempotency(t *testing.T) {
 // TestClusterSession: a verification session created on replica A is
 // polled and completed on replica B (which never saw it before) and on A,
 // and billed once: one billed entry in the fleet's ledger, one billed line
-// on the simulator's statement.
+// on the simulator's statement. A second one is created on B, which is
+// then killed (-9): A completes and bills it alone, and B's restart (its
+// journal replayed) bills nothing again.
 func TestClusterSession(t *testing.T) {
 	// Review takes 15 min × 0.0005 = 0.45 s; the simulator signs its
 	// webhooks with its default secret.
@@ -781,17 +783,70 @@ func TestClusterSession(t *testing.T) {
 		extra: "sessions:\n  enabled: true\n  forward_prefer: true\n  upstream_webhook_secret: idgate-simulator-webhook-secret\n"})
 	a, b := f.Replicas[0], f.Replicas[1]
 	before := statementBilled(statement(t, f.sim))
-	status, body := testkit.Call(t, http.MethodPost, a.URL+contracts.SessionsPath, "acme-key",
+
+	first := createSession(t, f, a)
+	walked := time.Now()
+	pollApproved(t, first, b, a, b)
+	t.Logf("session created on A approved and polled on both replicas %s after the phone's last step", time.Since(walked).Round(time.Millisecond))
+	if status, body := testkit.Call(t, http.MethodGet, b.URL+contracts.SessionPath(first)+"/result", "acme-key", ""); status != http.StatusOK {
+		t.Errorf("result on B: %d %s", status, body)
+	}
+
+	second := createSession(t, f, b)
+	if err := b.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-b.Exited()
+	walked = time.Now()
+	pollApproved(t, second, a)
+	t.Logf("session created on B (killed) approved on A %s after the phone's last step", time.Since(walked).Round(time.Millisecond))
+	b.Restart(t)
+	pollApproved(t, second, b, a)
+
+	for _, id := range []string{first, second} {
+		var billed, entries int
+		if _, ok := waitFor(10*time.Second, func() bool {
+			billed, entries = 0, 0
+			for _, r := range ledgerRows(t, a, "acme") {
+				if r["request_id"] == id && r["route"] == "sessions" {
+					entries++
+					if r["billed"] == "true" {
+						billed++
+					}
+				}
+			}
+			return entries > 0
+		}); !ok || billed != 1 || entries != 1 {
+			t.Errorf("session %s: %d ledger entries, %d billed; want one, billed", id, entries, billed)
+		}
+	}
+	if got := statementBilled(statement(t, f.sim)) - before; got != 2 {
+		t.Errorf("the simulator billed %d for the two sessions, want 2", got)
+	}
+	var q usage
+	if _, ok := waitFor(10*time.Second, func() bool {
+		q = quotaToday(t, b, "acme")
+		return q.Used == 2 && q.Reserved == 0
+	}); !ok {
+		t.Errorf("quota %+v: want 2 used, nothing reserved", q)
+	}
+}
+
+// createSession creates a session on g (the magic identity the simulator
+// approves) and plays the user's phone against the simulator up to
+// liveness; it returns the session's request id.
+func createSession(t *testing.T, f *fleet, g *testkit.Gateway) string {
+	t.Helper()
+	status, body := testkit.Call(t, http.MethodPost, g.URL+contracts.SessionsPath, "acme-key",
 		`{"name":"测试会话通过","id_card":"110101192202220017"}`)
 	if status != http.StatusCreated {
-		t.Fatalf("create on A: %d %s", status, body)
+		t.Fatalf("create on %s: %d %s", g.URL, status, body)
 	}
 	var sess contracts.Session
 	if err := json.Unmarshal([]byte(body), &sess); err != nil {
 		t.Fatal(err)
 	}
 	id := sess.RequestID
-	// The user's phone, against the simulator.
 	for _, st := range []struct{ path, body string }{
 		{"/phone/open", fmt.Sprintf(`{"request_id":%q}`, id)},
 		{"/phone/sessions/" + id + "/nfc", `{"device":{"platform":"android","model":"Xiaomi 14","os_version":"14"}}`},
@@ -802,10 +857,16 @@ func TestClusterSession(t *testing.T) {
 			t.Fatalf("phone %s: %d %s", st.path, status, body)
 		}
 	}
-	// Both replicas poll at once until the end, and a few times after.
-	walked := time.Now()
+	return id
+}
+
+// pollApproved polls session id's status on every gateway at once until
+// each has seen it approved, and five times more (more chances to bill it
+// twice).
+func pollApproved(t *testing.T, id string, gateways ...*testkit.Gateway) {
+	t.Helper()
 	var wg sync.WaitGroup
-	for _, g := range []*testkit.Gateway{b, a, b} {
+	for _, g := range gateways {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -827,31 +888,6 @@ func TestClusterSession(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("session approved and polled on both replicas %s after the phone's last step", time.Since(walked).Round(time.Millisecond))
-	if status, body := testkit.Call(t, http.MethodGet, b.URL+contracts.SessionPath(id)+"/result", "acme-key", ""); status != http.StatusOK {
-		t.Errorf("result on B: %d %s", status, body)
-	}
-	var billed, entries int
-	if _, ok := waitFor(10*time.Second, func() bool {
-		billed, entries = 0, 0
-		for _, r := range ledgerRows(t, b, "acme") {
-			if r["request_id"] == id && r["route"] == "sessions" {
-				entries++
-				if r["billed"] == "true" {
-					billed++
-				}
-			}
-		}
-		return entries > 0
-	}); !ok || billed != 1 || entries != 1 {
-		t.Errorf("session %s: %d ledger entries, %d billed; want one, billed", id, entries, billed)
-	}
-	if got := statementBilled(statement(t, f.sim)) - before; got != 1 {
-		t.Errorf("the simulator billed %d for the session, want 1", got)
-	}
-	if q := quotaToday(t, a, "acme"); q.Used != 1 || q.Reserved != 0 {
-		t.Errorf("quota %+v: want 1 used, nothing reserved", q)
-	}
 }
 
 // get is GET url with token as bearer credentials, for client goroutines
