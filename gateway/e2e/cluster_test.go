@@ -723,6 +723,114 @@ func TestClusterPostgresCut(t *testing.T) {
 	}
 }
 
+// TestClusterPostgresCutKill: PostgreSQL is cut and, during the cut, one
+// of two replicas is killed (-9) with entries only in its journal. Once
+// PostgreSQL is back and the replica restarted on its store path, the
+// fleet's ledger holds every answer's entry exactly once, the requests
+// the kill cut short as unknown, and the accounting rule holds.
+func TestClusterPostgresCutKill(t *testing.T) {
+	const clients = 8
+	pgHost := testkit.HostPort(testkit.PostgresURL)
+	px := testkit.StartTCPProxy(t, pgHost)
+	f := startFleet(t, fleetOptions{replicas: 2, postgresURL: strings.Replace(testkit.PostgresURL, pgHost, px.Addr, 1), tenants: acmeTenant(1000000)})
+	urls := []string{f.Replicas[0].URL, f.Replicas[1].URL}
+	var killed atomic.Bool
+	var mu sync.Mutex
+	var all []testkit.Answer
+	stop := make(chan struct{})
+	wait := testkit.Load{Workers: clients, Stop: stop}.Start(func(w, i int) bool {
+		url := urls[(w+i)%2]
+		if killed.Load() {
+			url = urls[0]
+		}
+		a := testkit.TryCheck(url, "acme-key", newIdentities(uint64(w)<<32|uint64(i)).body(), "Prefer", "latency=20ms")
+		mu.Lock()
+		all = append(all, a)
+		mu.Unlock()
+		return true
+	})
+	time.Sleep(time.Second) // load before the cut
+	px.Cut()
+	time.Sleep(2 * time.Second) // load during the cut, both replicas
+	if err := f.Replicas[1].Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-f.Replicas[1].Exited()
+	killed.Store(true)
+	time.Sleep(2 * time.Second) // load during the cut, one replica
+	px.Restore()
+	time.Sleep(time.Second) // load after the cut
+	close(stop)
+	wait()
+	f.Replicas[1].Restart(t) // its journal replays into PostgreSQL
+
+	var tl tally
+	answered := map[string]bool{} // request id: billed
+	for _, a := range all {
+		kind := tl.add(a)
+		if a.Err != nil {
+			continue // cut short by the kill
+		}
+		id := a.RequestID()
+		if _, dup := answered[id]; id == "" || dup {
+			t.Errorf("answer without a request id, or a request id twice: %+v", a)
+		}
+		answered[id] = kind == "billed"
+	}
+	t.Logf("%d requests: %s", len(all), &tl)
+	if tl.transport.Load() == 0 || tl.transport.Load() > clients || tl.other.Load() != 0 || tl.billed.Load() == 0 {
+		t.Errorf("want some requests cut short by the kill (at most %d) and the rest answered: %s", clients, &tl)
+	}
+	var rows []map[string]string
+	_, ok := waitFor(30*time.Second, func() bool {
+		rows = ledgerRows(t, f.Replicas[0], "acme")
+		n := 0
+		for _, r := range rows {
+			if _, ok := answered[r["request_id"]]; ok {
+				n++
+			}
+		}
+		return n >= len(answered)
+	})
+	if !ok {
+		t.Errorf("the spools never drained: %d entries for %d answers", len(rows), len(answered))
+	}
+	seen := map[string]int{}
+	var ledgerBilled, unknown int64
+	for _, r := range rows {
+		id := r["request_id"]
+		if seen[id]++; seen[id] == 2 {
+			t.Errorf("request %s has two ledger entries", id)
+		}
+		billed, ok := answered[id]
+		switch {
+		case !ok && r["class"] != "unknown":
+			t.Errorf("entry of no answer that is not unknown: %v", r)
+		case ok && (billed != (r["billed"] == "true") || billed != (r["class"] == "billed")):
+			t.Errorf("answer billed %v, entry %v", billed, r)
+		}
+		switch r["class"] {
+		case "billed":
+			ledgerBilled++
+		case "unknown":
+			unknown++
+		}
+	}
+	for id := range answered {
+		if seen[id] == 0 {
+			t.Errorf("answer %s has no ledger entry", id)
+		}
+	}
+	sim := simBilled(t, f.sim)
+	t.Logf("ledger: %d entries, %d billed, %d unknown; simulator billed %d", len(rows), ledgerBilled, unknown, sim)
+	if unknown > tl.transport.Load() {
+		t.Errorf("%d unknown entries for %d requests cut short", unknown, tl.transport.Load())
+	}
+	if ledgerBilled > sim || sim > ledgerBilled+unknown {
+		t.Errorf("accounting rule broken: ledger billed %d, unknown %d; simulator billed %d", ledgerBilled, unknown, sim)
+	}
+}
+
 // TestClusterIdempotency: the same Idempotency-Key and body sent at once
 // to two replicas is charged once: one of them calls the authority, the
 // other waits for that answer and replays it (Idempotent-Replayed), byte
