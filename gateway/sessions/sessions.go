@@ -78,6 +78,10 @@ type Service struct {
 	cfg         Config
 	callbackURL string
 	relay       *Relay
+	// fleet is Store when replicas share it (nil: one process). Then a
+	// session may be created, polled and settled on different replicas:
+	// see find, observe and Reconcile.
+	fleet Fleet
 
 	mu   sync.RWMutex
 	byID map[string]*tracked
@@ -97,6 +101,14 @@ func New(cfg Config, d Deps, relay *Relay) (*Service, error) {
 	s.callbackURL = cfg.CallbackURL
 	if s.callbackURL == "" {
 		s.callbackURL = "http://" + d.Listen + WebhookPath
+	}
+	if f, ok := d.Store.(Fleet); ok {
+		// The fleet's open sessions keep their reservations in the shared
+		// quota; each is loaded on demand by whichever replica is asked
+		// about it, and reconciled through ClaimDue.
+		s.fleet = f
+		go s.maintain()
+		return s, nil
 	}
 	recs, err := d.Store.LoadLive(context.Background())
 	if err != nil {
@@ -138,7 +150,9 @@ func (s *Service) lookup(tenant, id string) *tracked {
 
 // find returns a session from memory, or from the store for a settled one
 // that memory let go of (see sweep). Open and expired sessions are always
-// in memory: they hold quota tickets.
+// in memory in one process: they hold quota tickets. In a fleet any
+// session is loaded on demand, an open one with its ticket rebuilt from
+// its record (TicketOf), since another replica may have created it.
 func (s *Service) find(id string) *tracked {
 	s.mu.RLock()
 	t := s.byID[id]
@@ -151,16 +165,49 @@ func (s *Service) find(id string) *tracked {
 		s.Log.Error("session lookup failed", "err", err)
 		return nil
 	}
-	if !ok || !r.Status.Final() {
+	if !ok || (!r.Status.Final() && s.fleet == nil) {
 		return nil
 	}
+	return s.track(r)
+}
+
+// track returns the session of r from memory, adding it from r when
+// memory does not hold it (with its ticket rebuilt when it is open).
+func (s *Service) track(r Record) *tracked {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t = s.byID[id]; t == nil {
+	t := s.byID[r.RequestID]
+	if t == nil {
 		t = &tracked{rec: r, seen: s.Now()}
-		s.byID[id] = t
+		if s.fleet != nil {
+			t.ticket = TicketOf(r)
+		}
+		s.byID[r.RequestID] = t
 	}
 	return t
+}
+
+// refresh reads t's record again from a fleet's store, where another
+// replica may have settled, expired or reopened it; t.mu is held. It
+// reports whether t now holds the stored record.
+func (s *Service) refresh(t *tracked) bool {
+	r, ok, err := s.Store.Get(context.Background(), t.rec.RequestID)
+	if err != nil {
+		s.Log.Error("session reload failed", "request_id", t.rec.RequestID, "tenant", t.rec.Tenant, "err", err)
+		return false
+	}
+	if !ok {
+		return false
+	}
+	// Only what changes: the rest of the record (tenant, callback, masked
+	// ID) is read without t.mu and never changes.
+	t.rec.Status, t.rec.Day, t.rec.Lease, t.rec.Epoch = r.Status, r.Day, r.Lease, r.Epoch
+	t.rec.SettledAt = r.SettledAt
+	if r.ExpiresAt.After(t.rec.ExpiresAt) {
+		t.rec.ExpiresAt = r.ExpiresAt // a regeneration's deadline is not stored
+	}
+	t.ticket = TicketOf(r)
+	return true
 }
 
 // Open counts the sessions holding a quota unit (a metric).
