@@ -57,12 +57,8 @@ func (s *Service) observe(t *tracked, state contracts.SessionState, code contrac
 	}
 	now := s.Now()
 	t.seen = now
-	if t.rec.Status != Open {
-		// In a fleet an expired session may have been reopened by
-		// another replica; a settled one stays settled.
-		if s.fleet == nil || t.rec.Status.Final() || !s.refresh(t) || t.rec.Status != Open {
-			return
-		}
+	if t.rec.Status.Final() || (t.rec.Status != Open && s.fleet == nil) {
+		return
 	}
 	var to Status
 	switch state {
@@ -79,6 +75,11 @@ func (s *Service) observe(t *tracked, state contracts.SessionState, code contrac
 		}
 		to = Expired
 	default:
+		return
+	}
+	// In a fleet an expired session may have been reopened by another
+	// replica.
+	if t.rec.Status != Open && (!s.refresh(t) || t.rec.Status != Open) {
 		return
 	}
 	var entry *ledger.Entry

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -438,4 +440,70 @@ func pastExpiry(t *testing.T, body string) string {
 	s.ExpiresAt = time.Now().Add(-time.Hour)
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// Two relays on one outbox: an event accepted by one is delivered once;
+// a delivery whose holder died is resumed by another relay, once.
+func TestRelaysShareTheOutbox(t *testing.T) {
+	cs := pgReplicas(t, 2)
+	ctx := context.Background()
+	var mu sync.Mutex
+	got := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got[r.Header.Get(contracts.WebhookEventHeader)]++
+		mu.Unlock()
+		time.Sleep(50 * time.Millisecond) // an attempt in flight while the other relay looks
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	cfg := DemoConfig()
+	cfg.TenantWebhookSecrets = map[string]secret.Secret{"acme": "acme-secret"}
+	boxes := make([]*PostgresOutbox, 2)
+	for i, c := range cs {
+		var err error
+		if boxes[i], err = NewPostgresOutbox(ctx, c.PG, c.PGGuard, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Left by a replica that died mid-lease.
+	if _, err := boxes[0].Add(ctx, Delivery{EventID: "ev-dead", Tenant: "acme", URL: srv.URL, Body: []byte(`{}`), Next: time.Now(), Claim: "gone"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cs[0].PG.Exec(ctx, `UPDATE gateway_webhook_outbox SET claim_until = now() - interval '1 second'`); err != nil {
+		t.Fatal(err)
+	}
+	relays := make([]*Relay, 2)
+	for i := range relays {
+		r, err := NewRelay(cfg, nil, slog.New(slog.DiscardHandler), boxes[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		relays[i] = r
+	}
+	if !relays[0].Enqueue("acme", srv.URL, "ev-live", []byte(`{}`)) {
+		t.Fatal("enqueue refused")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		p, err := boxes[1].Pending(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still pending: %+v", p)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, r := range relays {
+		r.Close()
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got["ev-live"] != 1 || got["ev-dead"] != 1 {
+		t.Fatalf("deliveries %v, want each once", got)
+	}
 }
