@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -402,6 +403,40 @@ func TestFleetSessionsBillOnceAcrossReplicas(t *testing.T) {
 		t.Fatalf("quota %+v, want 2 used", u)
 	}
 
+	// Created on A with a tenant callback; the upstream's webhook reaches
+	// B, which bills it and relays the event to the tenant once.
+	var hooks atomic.Int64
+	tenant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hooks.Add(1)
+		w.WriteHeader(204)
+	}))
+	defer tenant.Close()
+	up.set("POST "+contracts.SessionsPath, 201, sessionJSON("s-4", contracts.StateCreated, 1, 0))
+	if st, body := a.fx.do(t, "POST", contracts.SessionsPath, "acme-key", `{"callback_url":"`+tenant.URL+`/cb"}`); st != 201 {
+		t.Fatalf("create s-4: %d %s", st, body)
+	}
+	ev, _ := json.Marshal(contracts.SessionEvent{ID: "ev-4", Type: contracts.SessionEventType, RequestID: "s-4", State: contracts.StateApproved, Version: 6, OccurredAt: time.Now()})
+	req := httptest.NewRequest("POST", WebhookPath, strings.NewReader(string(ev)))
+	ts, sig := contracts.SignWebhook([]byte(DemoConfig().UpstreamWebhookSecret), time.Now(), ev)
+	req.Header.Set(contracts.WebhookTimestampHeader, ts)
+	req.Header.Set(contracts.WebhookSignatureHeader, sig)
+	if resp, err := b.app.Test(req, -1); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("webhook on B: %v %v", resp, err)
+	}
+	if bl, _ := billingRows(t, pool, "s-4"); bl != 1 {
+		t.Fatalf("s-4 billed rows %d", bl)
+	}
+	for deadline := time.Now().Add(5 * time.Second); hooks.Load() == 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if hooks.Load() != 1 {
+		t.Fatalf("tenant got %d deliveries", hooks.Load())
+	}
+	if u := acme(); u.Used != 3 || u.Reserved != 0 {
+		t.Fatalf("quota %+v after the webhook", u)
+	}
+
 	// Created on A, which then stops; B's reconciler settles it.
 	past := sessionJSON("s-3", contracts.StateCreated, 1, 0)
 	past = pastExpiry(t, past)
@@ -422,7 +457,7 @@ func TestFleetSessionsBillOnceAcrossReplicas(t *testing.T) {
 	if calls != 1 {
 		t.Fatalf("s-3 polled %d times, want 1", calls)
 	}
-	if u := acme(); u.Used != 2 || u.Reserved != 0 {
+	if u := acme(); u.Used != 3 || u.Reserved != 0 {
 		t.Fatalf("quota %+v after reconcile", u)
 	}
 	if bl, ub := billingRows(t, pool, "s-3"); bl != 0 || ub != 1 {
