@@ -222,13 +222,25 @@ func (s *Service) open(x *admission.Exchange, body []byte, tenantCallback string
 // another tenant's session is answered 404 session_not_found, never
 // forwarded, and session returns nil.
 func (s *Service) session(x *admission.Exchange, id string) *tracked {
-	t := s.lookup(x.Key.Tenant.ID, id)
+	t, err := s.lookup(x.Key.Tenant.ID, id)
+	if err != nil {
+		s.storeUnavailable(x)
+		return nil
+	}
 	if t == nil {
 		s.refuseSession(x, billing.LocalReject, contracts.ErrSessionNotFound, "no session with this request ID")
 		return nil
 	}
 	x.IDMasked = t.rec.IDMasked
 	return t
+}
+
+// storeUnavailable answers a request whose session the store could not
+// be asked about (a fleet's PostgreSQL down or slow): 503 with
+// Retry-After, not 404, which would tell the tenant the session is gone.
+func (s *Service) storeUnavailable(x *admission.Exchange) {
+	x.Ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+	s.Refuse(x, billing.StoreUnavailable, contracts.ErrServiceUnavailable, "The gateway cannot read its sessions right now; retry later")
 }
 
 // poll serves status, result and QR: forward, learn the outcome, pass on.

@@ -495,13 +495,19 @@ func (s *Service) receive(ctx *fasthttp.RequestCtx) {
 		admission.WriteError(ctx, contracts.ErrTokenMismatched, "webhook body is not a session event", reqID)
 		return
 	}
-	t := s.find(ev.RequestID)
+	t, err := s.find(ev.RequestID)
 	// The upstream sends "created" while its create answer is still on the
 	// way back: give creates in flight a moment to store the session
 	// rather than have the upstream retry a second later.
-	for wait := 0; t == nil && s.creating.Load() > 0 && wait < 100; wait++ {
+	for wait := 0; t == nil && err == nil && s.creating.Load() > 0 && wait < 100; wait++ {
 		time.Sleep(5 * time.Millisecond)
-		t = s.find(ev.RequestID)
+		t, err = s.find(ev.RequestID)
+	}
+	if err != nil {
+		// The store cannot say: the upstream retries later.
+		outcome = "store_unavailable"
+		writeJSON(ctx, fasthttp.StatusServiceUnavailable, contracts.AppendError(nil, contracts.NewError(contracts.ErrServiceUnavailable, "sessions store unavailable, retry later", reqID)))
+		return
 	}
 	if t == nil {
 		// Before create's answer was stored (a race the upstream's retry

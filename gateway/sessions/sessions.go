@@ -29,6 +29,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/gateway/admission"
@@ -85,6 +87,8 @@ type Service struct {
 
 	mu   sync.RWMutex
 	byID map[string]*tracked
+	// loading coalesces the store reads of one session id (find).
+	loading singleflight.Group
 	// creating counts creates between forwarding and storing: a webhook
 	// for a session not stored yet waits for them (see receive).
 	creating atomic.Int64
@@ -139,36 +143,45 @@ func (s *Service) Close() {
 	<-s.done
 }
 
-// lookup finds a session of this tenant.
-func (s *Service) lookup(tenant, id string) *tracked {
-	t := s.find(id)
+// lookup finds a session of this tenant; err is the store's failure to
+// say (nil, err: the caller answers that it cannot tell, not 404).
+func (s *Service) lookup(tenant, id string) (*tracked, error) {
+	t, err := s.find(id)
 	if t == nil || t.rec.Tenant != tenant {
-		return nil
+		return nil, err
 	}
-	return t
+	return t, nil
 }
 
 // find returns a session from memory, or from the store for a settled one
 // that memory let go of (see sweep). Open and expired sessions are always
 // in memory in one process: they hold quota tickets. In a fleet any
 // session is loaded on demand, an open one with its ticket rebuilt from
-// its record (TicketOf), since another replica may have created it.
-func (s *Service) find(id string) *tracked {
+// its record (TicketOf), since another replica may have created it;
+// concurrent requests for one id share one read.
+func (s *Service) find(id string) (*tracked, error) {
 	s.mu.RLock()
 	t := s.byID[id]
 	s.mu.RUnlock()
 	if t != nil || id == "" || len(id) > 128 {
-		return t
+		return t, nil
 	}
-	r, ok, err := s.Store.Get(context.Background(), id)
+	v, err, _ := s.loading.Do(id, func() (any, error) {
+		r, ok, err := s.Store.Get(context.Background(), id)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return r, nil
+	})
 	if err != nil {
 		s.Log.Error("session lookup failed", "err", err)
-		return nil
+		return nil, err
 	}
+	r, ok := v.(Record)
 	if !ok || (!r.Status.Final() && s.fleet == nil) {
-		return nil
+		return nil, nil
 	}
-	return s.track(r)
+	return s.track(r), nil
 }
 
 // track returns the session of r from memory, adding it from r when

@@ -463,6 +463,21 @@ func TestFleetSessionsBillOnceAcrossReplicas(t *testing.T) {
 	if bl, ub := billingRows(t, pool, "s-3"); bl != 0 || ub != 1 {
 		t.Fatalf("s-3 rows %d %d", bl, ub)
 	}
+
+	// B's PostgreSQL gone: a session it does not hold is not "not found"
+	// but unavailable, to the tenant and to the upstream's webhook.
+	b.svc.Store.(*Postgres).pool.Close()
+	if st, body := b.fx.do(t, "GET", contracts.SessionPath("s-9"), "acme-key", ""); st != 503 || !strings.Contains(body, string(contracts.ErrServiceUnavailable)) {
+		t.Fatalf("store down: %d %s", st, body)
+	}
+	ev, _ = json.Marshal(contracts.SessionEvent{ID: "ev-9", Type: contracts.SessionEventType, RequestID: "s-9", State: contracts.StateApproved, Version: 6, OccurredAt: time.Now()})
+	req = httptest.NewRequest("POST", WebhookPath, strings.NewReader(string(ev)))
+	ts, sig = contracts.SignWebhook([]byte(DemoConfig().UpstreamWebhookSecret), time.Now(), ev)
+	req.Header.Set(contracts.WebhookTimestampHeader, ts)
+	req.Header.Set(contracts.WebhookSignatureHeader, sig)
+	if resp, err := b.app.Test(req, -1); err != nil || resp.StatusCode != 503 {
+		t.Fatalf("webhook with the store down: %v %v", resp, err)
+	}
 }
 
 // pastExpiry moves a session answer's QR deadline an hour back.
