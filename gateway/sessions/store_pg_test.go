@@ -437,6 +437,42 @@ func TestFleetSessionsBillOnceAcrossReplicas(t *testing.T) {
 		t.Fatalf("quota %+v after the webhook", u)
 	}
 
+	// Created on A, expired as seen by B (unit released), regenerated on
+	// A (which still holds it open in memory: it re-reads the row and
+	// reserves again), then approved as seen by B, which settles the
+	// reopened reservation.
+	up.set("POST "+contracts.SessionsPath, 201, sessionJSON("s-5", contracts.StateCreated, 1, 0))
+	if st, _ := a.fx.do(t, "POST", contracts.SessionsPath, "acme-key", ""); st != 201 {
+		t.Fatal("create s-5")
+	}
+	up.set("GET "+contracts.SessionPath("s-5"), 200, sessionJSON("s-5", contracts.StateExpired, 3, contracts.CodeTokenExpired))
+	b.fx.do(t, "GET", contracts.SessionPath("s-5"), "acme-key", "")
+	if st, _ := b.svc.Status("s-5"); st != Expired {
+		t.Fatalf("s-5 on B: %s", st)
+	}
+	if u := acme(); u.Used != 3 || u.Reserved != 0 {
+		t.Fatalf("quota %+v after expiry", u)
+	}
+	up.set("POST "+contracts.SessionPath("s-5")+"/qr", 200, sessionJSON("s-5", contracts.StateCreated, 4, 0))
+	if st, body := a.fx.do(t, "POST", contracts.SessionPath("s-5")+"/qr", "acme-key", ""); st != 200 {
+		t.Fatalf("regenerate on A: %d %s", st, body)
+	}
+	if u := acme(); u.Used != 3 || u.Reserved != 1 {
+		t.Fatalf("quota %+v after regenerate", u)
+	}
+	up.set("GET "+contracts.SessionPath("s-5"), 200, sessionJSON("s-5", contracts.StateApproved, 8, 0))
+	b.fx.do(t, "GET", contracts.SessionPath("s-5"), "acme-key", "")
+	a.fx.do(t, "GET", contracts.SessionPath("s-5"), "acme-key", "")
+	if st, _ := b.svc.Status("s-5"); st != Billed {
+		t.Fatalf("s-5 on B after approval: %s", st)
+	}
+	if u := acme(); u.Used != 4 || u.Reserved != 0 {
+		t.Fatalf("quota %+v after the reopened session was billed", u)
+	}
+	if bl, ub := billingRows(t, pool, "s-5"); bl != 1 || ub != 0 {
+		t.Fatalf("s-5 rows %d %d", bl, ub)
+	}
+
 	// Created on A, which then stops; B's reconciler settles it.
 	past := sessionJSON("s-3", contracts.StateCreated, 1, 0)
 	past = pastExpiry(t, past)
@@ -457,7 +493,7 @@ func TestFleetSessionsBillOnceAcrossReplicas(t *testing.T) {
 	if calls != 1 {
 		t.Fatalf("s-3 polled %d times, want 1", calls)
 	}
-	if u := acme(); u.Used != 3 || u.Reserved != 0 {
+	if u := acme(); u.Used != 4 || u.Reserved != 0 {
 		t.Fatalf("quota %+v after reconcile", u)
 	}
 	if bl, ub := billingRows(t, pool, "s-3"); bl != 0 || ub != 1 {
