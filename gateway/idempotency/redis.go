@@ -149,6 +149,12 @@ func (s *Redis) Begin(tenant, key string, fp Fingerprint) Result {
 		return err
 	})
 	if err != nil {
+		if !errors.Is(err, stores.ErrOpen) {
+			// The script may have run (a timeout, a lost reply) and
+			// set our running record: abandon it, best effort, or the
+			// key would stay locked for the whole lease.
+			s.enqueue(settlement{script: abandonScript, key: rk, argv: []any{string(running)}, until: until})
+		}
 		return Result{State: Unavailable, Err: fmt.Errorf("idempotency: redis: begin: %w", err)}
 	}
 	switch v := reply.(type) {

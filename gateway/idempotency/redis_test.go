@@ -331,6 +331,22 @@ func TestRedisSettleDroppedAfterLease(t *testing.T) {
 	}
 }
 
+// A Begin whose reply is lost after Redis ran the script answers
+// Unavailable and abandons the record it may have set: the key is not
+// locked for the lease.
+func TestRedisBeginErrorAbandons(t *testing.T) {
+	f, ra, rb := faulty(t, 5*time.Second)
+	fp := idempotency.NewFingerprint("/v1/check", nil)
+	f.loseReply.Store(true)
+	if r := ra.Begin("acme", "k", fp); r.State != idempotency.Unavailable {
+		t.Fatalf("lost reply: %v", r.State)
+	}
+	f.loseReply.Store(false)
+	if got := settle(t, rb, "acme", "k", fp, time.Second).State; got != idempotency.Lead {
+		t.Fatalf("after a lost reply: %v, want Lead", got)
+	}
+}
+
 // Close sends what is still queued.
 func TestRedisCloseDrains(t *testing.T) {
 	_, ra, rb := replicas(t, 5*time.Second, time.Hour)
