@@ -51,8 +51,13 @@ const (
 	maxFlushBackoff = time.Second
 	// maxCarried bounds the settlements one call carries.
 	maxCarried = 256
-	// seedTimeout bounds reading the durable records and seeding.
-	seedTimeout = 5 * time.Second
+	// seedReadFactor scales the PostgreSQL guard's per-call timeout into
+	// the bound of a seed's reads: the day's ledger aggregate is a heavier
+	// query than a request's point reads, yet a request waits for it.
+	seedReadFactor = 10
+	// seedTimeout bounds a seed's reads when the connections have no
+	// PostgreSQL guard (a SeedFunc not backed by PostgreSQL).
+	seedTimeout = 2 * time.Second
 	// closeDrain bounds Close's last attempts to send the settlements.
 	closeDrain = 3 * time.Second
 )
@@ -213,15 +218,13 @@ func (q *Redis) base(tenant string) string { return q.o.Limiter.Base(tenant) }
 // a time; across the fleet the first seeder's counts win.
 func (q *Redis) seed(tenant, day string) error {
 	_, err, _ := q.seeds.Do(tenant+"\x00"+day, func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), seedTimeout)
-		defer cancel()
 		var (
 			tenantUsed int64
 			keyUsed    map[string]int64
 		)
 		if q.o.Seed != nil {
 			var err error
-			if tenantUsed, keyUsed, err = q.o.Seed(ctx, tenant, day); err != nil {
+			if tenantUsed, keyUsed, err = q.readSeed(tenant, day); err != nil {
 				return nil, fmt.Errorf("seed %s: %w", day, err)
 			}
 		}
@@ -230,11 +233,36 @@ func (q *Redis) seed(tenant, day string) error {
 		for k, n := range keyUsed {
 			args = append(args, k, n)
 		}
-		return nil, q.c.RedisGuard.Do(ctx, func(ctx context.Context) error {
+		return nil, q.c.RedisGuard.Do(context.Background(), func(ctx context.Context) error {
 			return seedScript.Run(ctx, q.c.Redis, []string{q.base(tenant)}, args...).Err()
 		})
 	})
 	return err
+}
+
+// readSeed runs the Seed option under the PostgreSQL guard: refused at
+// once while its breaker is open, bounded by seedReadFactor times its
+// per-call timeout, and its outcome counted toward the breaker, so a
+// PostgreSQL outage fails seeds (and the reservations waiting for them)
+// at once rather than each one waiting out its own timeout.
+func (q *Redis) readSeed(tenant, day string) (int64, map[string]int64, error) {
+	g, bound := q.c.PGGuard, seedTimeout
+	if g != nil {
+		if err := g.Allow(); err != nil {
+			return 0, nil, err
+		}
+		bound = seedReadFactor * g.Timeout()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	tenantUsed, keyUsed, err := q.o.Seed(ctx, tenant, day)
+	if g != nil {
+		g.Observe(err)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", g.Name(), err)
+		}
+	}
+	return tenantUsed, keyUsed, err
 }
 
 // Commit turns the ticket's lease into a used unit (the answer was

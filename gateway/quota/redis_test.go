@@ -557,3 +557,36 @@ func BenchmarkAllowReserve(b *testing.B) {
 		}
 	})
 }
+
+// TestRedisSeedUnderPGGuard: a seed whose reads hang is bounded by the
+// PostgreSQL guard's policy (a multiple of its timeout), its failures open
+// that breaker, and then seeds fail at once without reading.
+func TestRedisSeedUnderPGGuard(t *testing.T) {
+	var calls atomic.Int64
+	seed := func(ctx context.Context, tenant, day string) (int64, map[string]int64, error) {
+		calls.Add(1)
+		<-ctx.Done() // PostgreSQL does not answer
+		return 0, nil, ctx.Err()
+	}
+	f := newFleet(t, 1, RedisOptions{Seed: seed})
+	c := f.conns[0]
+	c.PGGuard = stores.NewGuard("postgres", 10*time.Millisecond, stores.BreakerConfig{Failures: 2, OpenFor: time.Minute})
+	q := f.qs[0]
+	for i := range 2 {
+		start := time.Now()
+		if tk, _, err := q.Reserve(lim(10, 0, "k", fmt.Sprint("r", i)), time.Now()); err == nil || !tk.IsZero() {
+			t.Fatalf("reserve with PostgreSQL hanging: %+v %v", tk, err)
+		}
+		if d := time.Since(start); d > time.Second {
+			t.Fatalf("a seed waited %v; the PostgreSQL guard bounds it to %v", d, seedReadFactor*c.PGGuard.Timeout())
+		}
+	}
+	start := time.Now()
+	_, _, err := q.Reserve(lim(10, 0, "k", "open"), time.Now())
+	if !errors.Is(err, stores.ErrOpen) || calls.Load() != 2 {
+		t.Fatalf("with the PostgreSQL breaker open: %v after %d reads; want ErrOpen, no read", err, calls.Load())
+	}
+	if d := time.Since(start); d > 50*time.Millisecond {
+		t.Fatalf("a refused seed took %v", d)
+	}
+}
