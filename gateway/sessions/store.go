@@ -46,19 +46,24 @@ type Record struct {
 	SettledAt time.Time
 	// Lease and Epoch name the quota reservation an open session holds in
 	// a shared quota (quota.Ticket's), so any replica can settle it
-	// (TicketOf). The embedded store does not keep them: its one process
-	// holds the tickets in memory.
+	// (TicketOf, which rebuilds the ticket without the epoch: the epoch
+	// is kept for diagnosis only). The embedded store does not keep them:
+	// its one process holds the tickets in memory.
 	Lease, Epoch string
 }
 
 // TicketOf is the quota ticket an open session holds, rebuilt from its
 // record: the reservation is named by its day, tenant, key and lease, so
-// the replica that settles it need not be the one that reserved it.
+// the replica that settles it need not be the one that reserved it. Its
+// Epoch is empty: a session in the store is one a reseeding counts among
+// the open sessions, so its commit after a reseed (its lease gone) must
+// not add a second unit; before one, the lease is there and the commit
+// counts it.
 func TicketOf(r Record) quota.Ticket {
 	if r.Status != Open || r.Day == "" {
 		return quota.Ticket{}
 	}
-	return quota.Ticket{Day: r.Day, Tenant: r.Tenant, Key: r.KeyID, Lease: r.Lease, Epoch: r.Epoch}
+	return quota.Ticket{Day: r.Day, Tenant: r.Tenant, Key: r.KeyID, Lease: r.Lease}
 }
 
 // Store keeps session records durably. Transitions are compare-and-set on
