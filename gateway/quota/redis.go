@@ -58,6 +58,9 @@ const (
 	// seedTimeout bounds a seed's reads when the connections have no
 	// PostgreSQL guard (a SeedFunc not backed by PostgreSQL).
 	seedTimeout = 2 * time.Second
+	// readFactor scales the Redis guard's per-call timeout into the bound
+	// of an admin or metric read.
+	readFactor = 10
 	// closeDrain bounds Close's last attempts to send the settlements.
 	closeDrain = 3 * time.Second
 )
@@ -398,32 +401,55 @@ func (q *Redis) Close() {
 }
 
 // Tenant returns today's usage of a tenant across the fleet: used units
-// (expired leases included) and live leases. A Redis failure reads as zero.
-func (q *Redis) Tenant(id string, now time.Time) Usage {
-	u, _ := q.usage(id, q.o.Calendar.Day(now), "lt", "t")
-	return u
+// (expired leases included) and live leases. An error says Redis could
+// not be read (nothing is known).
+func (q *Redis) Tenant(id string, now time.Time) (Usage, error) {
+	return q.usage(id, q.o.Calendar.Day(now), "lt", "t")
 }
 
-// Key returns today's usage of a key (zero when its tenant is unknown or
-// Redis fails).
-func (q *Redis) Key(id string, now time.Time) Usage {
+// Key returns today's usage of a key (zero when its tenant is unknown); an
+// error says Redis could not be read.
+func (q *Redis) Key(id string, now time.Time) (Usage, error) {
 	if q.o.TenantOf == nil {
-		return Usage{}
+		return Usage{}, nil
 	}
 	t := q.o.TenantOf(id)
 	if t == "" {
-		return Usage{}
+		return Usage{}, nil
 	}
-	u, _ := q.usage(t, q.o.Calendar.Day(now), "lk:"+id, "k:"+id)
-	return u
+	return q.usage(t, q.o.Calendar.Day(now), "lk:"+id, "k:"+id)
 }
 
 func (q *Redis) usage(tenant, day, set, field string) (Usage, error) {
-	res, err := q.run(tenant, "u", []any{day, set, field}, false)
+	var res []any
+	err := q.read(func(ctx context.Context) error {
+		var err error
+		res, err = quotaScript.Run(ctx, q.c.Redis, []string{q.base(tenant)}, "u", dayTTL.Milliseconds(), 0, day, set, field).Slice()
+		return err
+	})
 	if err != nil {
 		return Usage{}, fmt.Errorf("quota: redis: usage: %w", err)
 	}
 	return usageOf(res)
+}
+
+// read runs fn, a read for the admin API or the metrics, off the request
+// path's accounting: refused while the Redis breaker is open, bounded by
+// its own deadline (readFactor times the per-call timeout: a pipeline of
+// every tenant is longer than one call), and its outcome NOT counted
+// toward the breaker, so a slow read cannot make the fleet refuse
+// billable requests.
+func (q *Redis) read(fn func(ctx context.Context) error) error {
+	g := q.c.RedisGuard
+	if err := g.Allow(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readFactor*g.Timeout())
+	defer cancel()
+	if err := fn(ctx); err != nil {
+		return fmt.Errorf("%s: %w", g.Name(), err)
+	}
+	return nil
 }
 
 func usageOf(res []any) (Usage, error) {
@@ -436,8 +462,8 @@ func usageOf(res []any) (Usage, error) {
 }
 
 // Tenants returns today's usage of each tenant the Tenants option lists,
-// read in one pipelined round trip. Tenants with no count today, or all
-// of them when Redis fails, are absent.
+// read in one pipelined round trip (a read: see read). Tenants with no
+// count today, or all of them when Redis fails, are absent.
 func (q *Redis) Tenants(now time.Time) map[string]Usage {
 	out := map[string]Usage{}
 	if q.o.Tenants == nil {
@@ -459,7 +485,7 @@ func (q *Redis) Tenants(now time.Time) map[string]Usage {
 		return cmds, err
 	}
 	var cmds []*redis.Cmd
-	err := q.c.RedisGuard.Do(context.Background(), func(ctx context.Context) error {
+	err := q.read(func(ctx context.Context) error {
 		var err error
 		cmds, err = read(ctx)
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {

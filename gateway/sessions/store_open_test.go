@@ -102,7 +102,7 @@ func TestTicketOfAfterReseed(t *testing.T) {
 	}
 	q.Commit(TicketOf(got))
 	q.Close() // sends the commit (the connections stay open)
-	if u := q.Tenant("acme", now); u.Used != 1 || u.Reserved != 1 {
+	if u, _ := q.Tenant("acme", now); u.Used != 1 || u.Reserved != 1 {
 		t.Fatalf("after the reseed and the session's commit: %+v; want used 1 (the session, once), reserved 1", u)
 	}
 }

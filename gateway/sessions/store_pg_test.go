@@ -337,7 +337,7 @@ func newFleet(t *testing.T, n int) ([]*replica, *fakeUpstream, *quota.Counter, *
 func TestFleetSessionsBillOnceAcrossReplicas(t *testing.T) {
 	fleet, up, q, pool := newFleet(t, 2)
 	a, b := fleet[0], fleet[1]
-	acme := func() quota.Usage { return q.Tenant("acme", time.Now()) }
+	acme := func() quota.Usage { u, _ := q.Tenant("acme", time.Now()); return u }
 
 	// Created on A, approved as seen from B.
 	up.set("POST "+contracts.SessionsPath, 201, sessionJSON("s-1", contracts.StateCreated, 1, 0))
