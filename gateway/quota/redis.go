@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -84,6 +85,11 @@ type Redis struct {
 	c     *stores.Conns
 	o     RedisOptions
 	seeds singleflight.Group
+
+	// retrying is set while the flusher backs off after a failed flush;
+	// the first call that reaches Redis afterwards clears it and wakes the
+	// flusher, so the settlements do not trail a recovery by the backoff.
+	retrying atomic.Bool
 
 	mu      sync.Mutex
 	pending map[string][]settlement // by tenant
@@ -206,6 +212,9 @@ func (q *Redis) run(tenant, op string, opArgs []any, carry bool) ([]any, error) 
 		q.putBack(tenant, carried)
 		return nil, err
 	}
+	if q.retrying.Load() && q.retrying.CompareAndSwap(true, false) {
+		q.signal() // Redis is back: the flusher stops backing off
+	}
 	if len(res) == 1 && res[0] == "NEEDSEED" {
 		return nil, errNeedSeed
 	}
@@ -286,6 +295,11 @@ func (q *Redis) enqueue(s settlement) {
 	q.mu.Lock()
 	q.pending[s.t.Tenant] = append(q.pending[s.t.Tenant], s)
 	q.mu.Unlock()
+	q.signal()
+}
+
+// signal wakes the flusher (without blocking: one wake-up is enough).
+func (q *Redis) signal() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -313,10 +327,7 @@ func (q *Redis) putBack(tenant string, p []settlement) {
 	q.mu.Lock()
 	q.pending[tenant] = append(p, q.pending[tenant]...)
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+	q.signal()
 }
 
 // Pending counts the settlements not yet in Redis.
@@ -332,7 +343,9 @@ func (q *Redis) Pending() int {
 
 // flushLoop sends the settlements no request carried, flushDelay after
 // they were queued, and keeps retrying (backing off up to a second) while
-// Redis is down.
+// Redis is down. The backoff ends as soon as any call reaches Redis again
+// (run clears retrying and wakes the loop); a wake-up while Redis is still
+// failing leaves the backoff as it is.
 func (q *Redis) flushLoop() {
 	defer close(q.done)
 	timer := time.NewTimer(time.Hour)
@@ -343,18 +356,32 @@ func (q *Redis) flushLoop() {
 			return
 		case <-q.wake:
 		}
-		for wait := flushDelay; ; wait = min(2*wait, maxFlushBackoff) {
+		wait, backingOff := flushDelay, false
+		for {
 			timer.Reset(wait)
-			select {
-			case <-q.stop:
-				timer.Stop()
-				return
-			case <-timer.C:
+		waiting:
+			for {
+				select {
+				case <-q.stop:
+					timer.Stop()
+					return
+				case <-timer.C:
+					break waiting
+				case <-q.wake:
+					if backingOff && !q.retrying.Load() {
+						wait, backingOff = flushDelay, false
+						timer.Reset(wait)
+					}
+				}
 			}
 			if q.flush() == nil {
 				break
 			}
+			q.retrying.Store(true)
+			backingOff = true
+			wait = min(2*wait, maxFlushBackoff)
 		}
+		q.retrying.Store(false)
 	}
 }
 

@@ -639,3 +639,76 @@ func TestRedisSlowReadsSpareTheBreaker(t *testing.T) {
 		t.Fatalf("Redis breaker after slow reads: %v, want up", s)
 	}
 }
+
+// flakyRedis fails every command while down, counting the attempts.
+type flakyRedis struct {
+	down  atomic.Bool
+	fails atomic.Int64
+}
+
+func (f *flakyRedis) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f *flakyRedis) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if f.down.Load() {
+			f.fails.Add(1)
+			err := errors.New("redis down (test)")
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+func (f *flakyRedis) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestRedisFlushAfterRecovery: settlements queued while Redis was down
+// are sent within milliseconds of the first call that reaches Redis
+// again, not after the flusher's backoff (up to a second).
+func TestRedisFlushAfterRecovery(t *testing.T) {
+	cfg := testkit.SharedStores(t, "", "")
+	cfg.Redis.Timeout = 2 * time.Second
+	cfg.Breaker = stores.BreakerConfig{Failures: 1 << 20, OpenFor: time.Millisecond} // the flusher's attempts never open it
+	c := testkit.Conns(t, cfg)
+	flaky := &flakyRedis{}
+	c.Redis.AddHook(flaky)
+	q := newStore(t, c, RedisOptions{})
+	now := time.Now()
+	tk, _, err := q.Reserve(lim(10, 0, "k", "r1"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	flaky.down.Store(true)
+	downAt := time.Now()
+	q.Commit(tk)
+	// Let the backoff reach its bound, then recover right after a failed
+	// attempt: the flusher's next attempt is a second away.
+	for {
+		f := flaky.fails.Load()
+		for flaky.fails.Load() == f {
+			time.Sleep(time.Millisecond)
+		}
+		if time.Since(downAt) > 1600*time.Millisecond {
+			break
+		}
+	}
+	flaky.down.Store(false)
+
+	// Another tenant's request reaches Redis (it does not carry acme's
+	// settlement).
+	if _, _, err := q.Reserve(Limits{TenantID: "rival", TenantQuota: 10, KeyID: "rk", Lease: "r2"}, now); err != nil {
+		t.Fatal(err)
+	}
+	up := time.Now()
+	for q.Pending() != 0 && time.Since(up) < 2*time.Second {
+		time.Sleep(time.Millisecond)
+	}
+	if d := time.Since(up); d > 300*time.Millisecond {
+		t.Fatalf("the settlement reached Redis %v after its recovery; want milliseconds", d)
+	}
+	settled(t, q)
+	if u, _ := q.Tenant("acme", now); u != (Usage{Used: 1}) {
+		t.Fatalf("acme after the recovery: %+v, want used 1", u)
+	}
+}
