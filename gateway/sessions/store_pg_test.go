@@ -622,7 +622,7 @@ func TestFleetRegenerateReopensBeforeForwarding(t *testing.T) {
 	var st *failReopen
 	fleet, up, q, pool := newFleetWith(t, 1, func(p *Postgres) Store { st = &failReopen{Postgres: p}; return st })
 	a := fleet[0]
-	acme := func() quota.Usage { return q.Tenant("acme", time.Now()) }
+	acme := func() quota.Usage { u, _ := q.Tenant("acme", time.Now()); return u }
 	up.set("POST "+contracts.SessionsPath, 201, sessionJSON("s-1", contracts.StateCreated, 1, 0))
 	if code, body := a.fx.do(t, "POST", contracts.SessionsPath, "acme-key", ""); code != 201 {
 		t.Fatalf("create: %d %s", code, body)
