@@ -25,7 +25,12 @@ import (
 
 // Target is what the generator hits.
 type Target struct {
-	Addr   string // host:port
+	Addr string // host:port
+	// Addrs, when set, are further replicas of the same server: the
+	// generator splits its connections evenly across Addr and Addrs (worker
+	// i keeps to replica i mod n), as a client-side balancer would, so
+	// every replica sees its share of the load without a proxy's cost.
+	Addrs  []string
 	Path   string
 	Token  string
 	Bodies [][]byte // cycled through, one per request
@@ -70,14 +75,28 @@ func (r Result) Percentile(p float64) time.Duration {
 	return r.Latencies[i]
 }
 
-func newClient(t Target, conns int) *fasthttp.HostClient {
-	return &fasthttp.HostClient{
-		Addr:                t.Addr,
-		MaxConns:            conns,
-		ReadTimeout:         10 * time.Second,
-		WriteTimeout:        10 * time.Second,
-		MaxIdleConnDuration: time.Minute,
+// replicas is Addr and Addrs.
+func (t Target) replicas() []string { return append([]string{t.Addr}, t.Addrs...) }
+
+// newClients is one client per replica, the workers' conns split evenly
+// (the first ones take the remainder); worker i uses clients[i%len].
+func newClients(t Target, conns int) []*fasthttp.HostClient {
+	addrs := t.replicas()
+	cs := make([]*fasthttp.HostClient, len(addrs))
+	for i, a := range addrs {
+		n := conns / len(addrs)
+		if i < conns%len(addrs) {
+			n++
+		}
+		cs[i] = &fasthttp.HostClient{
+			Addr:                a,
+			MaxConns:            max(n, 1),
+			ReadTimeout:         10 * time.Second,
+			WriteTimeout:        10 * time.Second,
+			MaxIdleConnDuration: time.Minute,
+		}
 	}
+	return cs
 }
 
 type worker struct {
@@ -90,7 +109,7 @@ func (t Target) do(c *fasthttp.HostClient, w *worker, i int64) (ok200 bool, err 
 		return t.doTencent(c, w, i)
 	}
 	w.req.Reset()
-	w.req.SetRequestURI("http://" + t.Addr + t.Path)
+	w.req.SetRequestURI("http://" + c.Addr + t.Path)
 	w.req.Header.SetMethod(fasthttp.MethodPost)
 	w.req.Header.SetContentType("application/json")
 	if t.Token != "" {
@@ -108,13 +127,13 @@ func (t Target) doTencent(c *fasthttp.HostClient, w *worker, i int64) (ok bool, 
 	body := t.Bodies[int(i)%len(t.Bodies)]
 	ts := time.Now().Unix()
 	w.req.Reset()
-	w.req.SetRequestURI("http://" + t.Addr + "/")
+	w.req.SetRequestURI("http://" + c.Addr + "/")
 	w.req.Header.SetMethod(fasthttp.MethodPost)
 	w.req.Header.SetContentType("application/json")
 	w.req.Header.Set(tencent.HeaderAction, t.Tencent.Action)
 	w.req.Header.Set(tencent.HeaderVersion, tencent.Version)
 	w.req.Header.Set(tencent.HeaderTimestamp, strconv.FormatInt(ts, 10))
-	host, _, _ := strings.Cut(t.Addr, ":") // the Node SDK signs the hostname
+	host, _, _ := strings.Cut(c.Addr, ":") // the Node SDK signs the hostname
 	w.req.Header.Set("Authorization", t.Tencent.Signer.Authorization(host, "application/json", body, ts))
 	w.req.SetBody(body)
 	if err := c.Do(w.req, w.resp); err != nil {
@@ -136,15 +155,17 @@ func TencentBodies(bodies [][]byte) ([][]byte, error) {
 	return out, nil
 }
 
-// Saturate runs conns workers back to back for d and reports throughput.
+// Saturate runs conns workers back to back for d and reports throughput;
+// with Addrs, the workers are split evenly across the replicas.
 func Saturate(t Target, conns int, d time.Duration) Result {
-	c := newClient(t, conns)
+	cs := newClients(t, conns)
 	var n, errs, non200, seq atomic.Int64
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	start := time.Now()
 	for i := 0; i < conns; i++ {
 		wg.Add(1)
+		c := cs[i%len(cs)]
 		go func() {
 			defer wg.Done()
 			w := &worker{req: fasthttp.AcquireRequest(), resp: fasthttp.AcquireResponse()}
@@ -197,8 +218,10 @@ func FixedRate(t Target, rate int, d time.Duration) (Result, error) {
 	}
 	defer tick.stop()
 	const workers = 256
-	c := newClient(t, workers)
-	c.MaxConnWaitTimeout = 10 * time.Second
+	cs := newClients(t, workers)
+	for _, c := range cs {
+		c.MaxConnWaitTimeout = 10 * time.Second
+	}
 	warm := int(float64(rate) * FixedRateWarmup.Seconds())
 	total := warm + int(float64(rate)*d.Seconds())
 	lat := make([]time.Duration, total)
@@ -211,6 +234,7 @@ func FixedRate(t Target, rate int, d time.Duration) (Result, error) {
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
+		c := cs[w%len(cs)]
 		go func() {
 			defer wg.Done()
 			wk := &worker{req: fasthttp.AcquireRequest(), resp: fasthttp.AcquireResponse()}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"net"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestSumCallsLeavesOutTheProbesOwnCommands(t *testing.T) {
+	info := "# Commandstats\r\n" +
+		"cmdstat_evalsha:calls=1200,usec=9000,usec_per_call=7.50,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_info:calls=7,usec=300,usec_per_call=42.86,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_ping:calls=3,usec=1,usec_per_call=0.33,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_client|setinfo:calls=4,usec=4,usec_per_call=1.00,rejected_calls=0,failed_calls=0\r\n" +
+		"cmdstat_set:calls=96,usec=100,usec_per_call=1.04,rejected_calls=0,failed_calls=0\r\n"
+	if got, want := sumCalls(info), int64(1200+4+96); got != want {
+		t.Fatalf("sumCalls = %d, want %d", got, want)
+	}
+	if got := sumCalls(""); got != 0 {
+		t.Fatalf("sumCalls of nothing = %d", got)
+	}
+}
+
+func TestStoreUseNetOfIdle(t *testing.T) {
+	run := storeUse{dur: 4 * time.Second, redisCPU: 2 * time.Second, pgCPU: 100 * time.Millisecond, redisCalls: 40000}
+	idle := storeUse{dur: time.Second, redisCPU: 10 * time.Millisecond, pgCPU: 50 * time.Millisecond, redisCalls: 100}
+	got := run.net(idle)
+	if got.redisCPU != 2*time.Second-40*time.Millisecond || got.redisCalls != 40000-400 {
+		t.Errorf("net = %+v: idle rate not scaled to the run's length", got)
+	}
+	if got.pgCPU != 0 {
+		t.Errorf("pg CPU %v: want clamped at zero when the idle rate exceeds the run's", got.pgCPU)
+	}
+	if n := run.net(storeUse{}); n != run {
+		t.Errorf("no idle sample changed the figures: %+v", n)
+	}
+}
+
+func TestBackendPortFromTitle(t *testing.T) {
+	for _, tc := range []struct {
+		title string
+		port  int
+		ok    bool
+	}{
+		{"postgres: 15/main: postgres test 127.0.0.1(54321) idle", 54321, true},
+		{"postgres: 15/main: postgres test 127.0.0.1(40112) INSERT waiting", 40112, true},
+		{"postgres: 15/main: postgres test 127.0.0.1(40113) idle in transaction (aborted)", 40113, true},
+		{"postgres: 15/main: postgres test [local] idle", 0, false},
+		{"postgres: 15/main: walwriter   ", 0, false},
+		{"postgres: 15/main: checkpointer", 0, false},
+		{"/usr/lib/postgresql/15/bin/postgres\x00-D\x00/var/lib/postgresql/15/main", 0, false},
+	} {
+		port, ok := titlePort(tc.title)
+		if port != tc.port || ok != tc.ok {
+			t.Errorf("titlePort(%q) = %d, %v; want %d, %v", tc.title, port, ok, tc.port, tc.ok)
+		}
+	}
+	if _, ok := backendPort(os.Getpid()); ok {
+		t.Errorf("the test binary's command line read as a backend's title")
+	}
+}
+
+// The gateways' PostgreSQL backends are found through the gateways' own
+// local ports.
+func TestLocalPortsListsOwnSockets(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ports := localPorts(os.Getpid())
+	for _, a := range []net.Addr{ln.Addr(), c.LocalAddr()} {
+		if p := a.(*net.TCPAddr).Port; !ports[p] {
+			t.Errorf("port %d of this process not found in %v", p, ports)
+		}
+	}
+}
