@@ -241,7 +241,6 @@ func newSharedSpace() (sharedSpace, error) {
 // Redis is shared) and the schema.
 func (s sharedSpace) drop(ctx context.Context, rdb *redis.Client, pgURL string) error {
 	var errs []string
-	iter := rdb.Scan(ctx, 0, s.prefix+":*", 1000).Iterator()
 	var batch []string
 	flush := func() {
 		if len(batch) > 0 {
@@ -251,6 +250,9 @@ func (s sharedSpace) drop(ctx context.Context, rdb *redis.Client, pgURL string) 
 			batch = batch[:0]
 		}
 	}
+	// The prefix starts every key, possibly inside a hash tag ("{prefix"):
+	// it is random, so any key holding it is this space's.
+	iter := rdb.Scan(ctx, 0, "*"+s.prefix+"*", 1000).Iterator()
 	for iter.Next(ctx) {
 		if batch = append(batch, iter.Val()); len(batch) == 1000 {
 			flush()

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
 	"net"
 	"os"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 func TestSumCallsLeavesOutTheProbesOwnCommands(t *testing.T) {
@@ -79,5 +85,51 @@ func TestLocalPortsListsOwnSockets(t *testing.T) {
 		if p := a.(*net.TCPAddr).Port; !ports[p] {
 			t.Errorf("port %d of this process not found in %v", p, ports)
 		}
+	}
+}
+
+// A shared target's space is removed after the run: its keys (hash-tagged
+// or not) and its schema, nobody else's.
+func TestSharedSpaceDropRemovesOnlyItsOwn(t *testing.T) {
+	ctx := context.Background()
+	opt, err := redis.ParseURL(testkit.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	testkit.Need(t, rdb.Ping(ctx).Err() == nil, "Redis is not reachable at "+testkit.RedisURL)
+	conn, err := pgx.Connect(ctx, testkit.PostgresURL)
+	testkit.Need(t, err == nil, "PostgreSQL is not reachable")
+	defer conn.Close(ctx)
+
+	space, err := newSharedSpace()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _ := newSharedSpace()
+	mine := []string{space.prefix + ":{t:demo}:rl:k", "{" + space.prefix + ":t:demo}:used"}
+	theirs := other.prefix + ":{t:demo}:rl:k"
+	for _, k := range append(mine, theirs) {
+		if err := rdb.Set(ctx, k, 1, time.Minute).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer rdb.Del(ctx, theirs)
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+space.schema+"; CREATE TABLE "+space.schema+".t (x int)"); err != nil {
+		t.Fatal(err)
+	}
+	if err := space.drop(ctx, rdb, testkit.PostgresURL); err != nil {
+		t.Fatal(err)
+	}
+	if n := rdb.Exists(ctx, mine...).Val(); n != 0 {
+		t.Errorf("%d of the space's keys left", n)
+	}
+	if rdb.Exists(ctx, theirs).Val() != 1 {
+		t.Errorf("another space's key was deleted")
+	}
+	var n int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", space.schema).Scan(&n); err != nil || n != 0 {
+		t.Errorf("schema %s still there (%d, %v)", space.schema, n, err)
 	}
 }
