@@ -30,6 +30,13 @@ unit:
 compose-check: ## validate docker-compose.yml, default and cluster profile (no Docker engine runs here)
 	docker-compose -f docker-compose.yml config -q
 	docker-compose -f docker-compose.yml --profile cluster config -q
+	@# The cluster's nginx configuration, where nginx is installed (make
+	@# bench installs it): its replicas' names resolve only inside compose,
+	@# so they are checked as 127.0.0.1.
+	@ng=$$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true); \
+	if [ -n "$$ng" ]; then d=$$(mktemp -d); \
+	  sed 's/gateway-[0-9]*:8080/127.0.0.1:8080/' configs/nginx/cluster.conf >$$d/nginx.conf; \
+	  $$ng -t -q -c $$d/nginx.conf -p $$d; rc=$$?; rm -rf $$d; exit $$rc; fi
 
 run: build ## start the simulator and the gateway on embedded defaults
 	./scripts/run.sh

@@ -97,7 +97,7 @@ if [ "${IDGATE_LB:-on}" != off ] && [ -n "$nginx_bin" ]; then
   "$nginx_bin" -c "$ngdir/nginx.conf" -p "$ngdir" -g "daemon off;" &
   pids+=($!)
   wait_healthy http://127.0.0.1:8000/healthz $!
-  lb="  balancer    http://127.0.0.1:8000   nginx, least connections over the replicas"
+  lb="  balancer   http://127.0.0.1:8000   nginx, least connections over the replicas"
 fi
 
 cat <<MSG
