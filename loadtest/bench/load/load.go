@@ -50,11 +50,14 @@ type Tencent struct {
 
 // Result summarises one run.
 type Result struct {
-	Requests  int64
-	Errors    int64
-	Non200    int64
-	Duration  time.Duration
-	Latencies []time.Duration // sorted
+	Requests int64
+	Errors   int64
+	Non200   int64
+	// FirstFailure describes the first failed request (its error, or its
+	// status and the start of its body), so a report can say what failed.
+	FirstFailure string
+	Duration     time.Duration
+	Latencies    []time.Duration // sorted
 }
 
 // RPS is completed requests per second.
@@ -160,6 +163,7 @@ func TencentBodies(bodies [][]byte) ([][]byte, error) {
 func Saturate(t Target, conns int, d time.Duration) Result {
 	cs := newClients(t, conns)
 	var n, errs, non200, seq atomic.Int64
+	var first firstFailure
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	start := time.Now()
@@ -179,8 +183,10 @@ func Saturate(t Target, conns int, d time.Duration) Result {
 				switch {
 				case err != nil:
 					errs.Add(1)
+					first.note(err, nil)
 				case !ok:
 					non200.Add(1)
+					first.note(nil, w.resp)
 				}
 				n.Add(1)
 			}
@@ -189,7 +195,7 @@ func Saturate(t Target, conns int, d time.Duration) Result {
 	time.Sleep(d)
 	close(stop)
 	wg.Wait()
-	return Result{Requests: n.Load(), Errors: errs.Load(), Non200: non200.Load(), Duration: time.Since(start)}
+	return Result{Requests: n.Load(), Errors: errs.Load(), Non200: non200.Load(), Duration: time.Since(start), FirstFailure: first.String()}
 }
 
 // FixedRate sends rate requests per second for d, each on schedule whether
@@ -226,6 +232,7 @@ func FixedRate(t Target, rate int, d time.Duration) (Result, error) {
 	total := warm + int(float64(rate)*d.Seconds())
 	lat := make([]time.Duration, total)
 	var errs, non200 atomic.Int64
+	var first firstFailure
 	type job struct {
 		i   int
 		due time.Time
@@ -245,8 +252,10 @@ func FixedRate(t Target, rate int, d time.Duration) (Result, error) {
 				case j.i < warm:
 				case err != nil:
 					errs.Add(1)
+					first.note(err, nil)
 				case !ok:
 					non200.Add(1)
+					first.note(nil, wk.resp)
 				}
 			}
 		}()
@@ -264,7 +273,7 @@ func FixedRate(t Target, rate int, d time.Duration) (Result, error) {
 	lat = lat[warm:]
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	measured := start.Add(time.Duration(warm) * interval)
-	return Result{Requests: int64(len(lat)), Errors: errs.Load(), Non200: non200.Load(), Duration: time.Since(measured), Latencies: lat}, nil
+	return Result{Requests: int64(len(lat)), Errors: errs.Load(), Non200: non200.Load(), Duration: time.Since(measured), Latencies: lat, FirstFailure: first.String()}, nil
 }
 
 // pace calls release(i, due) for every i < total at or just after its due
@@ -293,3 +302,28 @@ func pace(start time.Time, interval time.Duration, total int, wait func() error,
 
 // FixedRateWarmup is the uncounted start of every FixedRate schedule.
 const FixedRateWarmup = time.Second
+
+// firstFailure keeps the description of the first failure noted.
+type firstFailure struct {
+	once sync.Once
+	desc string
+}
+
+func (f *firstFailure) note(err error, resp *fasthttp.Response) {
+	f.once.Do(func() {
+		if err != nil {
+			f.desc = err.Error()
+			return
+		}
+		body := resp.Body()
+		if len(body) > 200 {
+			body = body[:200]
+		}
+		f.desc = fmt.Sprintf("%d %s", resp.StatusCode(), body)
+	})
+}
+
+func (f *firstFailure) String() string {
+	f.once.Do(func() {}) // the result is read after the workers stopped
+	return f.desc
+}

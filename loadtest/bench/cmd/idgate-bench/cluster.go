@@ -1,10 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,9 +54,15 @@ func envOr(name, def string) string {
 // its own Redis key prefix and PostgreSQL schema, removed (keys deleted
 // one by one, never a flush: the stores may be shared) by a cleanup
 // appended to cleanups, which run() calls once the servers have stopped.
-func clusterTargets(ln *launcher, o runOpts, tmp string, sim *proc, simAddr string, cleanups *[]func()) ([]target, error) {
+func clusterTargets(ln *launcher, o runOpts, tmp string, sim *proc, simAddr string, cleanups *[]func()) (_ []target, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	var redisPID int
+	if o.privateRedis {
+		if o.redisURL, redisPID, err = ln.privateRedis(); err != nil {
+			return nil, err
+		}
+	}
 	ropt, err := redis.ParseURL(o.redisURL)
 	if err != nil {
 		return nil, fmt.Errorf("bench: -redis-url: not a redis:// URL") // it may hold a password: never quoted
@@ -84,6 +96,7 @@ func clusterTargets(ln *launcher, o runOpts, tmp string, sim *proc, simAddr stri
 		if err != nil {
 			return nil, nil, err
 		}
+		space.privateRedis = o.privateRedis
 		*cleanups = append(*cleanups, func() {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
@@ -119,14 +132,52 @@ func clusterTargets(ln *launcher, o runOpts, tmp string, sim *proc, simAddr stri
 		return nil, err
 	}
 	targets = append(targets, target{name: gwSharedName, addr: oneAddr[0], token: "demo-key",
-		procs: []*proc{one[0], sim}, probe: &storeProbe{rdb: rdb, gateways: one}})
+		procs: []*proc{one[0], sim}, probe: &storeProbe{rdb: rdb, redisPID: redisPID, gateways: one}})
 	two, twoAddrs, err := shared("gateway-shared-x2", 2)
 	if err != nil {
 		return nil, err
 	}
 	targets = append(targets, target{name: gwSharedX2Name, addr: twoAddrs[0], addrs: twoAddrs[1:], token: "demo-key",
-		procs: []*proc{two[0], two[1], sim}, fronts: 2, probe: &storeProbe{rdb: rdb, gateways: two}})
+		procs: []*proc{two[0], two[1], sim}, fronts: 2, probe: &storeProbe{rdb: rdb, redisPID: redisPID, gateways: two}})
 	return targets, nil
+}
+
+// privateRedis starts a redis-server of the run's own on a free port,
+// nothing persisted, and returns its URL and pid; the launcher stops it
+// after the gateways.
+func (ln *launcher) privateRedis() (url string, pid int, err error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", 0, fmt.Errorf("bench: -private-redis: %w", err)
+	}
+	addr := free()
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", port, "--save", "", "--appendonly", "no", "--dir", ln.dir, "--loglevel", "warning")
+	logf, err := os.Create(filepath.Join(ln.dir, "redis.log"))
+	if err != nil {
+		return "", 0, fmt.Errorf("bench: -private-redis: %w", err)
+	}
+	defer logf.Close()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return "", 0, fmt.Errorf("bench: -private-redis: %w", err)
+	}
+	ln.all = append(ln.all, &proc{name: "redis", cmd: cmd})
+	url = "redis://" + addr + "/0"
+	opt, _ := redis.ParseURL(url)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		err = rdb.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return url, cmd.Process.Pid, nil
+		}
+		if time.Now().After(deadline) {
+			return "", 0, fmt.Errorf("bench: -private-redis: not up at %s: %w", addr, err)
+		}
+	}
 }
 
 // idle is what the stores spend in d with the target idle.
@@ -139,7 +190,8 @@ func (p *storeProbe) idle(d time.Duration) storeUse {
 // storeFigures are one round's per-request costs in the shared stores.
 type storeFigures struct {
 	redisCPU, pgCPU float64 // µs per request
-	redisCalls      float64 // commands per request
+	redisCalls      float64 // commands per request, inside scripts included
+	roundTrips      float64 // Redis requests (reply writes) per request
 	callsKnown      bool
 }
 
@@ -152,23 +204,26 @@ func (m measure) storeFigures() (storeFigures, bool) {
 		redisCPU:   m.stores.redisCPU.Seconds() * 1e6 / n,
 		pgCPU:      m.stores.pgCPU.Seconds() * 1e6 / n,
 		redisCalls: float64(m.stores.redisCalls) / n,
+		roundTrips: float64(m.stores.redisWrites) / n,
 		callsKnown: !m.stores.redisUnmeasurable,
 	}, true
 }
 
 // clusterRow is one target's medians over rounds.
 type clusterRow struct {
-	rps, frontCPU, allCPU      float64
-	redisCPU, pgCPU, calls     float64
-	hasStores, callsKnown      bool
-	p50, p99                   time.Duration
-	failedSat, failedFixed     int64
-	roundsCalls, roundsRedisUS []float64
+	rps, frontCPU, allCPU         float64
+	redisCPU, pgCPU, calls, trips float64
+	hasStores, callsKnown         bool
+	p50, p99                      time.Duration
+	failedSat, failedFixed        int64
+	roundsCalls, roundsTrips      []float64
+	// byCommand: the last round's commands per request, by command.
+	byCommand map[string]float64
 }
 
 func clusterRowOf(rounds []measure, med measure) clusterRow {
 	r := clusterRow{rps: med.rps, p50: med.p50, p99: med.p99, failedFixed: med.fixedFailed, callsKnown: true}
-	var front, all, rcpu, pcpu, calls []float64
+	var front, all, rcpu, pcpu, calls, trips []float64
 	for _, m := range rounds {
 		r.failedSat += m.errs + m.non200
 		front, all = append(front, m.frontCPU), append(all, m.cpuPerReq)
@@ -176,43 +231,48 @@ func clusterRowOf(rounds []measure, med measure) clusterRow {
 			r.hasStores = true
 			r.callsKnown = r.callsKnown && f.callsKnown
 			rcpu, pcpu, calls = append(rcpu, f.redisCPU), append(pcpu, f.pgCPU), append(calls, f.redisCalls)
+			trips = append(trips, f.roundTrips)
+			r.byCommand = map[string]float64{}
+			for c, k := range m.stores.byCommand {
+				r.byCommand[c] = float64(k) / float64(m.requests)
+			}
 		}
 	}
 	if len(front) > 0 {
 		r.frontCPU, r.allCPU = median(front), median(all)
 	}
 	if r.hasStores {
-		r.redisCPU, r.pgCPU, r.calls = median(rcpu), median(pcpu), median(calls)
-		r.roundsCalls, r.roundsRedisUS = calls, rcpu
+		r.redisCPU, r.pgCPU, r.calls, r.trips = median(rcpu), median(pcpu), median(calls), median(trips)
+		r.roundsCalls, r.roundsTrips = calls, trips
 	}
 	return r
 }
 
 // printCluster writes the cluster comparison: a table of what each
 // target costs, the stores included, and the ratios it is judged by.
-func printCluster(w io.Writer, targets []target, med map[string]measure, results map[string][]measure) {
-	fmt.Fprintln(w, "| target | req/s | gateway CPU µs/req | redis-server CPU µs/req | postgres CPU µs/req | all CPU µs/req (gateways, simulator, stores) | Redis calls/req | p50 / p99 at half capacity | failed (saturation / fixed rate) |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+func printCluster(w io.Writer, targets []target, med map[string]measure, results map[string][]measure, privateRedis bool) {
+	fmt.Fprintln(w, "| target | req/s | gateway CPU µs/req | redis-server CPU µs/req | postgres CPU µs/req | all CPU µs/req (gateways, simulator, stores) | Redis round trips/req | Redis commands/req (in scripts too) | p50 / p99 at half capacity | failed (saturation / fixed rate) |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, t := range targets {
 		if _, ok := results[t.name]; !ok {
 			continue
 		}
 		r := clusterRowOf(results[t.name], med[t.name])
-		redisCPU, pgCPU, calls := "—", "—", "—"
+		redisCPU, pgCPU, calls, trips := "—", "—", "—", "—"
 		all := r.allCPU
 		if r.hasStores {
 			redisCPU, pgCPU = fmt.Sprintf("%.1f", r.redisCPU), fmt.Sprintf("%.1f", r.pgCPU)
 			all += r.redisCPU + r.pgCPU
 			if r.callsKnown {
-				calls = fmt.Sprintf("%.2f", r.calls)
+				calls, trips = fmt.Sprintf("%.2f", r.calls), fmt.Sprintf("%.2f", r.trips)
 			}
 		}
 		lat := "—"
 		if r.p99 > 0 {
 			lat = fmtDur(r.p50) + " / " + fmtDur(r.p99)
 		}
-		fmt.Fprintf(w, "| %s | %.0f | %.1f | %s | %s | %.1f | %s | %s | %d / %d |\n",
-			t.name, r.rps, r.frontCPU, redisCPU, pgCPU, all, calls, lat, r.failedSat, r.failedFixed)
+		fmt.Fprintf(w, "| %s | %.0f | %.1f | %s | %s | %.1f | %s | %s | %s | %d / %d |\n",
+			t.name, r.rps, r.frontCPU, redisCPU, pgCPU, all, trips, calls, lat, r.failedSat, r.failedFixed)
 	}
 	fmt.Fprintln(w)
 	verdict := func(ok bool) string {
@@ -242,14 +302,37 @@ func printCluster(w io.Writer, targets []target, med map[string]measure, results
 		if !r.hasStores || !r.callsKnown {
 			continue
 		}
-		parts := make([]string, len(r.roundsCalls))
-		for i, c := range r.roundsCalls {
-			parts[i] = fmt.Sprintf("%.2f", c)
-		}
-		fmt.Fprintf(w, "- %s, Redis commands per request (INFO commandstats, info/ping left out, net of the idle rate): %.2f, median of rounds %s (target ≤ %s on the miss path, %s)\n",
-			short(name), r.calls, strings.Join(parts, ", "), fmtTarget(sharedRedisCallsPerReqT), verdict(r.calls <= sharedRedisCallsPerReqT))
+		fmt.Fprintf(w, "- %s, Redis round trips per request (reply writes, INFO stats total_writes_processed, net of the idle rate): %.2f, median of rounds %s (target ≤ %s on the miss path, %s)\n",
+			short(name), r.trips, fmtFloats(r.roundsTrips), fmtTarget(sharedRedisCallsPerReqT), verdict(r.trips <= sharedRedisCallsPerReqT))
+		fmt.Fprintf(w, "- %s, Redis commands per request (INFO commandstats, every redis.call inside a script counted, info/ping left out): %.2f, median of rounds %s; last round by command: %s\n",
+			short(name), r.calls, fmtFloats(r.roundsCalls), fmtByCommand(r.byCommand))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "redis-server's CPU and commandstats are the whole server's and postgres's background processes serve every database: both are net of their rate in the second before each run, so other clients' steady use drops out, but a burst of theirs during a run does not. The postgres figure counts the backends of the target's own connections (found by their client ports) and the server's background processes.")
+	if privateRedis {
+		fmt.Fprintln(w, "Redis: a redis-server of this run's own (-private-redis), which only the gateways used. PostgreSQL: the backends of the target's own connections (found by their client ports) and the server's background processes, which serve every database: net of their rate in the second before each run, so other clients' steady use drops out, but a burst of theirs during a run does not.")
+	} else {
+		fmt.Fprintln(w, "redis-server's CPU and commandstats are the whole server's, and postgres's background processes serve every database: both are net of their rate in the second before each run, so other clients' steady use drops out, but a burst of theirs during a run does not (-private-redis gives the gateways a Redis of their own). The postgres figure counts the backends of the target's own connections (found by their client ports) and the server's background processes.")
+	}
 	fmt.Fprintln(w)
+}
+
+func fmtFloats(xs []float64) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// fmtByCommand lists commands per request, most first.
+func fmtByCommand(m map[string]float64) string {
+	names := slices.Collect(maps.Keys(m))
+	slices.SortFunc(names, func(a, b string) int { return cmp.Compare(m[b], m[a]) })
+	parts := make([]string, 0, len(names))
+	for _, n := range names {
+		if m[n] >= 0.005 {
+			parts = append(parts, fmt.Sprintf("%s %.2f", n, m[n]))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -83,9 +83,10 @@ func (ln *launcher) gateway(name, binDir, simAddr, conf string, env ...string) (
 	return p, addr, admin, err
 }
 
-// stop ends every server started, gently: the gateway flushes its ledger.
+// stop ends every server started, gently (the gateway flushes its
+// ledger), last started first: servers before what they depend on.
 func (ln *launcher) stop() {
-	for _, p := range ln.all {
+	for _, p := range slices.Backward(ln.all) {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		_, _ = p.cmd.Process.Wait()
 	}
@@ -156,6 +157,9 @@ type runOpts struct {
 	// at redisURL and pgURL.
 	cluster         bool
 	redisURL, pgURL string
+	// privateRedis: -cluster starts a Redis of its own instead of using
+	// redisURL, so its CPU and commands are the gateways' alone.
+	privateRedis bool
 }
 
 func parseRunFlags(args []string) (runOpts, error) {
@@ -170,6 +174,7 @@ func parseRunFlags(args []string) (runOpts, error) {
 	fs.StringVar(&o.only, "only", "", "comma-separated target names to run (default all)")
 	fs.BoolVar(&o.cluster, "cluster", false, "run the cluster comparison instead: the embedded gateway, "+short(gwSharedName)+" and "+short(gwSharedX2Name)+" on the shared stores, with the stores' CPU and Redis calls per request")
 	fs.StringVar(&o.redisURL, "redis-url", envOr("IDGATE_GW_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis of -cluster (default $IDGATE_GW_REDIS_URL or the local one); a fresh key prefix per target, deleted afterwards")
+	fs.BoolVar(&o.privateRedis, "private-redis", false, "with -cluster: start a redis-server of its own (no persistence, a free port) instead of -redis-url, so no other client's commands or CPU enter the figures")
 	fs.StringVar(&o.pgURL, "postgres-url", envOr("IDGATE_GW_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL of -cluster (default $IDGATE_GW_POSTGRES_URL or the local one); a fresh schema per target, dropped afterwards")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -282,6 +287,9 @@ func run(args []string) error {
 			}
 			results[t.name] = append(results[t.name], m)
 			fmt.Fprintf(os.Stderr, "round %d %-50s %9.0f req/s  errors %d  non-200 %d\n", r+1, t.name, m.rps, m.errs, m.non200)
+			if res.FirstFailure != "" {
+				fmt.Fprintf(os.Stderr, "  first failure: %s\n", res.FirstFailure)
+			}
 		}
 	}
 	med := map[string]measure{}
@@ -366,6 +374,9 @@ func run(args []string) error {
 		med[t.name] = m
 		others = append(others, fmt.Sprintf("%s at %d req/s", t.name, rate))
 		fmt.Fprintf(os.Stderr, "fixed %d req/s co-located %-50s p50 %v p99 %v errors %d non-200 %d\n", rate, t.name, m.p50, m.p99, res.Errors, res.Non200)
+		if res.FirstFailure != "" {
+			fmt.Fprintf(os.Stderr, "  first failure: %s\n", res.FirstFailure)
+		}
 	}
 	if len(others) > 0 {
 		fmt.Printf("p50/p99 in the table: the latency rounds' medians where they ran (above); otherwise one co-located run at half the target's own saturation throughput: %s.\n\n", strings.Join(others, "; "))
@@ -377,7 +388,7 @@ func run(args []string) error {
 	printTable(os.Stdout, targets, med, results, withBase)
 	fmt.Println()
 	if o.cluster {
-		printCluster(os.Stdout, targets, med, results)
+		printCluster(os.Stdout, targets, med, results, o.privateRedis)
 	}
 	report := func(label string, r float64, per []float64, target float64) {
 		if len(per) == 0 {

@@ -21,8 +21,11 @@ import (
 // requests: the CPU of redis-server, the CPU of the PostgreSQL processes
 // that serve the target's gateways (their backends, found by the
 // gateways' own socket ports, and the server's background processes:
-// WAL writer, checkpointer, ...), and the commands Redis executed (INFO
-// commandstats; its own INFO and PING calls left out).
+// WAL writer, checkpointer, ...), the round trips Redis served (INFO
+// stats' total_writes_processed: one reply write per request a client
+// sends, a pipeline's replies in one) and the commands it executed (INFO
+// commandstats, which also counts every redis.call inside a script; info
+// and ping left out).
 //
 // Redis and PostgreSQL are the machine's, which other programs may use at
 // the same time: redis-server's CPU and commandstats are the whole
@@ -30,6 +33,9 @@ import (
 // run; the run's figures are net of that rate.
 type storeProbe struct {
 	rdb *redis.Client
+	// redisPID is the Redis the gateways use when the harness started it;
+	// 0: every process named redis-server.
+	redisPID int
 	// gateways whose PostgreSQL connections count.
 	gateways []*proc
 }
@@ -40,20 +46,30 @@ type storeSample struct {
 	redisCPU    time.Duration
 	pgCPU       map[int]time.Duration // by pid: backends come and go
 	redisCalls  int64
+	redisWrites int64
+	byCommand   map[string]int64
 	redisFailed error
 }
 
 // storeUse is what the stores spent between two samples.
 type storeUse struct {
-	dur               time.Duration
-	redisCPU, pgCPU   time.Duration
-	redisCalls        int64
+	dur             time.Duration
+	redisCPU, pgCPU time.Duration
+	redisCalls      int64
+	redisWrites     int64 // round trips
+	// byCommand is commandstats' calls by command over the run (not net
+	// of the idle rate).
+	byCommand         map[string]int64
 	redisUnmeasurable bool // INFO failed at either end
 }
 
 func (p *storeProbe) sample(ctx context.Context) storeSample {
 	s := storeSample{at: time.Now(), pgCPU: map[int]time.Duration{}}
-	for _, pid := range pidsNamed("redis-server") {
+	redisPIDs := []int{p.redisPID}
+	if p.redisPID == 0 {
+		redisPIDs = pidsNamed("redis-server")
+	}
+	for _, pid := range redisPIDs {
 		s.redisCPU += pidCPU(pid)
 	}
 	ports := map[int]bool{}
@@ -70,14 +86,21 @@ func (p *storeProbe) sample(ctx context.Context) storeSample {
 		}
 		s.pgCPU[pid] = pidCPU(pid)
 	}
-	s.redisCalls, s.redisFailed = redisCalls(ctx, p.rdb)
+	s.redisCalls, s.redisWrites, s.byCommand, s.redisFailed = redisCounters(ctx, p.rdb)
 	return s
 }
 
 // since is what the stores spent from a to b. A PostgreSQL process that
 // started in between counts from zero; one that ended is lost.
 func (b storeSample) since(a storeSample) storeUse {
-	u := storeUse{dur: b.at.Sub(a.at), redisCPU: b.redisCPU - a.redisCPU, redisCalls: b.redisCalls - a.redisCalls}
+	u := storeUse{dur: b.at.Sub(a.at), redisCPU: b.redisCPU - a.redisCPU, redisCalls: b.redisCalls - a.redisCalls,
+		// Less the reply to the INFO that took sample a.
+		redisWrites: max(b.redisWrites-a.redisWrites-1, 0), byCommand: map[string]int64{}}
+	for c, n := range b.byCommand {
+		if d := n - a.byCommand[c]; d > 0 {
+			u.byCommand[c] = d
+		}
+	}
 	u.redisUnmeasurable = a.redisFailed != nil || b.redisFailed != nil
 	for pid, c := range b.pgCPU {
 		u.pgCPU += c - a.pgCPU[pid]
@@ -95,41 +118,70 @@ func (u storeUse) net(bg storeUse) storeUse {
 	sub := func(x, y time.Duration) time.Duration { return max(x-time.Duration(float64(y)*scale), 0) }
 	u.redisCPU, u.pgCPU = sub(u.redisCPU, bg.redisCPU), sub(u.pgCPU, bg.pgCPU)
 	u.redisCalls = max(u.redisCalls-int64(float64(bg.redisCalls)*scale), 0)
+	u.redisWrites = max(u.redisWrites-int64(float64(bg.redisWrites)*scale), 0)
 	u.redisUnmeasurable = u.redisUnmeasurable || bg.redisUnmeasurable
 	return u
 }
 
-// redisCalls is the sum of calls over INFO commandstats, the commands a
-// probe itself sends (info, ping) left out.
-func redisCalls(ctx context.Context, rdb *redis.Client) (int64, error) {
-	info, err := rdb.Info(ctx, "commandstats").Result()
+// redisCounters reads, in one INFO, the commands executed (commandstats'
+// calls summed, info and ping left out, and by command) and the reply
+// writes (total_writes_processed).
+func redisCounters(ctx context.Context, rdb *redis.Client) (calls, writes int64, byCommand map[string]int64, err error) {
+	info, err := rdb.Info(ctx, "stats", "commandstats").Result()
 	if err != nil {
-		return 0, fmt.Errorf("bench: redis: info commandstats: %w", err)
+		return 0, 0, nil, fmt.Errorf("bench: redis: info: %w", err)
 	}
-	return sumCalls(info), nil
+	byCommand = commandCalls(info)
+	for _, n := range byCommand {
+		calls += n
+	}
+	return calls, infoInt(info, "total_writes_processed"), byCommand, nil
 }
 
-// sumCalls parses commandstats lines: cmdstat_<name>:calls=N,usec=...
+// sumCalls is the sum of commandCalls.
 func sumCalls(info string) int64 {
 	var total int64
+	for _, n := range commandCalls(info) {
+		total += n
+	}
+	return total
+}
+
+// commandCalls parses commandstats lines, cmdstat_<name>:calls=N,usec=...,
+// leaving out info and ping (the probe's own).
+func commandCalls(info string) map[string]int64 {
+	out := map[string]int64{}
 	sc := bufio.NewScanner(strings.NewReader(info))
 	for sc.Scan() {
 		name, rest, ok := strings.Cut(strings.TrimSpace(sc.Text()), ":")
 		if !ok || !strings.HasPrefix(name, "cmdstat_") {
 			continue
 		}
-		switch strings.TrimPrefix(name, "cmdstat_") {
+		name = strings.TrimPrefix(name, "cmdstat_")
+		switch name {
 		case "info", "ping":
 			continue
 		}
 		for _, f := range strings.Split(rest, ",") {
 			if v, ok := strings.CutPrefix(f, "calls="); ok {
 				n, _ := strconv.ParseInt(v, 10, 64)
-				total += n
+				out[name] += n
 			}
 		}
 	}
-	return total
+	return out
+}
+
+// infoInt is the integer field name of an INFO answer (0 when absent).
+func infoInt(info, name string) int64 {
+	sc := bufio.NewScanner(strings.NewReader(info))
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), name+":"); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // pidsNamed lists the processes whose command name (/proc/<pid>/comm) is
@@ -226,6 +278,8 @@ func localPorts(pid int) map[int]bool {
 // and a PostgreSQL schema nobody else uses, removed after the run.
 type sharedSpace struct {
 	prefix, schema string
+	// privateRedis: the Redis goes away with the run, its keys with it.
+	privateRedis bool
 }
 
 func newSharedSpace() (sharedSpace, error) {
@@ -250,17 +304,19 @@ func (s sharedSpace) drop(ctx context.Context, rdb *redis.Client, pgURL string) 
 			batch = batch[:0]
 		}
 	}
-	// The prefix starts every key, possibly inside a hash tag ("{prefix"):
-	// it is random, so any key holding it is this space's.
-	iter := rdb.Scan(ctx, 0, "*"+s.prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		if batch = append(batch, iter.Val()); len(batch) == 1000 {
-			flush()
+	if !s.privateRedis {
+		// The prefix starts every key, possibly inside a hash tag
+		// ("{prefix"): it is random, so any key holding it is this space's.
+		iter := rdb.Scan(ctx, 0, "*"+s.prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			if batch = append(batch, iter.Val()); len(batch) == 1000 {
+				flush()
+			}
 		}
-	}
-	flush()
-	if err := iter.Err(); err != nil {
-		errs = append(errs, "redis: scan: "+err.Error())
+		flush()
+		if err := iter.Err(); err != nil {
+			errs = append(errs, "redis: scan: "+err.Error())
+		}
 	}
 	conn, err := pgx.Connect(ctx, pgURL)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"os"
+	"os/exec"
+	"reflect"
 	"testing"
 	"time"
 
@@ -23,22 +25,25 @@ func TestSumCallsLeavesOutTheProbesOwnCommands(t *testing.T) {
 	if got, want := sumCalls(info), int64(1200+4+96); got != want {
 		t.Fatalf("sumCalls = %d, want %d", got, want)
 	}
+	if got := infoInt("# Stats\r\ntotal_commands_processed:99\r\ntotal_writes_processed:42\r\n", "total_writes_processed"); got != 42 {
+		t.Errorf("infoInt = %d, want 42", got)
+	}
 	if got := sumCalls(""); got != 0 {
 		t.Fatalf("sumCalls of nothing = %d", got)
 	}
 }
 
 func TestStoreUseNetOfIdle(t *testing.T) {
-	run := storeUse{dur: 4 * time.Second, redisCPU: 2 * time.Second, pgCPU: 100 * time.Millisecond, redisCalls: 40000}
-	idle := storeUse{dur: time.Second, redisCPU: 10 * time.Millisecond, pgCPU: 50 * time.Millisecond, redisCalls: 100}
+	run := storeUse{dur: 4 * time.Second, redisCPU: 2 * time.Second, pgCPU: 100 * time.Millisecond, redisCalls: 40000, redisWrites: 20000}
+	idle := storeUse{dur: time.Second, redisCPU: 10 * time.Millisecond, pgCPU: 50 * time.Millisecond, redisCalls: 100, redisWrites: 10}
 	got := run.net(idle)
-	if got.redisCPU != 2*time.Second-40*time.Millisecond || got.redisCalls != 40000-400 {
+	if got.redisCPU != 2*time.Second-40*time.Millisecond || got.redisCalls != 40000-400 || got.redisWrites != 20000-40 {
 		t.Errorf("net = %+v: idle rate not scaled to the run's length", got)
 	}
 	if got.pgCPU != 0 {
 		t.Errorf("pg CPU %v: want clamped at zero when the idle rate exceeds the run's", got.pgCPU)
 	}
-	if n := run.net(storeUse{}); n != run {
+	if n := run.net(storeUse{}); !reflect.DeepEqual(n, run) {
 		t.Errorf("no idle sample changed the figures: %+v", n)
 	}
 }
@@ -131,5 +136,39 @@ func TestSharedSpaceDropRemovesOnlyItsOwn(t *testing.T) {
 	var n int
 	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname = $1", space.schema).Scan(&n); err != nil || n != 0 {
 		t.Errorf("schema %s still there (%d, %v)", space.schema, n, err)
+	}
+}
+
+// A round trip is one reply written, however many commands a script runs
+// inside it; commandstats counts those too. Checked on a Redis of the
+// test's own, which nothing else uses.
+func TestRoundTripsAgainstCommands(t *testing.T) {
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		testkit.Need(t, false, "redis-server is not installed")
+	}
+	ln := &launcher{dir: t.TempDir()}
+	defer ln.stop()
+	url, pid, err := ln.privateRedis()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt, _ := redis.ParseURL(url)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	p := &storeProbe{rdb: rdb, redisPID: pid}
+	ctx := context.Background()
+	before := p.sample(ctx)
+	const scripts = 50
+	for i := range scripts {
+		if err := rdb.Eval(ctx, "redis.call('SET', KEYS[1], ARGV[1]); redis.call('INCR', KEYS[2]); return redis.call('GET', KEYS[1])", []string{"a", "b"}, i).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := p.sample(ctx).since(before)
+	if u.redisWrites != scripts {
+		t.Errorf("round trips %d, want %d", u.redisWrites, scripts)
+	}
+	if want := int64(scripts * 4); u.redisCalls != want || u.byCommand["eval"] != scripts || u.byCommand["set"] != scripts {
+		t.Errorf("commands %d (%v), want %d: EVAL and the three inside it", u.redisCalls, u.byCommand, want)
 	}
 }
