@@ -78,12 +78,14 @@ bench-compare: build bench-tool ## the harness alone (no micro-benchmarks), the 
 # stores and two replicas (the generator splitting its connections across
 # them), side by side in the same rounds, against the local Redis and
 # PostgreSQL (a fresh key prefix and schema per run, removed afterwards);
-# also the CPU of redis-server and of postgres, and Redis calls per
-# request. REDIS_URL / POSTGRES_URL point it elsewhere.
+# also the CPU of redis-server and of postgres, and Redis round trips and
+# commands per request. REDIS_URL / POSTGRES_URL point it elsewhere;
+# CLUSTER_BENCH_FLAGS="-private-redis ..." gives the gateways a Redis of
+# the run's own (no other client in its figures).
 CLUSTER_BENCH_FLAGS ?= -duration 8s -rounds 3 -conns 64
 REDIS_URL ?= redis://127.0.0.1:6379/0
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test?sslmode=disable
-bench-cluster: build bench-tool ## embedded gateway vs one and two shared-store replicas: throughput, CPU (gateway, redis, postgres), Redis calls/request
+bench-cluster: build bench-tool ## embedded gateway vs one and two shared-store replicas: throughput, CPU (gateway, redis, postgres), Redis round trips and commands per request
 	$(BIN)/idgate-bench run -bin $(BIN) -cluster -redis-url '$(REDIS_URL)' -postgres-url '$(POSTGRES_URL)' $(CLUSTER_BENCH_FLAGS)
 
 # The gateway is built with profile-guided optimisation from

@@ -172,7 +172,7 @@ func parseRunFlags(args []string) (runOpts, error) {
 	fs.StringVar(&o.binDir, "bin", "bin", "directory holding simulator and gateway")
 	fs.StringVar(&o.baseDir, "base", "", "directory holding a gateway built at another revision (build-base), run as "+short(baseName)+" beside the gateway")
 	fs.StringVar(&o.only, "only", "", "comma-separated target names to run (default all)")
-	fs.BoolVar(&o.cluster, "cluster", false, "run the cluster comparison instead: the embedded gateway, "+short(gwSharedName)+" and "+short(gwSharedX2Name)+" on the shared stores, with the stores' CPU and Redis calls per request")
+	fs.BoolVar(&o.cluster, "cluster", false, "run the cluster comparison instead: the embedded gateway, "+short(gwSharedName)+" and "+short(gwSharedX2Name)+" on the shared stores, with the stores' CPU and Redis round trips and commands per request")
 	fs.StringVar(&o.redisURL, "redis-url", envOr("IDGATE_GW_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis of -cluster (default $IDGATE_GW_REDIS_URL or the local one); a fresh key prefix per target, deleted afterwards")
 	fs.BoolVar(&o.privateRedis, "private-redis", false, "with -cluster: start a redis-server of its own (no persistence, a free port) instead of -redis-url, so no other client's commands or CPU enter the figures")
 	fs.StringVar(&o.pgURL, "postgres-url", envOr("IDGATE_GW_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL of -cluster (default $IDGATE_GW_POSTGRES_URL or the local one); a fresh schema per target, dropped afterwards")
