@@ -172,3 +172,18 @@ func TestRoundTripsAgainstCommands(t *testing.T) {
 		t.Errorf("commands %d (%v), want %d: EVAL and the three inside it", u.redisCalls, u.byCommand, want)
 	}
 }
+
+func TestClusterFlags(t *testing.T) {
+	t.Setenv("IDGATE_GW_REDIS_URL", "redis://elsewhere:6379/1")
+	t.Setenv("IDGATE_GW_POSTGRES_URL", "")
+	o, err := parseRunFlags([]string{"-cluster"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.cluster || o.redisURL != "redis://elsewhere:6379/1" || o.pgURL != "postgres://postgres@127.0.0.1:5432/test?sslmode=disable" {
+		t.Errorf("-cluster: redis %q, postgres %q: want the env's Redis and the local PostgreSQL", o.redisURL, o.pgURL)
+	}
+	if _, err := parseRunFlags([]string{"-cluster", "-base", t.TempDir()}); err == nil {
+		t.Error("-cluster with -base accepted")
+	}
+}
