@@ -48,11 +48,14 @@ func (g *Gate) Idempotent(x *Exchange, path string, body []byte) bool {
 	key := string(raw)
 	fp := idempotency.NewFingerprint(path, body)
 	// The first request is itself bounded by the retry deadline; a
-	// duplicate never waits longer than this per round.
+	// duplicate never waits longer than this in all (a shared store
+	// answers Wait for a short poll at a time, so the bound is the
+	// whole wait's, not one round's).
 	wait := g.IdempotencyWait
 	if wait <= 0 {
 		wait = defaultIdempotencyWait
 	}
+	giveUp := time.Now().Add(wait)
 	for {
 		r := g.Idempotency.Begin(x.Key.Tenant.ID, key, fp)
 		switch r.State {
@@ -81,7 +84,7 @@ func (g *Gate) Idempotent(x *Exchange, path string, body []byte) bool {
 			g.FinishRendered(x, billing.Replayed, a.Status, a.ContentType, a.Body)
 			return false
 		case idempotency.Wait:
-			t := time.NewTimer(wait)
+			t := time.NewTimer(max(time.Until(giveUp), 0))
 			select {
 			case <-r.Done:
 				t.Stop()

@@ -95,6 +95,10 @@ type Cache struct {
 
 	hits, misses, evictions, rejected, stores atomic.Int64
 	now                                       func() time.Time
+
+	// l2 is the fleet's second level (nil: this process only); set by
+	// AttachShared before the cache serves.
+	l2 *Shared
 }
 
 // maxTombstones bounds the pair-purge tombstones; beyond it a pair purge
@@ -259,9 +263,13 @@ func (c *Cache) Key(tenant, route string, r *contracts.CheckRequest) (l Lookup, 
 	return l, true
 }
 
-// Get returns a stored answer.
+// Get returns a stored answer: from this process, else from the shared
+// second level (which then fills this process's).
 func (c *Cache) Get(l Lookup) (body []byte, result string, ok bool) {
 	body, result, ok = c.peek(l)
+	if !ok && c.l2 != nil {
+		body, result, ok = c.l2.get(l)
+	}
 	if !ok {
 		c.misses.Add(1)
 		return nil, "", false
@@ -296,19 +304,73 @@ func (c *Cache) Put(l Lookup, route, result string, body []byte) bool {
 	if !ok || l.Key == "" {
 		return false
 	}
-	e := &entry{body: append([]byte(nil), body...), result: c.codes[result], identity: l.identity, stored: c.now().UnixNano()}
 	c.stores.Add(1)
+	offered := c.fill(l, result, body, ttl)
+	if c.l2 != nil {
+		c.l2.put(l, result, body, ttl)
+	}
+	return offered
+}
+
+// fill stores a copy of an answer in this process's level.
+func (c *Cache) fill(l Lookup, result string, body []byte, ttl time.Duration) bool {
+	code, ok := c.codes[result]
+	if !ok {
+		code = result
+	}
+	e := &entry{body: append([]byte(nil), body...), result: code, identity: l.identity, stored: c.now().UnixNano()}
 	return c.rc.SetWithTTL(l.Key, e, int64(len(l.Key)+len(e.body))+entrySize+bookkeeping, ttl)
 }
 
 // PurgeTenant makes every entry of the tenant's scope unreachable (with a
-// share group, the whole group's).
-func (c *Cache) PurgeTenant(tenant string) { c.gen(c.scope(tenant)).Add(1) }
+// share group, the whole group's). With the shared level the purge goes
+// through Redis and reaches every replica; an error means it was not
+// applied anywhere (Redis did not answer): retry.
+func (c *Cache) PurgeTenant(tenant string) error {
+	scope := c.scope(tenant)
+	if c.l2 == nil {
+		c.gen(scope).Add(1)
+		return nil
+	}
+	g, err := c.l2.purgeScope(scope, c.gen(scope).Load())
+	if err != nil {
+		return err
+	}
+	c.raiseGen(scope, g)
+	return nil
+}
+
+// raiseGen moves a scope's generation up to g (never down): generations
+// of a fleet come from Redis, totally ordered, so an older purge's is
+// already covered by a newer one.
+func (c *Cache) raiseGen(scope string, g uint64) {
+	a := c.gen(scope)
+	for {
+		cur := a.Load()
+		if g <= cur || a.CompareAndSwap(cur, g) {
+			return
+		}
+	}
+}
 
 // PurgeIdentity drops every entry of a (name, ID number) pair, in every
-// tenant and route.
-func (c *Cache) PurgeIdentity(name, idCard string) {
+// tenant and route. With the shared level the purge also deletes the
+// pair's entries in Redis and reaches every replica; an error means Redis
+// did not answer (only this replica purged): retry.
+func (c *Cache) PurgeIdentity(name, idCard string) error {
 	id := c.identity(name, idCard)
+	var err error
+	if c.l2 != nil {
+		// Redis first: a miss refilled from the shared level between the
+		// tombstone and the delete would outlive the tombstone.
+		err = c.l2.purgeIdentity(id)
+	}
+	c.tombstone(id)
+	return err
+}
+
+// tombstone makes the pair's entries stored until now misses.
+func (c *Cache) tombstone(id [16]byte) {
 	now := c.now().UnixNano()
 	c.tombMu.Lock()
 	defer c.tombMu.Unlock()
@@ -338,10 +400,13 @@ type Stats struct {
 	Rejected  int64 `json:"rejected"`
 	CostBytes int64 `json:"cost_bytes"`
 	MaxBytes  int64 `json:"max_bytes"`
+	// Shared is the second level's (absent when off).
+	Shared *SharedStats `json:"shared,omitempty"`
 }
 
 // Stats reads the counters.
 func (c *Cache) Stats() Stats {
 	return Stats{Hits: c.hits.Load(), Misses: c.misses.Load(), Stores: c.stores.Load(), Evictions: c.evictions.Load(),
-		Rejected: c.rejected.Load(), CostBytes: c.rc.MaxCost() - c.rc.RemainingCost(), MaxBytes: c.rc.MaxCost()}
+		Rejected: c.rejected.Load(), CostBytes: c.rc.MaxCost() - c.rc.RemainingCost(), MaxBytes: c.rc.MaxCost(),
+		Shared: c.l2.stats()}
 }

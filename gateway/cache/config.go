@@ -36,6 +36,11 @@ type Config struct {
 	// Tenants: per-tenant cache policy; a tenant not listed gets the zero
 	// value (own entries, hits not counted against its quota).
 	Tenants map[string]TenantConfig `yaml:"tenants"`
+	// Shared adds a second level in the shared stores' Redis (stores.mode
+	// shared): a replica's miss is looked up there, its answers stored
+	// there, and a purge reaches every replica. The process's own cache
+	// stays the first level.
+	Shared bool `yaml:"shared"`
 }
 
 // TenantConfig is one tenant's cache policy.
@@ -79,6 +84,15 @@ func (c Config) Validate() error {
 		errs = append(errs, errors.New("cache.key_secret must be at least 16 bytes (set it or cache.key_secret_file)"))
 	}
 	return errors.Join(errs...)
+}
+
+// ValidateStores checks an enabled shared cache against the stores' mode:
+// the second level lives in the shared stores' Redis.
+func (c Config) ValidateStores(sharedStores bool) error {
+	if c.Enabled && c.Shared && !sharedStores {
+		return errors.New("cache.shared needs stores.mode shared (the second level lives in the shared Redis)")
+	}
+	return nil
 }
 
 // ValidateRoutes checks an enabled cache's per-route settings against the

@@ -22,3 +22,16 @@ func TestConfigValidation(t *testing.T) {
 		{Name: "off ignores its fields", Mod: func(c *Config) { c.MaxBytes, c.TTL["-6"] = 1, time.Hour }},
 	})
 }
+
+func TestSharedNeedsSharedStores(t *testing.T) {
+	for _, tc := range []struct {
+		enabled, shared, sharedStores, ok bool
+	}{
+		{true, true, true, true}, {true, true, false, false}, {true, false, false, true}, {false, true, false, true},
+	} {
+		c := Config{Enabled: tc.enabled, Shared: tc.shared}
+		if err := c.ValidateStores(tc.sharedStores); (err == nil) != tc.ok {
+			t.Errorf("%+v: %v", tc, err)
+		}
+	}
+}

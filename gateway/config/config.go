@@ -189,7 +189,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.Upstream.ValidateTencent())
 	}
 	errs = append(errs, c.Auth.Validate(), c.Sessions.Validate(),
-		c.Cache.Validate(), c.Cache.ValidateRoutes(c.Routes),
+		c.Cache.Validate(), c.Cache.ValidateRoutes(c.Routes), c.Cache.ValidateStores(c.Stores.IsShared()),
 		c.Retry.Validate(), c.Retry.ValidateRoutes(c.Routes),
 		c.Breaker.Validate(), c.Idempotency.Validate(), c.Stores.Validate())
 	return errors.Join(errs...)

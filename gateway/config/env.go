@@ -51,6 +51,7 @@ var EnvVars = []string{
 	"cache.enabled",
 	"cache.key_secret",
 	"cache.key_secret_file",
+	"cache.shared",
 	"auth.secret_encryption_key",
 	"auth.secret_encryption_key_file",
 	"stores.mode",

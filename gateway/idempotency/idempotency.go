@@ -62,8 +62,14 @@ const (
 	Unavailable
 )
 
-// Claim is the leader's handle on its record.
-type Claim struct{ rec *record }
+// Claim is the leader's handle on its record: Memory's record, or Redis's
+// key and the running value only its leader knows (fingerprint and a
+// random token).
+type Claim struct {
+	rec      *record
+	redisKey string
+	running  string
+}
 
 // Result of Begin.
 type Result struct {
@@ -123,7 +129,7 @@ func (s *Memory) Begin(tenant, key string, fp Fingerprint) Result {
 	r := &record{key: k, fp: fp, expires: now.Add(s.ttl), done: make(chan struct{})}
 	r.elem = s.order.PushBack(r)
 	s.m[k] = r
-	return Result{State: Lead, Claim: Claim{r}}
+	return Result{State: Lead, Claim: Claim{rec: r}}
 }
 
 // Complete stores the leader's answer and wakes the waiters. It keeps

@@ -7,6 +7,7 @@ import (
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/admin"
+	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/breaker"
 	"github.com/idgate/idgate/gateway/cache"
@@ -21,7 +22,7 @@ import (
 type resilience struct {
 	cache   *cache.Cache
 	breaker *breaker.Breaker
-	idem    *idempotency.Memory
+	idem    admission.IdempotencyStore
 }
 
 // startResilience builds the forwarder chain
@@ -57,13 +58,29 @@ func (s *Server) startResilience() error {
 		s.res.cache = c
 		s.pipeline.Cache = c
 		fwd = cache.NewFlight(r, c)
+		if cfg.Cache.Shared && s.shared != nil {
+			// The fleet's second level; its subscription stops (a
+			// closer) before the connections close.
+			stop, err := c.AttachShared(s.shared, s.Metrics.Registry)
+			if err != nil {
+				return err
+			}
+			s.closers = append(s.closers, stop)
+		}
 	}
 	s.pipeline.Forward = fwd
 	if cfg.Idempotency.Enabled {
-		s.res.idem = idempotency.NewMemory(cfg.Idempotency.TTL, cfg.Idempotency.MaxEntries)
+		if s.shared != nil {
+			// Records every replica sees; a running one is held for the
+			// longest a request can be under way.
+			s.res.idem = idempotency.NewRedis(s.shared, s.inFlight(), cfg.Idempotency.TTL)
+		} else {
+			m := idempotency.NewMemory(cfg.Idempotency.TTL, cfg.Idempotency.MaxEntries)
+			s.res.idem = m
+			s.Metrics.Gauge("idempotency_entries", "Idempotency-Key records held.", func() float64 { return float64(m.Len()) })
+		}
 		s.pipeline.Idempotency = s.res.idem
 		s.pipeline.IdempotencyWait = cfg.Retry.Deadline + cfg.Upstream.Timeout
-		s.Metrics.Gauge("idempotency_entries", "Idempotency-Key records held.", func() float64 { return float64(s.res.idem.Len()) })
 	}
 	return nil
 }
@@ -90,7 +107,15 @@ func (s *Server) breakerReady(checks fiber.Map) bool {
 //	GET    /admin/cache                   counters
 //	DELETE /admin/cache/tenants/{tenant}  purge a tenant (its share group)
 //	POST   /admin/cache/purge             {"name","id_card"}: purge a pair everywhere
+//
+// With the shared level a purge that could not reach the fleet (Redis
+// down) is 503: retry it.
 func (s *Server) registerCacheAdmin(app *fiber.App) {
+	purgeFailed := func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderRetryAfter, "1")
+		return admin.WriteError(c, s.pipeline.IDs, fiber.StatusServiceUnavailable, contracts.ErrServiceUnavailable,
+			"the purge could not reach every replica (shared store unavailable); retry")
+	}
 	off := func(c *fiber.Ctx) error {
 		return admin.WriteError(c, s.pipeline.IDs, fiber.StatusNotFound, contracts.ErrAPINotImplemented, "the cache is disabled")
 	}
@@ -109,7 +134,10 @@ func (s *Server) registerCacheAdmin(app *fiber.App) {
 			// Not a tenant id: refused, and not written to the log.
 			return admin.WriteError(c, s.pipeline.IDs, fiber.StatusBadRequest, contracts.ErrTokenMismatched, "tenant must match "+auth.IDPattern)
 		}
-		s.res.cache.PurgeTenant(t)
+		if err := s.res.cache.PurgeTenant(t); err != nil {
+			s.log.Warn("cache purge for tenant failed", "tenant", t, "err", err)
+			return purgeFailed(c)
+		}
 		s.log.Info("cache purged for tenant", "tenant", t)
 		return c.SendStatus(fiber.StatusNoContent)
 	})
@@ -124,8 +152,11 @@ func (s *Server) registerCacheAdmin(app *fiber.App) {
 		if err := admin.DecodeJSON(c.Body(), &in); err != nil || in.Name == "" || in.IDCard == "" {
 			return admin.WriteError(c, s.pipeline.IDs, fiber.StatusBadRequest, contracts.ErrTokenMismatched, `body must be {"name":…,"id_card":…}`)
 		}
-		s.res.cache.PurgeIdentity(in.Name, in.IDCard)
 		// The pair itself is never logged.
+		if err := s.res.cache.PurgeIdentity(in.Name, in.IDCard); err != nil {
+			s.log.Warn("cache purge for one identity failed", "err", err)
+			return purgeFailed(c)
+		}
 		s.log.Info("cache purged for one identity")
 		return c.SendStatus(fiber.StatusNoContent)
 	})
