@@ -104,15 +104,8 @@ func (s *SQLite) Overrides(ctx context.Context) ([]auth.Override, error) {
 		}
 		copy(o.Digest[:], digest)
 		o.Disabled = disabled == 1
-		if o.SecretID != "" {
-			if s.sealer == nil {
-				return nil, fmt.Errorf("keystore: key %s: %w", o.KeyID, ErrNoSealingKey)
-			}
-			plain, err := s.sealer.Open(sealed, pairAD(o.KeyID, o.SecretID))
-			if err != nil {
-				return nil, fmt.Errorf("keystore: key %s: %w", o.KeyID, err)
-			}
-			o.SecretKey = secret.Secret(plain)
+		if err := openPair(s.sealer, &o, sealed); err != nil {
+			return nil, err
 		}
 		out = append(out, o)
 	}
@@ -126,17 +119,11 @@ func (s *SQLite) Put(ctx context.Context, o auth.Override) error {
 	if o.Disabled {
 		disabled = 1
 	}
-	var sealed []byte
-	if o.SecretID != "" {
-		if s.sealer == nil {
-			return fmt.Errorf("keystore: put %s: %w", o.KeyID, ErrNoSealingKey)
-		}
-		var err error
-		if sealed, err = s.sealer.Seal([]byte(o.SecretKey.Reveal()), pairAD(o.KeyID, o.SecretID)); err != nil {
-			return fmt.Errorf("keystore: put %s: %w", o.KeyID, err)
-		}
+	sealed, err := sealPair(s.sealer, o)
+	if err != nil {
+		return err
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO api_keys(id, tenant, sha256, disabled, rate, burst, daily_quota, updated_at, secret_id, secret_key_sealed)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO api_keys(id, tenant, sha256, disabled, rate, burst, daily_quota, updated_at, secret_id, secret_key_sealed)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET tenant=excluded.tenant, sha256=excluded.sha256, disabled=excluded.disabled,
 			rate=excluded.rate, burst=excluded.burst, daily_quota=excluded.daily_quota, updated_at=excluded.updated_at,
@@ -150,6 +137,37 @@ func (s *SQLite) Put(ctx context.Context, o auth.Override) error {
 
 // CanSeal reports whether the store can keep a Tencent pair.
 func (s *SQLite) CanSeal() bool { return s.sealer != nil }
+
+// sealPair seals o's SecretKey for storage (nil when o has no pair).
+func sealPair(sealer *Sealer, o auth.Override) ([]byte, error) {
+	if o.SecretID == "" {
+		return nil, nil
+	}
+	if sealer == nil {
+		return nil, fmt.Errorf("keystore: put %s: %w", o.KeyID, ErrNoSealingKey)
+	}
+	sealed, err := sealer.Seal([]byte(o.SecretKey.Reveal()), pairAD(o.KeyID, o.SecretID))
+	if err != nil {
+		return nil, fmt.Errorf("keystore: put %s: %w", o.KeyID, err)
+	}
+	return sealed, nil
+}
+
+// openPair opens the stored SecretKey of o's pair into o.
+func openPair(sealer *Sealer, o *auth.Override, sealed []byte) error {
+	if o.SecretID == "" {
+		return nil
+	}
+	if sealer == nil {
+		return fmt.Errorf("keystore: key %s: %w", o.KeyID, ErrNoSealingKey)
+	}
+	plain, err := sealer.Open(sealed, pairAD(o.KeyID, o.SecretID))
+	if err != nil {
+		return fmt.Errorf("keystore: key %s: %w", o.KeyID, err)
+	}
+	o.SecretKey = secret.Secret(plain)
+	return nil
+}
 
 // pairAD binds a sealed SecretKey to its key and SecretId: a sealed value
 // copied onto another row does not open.

@@ -24,7 +24,8 @@ type Config struct {
 	// of entries). BENCHMARKS.md has what each costs.
 	Sync wal.SyncMode `yaml:"sync"`
 	// JournalDir holds the journal's segment files (default: the database
-	// path with ".journal" appended).
+	// path with ".journal" appended; in shared mode, where the ledger is in
+	// PostgreSQL, ".pgjournal"). Each replica needs its own, on local disk.
 	JournalDir string `yaml:"journal_dir"`
 	// JournalSegmentBytes is a segment's size; JournalMaxBytes bounds the
 	// journal not yet released (beyond it billable requests are refused).

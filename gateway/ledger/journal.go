@@ -3,15 +3,10 @@ package ledger
 import (
 	"database/sql"
 	"errors"
-	"fmt"
 	"log/slog"
 	"path/filepath"
-	"sort"
-	"sync"
-	"time"
 
 	"github.com/idgate/idgate/gateway/billing"
-	"github.com/idgate/idgate/gateway/wal"
 )
 
 // The journal is what makes the ledger exact when the process dies. With
@@ -59,9 +54,9 @@ type Recovery struct {
 // replays the journal into db before returning: the quota counters that
 // the caller seeds from the ledger then count every possible charge.
 func Open(db *sql.DB, c Config, log *slog.Logger) (*SQLite, Recovery, error) {
-	j, err := wal.Open(wal.Config{Dir: c.journalDir(), Sync: c.Sync, SegmentBytes: c.JournalSegmentBytes, MaxPendingBytes: c.JournalMaxBytes}, log)
+	j, err := openJournal(c, log)
 	if err != nil {
-		return nil, Recovery{}, fmt.Errorf("ledger: journal: %w", err)
+		return nil, Recovery{}, err
 	}
 	l := New(db, c.QueueSize, c.BatchSize, c.Linger, log)
 	l.j, l.jhold = j, c.InFlight
@@ -77,8 +72,7 @@ func Open(db *sql.DB, c Config, log *slog.Logger) (*SQLite, Recovery, error) {
 		l.Close()
 		return nil, Recovery{}, err
 	}
-	l.jstop, l.jdone = make(chan struct{}), make(chan struct{})
-	go l.releaser()
+	l.startReleaser()
 	return l, rec, nil
 }
 
@@ -89,137 +83,13 @@ func (c Config) journalDir() string {
 	return filepath.Join(filepath.Dir(c.Path), filepath.Base(c.Path)+".journal")
 }
 
-var recordBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
-
-// journal appends e as a record of kind and waits until it is durable.
-func (l *SQLite) journal(kind byte, e *Entry) error {
-	bp := recordBufs.Get().(*[]byte)
-	rec := appendRecord((*bp)[:0], kind, e)
-	_, err := l.j.Append(rec)
-	*bp = rec
-	recordBufs.Put(bp)
+// present returns the request ids of the entries stored since ts (unix
+// nanoseconds), reading the newest first and stopping at ts: the entries
+// have no request id index, and the journal's ids are all that recent.
+func (w *sqliteSink) present(_ []string, ts int64) (map[string]bool, error) {
+	rows, err := w.db.Query(`SELECT request_id, ts FROM ledger_entries ORDER BY id DESC`)
 	if err != nil {
-		return fmt.Errorf("ledger: journal: %w", err)
-	}
-	return nil
-}
-
-// Intend records that the request of e is about to go upstream; it must
-// not go when Intend fails (the ledger cannot write, or its queue is
-// full). The request's outcome must then come to Record with Intended set,
-// exactly once.
-func (l *SQLite) Intend(e Entry) error {
-	if err := l.Err(); err != nil {
-		return err
-	}
-	if !l.q.hold() {
-		return ErrQueueFull
-	}
-	if l.j != nil {
-		if err := l.journal(kindIntent, &e); err != nil {
-			l.q.unhold()
-			return err
-		}
-	}
-	return nil
-}
-
-// Record stores e. The entry of a request that went upstream (Intended)
-// or that used a quota unit is durable when Record returns nil; an error
-// then means it is not, and the caller must not give the client the
-// answer it records (it is still queued for the database). Other entries
-// are queued; Record blocks while the queue is full.
-func (l *SQLite) Record(e Entry) error {
-	var err error
-	if l.j != nil && (e.Intended || usesQuota(e.Class)) {
-		err = l.journal(kindOutcome, &e)
-	}
-	if e.Intended {
-		l.q.pushHeld(e)
-		return err
-	}
-	if perr := l.q.push(e); perr != nil {
-		return perr
-	}
-	return err
-}
-
-// replay stores what the journal holds and the database lacks (see the
-// top of this file), then releases the journal.
-func (l *SQLite) replay() (Recovery, error) {
-	var (
-		rec      Recovery
-		last     wal.Pos
-		oldest   int64
-		outcomes []Entry
-		intents  = map[string]Entry{}
-	)
-	err := l.j.Replay(func(pos wal.Pos, b []byte) error {
-		kind, e, err := decodeRecord(b)
-		if err != nil {
-			return fmt.Errorf("journal record ending at %d: %w", pos, err)
-		}
-		last = pos
-		if ts := e.Time.UnixNano(); oldest == 0 || ts < oldest {
-			oldest = ts
-		}
-		if kind == kindIntent {
-			intents[e.RequestID] = e
-			return nil
-		}
-		delete(intents, e.RequestID)
-		outcomes = append(outcomes, e)
-		return nil
-	})
-	if err != nil {
-		return rec, fmt.Errorf("ledger: replay journal: %w", err)
-	}
-	if last == 0 {
-		return rec, nil
-	}
-	// Entries are stored within the in-flight bound of their request's
-	// start, so the database's entries since the oldest record, less that
-	// bound and a margin, are the only ones the journal can repeat.
-	present, err := l.requestIDsSince(oldest - int64(l.jhold) - int64(time.Minute))
-	if err != nil {
-		return rec, err
-	}
-	for _, e := range outcomes {
-		if !present[e.RequestID] {
-			present[e.RequestID] = true
-			if err := l.q.push(e); err != nil {
-				return rec, err
-			}
-			rec.Outcomes++
-		}
-	}
-	lost := make([]Entry, 0, len(intents))
-	for id, e := range intents {
-		if !present[id] {
-			lost = append(lost, e)
-		}
-	}
-	sort.Slice(lost, func(i, j int) bool { return lost[i].Time.Before(lost[j].Time) })
-	for _, e := range lost {
-		e.Class, e.Billed, e.Result, e.HTTPStatus = string(billing.Unknown), false, "", 0
-		if err := l.q.push(e); err != nil {
-			return rec, err
-		}
-		rec.Unknown++
-	}
-	if err := l.Flush(); err != nil {
-		return rec, fmt.Errorf("ledger: store the journal's entries: %w", err)
-	}
-	l.j.Release(last)
-	return rec, nil
-}
-
-// requestIDsSince returns the request ids of the entries stored since ts
-// (unix nanoseconds), reading the newest first and stopping at ts.
-func (l *SQLite) requestIDsSince(ts int64) (map[string]bool, error) {
-	rows, err := l.db.Query(`SELECT request_id, ts FROM ledger_entries ORDER BY id DESC`)
-	if err != nil {
-		return nil, fmt.Errorf("ledger: recent entries: %w", err)
+		return nil, err
 	}
 	defer rows.Close()
 	out := map[string]bool{}
@@ -227,7 +97,7 @@ func (l *SQLite) requestIDsSince(ts int64) (map[string]bool, error) {
 		var id string
 		var t int64
 		if err := rows.Scan(&id, &t); err != nil {
-			return nil, fmt.Errorf("ledger: recent entries: %w", err)
+			return nil, err
 		}
 		if t < ts {
 			break
@@ -235,64 +105,4 @@ func (l *SQLite) requestIDsSince(ts int64) (map[string]bool, error) {
 		out[id] = true
 	}
 	return out, rows.Err()
-}
-
-// releaser releases the journal up to where it stood InFlight ago, once
-// the database holds everything queued until now: no request the released
-// records cover can still be running, and their outcomes are stored.
-func (l *SQLite) releaser() {
-	defer close(l.jdone)
-	type mark struct {
-		pos wal.Pos
-		at  time.Time
-	}
-	var marks []mark
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-l.jstop:
-			return
-		case now := <-tick.C:
-			marks = append(marks, mark{l.j.Stats().Written, now})
-			if now.Sub(marks[0].at) < l.jhold {
-				continue
-			}
-			if err := l.Flush(); err != nil {
-				continue // the database cannot write: keep the journal
-			}
-			for len(marks) > 0 && now.Sub(marks[0].at) >= l.jhold {
-				l.j.Release(marks[0].pos)
-				marks = marks[1:]
-			}
-		}
-	}
-}
-
-// JournalPending is the journal's size not yet released, in bytes (0
-// without a journal): it grows while the database cannot keep up.
-func (l *SQLite) JournalPending() int64 {
-	if l.j == nil {
-		return 0
-	}
-	return l.j.Stats().Pending
-}
-
-// closeJournal runs after the database holds every entry: nothing is in
-// flight any more, so the whole journal is released and closed.
-func (l *SQLite) closeJournal() error {
-	if l.j == nil {
-		return nil
-	}
-	if l.jstop != nil {
-		close(l.jstop)
-		<-l.jdone
-	}
-	if l.Err() == nil {
-		l.j.Release(l.j.Stats().Written)
-	}
-	if err := l.j.Close(); err != nil {
-		return fmt.Errorf("ledger: close journal: %w", err)
-	}
-	return nil
 }

@@ -1,6 +1,7 @@
 // Package ledger records one entry per authenticated request in SQLite
-// (pure Go, WAL). Requests hand entries to a bounded queue; one writer
-// goroutine stores them in batches. A full queue blocks the request
+// (pure Go, WAL; one gateway), or in PostgreSQL for a fleet of replicas
+// (postgres.go). Requests hand entries to a bounded queue; one writer
+// goroutine stores them in batches (spool.go). A full queue blocks the request
 // (backpressure) rather than dropping an entry: the ledger is the billing
 // record and the source the quota rebuilds from after a restart.
 package ledger
@@ -9,7 +10,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"github.com/idgate/idgate/gateway/wal"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -46,23 +46,11 @@ type Entry struct {
 // SQLite is the embedded ledger.
 type SQLite struct {
 	Reader // the queries (reports, reconciliation) over db
-	batch  int
-	linger time.Duration
-	w      *writeConn // the writer goroutine's only
+	*spool // the journal, the queue and the writer (spool.go)
 	log    *slog.Logger
-	done   chan struct{}
 	cpDone chan struct{}
 
-	q queue
-
-	written atomic.Int64
-	lastErr atomic.Pointer[error]
-
-	// The journal (journal.go; nil: the database alone) and the watch on
-	// the database file (file.go).
-	j                  *wal.Log
-	jhold              time.Duration
-	jstop, jdone       chan struct{}
+	// The watch on the database file (file.go).
 	fileStop, fileDone chan struct{}
 	lost               atomic.Pointer[error]
 }
@@ -74,45 +62,32 @@ const checkpointEvery = 5 * time.Second
 // linger after an entry for more to share its transaction (0: write what is
 // queued at once).
 func New(db *sql.DB, queueSize, batchSize int, linger time.Duration, log *slog.Logger) *SQLite {
-	l := &SQLite{Reader: Reader{db: db}, batch: max(batchSize, 1), linger: linger, log: log, done: make(chan struct{}), cpDone: make(chan struct{})}
-	l.q.init(max(queueSize, 1), l.batch)
-	go l.run()
+	l := &SQLite{Reader: Reader{db: db}, log: log, cpDone: make(chan struct{})}
+	l.spool = newSpool(&sqliteSink{db: db}, queueSize, batchSize, linger, log)
+	l.spool.check = l.Err
 	go l.checkpoints(checkpointEvery)
 	return l
 }
 
 // Flush waits until every entry queued before the call is stored.
 func (l *SQLite) Flush() error {
-	ack := make(chan struct{})
-	if err := l.q.push(Entry{ack: ack}); err != nil {
+	if err := l.spool.Flush(); err != nil {
 		return err
 	}
-	<-ack
 	return l.Err()
 }
-
-// QueueLen is the number of entries waiting (a metric).
-func (l *SQLite) QueueLen() int { return l.q.len() }
-
-// Written is the number of entries stored since start.
-func (l *SQLite) Written() int64 { return l.written.Load() }
 
 // Err says why the ledger cannot take billable work, nil when it can: the
 // last database write failed (nil again once a later one succeeded), the
 // journal cannot write, or the database file was deleted or replaced.
 func (l *SQLite) Err() error {
-	if p := l.lastErr.Load(); p != nil {
-		return *p
+	if err := l.writeErr(); err != nil {
+		return err
 	}
 	if p := l.lost.Load(); p != nil {
 		return *p
 	}
-	if l.j != nil {
-		if err := l.j.Err(); err != nil {
-			return fmt.Errorf("ledger: journal: %w", err)
-		}
-	}
-	return nil
+	return l.journalErr()
 }
 
 // Ping reports whether the database answers and the writer is healthy.
@@ -137,7 +112,7 @@ func (l *SQLite) Close() error {
 	if _, cerr := l.db.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err == nil && cerr != nil {
 		err = fmt.Errorf("ledger: checkpoint: %w", cerr)
 	}
-	if jerr := l.closeJournal(); err == nil && jerr != nil {
+	if jerr := l.closeJournal(l.Err() == nil); err == nil && jerr != nil {
 		err = jerr
 	}
 	if cerr := l.db.Close(); err == nil && cerr != nil {

@@ -35,7 +35,7 @@ type Counts map[string]map[string]int64
 // Those are billed answers, cache hits a tenant's policy counts
 // (cached_quota) and unknown outcomes (the authority may have billed them).
 func (l *Reader) BilledOn(ctx context.Context, day string) (Counts, error) {
-	rows, err := l.db.QueryContext(ctx, billedOnQuery, day)
+	rows, err := l.db.QueryContext(ctx, l.sql(billedOnQuery), day)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: billed on %s: %w", day, err)
 	}
@@ -95,7 +95,7 @@ func (f Filter) where(extra ...string) (string, []any) {
 // Usage counts requests per day, tenant and class.
 func (l *Reader) Usage(ctx context.Context, f Filter) ([]UsageRow, error) {
 	w, args := f.where()
-	rows, err := l.db.QueryContext(ctx, `SELECT day, tenant, class, SUM(count) FROM usage_daily`+w+` GROUP BY day, tenant, class ORDER BY day, tenant, class`, args...)
+	rows, err := l.db.QueryContext(ctx, l.sql(`SELECT day, tenant, class, SUM(count) FROM usage_daily`+w+` GROUP BY day, tenant, class HAVING SUM(count) <> 0 ORDER BY day, tenant, class`), args...)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: usage: %w", err)
 	}
@@ -120,7 +120,7 @@ const exportColumns = "ts, day, request_id, tenant, key_id, route, result, class
 // Export writes the selected entries as CSV, oldest first.
 func (l *Reader) Export(ctx context.Context, w io.Writer, f Filter) error {
 	wh, args := f.where()
-	rows, err := l.db.QueryContext(ctx, `SELECT `+exportColumns+` FROM ledger`+wh+` ORDER BY id`, args...)
+	rows, err := l.db.QueryContext(ctx, l.sql(`SELECT `+exportColumns+` FROM ledger`+wh+` ORDER BY id`), args...)
 	if err != nil {
 		return fmt.Errorf("ledger: export: %w", err)
 	}
@@ -158,7 +158,7 @@ func (l *Reader) Count(ctx context.Context, f Filter, billedOnly bool) (int64, e
 	}
 	w, args := f.where(extra...)
 	var n int64
-	if err := l.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM ledger`+w, args...).Scan(&n); err != nil {
+	if err := l.db.QueryRowContext(ctx, l.sql(`SELECT COUNT(*) FROM ledger`+w), args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("ledger: count: %w", err)
 	}
 	return n, nil
@@ -204,7 +204,7 @@ func (l *Reader) Search(ctx context.Context, f Filter, m Match, limit int) ([]Se
 	w, args := f.where(extra...)
 	args = append(args, margs...)
 	args = append(args, limit+1)
-	rows, err := l.db.QueryContext(ctx, `SELECT `+exportColumns+` FROM ledger`+w+` ORDER BY id DESC LIMIT ?`, args...)
+	rows, err := l.db.QueryContext(ctx, l.sql(`SELECT `+exportColumns+` FROM ledger`+w+` ORDER BY id DESC LIMIT ?`), args...)
 	if err != nil {
 		return nil, false, fmt.Errorf("ledger: search: %w", err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -30,13 +32,13 @@ type DayRoute struct {
 // Billing counts, per day and route between from and to (inclusive), the
 // entries reconciliation compares with the authority's statement.
 func (l *Reader) Billing(ctx context.Context, from, to string) ([]DayRoute, error) {
-	rows, err := l.db.QueryContext(ctx, `
+	rows, err := l.db.QueryContext(ctx, l.sql(`
 SELECT day, route,
        SUM(CASE WHEN billed = 1 THEN 1 ELSE 0 END),
        SUM(CASE WHEN class = 'unknown' THEN 1 ELSE 0 END),
        SUM(CASE WHEN class IN ('resolved_billed', 'resolved_not_billed') THEN 1 ELSE 0 END)
 FROM ledger WHERE day >= ? AND day <= ? AND (billed = 1 OR class IN ('unknown', 'resolved_billed', 'resolved_not_billed'))
-GROUP BY day, route ORDER BY day, route`, from, to)
+GROUP BY day, route ORDER BY day, route`), from, to)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: billing: %w", err)
 	}
@@ -57,11 +59,11 @@ GROUP BY day, route ORDER BY day, route`, from, to)
 // uncorrelated set, read once: the entries have no request id index, and
 // a per-entry lookup would scan the ledger once per entry.
 func (l *Reader) Unresolved(ctx context.Context, from, to string) ([]Entry, error) {
-	rows, err := l.db.QueryContext(ctx, `
+	rows, err := l.db.QueryContext(ctx, l.sql(`
 SELECT u.ts, u.day, u.request_id, u.tenant, u.key_id, u.route, u.id_masked
 FROM ledger u WHERE u.class = 'unknown' AND u.day >= ? AND u.day <= ?
 AND u.request_id NOT IN (SELECT request_id FROM ledger WHERE class IN ('resolved_billed', 'resolved_not_billed'))
-ORDER BY u.id`, from, to)
+ORDER BY u.id`), from, to)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: unresolved: %w", err)
 	}
@@ -106,7 +108,30 @@ func (l *Reader) Resolve(ctx context.Context, resolutions []Entry) error {
 // Reader answers the ledger's queries over its database: the reports
 // (reports.go) and reconciliation's reading and resolving of unknown
 // entries. SQLite embeds one; OpenReader opens one on its own.
-type Reader struct{ db *sql.DB }
+type Reader struct {
+	db *sql.DB
+	// dollar: the database numbers its parameters ($1, $2, …: PostgreSQL)
+	// where the queries are written with ? (SQLite).
+	dollar bool
+}
+
+// sql is query in the database's parameter syntax.
+func (l *Reader) sql(query string) string {
+	if !l.dollar {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
 
 // OpenReader opens an existing ledger database for reconciliation (the
 // gateway may be running: SQLite serialises the two processes' writes).

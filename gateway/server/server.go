@@ -123,15 +123,9 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 	if err != nil {
 		return nil, err
 	}
-	overrides, err := s.keys.Overrides(context.Background())
-	if err != nil {
+	if err = s.openDirectory(); err != nil {
 		return nil, err
 	}
-	d, err := auth.NewDirectory(cfg.Auth.Tenants, overrides)
-	if err != nil {
-		return nil, err
-	}
-	s.dir = auth.NewStore(d)
 
 	s.Metrics.Gauge("ledger_queue_length", "Ledger entries waiting to be written.", func() float64 { return float64(s.ledger.QueueLen()) })
 	s.Metrics.Counter("ledger_written_total", "Ledger entries written since start.", func() float64 { return float64(s.ledger.Written()) })
@@ -185,6 +179,25 @@ func New(cfg config.Config, cfgPath string, log *slog.Logger, opts ...Option) (_
 	s.app = s.newMainApp(routes)
 	s.adminApp = s.newAdminApp()
 	return s, nil
+}
+
+// openDirectory builds the tenants' and keys' directory from the config
+// and the stored key changes. Under reloadMu: in shared mode a change
+// another replica makes is rebuilt (keysChanged) after this read, never
+// lost before the directory exists.
+func (s *Server) openDirectory() error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	overrides, err := s.keys.Overrides(context.Background())
+	if err != nil {
+		return err
+	}
+	d, err := auth.NewDirectory(s.cfg.Auth.Tenants, overrides)
+	if err != nil {
+		return err
+	}
+	s.dir = auth.NewStore(d)
+	return nil
 }
 
 func (s *Server) newMainApp(routes []*pipeline.Route) *fiber.App {

@@ -57,7 +57,7 @@ func (s *Service) observe(t *tracked, state contracts.SessionState, code contrac
 	}
 	now := s.Now()
 	t.seen = now
-	if t.rec.Status != Open {
+	if t.rec.Status.Final() || (t.rec.Status != Open && s.fleet == nil) {
 		return
 	}
 	var to Status
@@ -77,6 +77,11 @@ func (s *Service) observe(t *tracked, state contracts.SessionState, code contrac
 	default:
 		return
 	}
+	// In a fleet an expired session may have been reopened by another
+	// replica.
+	if t.rec.Status != Open && (!s.refresh(t) || t.rec.Status != Open) {
+		return
+	}
 	var entry *ledger.Entry
 	if to.Final() {
 		class := billing.NotBilled
@@ -89,13 +94,23 @@ func (s *Service) observe(t *tracked, state contracts.SessionState, code contrac
 			HTTPStatus: fasthttp.StatusOK, IDMasked: t.rec.IDMasked,
 		}
 	}
-	ok, err := s.Store.Transition(context.Background(), t.rec.RequestID, Open, to, "", now, entry)
+	ok, err := s.Store.Transition(context.Background(), t.rec.RequestID, Open, to, quota.Ticket{}, now, entry)
 	if err != nil {
 		// Left open: the next observation tries again.
 		s.Log.Error("session outcome not stored; will retry on the next observation", "request_id", t.rec.RequestID, "tenant", t.rec.Tenant, "to", to, "err", err)
 		return
 	}
 	if !ok {
+		if s.fleet != nil {
+			// Another replica's compare-and-set won: it wrote the billing
+			// event and settles the unit. Settling it here too would
+			// count it twice.
+			s.Log.Debug("session settled by another replica", "request_id", t.rec.RequestID, "tenant", t.rec.Tenant)
+			if !s.refresh(t) {
+				t.ticket = quota.Ticket{}
+			}
+			return
+		}
 		s.Log.Warn("session was not open in the store", "request_id", t.rec.RequestID, "tenant", t.rec.Tenant, "to", to)
 	}
 	if to == Billed {
@@ -106,6 +121,14 @@ func (s *Service) observe(t *tracked, state contracts.SessionState, code contrac
 	t.ticket = quota.Ticket{}
 	t.rec.Status = to
 	s.Log.Debug("session settled", "request_id", t.rec.RequestID, "tenant", t.rec.Tenant, "status", to, "code", int(code), "via", via)
+}
+
+// hold is how long a session's quota unit may stay reserved before a
+// shared quota settles it on its own, as used: the QR code's validity, the
+// review, and the reconciler's delay past the QR deadline, with a margin.
+// (The embedded quota holds it until it is settled.)
+func (s *Service) hold() time.Duration {
+	return contracts.SessionDefaultTTL + contracts.SessionDefaultReview + s.cfg.ReconcileAfter + 2*s.cfg.ReconcileInterval + 5*time.Minute
 }
 
 // Status returns the billing status of a session (tests, admin).

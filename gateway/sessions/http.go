@@ -13,6 +13,7 @@ import (
 	"github.com/idgate/idgate/contracts/idcard"
 	"github.com/idgate/idgate/gateway/admission"
 	"github.com/idgate/idgate/gateway/billing"
+	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/internal/httpurl"
 )
 
@@ -172,7 +173,7 @@ func (s *Service) create(ctx *fasthttp.RequestCtx) {
 // answered itself (the unit released); otherwise resp holds the
 // upstream's 201 and the session is returned for the caller to answer.
 func (s *Service) open(x *admission.Exchange, body []byte, tenantCallback string, resp *fasthttp.Response) (contracts.Session, bool) {
-	if !s.Reserve(x) {
+	if !s.ReserveFor(x, s.hold()) {
 		return contracts.Session{}, false
 	}
 	s.creating.Add(1)
@@ -192,22 +193,24 @@ func (s *Service) open(x *admission.Exchange, body []byte, tenantCallback string
 		s.Refuse(x, billing.UpstreamError, contracts.ErrAPIError, "upstream session unreadable")
 		return contracts.Session{}, false
 	}
+	// The session holds the unit from here on: its outcome settles it
+	// (billing.go). The record names the reservation, so in a fleet any
+	// replica can settle it.
+	ticket := x.TakeTicket()
 	rec := Record{
 		RequestID: sess.RequestID, Tenant: x.Key.Tenant.ID, KeyID: x.Key.ID, Status: Open,
 		Day: s.Calendar.Day(x.Start), Callback: tenantCallback, IDMasked: x.IDMasked,
-		CreatedAt: x.Start, ExpiresAt: sess.ExpiresAt,
+		CreatedAt: x.Start, ExpiresAt: sess.ExpiresAt, Lease: ticket.Lease, Epoch: ticket.Epoch,
 	}
 	// Stored before the tenant learns the request ID: a poll after a
 	// restart must find it.
 	if err := s.Store.Insert(context.Background(), rec); err != nil {
-		s.Settle(x, false)
+		s.Quota.Release(ticket)
 		s.Log.Error("session not stored; the upstream session is orphaned", "request_id", x.RequestID, "tenant", x.Key.Tenant.ID, "err", err)
 		s.Refuse(x, billing.UpstreamError, contracts.ErrAPIError, "the session could not be stored")
 		return contracts.Session{}, false
 	}
-	// The session holds the unit from here on: its outcome settles it
-	// (billing.go).
-	t := &tracked{rec: rec, ticket: x.TakeTicket(), version: sess.Version, seen: x.Start}
+	t := &tracked{rec: rec, ticket: ticket, version: sess.Version, seen: x.Start}
 	s.mu.Lock()
 	s.byID[rec.RequestID] = t
 	s.mu.Unlock()
@@ -219,13 +222,25 @@ func (s *Service) open(x *admission.Exchange, body []byte, tenantCallback string
 // another tenant's session is answered 404 session_not_found, never
 // forwarded, and session returns nil.
 func (s *Service) session(x *admission.Exchange, id string) *tracked {
-	t := s.lookup(x.Key.Tenant.ID, id)
+	t, err := s.lookup(x.Key.Tenant.ID, id)
+	if err != nil {
+		s.storeUnavailable(x)
+		return nil
+	}
 	if t == nil {
 		s.refuseSession(x, billing.LocalReject, contracts.ErrSessionNotFound, "no session with this request ID")
 		return nil
 	}
 	x.IDMasked = t.rec.IDMasked
 	return t
+}
+
+// storeUnavailable answers a request whose session the store could not
+// be asked about (a fleet's PostgreSQL down or slow): 503 with
+// Retry-After, not 404, which would tell the tenant the session is gone.
+func (s *Service) storeUnavailable(x *admission.Exchange) {
+	x.Ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+	s.Refuse(x, billing.StoreUnavailable, contracts.ErrServiceUnavailable, "The gateway cannot read its sessions right now; retry later")
 }
 
 // poll serves status, result and QR: forward, learn the outcome, pass on.
@@ -298,8 +313,12 @@ func (s *Service) regenerate(ctx *fasthttp.RequestCtx, id string) {
 	// not both reserve a unit.
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if s.fleet != nil && !t.rec.Status.Final() {
+		// Another replica may have expired or reopened it.
+		s.refresh(t)
+	}
 	reserved := t.rec.Status == Expired
-	if reserved && !s.Reserve(&x) {
+	if reserved && !s.ReserveFor(&x, s.hold()) {
 		return
 	}
 	resp := fasthttp.AcquireResponse()
@@ -319,12 +338,22 @@ func (s *Service) regenerate(ctx *fasthttp.RequestCtx, id string) {
 	}
 	t.seen = x.Start
 	if reserved {
-		day := s.Calendar.Day(x.Start)
-		ok, err := s.Store.Transition(context.Background(), id, Expired, Open, day, x.Start, nil)
-		if err != nil || !ok {
+		tk := x.TakeTicket()
+		ok, err := s.Store.Transition(context.Background(), id, Expired, Open, tk, x.Start, nil)
+		switch {
+		case s.fleet != nil && err == nil && !ok:
+			// Another replica reopened (or settled) it first and holds
+			// its own unit for it.
+			s.Quota.Release(tk)
+			if !s.refresh(t) {
+				t.ticket = quota.Ticket{}
+			}
+		case err != nil || !ok:
 			s.Log.Error("session reopen not stored", "request_id", id, "tenant", t.rec.Tenant, "err", err)
+			fallthrough
+		default:
+			t.rec.Status, t.rec.Day, t.rec.Lease, t.rec.Epoch, t.ticket = Open, tk.Day, tk.Lease, tk.Epoch, tk
 		}
-		t.rec.Status, t.rec.Day, t.ticket = Open, day, x.TakeTicket()
 	}
 	t.rec.ExpiresAt = v.ExpiresAt
 	x.Result = string(v.State)

@@ -31,6 +31,8 @@ type Delivery struct {
 	// Attempt counts the attempts made so far.
 	Attempt int
 	Next    time.Time
+	// Claim is the holder's token in a ClaimingOutbox ("" elsewhere).
+	Claim string
 }
 
 const outboxSchema = `

@@ -29,7 +29,16 @@ func (s *Service) maintain() {
 // Reconcile polls the upstream for open sessions past their QR deadline
 // that nobody asked about lately, so their quota units settle even when the
 // tenant never polls again.
+//
+// In a fleet the store hands each replica its share of the overdue
+// sessions (Fleet.ClaimDue): one replica polls each session once per
+// reconcile_after, whichever replica created it, so the sessions of a
+// replica that died settle too.
 func (s *Service) Reconcile() {
+	if s.fleet != nil {
+		s.reconcileFleet()
+		return
+	}
 	now := s.Now()
 	after := s.cfg.ReconcileAfter
 	var due []*tracked
@@ -42,6 +51,29 @@ func (s *Service) Reconcile() {
 		t.mu.Unlock()
 	}
 	s.mu.RUnlock()
+	s.check(due)
+}
+
+// reconcileClaim bounds the sessions one replica claims per run.
+const reconcileClaim = 200
+
+func (s *Service) reconcileFleet() {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	recs, err := s.fleet.ClaimDue(ctx, s.cfg.ReconcileAfter, s.cfg.ReconcileAfter, reconcileClaim)
+	cancel()
+	if err != nil {
+		s.Log.Error("reconcile: claiming overdue sessions failed", "err", err)
+		return
+	}
+	due := make([]*tracked, 0, len(recs))
+	for _, r := range recs {
+		due = append(due, s.track(r))
+	}
+	s.check(due)
+}
+
+// check polls the upstream for each session of due and learns its state.
+func (s *Service) check(due []*tracked) {
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	for _, t := range due {
@@ -77,7 +109,9 @@ func (s *Service) sweep() {
 	defer s.mu.Unlock()
 	for id, t := range s.byID {
 		t.mu.Lock()
-		drop := t.rec.CreatedAt.Before(cutoff) || (t.rec.Status.Final() && now.Sub(t.seen) > memoryTTL)
+		// In a fleet an open session is dropped too: its record names its
+		// ticket, and find loads it again.
+		drop := t.rec.CreatedAt.Before(cutoff) || ((t.rec.Status.Final() || s.fleet != nil) && now.Sub(t.seen) > memoryTTL)
 		t.mu.Unlock()
 		if drop {
 			delete(s.byID, id)

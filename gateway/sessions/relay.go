@@ -51,6 +51,12 @@ type Relay struct {
 	log     *slog.Logger
 	now     func() time.Time
 	box     Outbox // nil: memory only
+	// claims is box when replicas share it: a delivery is claimed before
+	// each attempt, and deliveries other replicas left are claimed from it
+	// periodically (resume).
+	claims  ClaimingOutbox
+	stop    chan struct{}
+	resumed chan struct{}
 
 	q      chan *delivery
 	mu     sync.Mutex
@@ -65,6 +71,7 @@ type delivery struct {
 	tenant, url, eventID string
 	body                 []byte
 	attempt              int
+	claim                string // the held claim's token (ClaimingOutbox)
 }
 
 // Delivery outcomes (metric label).
@@ -115,7 +122,8 @@ func NewRelay(cfg Config, reg prometheus.Registerer, log *slog.Logger, box Outbo
 		reg.MustRegister(r.outcomes)
 	}
 	var pending []Delivery
-	if box != nil {
+	r.claims, _ = box.(ClaimingOutbox)
+	if box != nil && r.claims == nil {
 		if pending, err = box.Pending(context.Background()); err != nil {
 			return nil, err
 		}
@@ -124,16 +132,56 @@ func NewRelay(cfg Config, reg prometheus.Registerer, log *slog.Logger, box Outbo
 		r.wg.Add(1)
 		go r.work()
 	}
-	now := r.now()
-	r.mu.Lock()
-	for _, p := range pending {
-		r.scheduleLocked(&delivery{tenant: p.Tenant, url: p.URL, eventID: p.EventID, body: p.Body, attempt: p.Attempt}, max(p.Next.Sub(now), 0))
-	}
-	r.mu.Unlock()
+	r.schedule(pending)
 	if len(pending) > 0 {
 		log.Info("webhook deliveries resumed", "pending", len(pending))
 	}
+	if r.claims != nil {
+		r.stop, r.resumed = make(chan struct{}), make(chan struct{})
+		go r.resume()
+	}
 	return r, nil
+}
+
+// schedule queues deliveries read from the outbox, each when it is due.
+func (r *Relay) schedule(pending []Delivery) {
+	now := r.now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return
+	}
+	for _, p := range pending {
+		r.scheduleLocked(&delivery{tenant: p.Tenant, url: p.URL, eventID: p.EventID, body: p.Body, attempt: p.Attempt, claim: p.Claim}, max(p.Next.Sub(now), 0))
+	}
+}
+
+// resumeEvery is how often a relay on a shared outbox looks for
+// deliveries no replica holds (their holder stopped or died).
+const resumeEvery = 5 * time.Second
+
+// resume claims, from the start and then periodically, the due
+// deliveries whose holders' claims lapsed.
+func (r *Relay) resume() {
+	defer close(r.resumed)
+	tick := time.NewTicker(resumeEvery)
+	defer tick.Stop()
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		pending, err := r.claims.ClaimDue(ctx, max(r.cfg.QueueSize/4, 1))
+		cancel()
+		if err != nil {
+			r.log.Error("webhook outbox: claiming pending deliveries failed", "err", err)
+		} else if len(pending) > 0 {
+			r.log.Info("webhook deliveries resumed", "pending", len(pending))
+			r.schedule(pending)
+		}
+		select {
+		case <-r.stop:
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // Bounds on what a tenant's receiver may send back: the answer's status
@@ -166,8 +214,11 @@ func (r *Relay) SetSecrets(secrets map[string]secret.Secret) {
 // relay closed): the caller answers the upstream 503 and it retries.
 func (r *Relay) Enqueue(tenant, url, eventID string, body []byte) bool {
 	d := &delivery{tenant: tenant, url: url, eventID: eventID, body: bytes.Clone(body)}
+	if r.claims != nil {
+		d.claim = newClaim()
+	}
 	if r.box != nil {
-		added, err := r.box.Add(context.Background(), Delivery{EventID: eventID, Tenant: tenant, URL: url, Body: d.body, Next: r.now()})
+		added, err := r.box.Add(context.Background(), Delivery{EventID: eventID, Tenant: tenant, URL: url, Body: d.body, Next: r.now(), Claim: d.claim})
 		if err != nil {
 			r.log.Error("webhook outbox write failed", "tenant", tenant, "event_id", eventID, "err", err)
 			return false
@@ -237,6 +288,12 @@ func (r *Relay) Close() {
 		return
 	}
 	r.closed = true
+	if r.stop != nil {
+		close(r.stop)
+		r.mu.Unlock()
+		<-r.resumed
+		r.mu.Lock()
+	}
 	for d, t := range r.timers {
 		if t.Stop() && r.box == nil {
 			r.log.Warn("webhook retry abandoned at shutdown", "tenant", d.tenant, "event_id", d.eventID, "attempt", d.attempt)
@@ -281,6 +338,9 @@ func (r *Relay) deliver(d *delivery) {
 		r.forget(d)
 		return
 	}
+	if r.claims != nil && !r.claim(d) {
+		return
+	}
 	d.attempt++
 	ts, sig := contracts.SignWebhook(secret, r.now(), d.body)
 	status, err := r.post(d, ts, sig)
@@ -313,6 +373,32 @@ func (r *Relay) deliver(d *delivery) {
 		return
 	}
 	r.scheduleLocked(d, wait)
+}
+
+// claim renews d's claim in a shared outbox before an attempt. False: the
+// attempt is not this replica's to make (another holds the delivery, or
+// it is gone; or the outbox cannot be reached, and it is tried again
+// later).
+func (r *Relay) claim(d *delivery) bool {
+	next := newClaim()
+	ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
+	attempt, ok, err := r.claims.Claim(ctx, d.eventID, d.url, d.claim, next)
+	cancel()
+	if err != nil {
+		r.log.Error("webhook outbox claim failed; retrying", "tenant", d.tenant, "event_id", d.eventID, "err", err)
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if !r.closed {
+			r.scheduleLocked(d, r.cfg.InitialBackoff)
+		}
+		return false
+	}
+	if !ok {
+		r.log.Debug("webhook delivery held by another replica, or done", "tenant", d.tenant, "event_id", d.eventID)
+		return false
+	}
+	d.claim, d.attempt = next, attempt
+	return true
 }
 
 // forget removes a finished delivery from the outbox.
@@ -409,13 +495,19 @@ func (s *Service) receive(ctx *fasthttp.RequestCtx) {
 		admission.WriteError(ctx, contracts.ErrTokenMismatched, "webhook body is not a session event", reqID)
 		return
 	}
-	t := s.find(ev.RequestID)
+	t, err := s.find(ev.RequestID)
 	// The upstream sends "created" while its create answer is still on the
 	// way back: give creates in flight a moment to store the session
 	// rather than have the upstream retry a second later.
-	for wait := 0; t == nil && s.creating.Load() > 0 && wait < 100; wait++ {
+	for wait := 0; t == nil && err == nil && s.creating.Load() > 0 && wait < 100; wait++ {
 		time.Sleep(5 * time.Millisecond)
-		t = s.find(ev.RequestID)
+		t, err = s.find(ev.RequestID)
+	}
+	if err != nil {
+		// The store cannot say: the upstream retries later.
+		outcome = "store_unavailable"
+		writeJSON(ctx, fasthttp.StatusServiceUnavailable, contracts.AppendError(nil, contracts.NewError(contracts.ErrServiceUnavailable, "sessions store unavailable, retry later", reqID)))
+		return
 	}
 	if t == nil {
 		// Before create's answer was stored (a race the upstream's retry

@@ -29,6 +29,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/contracts/fieldcrypto"
 	"github.com/idgate/idgate/gateway/admission"
@@ -78,9 +80,15 @@ type Service struct {
 	cfg         Config
 	callbackURL string
 	relay       *Relay
+	// fleet is Store when replicas share it (nil: one process). Then a
+	// session may be created, polled and settled on different replicas:
+	// see find, observe and Reconcile.
+	fleet Fleet
 
 	mu   sync.RWMutex
 	byID map[string]*tracked
+	// loading coalesces the store reads of one session id (find).
+	loading singleflight.Group
 	// creating counts creates between forwarding and storing: a webhook
 	// for a session not stored yet waits for them (see receive).
 	creating atomic.Int64
@@ -97,6 +105,14 @@ func New(cfg Config, d Deps, relay *Relay) (*Service, error) {
 	s.callbackURL = cfg.CallbackURL
 	if s.callbackURL == "" {
 		s.callbackURL = "http://" + d.Listen + WebhookPath
+	}
+	if f, ok := d.Store.(Fleet); ok {
+		// The fleet's open sessions keep their reservations in the shared
+		// quota; each is loaded on demand by whichever replica is asked
+		// about it, and reconciled through ClaimDue.
+		s.fleet = f
+		go s.maintain()
+		return s, nil
 	}
 	recs, err := d.Store.LoadLive(context.Background())
 	if err != nil {
@@ -127,40 +143,84 @@ func (s *Service) Close() {
 	<-s.done
 }
 
-// lookup finds a session of this tenant.
-func (s *Service) lookup(tenant, id string) *tracked {
-	t := s.find(id)
+// lookup finds a session of this tenant; err is the store's failure to
+// say (nil, err: the caller answers that it cannot tell, not 404).
+func (s *Service) lookup(tenant, id string) (*tracked, error) {
+	t, err := s.find(id)
 	if t == nil || t.rec.Tenant != tenant {
-		return nil
+		return nil, err
 	}
-	return t
+	return t, nil
 }
 
 // find returns a session from memory, or from the store for a settled one
 // that memory let go of (see sweep). Open and expired sessions are always
-// in memory: they hold quota tickets.
-func (s *Service) find(id string) *tracked {
+// in memory in one process: they hold quota tickets. In a fleet any
+// session is loaded on demand, an open one with its ticket rebuilt from
+// its record (TicketOf), since another replica may have created it;
+// concurrent requests for one id share one read.
+func (s *Service) find(id string) (*tracked, error) {
 	s.mu.RLock()
 	t := s.byID[id]
 	s.mu.RUnlock()
 	if t != nil || id == "" || len(id) > 128 {
-		return t
+		return t, nil
 	}
-	r, ok, err := s.Store.Get(context.Background(), id)
+	v, err, _ := s.loading.Do(id, func() (any, error) {
+		r, ok, err := s.Store.Get(context.Background(), id)
+		if err != nil || !ok {
+			return nil, err
+		}
+		return r, nil
+	})
 	if err != nil {
 		s.Log.Error("session lookup failed", "err", err)
-		return nil
+		return nil, err
 	}
-	if !ok || !r.Status.Final() {
-		return nil
+	r, ok := v.(Record)
+	if !ok || (!r.Status.Final() && s.fleet == nil) {
+		return nil, nil
 	}
+	return s.track(r), nil
+}
+
+// track returns the session of r from memory, adding it from r when
+// memory does not hold it (with its ticket rebuilt when it is open).
+func (s *Service) track(r Record) *tracked {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t = s.byID[id]; t == nil {
+	t := s.byID[r.RequestID]
+	if t == nil {
 		t = &tracked{rec: r, seen: s.Now()}
-		s.byID[id] = t
+		if s.fleet != nil {
+			t.ticket = TicketOf(r)
+		}
+		s.byID[r.RequestID] = t
 	}
 	return t
+}
+
+// refresh reads t's record again from a fleet's store, where another
+// replica may have settled, expired or reopened it; t.mu is held. It
+// reports whether t now holds the stored record.
+func (s *Service) refresh(t *tracked) bool {
+	r, ok, err := s.Store.Get(context.Background(), t.rec.RequestID)
+	if err != nil {
+		s.Log.Error("session reload failed", "request_id", t.rec.RequestID, "tenant", t.rec.Tenant, "err", err)
+		return false
+	}
+	if !ok {
+		return false
+	}
+	// Only what changes: the rest of the record (tenant, callback, masked
+	// ID) is read without t.mu and never changes.
+	t.rec.Status, t.rec.Day, t.rec.Lease, t.rec.Epoch = r.Status, r.Day, r.Lease, r.Epoch
+	t.rec.SettledAt = r.SettledAt
+	if r.ExpiresAt.After(t.rec.ExpiresAt) {
+		t.rec.ExpiresAt = r.ExpiresAt // a regeneration's deadline is not stored
+	}
+	t.ticket = TicketOf(r)
+	return true
 }
 
 // Open counts the sessions holding a quota unit (a metric).

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/idgate/idgate/gateway/ledger"
+	"github.com/idgate/idgate/gateway/quota"
 )
 
 // Status is where a session stands for billing.
@@ -43,6 +44,21 @@ type Record struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	SettledAt time.Time
+	// Lease and Epoch name the quota reservation an open session holds in
+	// a shared quota (quota.Ticket's), so any replica can settle it
+	// (TicketOf). The embedded store does not keep them: its one process
+	// holds the tickets in memory.
+	Lease, Epoch string
+}
+
+// TicketOf is the quota ticket an open session holds, rebuilt from its
+// record: the reservation is named by its day, tenant, key and lease, so
+// the replica that settles it need not be the one that reserved it.
+func TicketOf(r Record) quota.Ticket {
+	if r.Status != Open || r.Day == "" {
+		return quota.Ticket{}
+	}
+	return quota.Ticket{Day: r.Day, Tenant: r.Tenant, Key: r.KeyID, Lease: r.Lease, Epoch: r.Epoch}
 }
 
 // Store keeps session records durably. Transitions are compare-and-set on
@@ -56,8 +72,10 @@ type Store interface {
 	Insert(ctx context.Context, r Record) error
 	// Transition moves a session from one status to another and, when
 	// entry is not nil, writes it to the ledger in the same transaction.
-	// ok is false when the session was not in status from.
-	Transition(ctx context.Context, id string, from, to Status, day string, at time.Time, entry *ledger.Entry) (ok bool, err error)
+	// A reopened session (expired → open) passes the reservation it now
+	// holds as reopen (its day and, for a shared quota, its lease); zero
+	// otherwise. ok is false when the session was not in status from.
+	Transition(ctx context.Context, id string, from, to Status, reopen quota.Ticket, at time.Time, entry *ledger.Entry) (ok bool, err error)
 	// Sweep forgets sessions created before cutoff.
 	Sweep(ctx context.Context, cutoff time.Time) (int64, error)
 }
@@ -149,7 +167,7 @@ func (s *SQLite) Insert(ctx context.Context, r Record) error {
 }
 
 // Transition is the compare-and-set; see Store.
-func (s *SQLite) Transition(ctx context.Context, id string, from, to Status, day string, at time.Time, entry *ledger.Entry) (ok bool, err error) {
+func (s *SQLite) Transition(ctx context.Context, id string, from, to Status, reopen quota.Ticket, at time.Time, entry *ledger.Entry) (ok bool, err error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return false, fmt.Errorf("sessions: %s → %s: %w", from, to, err)
@@ -165,7 +183,7 @@ func (s *SQLite) Transition(ctx context.Context, id string, from, to Status, day
 	}
 	q := `UPDATE gateway_sessions SET status = ?, settled_at = ? WHERE request_id = ? AND status = ?`
 	args := []any{string(to), settled, id, string(from)}
-	if day != "" {
+	if day := reopen.Day; day != "" {
 		q = `UPDATE gateway_sessions SET status = ?, settled_at = ?, day = ? WHERE request_id = ? AND status = ?`
 		args = []any{string(to), settled, day, id, string(from)}
 	}

@@ -170,7 +170,11 @@ func (s *Service) tencentResult(ctx *fasthttp.RequestCtx, d admission.Dialect, r
 		s.refuseTencent(&x, billing.LocalReject, e)
 		return
 	}
-	t := s.lookup(x.Key.Tenant.ID, token)
+	t, err := s.lookup(x.Key.Tenant.ID, token)
+	if err != nil {
+		s.storeUnavailable(&x)
+		return
+	}
 	if t == nil {
 		s.refuseTencent(&x, billing.LocalReject, &tencent.Error{Code: tencent.CodeBizTokenIllegal, Message: "The token is unknown."})
 		return
