@@ -128,9 +128,13 @@ func serviceOf(addr string) string {
 
 type measure struct {
 	rps, cpuPerReq float64 // cpuPerReq in microseconds, summed over procs
-	frontCPU       float64 // µs/request of the first proc alone
-	rssMB          float64 // of the first proc
-	errs, non200   int64   // saturation runs
+	// okRPS counts answered requests only (200 and no transport error):
+	// a target that refuses part of its load fast (503) must not look
+	// faster for it.
+	okRPS        float64
+	frontCPU     float64 // µs/request of the first proc alone
+	rssMB        float64 // of the first proc
+	errs, non200 int64   // saturation runs
 	// fixedFailed: errors and non-200 answers in the fixed-rate runs
 	// (their latencies count completed requests only, so a failure must
 	// show beside them).
@@ -278,7 +282,7 @@ func run(args []string) error {
 			res := load.Saturate(lt, o.conns, o.dur)
 			used, frontUsed := cpu(t.procs)-before, cpu(t.front())-frontBefore
 			perReq := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(res.Requests) }
-			m := measure{rps: res.RPS(), cpuPerReq: perReq(used), frontCPU: perReq(frontUsed), rssMB: rss(t.procs[0]), errs: res.Errors, non200: res.Non200, requests: res.Requests}
+			m := measure{rps: res.RPS(), okRPS: float64(res.Requests-res.Errors-res.Non200) / res.Duration.Seconds(), cpuPerReq: perReq(used), frontCPU: perReq(frontUsed), rssMB: rss(t.procs[0]), errs: res.Errors, non200: res.Non200, requests: res.Requests}
 			if t.probe != nil {
 				u := t.probe.sample(context.Background()).since(storesBefore).net(idle)
 				m.stores = &u
@@ -361,10 +365,10 @@ func run(args []string) error {
 	var others []string
 	for _, t := range targets {
 		m := med[t.name]
-		if m.p99 > 0 || m.rps < 2 {
+		if m.p99 > 0 || m.okRPS < 2 {
 			continue
 		}
-		rate := int(m.rps / 2)
+		rate := int(m.okRPS / 2) // half what it answers: failures are not capacity
 		res, err := load.FixedRate(t.load(bodies), rate, o.dur)
 		if err != nil {
 			return err
