@@ -52,10 +52,12 @@ type KeyWriter interface {
 // ErrKeyExists is CreateKey's answer for an id in use.
 var ErrKeyExists = errors.New("key id exists")
 
-// QuotaReader reports today's usage.
+// QuotaReader reports today's usage; an error says the quota store could
+// not be read (the admin API answers 503 rather than a usage it does not
+// know).
 type QuotaReader interface {
-	Tenant(id string, now time.Time) quota.Usage
-	Key(id string, now time.Time) quota.Usage
+	Tenant(id string, now time.Time) (quota.Usage, error)
+	Key(id string, now time.Time) (quota.Usage, error)
 }
 
 // LedgerReader answers usage questions.
@@ -176,25 +178,54 @@ type tenantView struct {
 	Keys       []keyView `json:"keys"`
 }
 
-func (a *api) keyView(k *auth.Key, now time.Time) keyView {
+// keyView is k with today's usage; the error says the quota store could
+// not be read (the view then shows zero usage).
+func (a *api) keyView(k *auth.Key, now time.Time) (keyView, error) {
+	u, err := a.Quota.Key(k.ID, now)
 	return keyView{ID: k.ID, Tenant: k.Tenant.ID, Disabled: k.Disabled, Managed: k.Managed, Rate: k.Rate,
-		Burst: k.Burst, DailyQuota: k.DailyQuota, Quota: view(k.DailyQuota, a.Quota.Key(k.ID, now)), SecretID: k.SecretID}
+		Burst: k.Burst, DailyQuota: k.DailyQuota, Quota: view(k.DailyQuota, u), SecretID: k.SecretID}, err
 }
 
-func (a *api) tenantView(d *auth.Directory, t *auth.Tenant, now time.Time) tenantView {
-	v := tenantView{ID: t.ID, Name: t.Name, Disabled: t.Disabled, DailyQuota: t.DailyQuota,
-		Quota: view(t.DailyQuota, a.Quota.Tenant(t.ID, now)), Keys: []keyView{}}
-	for _, k := range d.Keys(t.ID) {
-		v.Keys = append(v.Keys, a.keyView(k, now))
-	}
+// writtenKeyView is the answer to a key write that succeeded: it is given
+// even when the usage cannot be read (shown as zero), since the write took
+// effect and a new secret is shown only in this answer.
+func (a *api) writtenKeyView(k *auth.Key) keyView {
+	v, _ := a.keyView(k, a.Now())
 	return v
+}
+
+func (a *api) tenantView(d *auth.Directory, t *auth.Tenant, now time.Time) (tenantView, error) {
+	u, err := a.Quota.Tenant(t.ID, now)
+	if err != nil {
+		return tenantView{}, err
+	}
+	v := tenantView{ID: t.ID, Name: t.Name, Disabled: t.Disabled, DailyQuota: t.DailyQuota,
+		Quota: view(t.DailyQuota, u), Keys: []keyView{}}
+	for _, k := range d.Keys(t.ID) {
+		kv, err := a.keyView(k, now)
+		if err != nil {
+			return tenantView{}, err
+		}
+		v.Keys = append(v.Keys, kv)
+	}
+	return v, nil
+}
+
+// quotaUnreadable answers a read whose usage the quota store could not
+// give: 503, never a usage of zero it does not know.
+func (a *api) quotaUnreadable(c *fiber.Ctx, err error) error {
+	return a.fail(c, fiber.StatusServiceUnavailable, contracts.ErrServiceUnavailable, "quota store unavailable: "+err.Error())
 }
 
 func (a *api) listTenants(c *fiber.Ctx) error {
 	d, now := a.Dir.Current(), a.Now()
 	out := []tenantView{}
 	for _, t := range d.Tenants() {
-		out = append(out, a.tenantView(d, t, now))
+		v, err := a.tenantView(d, t, now)
+		if err != nil {
+			return a.quotaUnreadable(c, err)
+		}
+		out = append(out, v)
 	}
 	return c.JSON(fiber.Map{"day": a.Calendar.Day(now), "tenants": out})
 }
@@ -205,7 +236,11 @@ func (a *api) getTenant(c *fiber.Ctx) error {
 	if !ok {
 		return a.fail(c, fiber.StatusNotFound, contracts.ErrTokenMismatched, "no such tenant")
 	}
-	return c.JSON(a.tenantView(d, t, a.Now()))
+	v, err := a.tenantView(d, t, a.Now())
+	if err != nil {
+		return a.quotaUnreadable(c, err)
+	}
+	return c.JSON(v)
 }
 
 func (a *api) quota(c *fiber.Ctx) error {
@@ -224,9 +259,17 @@ func (a *api) quota(c *fiber.Ctx) error {
 		if q != "" && q != t.ID {
 			continue
 		}
-		r := row{Tenant: t.ID, Quota: view(t.DailyQuota, a.Quota.Tenant(t.ID, now)), Keys: map[string]usageView{}}
+		u, err := a.Quota.Tenant(t.ID, now)
+		if err != nil {
+			return a.quotaUnreadable(c, err)
+		}
+		r := row{Tenant: t.ID, Quota: view(t.DailyQuota, u), Keys: map[string]usageView{}}
 		for _, k := range d.Keys(t.ID) {
-			r.Keys[k.ID] = view(k.DailyQuota, a.Quota.Key(k.ID, now))
+			ku, err := a.Quota.Key(k.ID, now)
+			if err != nil {
+				return a.quotaUnreadable(c, err)
+			}
+			r.Keys[k.ID] = view(k.DailyQuota, ku)
 		}
 		out = append(out, r)
 	}
@@ -287,7 +330,7 @@ func (a *api) createKey(c *fiber.Ctx) error {
 		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 	}
 	k, _ := a.Dir.Current().Key(req.ID)
-	v := a.keyView(k, a.Now())
+	v := a.writtenKeyView(k)
 	v.Key, v.SecretKey = secret, o.SecretKey.Reveal()
 	return c.Status(fiber.StatusCreated).JSON(v)
 }
@@ -315,7 +358,7 @@ func (a *api) setDisabled(disabled bool) fiber.Handler {
 			return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 		}
 		k, _ = a.Dir.Current().Key(o.KeyID)
-		return c.JSON(a.keyView(k, a.Now()))
+		return c.JSON(a.writtenKeyView(k))
 	}
 }
 
@@ -348,7 +391,7 @@ func (a *api) setLimits(c *fiber.Ctx) error {
 		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 	}
 	k, _ = a.Dir.Current().Key(o.KeyID)
-	return c.JSON(a.keyView(k, a.Now()))
+	return c.JSON(a.writtenKeyView(k))
 }
 
 // The secrets POST /admin/keys/{key}/rotate replaces ({"rotate": …}).
@@ -399,7 +442,7 @@ func (a *api) rotateKey(c *fiber.Ctx) error {
 		return a.fail(c, fiber.StatusInternalServerError, contracts.ErrAPIError, err.Error())
 	}
 	k, _ = a.Dir.Current().Key(o.KeyID)
-	v := a.keyView(k, a.Now())
+	v := a.writtenKeyView(k)
 	v.Key = secret
 	if pair {
 		v.SecretKey = o.SecretKey.Reveal()

@@ -149,7 +149,7 @@ func TestSteps(t *testing.T) {
 					t.Fatalf("entry %d %+v, want class %s", i, e, tc.wantClass[i])
 				}
 			}
-			u := f.quota.Tenant("t1", now)
+			u, _ := f.quota.Tenant("t1", now)
 			if u.Used != tc.wantUsed || u.Reserved != 0 {
 				t.Fatalf("quota %+v, want used %d and nothing reserved", u, tc.wantUsed)
 			}
@@ -168,7 +168,7 @@ func TestEndRecoversPanic(t *testing.T) {
 	if ctx.Response.StatusCode() != 500 || errorCode(t, ctx) != contracts.ErrAPIError {
 		t.Fatalf("status %d body %s", ctx.Response.StatusCode(), ctx.Response.Body())
 	}
-	if u := f.quota.Tenant("t1", now); u.Used != 0 || u.Reserved != 0 {
+	if u, _ := f.quota.Tenant("t1", now); u.Used != 0 || u.Reserved != 0 {
 		t.Fatalf("quota %+v after a panic", u)
 	}
 	if len(f.led.Entries()) != 1 || f.led.Entries()[0].HTTPStatus != 500 {
@@ -212,11 +212,11 @@ func TestTakeTicket(t *testing.T) {
 			held = x.TakeTicket()
 		}
 	}()
-	if u := f.quota.Tenant("t1", now); u.Reserved != 1 {
+	if u, _ := f.quota.Tenant("t1", now); u.Reserved != 1 {
 		t.Fatalf("quota %+v, want the unit still reserved", u)
 	}
 	f.quota.Commit(held)
-	if u := f.quota.Tenant("t1", now); u.Used != 1 || u.Reserved != 0 {
+	if u, _ := f.quota.Tenant("t1", now); u.Used != 1 || u.Reserved != 0 {
 		t.Fatalf("quota %+v", u)
 	}
 }

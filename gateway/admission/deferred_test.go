@@ -152,7 +152,7 @@ func TestDeferredRate(t *testing.T) {
 			if one.calls != tc.wantOneCalls || sep.calls != tc.wantSeparate {
 				t.Fatalf("calls: AllowReserve %d (want %d), Allow %d (want %d)", one.calls, tc.wantOneCalls, sep.calls, tc.wantSeparate)
 			}
-			if u := f.quota.Key("k1", now); u.Used != tc.wantUsedAfter || u.Reserved != 0 {
+			if u, _ := f.quota.Key("k1", now); u.Used != tc.wantUsedAfter || u.Reserved != 0 {
 				t.Fatalf("key usage %+v, want used %d and nothing reserved", u, tc.wantUsedAfter)
 			}
 		})

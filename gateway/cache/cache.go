@@ -40,6 +40,10 @@ type Lookup struct {
 	// singleflight key too.
 	Key      string
 	identity [16]byte
+	// at is when the answer to store was asked for (before the upstream
+	// call): an answer fetched before a purge of its pair must not outlive
+	// it. Zero: unknown (then the time it is stored).
+	at time.Time
 }
 
 // LookupFromKey rebuilds a Lookup from its Key (the flight has only that).
@@ -259,6 +263,7 @@ func (c *Cache) Key(tenant, route string, r *contracts.CheckRequest) (l Lookup, 
 	h.Sum(kb[:0])
 	copy(kb[sha256.Size:], l.identity[:])
 	l.Key = string(kb[:])
+	l.at = c.now()
 	c.macs.Put(h)
 	return l, true
 }
@@ -305,20 +310,26 @@ func (c *Cache) Put(l Lookup, route, result string, body []byte) bool {
 		return false
 	}
 	c.stores.Add(1)
-	offered := c.fill(l, result, body, ttl)
+	if l.at.IsZero() {
+		l.at = c.now()
+	}
+	// Stamped with when it was asked for: a purge of the pair since then
+	// (its tombstone) covers it.
+	offered := c.fill(l, result, body, ttl, l.at)
 	if c.l2 != nil {
 		c.l2.put(l, result, body, ttl)
 	}
 	return offered
 }
 
-// fill stores a copy of an answer in this process's level.
-func (c *Cache) fill(l Lookup, result string, body []byte, ttl time.Duration) bool {
+// fill stores a copy of an answer in this process's level, stamped as
+// stored at (compared with the pair's tombstone).
+func (c *Cache) fill(l Lookup, result string, body []byte, ttl time.Duration, at time.Time) bool {
 	code, ok := c.codes[result]
 	if !ok {
 		code = result
 	}
-	e := &entry{body: append([]byte(nil), body...), result: code, identity: l.identity, stored: c.now().UnixNano()}
+	e := &entry{body: append([]byte(nil), body...), result: code, identity: l.identity, stored: at.UnixNano()}
 	return c.rc.SetWithTTL(l.Key, e, int64(len(l.Key)+len(e.body))+entrySize+bookkeeping, ttl)
 }
 

@@ -58,6 +58,9 @@ func (f *Flight) Forward(r *upstream.Request, resp *fasthttp.Response) error {
 			}
 		}
 		led = true
+		if f.cache != nil {
+			l.at = f.cache.now() // before asking: a purge from now on covers the answer
+		}
 		err := f.next.Forward(r, resp)
 		s := &snapshot{err: err}
 		if err == nil {

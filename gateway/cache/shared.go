@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -26,17 +25,24 @@ import (
 // hashes, as in memory):
 //
 //	cache:{i:<identity>}  hash: field = the entry's 32-byte HMAC (scope,
-//	                      generation, route, request), value = expiry,
-//	                      result, body; one hash per (name, ID number)
-//	                      keyed hash, so a pair's purge is one DEL
+//	                      generation, route, request), value = version,
+//	                      expiry, asked-at, result, body; one hash per
+//	                      (name, ID number) keyed hash; field "purged" =
+//	                      when the pair was last purged (unix ms)
 //	cache:gen             hash: scope → generation
 //	cache:purge           the channel every replica listens on
 //
 // A hit is one HGET. Purging a tenant increments its scope's generation in
 // Redis and publishes it in the same script; every replica raises its own
 // to it, so the scope's old keys (first and second level) can no longer
-// be computed. Purging a pair deletes its hash and publishes the pair's
-// keyed hash; every replica tombstones it in its first level. A replica
+// be computed. Purging a pair replaces its hash by the purge marker (kept
+// for at least the longest TTL) and publishes the pair's keyed hash; every
+// replica tombstones it in its first level. An answer asked for before the
+// purge (a replica's upstream call under way across it) cannot undo it:
+// the put script refuses an entry not asked for after the marker (with a
+// margin for the replicas' clocks), a lookup ignores entries asked for
+// before it, and the first levels stamp entries with when they were asked
+// for, so the tombstone covers them. A replica
 // reads the generations when it starts; when its subscription is
 // re-established (it may have missed purges) it reads them again and
 // empties its first level. The generations are also re-read periodically.
@@ -144,40 +150,57 @@ func (s *Shared) entriesKey(identity [16]byte) string {
 // field is the entry's field: the HMAC part of the lookup key.
 func field(l Lookup) string { return l.Key[:len(l.Key)-len(l.identity)] }
 
+// purgedField holds a purged pair's marker in its hash (no entry field is
+// this short).
+const purgedField = "purged"
+
+// clockSkew is the margin for the replicas' clocks (NTP keeps them within
+// a few ms): an answer asked for within it after a pair's purge is not
+// stored in the shared level (only in the asking replica's own).
+const clockSkew = 100 * time.Millisecond
+
 func (s *Shared) do(fn func(ctx context.Context) error) error {
 	return s.conns.RedisGuard.Do(context.Background(), fn)
 }
 
 // get looks a first-level miss up and fills the first level on a hit.
 func (s *Shared) get(l Lookup) (body []byte, result string, ok bool) {
-	var v string
+	var vs []any
 	err := s.do(func(ctx context.Context) error {
 		var err error
-		v, err = s.conns.Redis.HGet(ctx, s.entriesKey(l.identity), field(l)).Result()
-		if errors.Is(err, redis.Nil) {
-			v, err = "", nil
-		}
+		vs, err = s.conns.Redis.HMGet(ctx, s.entriesKey(l.identity), field(l), purgedField).Result()
 		return err
 	})
-	if err != nil {
+	if err != nil || len(vs) != 2 {
 		s.errors.Add(1)
 		return nil, "", false
 	}
-	expires, result, body, ok := decodeEntry(v)
+	v, _ := vs[0].(string)
+	expires, at, result, body, ok := decodeEntry(v)
 	ttl := time.Until(expires)
+	if m, isMarker := vs[1].(string); isMarker {
+		// An entry asked for before the pair's purge is purged.
+		if purged, err := strconv.ParseInt(m, 10, 64); err != nil || at.UnixMilli() <= purged+clockSkew.Milliseconds() {
+			ok = false
+		}
+	}
 	if !ok || ttl <= 0 {
 		s.misses.Add(1)
 		return nil, "", false
 	}
 	s.hits.Add(1)
-	s.l1.fill(l, result, body, ttl)
+	s.l1.fill(l, result, body, ttl, at)
 	return body, result, true
 }
 
 // putScript: KEYS[1] the pair's hash; ARGV[1] field, ARGV[2] value,
-// ARGV[3] the entry's ttl in ms. The hash lives as long as its longest
-// entry; each entry carries its own expiry.
+// ARGV[3] the entry's ttl in ms, ARGV[4] when it was asked for (unix ms),
+// ARGV[5] the clock margin in ms. An entry not asked for after the pair's
+// purge marker (plus the margin) is refused (0). The hash lives as long as
+// its longest entry or marker; each entry carries its own expiry.
 var putScript = redis.NewScript(`
+local p = redis.call('HGET', KEYS[1], '` + purgedField + `')
+if p and tonumber(ARGV[4]) <= tonumber(p) + tonumber(ARGV[5]) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then
   redis.call('PEXPIRE', KEYS[1], ARGV[3])
@@ -188,36 +211,45 @@ return 1
 // put stores an answer for ttl; a failure is counted, not reported (the
 // first level has it, the fleet asks upstream again).
 func (s *Shared) put(l Lookup, result string, body []byte, ttl time.Duration) {
-	v := encodeEntry(time.Now().Add(ttl), result, body)
+	v := encodeEntry(time.Now().Add(ttl), l.at, result, body)
 	err := s.do(func(ctx context.Context) error {
-		return putScript.Run(ctx, s.conns.Redis, []string{s.entriesKey(l.identity)}, field(l), v, ttl.Milliseconds()).Err()
+		return putScript.Run(ctx, s.conns.Redis, []string{s.entriesKey(l.identity)}, field(l), v, ttl.Milliseconds(),
+			l.at.UnixMilli(), clockSkew.Milliseconds()).Err()
 	})
 	if err != nil {
 		s.errors.Add(1)
 	}
 }
 
-// encodeEntry: expiry (unix ms, 8 bytes), result length-prefixed, body.
-func encodeEntry(expires time.Time, result string, body []byte) []byte {
-	b := make([]byte, 0, 8+binary.MaxVarintLen64+len(result)+len(body))
+// entryVersion leads an entry's value. An earlier format (no version, no
+// asked-at time; its first byte was 0) reads as a miss.
+const entryVersion = 1
+
+// encodeEntry: version, expiry and asked-at (unix ms, 8 bytes each),
+// result length-prefixed, body.
+func encodeEntry(expires, at time.Time, result string, body []byte) []byte {
+	b := make([]byte, 0, 17+binary.MaxVarintLen64+len(result)+len(body))
+	b = append(b, entryVersion)
 	b = binary.BigEndian.AppendUint64(b, uint64(expires.UnixMilli()))
+	b = binary.BigEndian.AppendUint64(b, uint64(at.UnixMilli()))
 	b = binary.AppendUvarint(b, uint64(len(result)))
 	b = append(b, result...)
 	return append(b, body...)
 }
 
-func decodeEntry(v string) (expires time.Time, result string, body []byte, ok bool) {
-	if len(v) < 9 {
-		return time.Time{}, "", nil, false
+func decodeEntry(v string) (expires, at time.Time, result string, body []byte, ok bool) {
+	if len(v) < 18 || v[0] != entryVersion {
+		return time.Time{}, time.Time{}, "", nil, false
 	}
-	b := []byte(v)
+	b := []byte(v[1:])
 	expires = time.UnixMilli(int64(binary.BigEndian.Uint64(b)))
-	b = b[8:]
+	at = time.UnixMilli(int64(binary.BigEndian.Uint64(b[8:])))
+	b = b[16:]
 	l, n := binary.Uvarint(b)
 	if n <= 0 || uint64(len(b)-n) < l {
-		return time.Time{}, "", nil, false
+		return time.Time{}, time.Time{}, "", nil, false
 	}
-	return expires, string(b[n : n+int(l)]), b[n+int(l):], true
+	return expires, at, string(b[n : n+int(l)]), b[n+int(l):], true
 }
 
 // purgeScopeScript: KEYS[1] the generations; ARGV[1] scope, ARGV[2] the
@@ -249,9 +281,17 @@ func (s *Shared) purgeScope(scope string, local uint64) (uint64, error) {
 }
 
 // purgeIdentityScript: KEYS[1] the pair's hash; ARGV[1] channel, ARGV[2]
-// message.
+// message, ARGV[3] the purge time (the caller's clock, unix ms), ARGV[4]
+// the longest TTL in ms. The hash is replaced by the purge marker, the
+// later of the caller's and Redis's clocks, kept for at least the longest
+// TTL: no entry asked for before the purge can be stored or read after it.
 var purgeIdentityScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = math.max(tonumber(ARGV[3]), tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local pttl = redis.call('PTTL', KEYS[1])
 redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '` + purgedField + `', string.format('%d', now))
+redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[4]), pttl))
 redis.call('PUBLISH', ARGV[1], ARGV[2])
 return 1
 `)
@@ -260,7 +300,7 @@ return 1
 func (s *Shared) purgeIdentity(id [16]byte) error {
 	err := s.do(func(ctx context.Context) error {
 		return purgeIdentityScript.Run(ctx, s.conns.Redis, []string{s.entriesKey(id)}, s.channel,
-			"i "+s.instance+" "+hex.EncodeToString(id[:])).Err()
+			"i "+s.instance+" "+hex.EncodeToString(id[:]), time.Now().UnixMilli(), max(s.l1.maxTTL, time.Second).Milliseconds()).Err()
 	})
 	if err != nil {
 		return fmt.Errorf("cache: redis: purge identity (this replica only; retry): %w", err)

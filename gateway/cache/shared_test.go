@@ -124,6 +124,35 @@ func TestSharedLevel(t *testing.T) {
 				t.Fatal("an answer stored after the purge is not shared")
 			}
 		}},
+		{"an answer asked for before an identity purge does not undo it", nil, func(t *testing.T, a, b *Cache) {
+			put(t, a, "acme", alice, "0")
+			// b asks upstream for alice (the lookup is taken before
+			// the call), a purges her meanwhile, then b's answer comes.
+			l, _ := b.Key("acme", "check-2e", &alice)
+			time.Sleep(2 * time.Millisecond)
+			if err := a.PurgeIdentity(alice.Name, alice.IDCard); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Millisecond)
+			b.Put(l, "check-2e", "0", []byte(`{"result":"0","description":"x"}`))
+			b.Wait()
+			if _, hit := get(t, a, "acme", alice); hit {
+				t.Fatal("a serves alice: b's late answer recreated the purged shared entry")
+			}
+			eventually(t, "b got the purge", func() bool {
+				b.tombMu.RLock()
+				defer b.tombMu.RUnlock()
+				_, ok := b.tombs[l.identity]
+				return ok
+			})
+			if _, hit := get(t, b, "acme", alice); hit {
+				t.Fatal("b serves alice from its own level after the purge")
+			}
+			c := attach(t, b.l2.conns, nil)
+			if _, hit := get(t, c, "acme", alice); hit {
+				t.Fatal("a third replica serves alice")
+			}
+		}},
 		{"an identity purge reaches the other replica's both levels", nil, func(t *testing.T, a, b *Cache) {
 			put(t, a, "acme", alice, "0")
 			put(t, a, "acme", bob, "0")
@@ -138,7 +167,8 @@ func TestSharedLevel(t *testing.T) {
 			if _, hit := get(t, b, "acme", bob); !hit {
 				t.Fatal("bob lost by alice's purge")
 			}
-			time.Sleep(time.Millisecond) // the tombstone's clock must move on
+			// Past the tombstone and the purge marker's clock margin.
+			time.Sleep(clockSkew + 20*time.Millisecond)
 			put(t, b, "acme", alice, "0")
 			if _, hit := get(t, a, "acme", alice); !hit {
 				t.Fatal("a fresh answer after the purge is not shared")

@@ -69,6 +69,7 @@ type Claim struct {
 	rec      *record
 	redisKey string
 	running  string
+	until    time.Time // when the running record's lease ends, at the latest
 }
 
 // Result of Begin.

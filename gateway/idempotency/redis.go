@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,29 +35,58 @@ import (
 //
 // Every call goes through the Redis guard: a Redis error, timeout or open
 // breaker makes Begin answer Unavailable, and nothing runs.
+//
+// Complete and Abandon never wait for Redis: the write is queued and a
+// background loop (one per store) sends it, retrying with bounded backoff
+// while Redis fails or its breaker is open, until it succeeds or the
+// record's lease has ended. A settlement still unsent then is dropped:
+// the lease expiry has freed the key, and a write now could only fail its
+// token check. Until it lands a duplicate sees "running" a little longer.
 type Redis struct {
 	conns *stores.Conns
 	lease time.Duration
 	ttl   time.Duration
 	poll  time.Duration
+
+	mu      sync.Mutex
+	pending []settlement
+	sending bool // a batch taken from pending is being sent
+	wake    chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	closing sync.Once
+}
+
+// settlement is a queued leader's write: script on key with argv, worth
+// sending until the record's lease ends.
+type settlement struct {
+	script *redis.Script
+	key    string
+	argv   []any
+	until  time.Time
 }
 
 // DefaultPoll is how long a duplicate waits before asking again.
 const DefaultPoll = 25 * time.Millisecond
 
-// settleAttempts and settleBackoff bound Complete's and Abandon's retries:
-// past them the record is left to its lease, after which a retry of the
-// request leads afresh.
+// settleBackoff and maxSettleBackoff bound the settling loop's waits
+// between failed rounds; closeDrain bounds Close's last attempts.
 const (
-	settleAttempts = 3
-	settleBackoff  = 10 * time.Millisecond
+	settleBackoff    = 5 * time.Millisecond
+	maxSettleBackoff = 500 * time.Millisecond
+	closeDrain       = 2 * time.Second
 )
 
 // NewRedis builds the store on conns: lease bounds a running record (the
 // longest a request can be under way), ttl keeps an answer.
 func NewRedis(conns *stores.Conns, lease, ttl time.Duration) *Redis {
 	// PX needs at least a millisecond.
-	return &Redis{conns: conns, lease: max(lease, time.Millisecond), ttl: max(ttl, time.Millisecond), poll: DefaultPoll}
+	s := &Redis{
+		conns: conns, lease: max(lease, time.Millisecond), ttl: max(ttl, time.Millisecond), poll: DefaultPoll,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+	}
+	go s.settleLoop()
+	return s
 }
 
 const (
@@ -109,6 +139,9 @@ func (s *Redis) Begin(tenant, key string, fp Fingerprint) Result {
 	running := make([]byte, 0, runningLen)
 	running = append(append(append(running, 'R'), fp[:]...), token[:]...)
 	rk := s.key(tenant, key)
+	// The lease is counted from before the call: Redis's expiry of a
+	// record set by this call is never earlier.
+	until := time.Now().Add(s.lease)
 	var reply any
 	err := s.conns.RedisGuard.Do(context.Background(), func(ctx context.Context) error {
 		var err error
@@ -116,13 +149,19 @@ func (s *Redis) Begin(tenant, key string, fp Fingerprint) Result {
 		return err
 	})
 	if err != nil {
+		if !errors.Is(err, stores.ErrOpen) {
+			// The script may have run (a timeout, a lost reply) and
+			// set our running record: abandon it, best effort, or the
+			// key would stay locked for the whole lease.
+			s.enqueue(settlement{script: abandonScript, key: rk, argv: []any{string(running)}, until: until})
+		}
 		return Result{State: Unavailable, Err: fmt.Errorf("idempotency: redis: begin: %w", err)}
 	}
 	switch v := reply.(type) {
 	case int64:
 		switch v {
 		case 0:
-			return Result{State: Lead, Claim: Claim{redisKey: rk, running: string(running)}}
+			return Result{State: Lead, Claim: Claim{redisKey: rk, running: string(running), until: until}}
 		case 2:
 			done := make(chan struct{})
 			time.AfterFunc(s.poll, func() { close(done) })
@@ -140,44 +179,113 @@ func (s *Redis) Begin(tenant, key string, fp Fingerprint) Result {
 	return Result{State: Unavailable, Err: fmt.Errorf("idempotency: redis: begin: unexpected reply %T", reply)}
 }
 
-// Complete stores the leader's answer for the TTL, if the record is still
-// the leader's (its lease did not run out). The answer is encoded at once:
-// the caller's body may view a pooled response.
+// Complete queues the leader's answer, stored for the TTL if the record
+// is still the leader's (its lease did not run out); it returns at once.
+// The answer is encoded now: the caller's body may view a pooled response.
 func (s *Redis) Complete(c Claim, a Answer) {
 	if c.redisKey == "" {
 		return
 	}
 	v := encodeAnswer([]byte(c.running[:headerLen]), a)
-	s.settle(completeScript, c, v, s.ttl.Milliseconds())
+	s.enqueue(settlement{script: completeScript, key: c.redisKey, argv: []any{c.running, v, s.ttl.Milliseconds()}, until: c.until})
 }
 
-// Abandon deletes the leader's record, if still its own; the next Begin
-// leads afresh.
+// Abandon queues the deletion of the leader's record, if still its own;
+// the next Begin then leads afresh. It returns at once.
 func (s *Redis) Abandon(c Claim) {
 	if c.redisKey == "" {
 		return
 	}
-	s.settle(abandonScript, c)
+	s.enqueue(settlement{script: abandonScript, key: c.redisKey, argv: []any{c.running}, until: c.until})
 }
 
-// settle runs a leader's script, retrying a failed call a few times within
-// a short bound. When Redis stays unreachable the record is left to its
-// lease: it expires, and a retry of the request then leads afresh (an
-// answer lost this way is asked again, as when the leader's replica
-// dies).
-func (s *Redis) settle(script *redis.Script, c Claim, args ...any) {
-	argv := append([]any{c.running}, args...)
-	for i := range settleAttempts {
-		err := s.conns.RedisGuard.Do(context.Background(), func(ctx context.Context) error {
-			return script.Run(ctx, s.conns.Redis, []string{c.redisKey}, argv...).Err()
-		})
-		if err == nil || errors.Is(err, stores.ErrOpen) {
+// enqueue hands w to the settling loop.
+func (s *Redis) enqueue(w settlement) {
+	s.mu.Lock()
+	s.pending = append(s.pending, w)
+	s.mu.Unlock()
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// settleLoop sends queued settlements as soon as they come, and retries
+// the failed ones, backing off up to maxSettleBackoff, until each succeeds
+// or its record's lease has ended.
+func (s *Redis) settleLoop() {
+	defer close(s.done)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-s.stop:
 			return
+		case <-s.wake:
 		}
-		if i < settleAttempts-1 {
-			time.Sleep(settleBackoff << i)
+		for wait := settleBackoff; s.flush() != nil; wait = min(2*wait, maxSettleBackoff) {
+			timer.Reset(wait)
+			select {
+			case <-s.stop:
+				timer.Stop()
+				return
+			case <-timer.C:
+			}
 		}
 	}
+}
+
+// flush sends every queued settlement once, in order. The failed ones stay
+// queued unless their lease has ended; the first error is returned.
+func (s *Redis) flush() error {
+	s.mu.Lock()
+	batch := s.pending
+	s.pending = nil
+	s.sending = true
+	s.mu.Unlock()
+	var first error
+	var keep []settlement
+	for _, w := range batch {
+		if first == nil || !errors.Is(first, stores.ErrOpen) {
+			err := s.conns.RedisGuard.Do(context.Background(), func(ctx context.Context) error {
+				return w.script.Run(ctx, s.conns.Redis, []string{w.key}, w.argv...).Err()
+			})
+			if err == nil {
+				continue
+			}
+			if first == nil {
+				first = fmt.Errorf("idempotency: redis: settle: %w", err)
+			}
+		}
+		if time.Now().Before(w.until) {
+			keep = append(keep, w)
+		}
+	}
+	if len(keep) > 0 {
+		s.mu.Lock()
+		s.pending = append(keep, s.pending...)
+		s.mu.Unlock()
+	}
+	s.mu.Lock()
+	s.sending = false
+	s.mu.Unlock()
+	if len(keep) == 0 {
+		return nil
+	}
+	return first // a settlement is kept only when its call failed
+}
+
+// Close stops the settling loop, then sends what is still queued, within
+// closeDrain; what remains then is left to its lease.
+func (s *Redis) Close() {
+	s.closing.Do(func() {
+		close(s.stop)
+		<-s.done
+		deadline := time.Now().Add(closeDrain)
+		for s.flush() != nil && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 }
 
 // encodeAnswer appends an answered record to header ('R' or 'A' and the

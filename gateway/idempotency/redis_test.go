@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,7 +24,9 @@ func replicas(t *testing.T, lease, ttl time.Duration) (*stores.Conns, *idempoten
 	// Generous: the tests check the semantics on a loaded machine (-race).
 	cfg.Redis.Timeout = 2 * time.Second
 	a, b := testkit.Conns(t, cfg), testkit.Conns(t, cfg)
-	return a, idempotency.NewRedis(a, lease, ttl), idempotency.NewRedis(b, lease, ttl)
+	ra, rb := idempotency.NewRedis(a, lease, ttl), idempotency.NewRedis(b, lease, ttl)
+	t.Cleanup(func() { ra.Close(); rb.Close() })
+	return a, ra, rb
 }
 
 // settle is admission's loop: Begin again after each Wait, up to bound.
@@ -85,6 +88,7 @@ func TestRedisConcurrentBeginOneLeads(t *testing.T) {
 	}
 	time.Sleep(60 * time.Millisecond)
 	ra.Complete(claim, answer)
+	ra.WaitSettled(5 * time.Second)
 	for range 2 {
 		r := <-got
 		if r.State != idempotency.Replay || r.Answer.Status != 200 || r.Answer.ContentType != answer.ContentType ||
@@ -111,6 +115,7 @@ func TestRedisStates(t *testing.T) {
 				t.Fatalf("running, other body: %v", got)
 			}
 			ra.Complete(r.Claim, answer)
+			ra.WaitSettled(5 * time.Second)
 			if got := rb.Begin("acme", key, other).State; got != idempotency.Mismatch {
 				t.Fatalf("answered, other body: %v", got)
 			}
@@ -121,6 +126,7 @@ func TestRedisStates(t *testing.T) {
 		{"abandon lets the next lead", func(t *testing.T, key string) {
 			r := ra.Begin("acme", key, fp)
 			ra.Abandon(r.Claim)
+			ra.WaitSettled(5 * time.Second)
 			if got := rb.Begin("acme", key, fp).State; got != idempotency.Lead {
 				t.Fatalf("after abandon: %v", got)
 			}
@@ -136,11 +142,14 @@ func TestRedisStates(t *testing.T) {
 				t.Fatalf("after the lease: %v", r.State)
 			}
 			ra.Complete(old.Claim, idempotency.Answer{Status: 500})
+			ra.WaitSettled(5 * time.Second)
 			ra.Abandon(old.Claim)
+			ra.WaitSettled(5 * time.Second)
 			if got := ra.Begin("acme", key, fp).State; got != idempotency.Wait {
 				t.Fatalf("old leader's settle touched the new record: %v", got)
 			}
 			rb.Complete(r.Claim, answer)
+			rb.WaitSettled(5 * time.Second)
 			if got := ra.Begin("acme", key, fp); got.State != idempotency.Replay || got.Answer.Status != 200 {
 				t.Fatalf("new leader's answer: %+v", got)
 			}
@@ -148,6 +157,7 @@ func TestRedisStates(t *testing.T) {
 		{"answer kept for the ttl, fingerprint only", func(t *testing.T, key string) {
 			r := ra.Begin("acme", key, fp)
 			ra.Complete(r.Claim, answer)
+			ra.WaitSettled(5 * time.Second)
 			h := sha256.Sum256([]byte(key))
 			rk := conns.Key("{t:acme}", "idem", hex.EncodeToString(h[:]))
 			ttl, err := conns.Redis.PTTL(context.Background(), rk).Result()
@@ -173,6 +183,7 @@ func TestRedisStates(t *testing.T) {
 		{"empty answer fields round-trip", func(t *testing.T, key string) {
 			r := ra.Begin("acme", key, fp)
 			ra.Complete(r.Claim, idempotency.Answer{Status: 400})
+			ra.WaitSettled(5 * time.Second)
 			got := rb.Begin("acme", key, fp)
 			if got.State != idempotency.Replay || got.Answer.Status != 400 || len(got.Answer.Body) != 0 || got.Answer.ContentType != "" {
 				t.Fatalf("%+v", got)
@@ -188,6 +199,7 @@ func TestRedisTTLExpires(t *testing.T) {
 	fp := idempotency.NewFingerprint("/v1/check", []byte("one"))
 	r := ra.Begin("acme", "k", fp)
 	ra.Complete(r.Claim, answer)
+	ra.WaitSettled(5 * time.Second)
 	if got := rb.Begin("acme", "k", fp).State; got != idempotency.Replay {
 		t.Fatalf("within ttl: %v", got)
 	}
@@ -225,25 +237,124 @@ func TestRedisUnavailable(t *testing.T) {
 	}
 }
 
-// Settling against a store that stopped answering gives up within its
-// bound; the record is left to its lease.
-func TestRedisSettleBounded(t *testing.T) {
-	_, ra, _ := replicas(t, 300*time.Millisecond, time.Hour)
+// faults makes a Redis client fail on demand: down fails every command
+// before it is sent; loseReply sends it and then reports an error, as a
+// timeout after Redis ran it would.
+type faults struct{ down, loseReply atomic.Bool }
+
+func (f *faults) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f *faults) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if f.down.Load() {
+			return errors.New("injected: redis down")
+		}
+		err := next(ctx, cmd)
+		if err == nil && f.loseReply.Load() {
+			return errors.New("injected: reply lost")
+		}
+		return err
+	}
+}
+func (f *faults) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// faulty is a replica whose Redis client fails on demand, beside a healthy
+// one on the same prefix.
+func faulty(t *testing.T, lease time.Duration) (*faults, *idempotency.Redis, *idempotency.Redis) {
+	t.Helper()
+	cfg := testkit.SharedStores(t, "", "")
+	cfg.Redis.Timeout = 2 * time.Second
+	cfg.Breaker.OpenFor = 100 * time.Millisecond
+	a, b := testkit.Conns(t, cfg), testkit.Conns(t, cfg)
+	f := &faults{}
+	a.Redis.AddHook(f)
+	ra, rb := idempotency.NewRedis(a, lease, time.Hour), idempotency.NewRedis(b, lease, time.Hour)
+	t.Cleanup(func() { ra.Close(); rb.Close() })
+	return f, ra, rb
+}
+
+// Complete and Abandon return at once; while Redis fails (breaker open
+// included) the write is retried in the background, past any short bound,
+// and lands once Redis answers again: a duplicate then replays the answer
+// instead of leading afresh after the lease.
+func TestRedisSettleRetriedUntilRedisAnswers(t *testing.T) {
+	for _, abandon := range []bool{false, true} {
+		f, ra, rb := faulty(t, 5*time.Second)
+		fp := idempotency.NewFingerprint("/v1/check", []byte("body"))
+		r := ra.Begin("acme", "k", fp)
+		if r.State != idempotency.Lead {
+			t.Fatalf("%v", r.State)
+		}
+		f.down.Store(true)
+		start := time.Now()
+		if abandon {
+			ra.Abandon(r.Claim)
+		} else {
+			ra.Complete(r.Claim, answer)
+		}
+		if d := time.Since(start); d > 20*time.Millisecond {
+			t.Fatalf("settle blocked the caller %v", d)
+		}
+		time.Sleep(400 * time.Millisecond) // many failed tries, the breaker opened
+		if got := rb.Begin("acme", "k", fp).State; got != idempotency.Wait {
+			t.Fatalf("while Redis fails: %v", got)
+		}
+		f.down.Store(false)
+		got := settle(t, rb, "acme", "k", fp, 2*time.Second)
+		want := idempotency.Replay
+		if abandon {
+			want = idempotency.Lead
+		}
+		if got.State != want {
+			t.Fatalf("abandon %v: after Redis is back: %v, want %v", abandon, got.State, want)
+		}
+	}
+}
+
+// A settlement that cannot be sent before its record's lease ends is
+// dropped: the expiry frees the key.
+func TestRedisSettleDroppedAfterLease(t *testing.T) {
+	f, ra, rb := faulty(t, 300*time.Millisecond)
 	fp := idempotency.NewFingerprint("/v1/check", nil)
 	r := ra.Begin("acme", "k", fp)
 	if r.State != idempotency.Lead {
 		t.Fatalf("%v", r.State)
 	}
-	s := down(t, 100)
-	for _, settle := range []func(){func() { s.Complete(r.Claim, answer) }, func() { s.Abandon(r.Claim) }} {
-		start := time.Now()
-		settle()
-		if d := time.Since(start); d > time.Second {
-			t.Fatalf("settle took %v", d)
-		}
+	f.down.Store(true)
+	ra.Complete(r.Claim, answer)
+	if !ra.WaitSettled(2 * time.Second) {
+		t.Fatalf("still queued after the lease: %d", ra.Pending())
 	}
-	time.Sleep(400 * time.Millisecond)
-	if got := ra.Begin("acme", "k", fp).State; got != idempotency.Lead {
+	if got := rb.Begin("acme", "k", fp).State; got != idempotency.Lead {
 		t.Fatalf("after the lease: %v", got)
+	}
+}
+
+// A Begin whose reply is lost after Redis ran the script answers
+// Unavailable and abandons the record it may have set: the key is not
+// locked for the lease.
+func TestRedisBeginErrorAbandons(t *testing.T) {
+	f, ra, rb := faulty(t, 5*time.Second)
+	fp := idempotency.NewFingerprint("/v1/check", nil)
+	f.loseReply.Store(true)
+	if r := ra.Begin("acme", "k", fp); r.State != idempotency.Unavailable {
+		t.Fatalf("lost reply: %v", r.State)
+	}
+	f.loseReply.Store(false)
+	if got := settle(t, rb, "acme", "k", fp, time.Second).State; got != idempotency.Lead {
+		t.Fatalf("after a lost reply: %v, want Lead", got)
+	}
+}
+
+// Close sends what is still queued.
+func TestRedisCloseDrains(t *testing.T) {
+	_, ra, rb := replicas(t, 5*time.Second, time.Hour)
+	fp := idempotency.NewFingerprint("/v1/check", nil)
+	r := ra.Begin("acme", "k", fp)
+	ra.Complete(r.Claim, answer)
+	ra.Close()
+	if got := rb.Begin("acme", "k", fp).State; got != idempotency.Replay {
+		t.Fatalf("after close: %v", got)
 	}
 }

@@ -89,27 +89,39 @@ func New(db *sql.DB, key []byte) (*SQLite, error) {
 
 // Overrides lists every stored key change, SecretKeys opened.
 func (s *SQLite) Overrides(ctx context.Context) ([]auth.Override, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, tenant, sha256, disabled, rate, burst, daily_quota, secret_id, secret_key_sealed FROM api_keys ORDER BY id`)
+	rows, err := s.db.QueryContext(ctx, listOverrides)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: list: %w", err)
 	}
 	defer rows.Close()
 	var out []auth.Override
 	for rows.Next() {
-		var o auth.Override
-		var digest, sealed []byte
-		var disabled int
-		if err := rows.Scan(&o.KeyID, &o.TenantID, &digest, &disabled, &o.Rate, &o.Burst, &o.DailyQuota, &o.SecretID, &sealed); err != nil {
-			return nil, fmt.Errorf("keystore: list: %w", err)
-		}
-		copy(o.Digest[:], digest)
-		o.Disabled = disabled == 1
-		if err := openPair(s.sealer, &o, sealed); err != nil {
+		o, err := scanOverride(rows.Scan, s.sealer)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, o)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("keystore: list: %w", err)
+	}
+	return out, nil
+}
+
+// listOverrides reads every key change, in the column order scanOverride
+// takes: the same query for both stores.
+const listOverrides = `SELECT id, tenant, sha256, disabled, rate, burst, daily_quota, secret_id, secret_key_sealed FROM api_keys ORDER BY id`
+
+// scanOverride reads one row of listOverrides, its pair opened (both
+// drivers read the disabled column, an integer or a boolean, as a bool).
+func scanOverride(scan func(dest ...any) error, sealer *Sealer) (auth.Override, error) {
+	var o auth.Override
+	var digest, sealed []byte
+	if err := scan(&o.KeyID, &o.TenantID, &digest, &o.Disabled, &o.Rate, &o.Burst, &o.DailyQuota, &o.SecretID, &sealed); err != nil {
+		return o, fmt.Errorf("keystore: list: %w", err)
+	}
+	copy(o.Digest[:], digest)
+	return o, openPair(sealer, &o, sealed)
 }
 
 // Put stores (inserts or replaces) one key's state. A pair's SecretKey is

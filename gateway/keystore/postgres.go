@@ -91,20 +91,15 @@ func (p *Postgres) Channel() string { return p.channel }
 
 // Overrides lists every stored key change, SecretKeys opened.
 func (p *Postgres) Overrides(ctx context.Context) ([]auth.Override, error) {
-	rows, err := p.pool.Query(ctx, `SELECT id, tenant, sha256, disabled, rate, burst, daily_quota, secret_id, secret_key_sealed FROM api_keys ORDER BY id`)
+	rows, err := p.pool.Query(ctx, listOverrides)
 	if err != nil {
 		return nil, fmt.Errorf("keystore: list: %w", err)
 	}
 	defer rows.Close()
 	var out []auth.Override
 	for rows.Next() {
-		var o auth.Override
-		var digest, sealed []byte
-		if err := rows.Scan(&o.KeyID, &o.TenantID, &digest, &o.Disabled, &o.Rate, &o.Burst, &o.DailyQuota, &o.SecretID, &sealed); err != nil {
-			return nil, fmt.Errorf("keystore: list: %w", err)
-		}
-		copy(o.Digest[:], digest)
-		if err := openPair(p.sealer, &o, sealed); err != nil {
+		o, err := scanOverride(rows.Scan, p.sealer)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, o)

@@ -241,7 +241,7 @@ func TestClasses(t *testing.T) {
 			}
 			// The quota holds exactly the billed and possibly billed answers,
 			// nothing in flight.
-			u := h.quota.Tenant("t1", now)
+			u, _ := h.quota.Tenant("t1", now)
 			wantUsed := int64(0)
 			if tc.wantClass.CountsQuota() {
 				wantUsed = 1

@@ -181,7 +181,7 @@ func TestTencentFront(t *testing.T) {
 			if e := es[0]; e.Class != string(tc.wantClass) || e.Route != h.route.Name || e.KeyID != "k1" || e.RequestID != a.Response.RequestId {
 				t.Fatalf("ledger entry %+v, want class %s on %s", e, tc.wantClass, h.route.Name)
 			}
-			u := h.quota.Tenant("t1", now)
+			u, _ := h.quota.Tenant("t1", now)
 			if want := int64(map[bool]int{true: 1}[tc.wantClass.CountsQuota()]); u.Used != want || u.Reserved != 0 {
 				t.Fatalf("quota %+v, want used %d", u, want)
 			}
@@ -249,7 +249,7 @@ func TestTencentFrontRefusesBeforeBilling(t *testing.T) {
 			if n := len(h.led.Entries()); n != 0 || h.up.calls.Load() != 0 {
 				t.Fatalf("refused request recorded (%d entries) or forwarded", n)
 			}
-			if u := h.quota.Tenant("t1", now); u.Used != 0 || u.Reserved != 0 {
+			if u, _ := h.quota.Tenant("t1", now); u.Used != 0 || u.Reserved != 0 {
 				t.Fatalf("quota touched: %+v", u)
 			}
 			if strings.Contains(string(resp.Body()), tcSecretKey) {

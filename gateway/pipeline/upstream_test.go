@@ -49,7 +49,7 @@ func TestUpstreamOutcomes(t *testing.T) {
 			if tc.class == billing.Billed && e.Attempts != 3 {
 				t.Fatalf("attempts %d, want 3", e.Attempts)
 			}
-			if used := h.quota.Tenant("t1", now); tc.class != billing.Billed && used.Used != 0 {
+			if used, _ := h.quota.Tenant("t1", now); tc.class != billing.Billed && used.Used != 0 {
 				t.Fatalf("quota used %d by class %s", used.Used, tc.class)
 			}
 		})

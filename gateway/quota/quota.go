@@ -178,11 +178,12 @@ type Usage struct {
 	Reserved int64 `json:"reserved"`
 }
 
-// Tenant returns today's usage of a tenant.
-func (c *Counter) Tenant(id string, now time.Time) Usage { return c.usage(id, true, now) }
+// Tenant returns today's usage of a tenant (the error is always nil: the
+// count is in memory).
+func (c *Counter) Tenant(id string, now time.Time) (Usage, error) { return c.usage(id, true, now), nil }
 
-// Key returns today's usage of a key.
-func (c *Counter) Key(id string, now time.Time) Usage { return c.usage(id, false, now) }
+// Key returns today's usage of a key (the error is always nil).
+func (c *Counter) Key(id string, now time.Time) (Usage, error) { return c.usage(id, false, now), nil }
 
 func (c *Counter) usage(id string, tenant bool, now time.Time) Usage {
 	day := c.cal.Day(now)

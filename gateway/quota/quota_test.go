@@ -46,7 +46,7 @@ func TestReserveCommitRelease(t *testing.T) {
 		t.Fatal("a released unit was not returned")
 	}
 	c.Commit(b)
-	if u := c.Tenant("t", now); u.Used != 1 || u.Reserved != 1 {
+	if u, _ := c.Tenant("t", now); u.Used != 1 || u.Reserved != 1 {
 		t.Fatalf("usage %+v", u)
 	}
 	// Per-key cap is checked before the tenant's.
@@ -71,7 +71,7 @@ func TestSeedAndRollover(t *testing.T) {
 		t.Fatal("new day did not reset")
 	}
 	c.Commit(tk)
-	if u := c.Key("k", day1.Add(24*time.Hour)); u.Used != 1 {
+	if u, _ := c.Key("k", day1.Add(24*time.Hour)); u.Used != 1 {
 		t.Fatalf("usage %+v", u)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -51,8 +52,16 @@ const (
 	maxFlushBackoff = time.Second
 	// maxCarried bounds the settlements one call carries.
 	maxCarried = 256
-	// seedTimeout bounds reading the durable records and seeding.
-	seedTimeout = 5 * time.Second
+	// seedReadFactor scales the PostgreSQL guard's per-call timeout into
+	// the bound of a seed's reads: the day's ledger aggregate is a heavier
+	// query than a request's point reads, yet a request waits for it.
+	seedReadFactor = 10
+	// seedTimeout bounds a seed's reads when the connections have no
+	// PostgreSQL guard (a SeedFunc not backed by PostgreSQL).
+	seedTimeout = 2 * time.Second
+	// readFactor scales the Redis guard's per-call timeout into the bound
+	// of an admin or metric read.
+	readFactor = 10
 	// closeDrain bounds Close's last attempts to send the settlements.
 	closeDrain = 3 * time.Second
 )
@@ -76,6 +85,11 @@ type Redis struct {
 	c     *stores.Conns
 	o     RedisOptions
 	seeds singleflight.Group
+
+	// retrying is set while the flusher backs off after a failed flush;
+	// the first call that reaches Redis afterwards clears it and wakes the
+	// flusher, so the settlements do not trail a recovery by the backoff.
+	retrying atomic.Bool
 
 	mu      sync.Mutex
 	pending map[string][]settlement // by tenant
@@ -198,6 +212,9 @@ func (q *Redis) run(tenant, op string, opArgs []any, carry bool) ([]any, error) 
 		q.putBack(tenant, carried)
 		return nil, err
 	}
+	if q.retrying.Load() && q.retrying.CompareAndSwap(true, false) {
+		q.signal() // Redis is back: the flusher stops backing off
+	}
 	if len(res) == 1 && res[0] == "NEEDSEED" {
 		return nil, errNeedSeed
 	}
@@ -213,15 +230,13 @@ func (q *Redis) base(tenant string) string { return q.o.Limiter.Base(tenant) }
 // a time; across the fleet the first seeder's counts win.
 func (q *Redis) seed(tenant, day string) error {
 	_, err, _ := q.seeds.Do(tenant+"\x00"+day, func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), seedTimeout)
-		defer cancel()
 		var (
 			tenantUsed int64
 			keyUsed    map[string]int64
 		)
 		if q.o.Seed != nil {
 			var err error
-			if tenantUsed, keyUsed, err = q.o.Seed(ctx, tenant, day); err != nil {
+			if tenantUsed, keyUsed, err = q.readSeed(tenant, day); err != nil {
 				return nil, fmt.Errorf("seed %s: %w", day, err)
 			}
 		}
@@ -230,11 +245,36 @@ func (q *Redis) seed(tenant, day string) error {
 		for k, n := range keyUsed {
 			args = append(args, k, n)
 		}
-		return nil, q.c.RedisGuard.Do(ctx, func(ctx context.Context) error {
+		return nil, q.c.RedisGuard.Do(context.Background(), func(ctx context.Context) error {
 			return seedScript.Run(ctx, q.c.Redis, []string{q.base(tenant)}, args...).Err()
 		})
 	})
 	return err
+}
+
+// readSeed runs the Seed option under the PostgreSQL guard: refused at
+// once while its breaker is open, bounded by seedReadFactor times its
+// per-call timeout, and its outcome counted toward the breaker, so a
+// PostgreSQL outage fails seeds (and the reservations waiting for them)
+// at once rather than each one waiting out its own timeout.
+func (q *Redis) readSeed(tenant, day string) (int64, map[string]int64, error) {
+	g, bound := q.c.PGGuard, seedTimeout
+	if g != nil {
+		if err := g.Allow(); err != nil {
+			return 0, nil, err
+		}
+		bound = seedReadFactor * g.Timeout()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), bound)
+	defer cancel()
+	tenantUsed, keyUsed, err := q.o.Seed(ctx, tenant, day)
+	if g != nil {
+		g.Observe(err)
+		if err != nil {
+			err = fmt.Errorf("%s: %w", g.Name(), err)
+		}
+	}
+	return tenantUsed, keyUsed, err
 }
 
 // Commit turns the ticket's lease into a used unit (the answer was
@@ -255,6 +295,11 @@ func (q *Redis) enqueue(s settlement) {
 	q.mu.Lock()
 	q.pending[s.t.Tenant] = append(q.pending[s.t.Tenant], s)
 	q.mu.Unlock()
+	q.signal()
+}
+
+// signal wakes the flusher (without blocking: one wake-up is enough).
+func (q *Redis) signal() {
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -282,10 +327,7 @@ func (q *Redis) putBack(tenant string, p []settlement) {
 	q.mu.Lock()
 	q.pending[tenant] = append(p, q.pending[tenant]...)
 	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
+	q.signal()
 }
 
 // Pending counts the settlements not yet in Redis.
@@ -301,7 +343,9 @@ func (q *Redis) Pending() int {
 
 // flushLoop sends the settlements no request carried, flushDelay after
 // they were queued, and keeps retrying (backing off up to a second) while
-// Redis is down.
+// Redis is down. The backoff ends as soon as any call reaches Redis again
+// (run clears retrying and wakes the loop); a wake-up while Redis is still
+// failing leaves the backoff as it is.
 func (q *Redis) flushLoop() {
 	defer close(q.done)
 	timer := time.NewTimer(time.Hour)
@@ -312,18 +356,32 @@ func (q *Redis) flushLoop() {
 			return
 		case <-q.wake:
 		}
-		for wait := flushDelay; ; wait = min(2*wait, maxFlushBackoff) {
+		wait, backingOff := flushDelay, false
+		for {
 			timer.Reset(wait)
-			select {
-			case <-q.stop:
-				timer.Stop()
-				return
-			case <-timer.C:
+		waiting:
+			for {
+				select {
+				case <-q.stop:
+					timer.Stop()
+					return
+				case <-timer.C:
+					break waiting
+				case <-q.wake:
+					if backingOff && !q.retrying.Load() {
+						wait, backingOff = flushDelay, false
+						timer.Reset(wait)
+					}
+				}
 			}
 			if q.flush() == nil {
 				break
 			}
+			q.retrying.Store(true)
+			backingOff = true
+			wait = min(2*wait, maxFlushBackoff)
 		}
+		q.retrying.Store(false)
 	}
 }
 
@@ -370,32 +428,55 @@ func (q *Redis) Close() {
 }
 
 // Tenant returns today's usage of a tenant across the fleet: used units
-// (expired leases included) and live leases. A Redis failure reads as zero.
-func (q *Redis) Tenant(id string, now time.Time) Usage {
-	u, _ := q.usage(id, q.o.Calendar.Day(now), "lt", "t")
-	return u
+// (expired leases included) and live leases. An error says Redis could
+// not be read (nothing is known).
+func (q *Redis) Tenant(id string, now time.Time) (Usage, error) {
+	return q.usage(id, q.o.Calendar.Day(now), "lt", "t")
 }
 
-// Key returns today's usage of a key (zero when its tenant is unknown or
-// Redis fails).
-func (q *Redis) Key(id string, now time.Time) Usage {
+// Key returns today's usage of a key (zero when its tenant is unknown); an
+// error says Redis could not be read.
+func (q *Redis) Key(id string, now time.Time) (Usage, error) {
 	if q.o.TenantOf == nil {
-		return Usage{}
+		return Usage{}, nil
 	}
 	t := q.o.TenantOf(id)
 	if t == "" {
-		return Usage{}
+		return Usage{}, nil
 	}
-	u, _ := q.usage(t, q.o.Calendar.Day(now), "lk:"+id, "k:"+id)
-	return u
+	return q.usage(t, q.o.Calendar.Day(now), "lk:"+id, "k:"+id)
 }
 
 func (q *Redis) usage(tenant, day, set, field string) (Usage, error) {
-	res, err := q.run(tenant, "u", []any{day, set, field}, false)
+	var res []any
+	err := q.read(func(ctx context.Context) error {
+		var err error
+		res, err = quotaScript.Run(ctx, q.c.Redis, []string{q.base(tenant)}, "u", dayTTL.Milliseconds(), 0, day, set, field).Slice()
+		return err
+	})
 	if err != nil {
 		return Usage{}, fmt.Errorf("quota: redis: usage: %w", err)
 	}
 	return usageOf(res)
+}
+
+// read runs fn, a read for the admin API or the metrics, off the request
+// path's accounting: refused while the Redis breaker is open, bounded by
+// its own deadline (readFactor times the per-call timeout: a pipeline of
+// every tenant is longer than one call), and its outcome NOT counted
+// toward the breaker, so a slow read cannot make the fleet refuse
+// billable requests.
+func (q *Redis) read(fn func(ctx context.Context) error) error {
+	g := q.c.RedisGuard
+	if err := g.Allow(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), readFactor*g.Timeout())
+	defer cancel()
+	if err := fn(ctx); err != nil {
+		return fmt.Errorf("%s: %w", g.Name(), err)
+	}
+	return nil
 }
 
 func usageOf(res []any) (Usage, error) {
@@ -408,8 +489,8 @@ func usageOf(res []any) (Usage, error) {
 }
 
 // Tenants returns today's usage of each tenant the Tenants option lists,
-// read in one pipelined round trip. Tenants with no count today, or all
-// of them when Redis fails, are absent.
+// read in one pipelined round trip (a read: see read). Tenants with no
+// count today, or all of them when Redis fails, are absent.
 func (q *Redis) Tenants(now time.Time) map[string]Usage {
 	out := map[string]Usage{}
 	if q.o.Tenants == nil {
@@ -431,7 +512,7 @@ func (q *Redis) Tenants(now time.Time) map[string]Usage {
 		return cmds, err
 	}
 	var cmds []*redis.Cmd
-	err := q.c.RedisGuard.Do(context.Background(), func(ctx context.Context) error {
+	err := q.read(func(ctx context.Context) error {
 		var err error
 		cmds, err = read(ctx)
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {

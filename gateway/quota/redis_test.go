@@ -108,7 +108,7 @@ func TestRedisExactUnderConcurrency(t *testing.T) {
 			if len(tickets) != tc.want || (tc.want < 64 && refused[tc.scope] != 64-tc.want) {
 				t.Fatalf("admitted %d, refused %v; want %d admitted, the rest %q", len(tickets), refused, tc.want, tc.scope)
 			}
-			if u := f.qs[0].Tenant("acme", now); u != (Usage{Reserved: int64(tc.want)}) {
+			if u, _ := f.qs[0].Tenant("acme", now); u != (Usage{Reserved: int64(tc.want)}) {
 				t.Fatalf("tenant usage %+v", u)
 			}
 			// Commit half on another replica than the one that reserved,
@@ -122,7 +122,7 @@ func TestRedisExactUnderConcurrency(t *testing.T) {
 			}
 			settled(t, f.qs...)
 			used := int64((len(tickets) + 1) / 2)
-			if u := f.qs[1].Tenant("acme", now); u != (Usage{Used: used}) {
+			if u, _ := f.qs[1].Tenant("acme", now); u != (Usage{Used: used}) {
 				t.Fatalf("tenant usage after settling %+v, want used %d", u, used)
 			}
 			if all := f.qs[2].Tenants(now); len(all) != 1 || all["acme"] != (Usage{Used: used}) {
@@ -157,10 +157,10 @@ func TestRedisScopes(t *testing.T) {
 			t.Fatalf("step %d: scope %q err %v, want %q", i, s, err, st.scope)
 		}
 	}
-	if u := q.Key("a", now); u != (Usage{Reserved: 2}) {
+	if u, _ := q.Key("a", now); u != (Usage{Reserved: 2}) {
 		t.Fatalf("key a: %+v", u)
 	}
-	if u := q.Key("b", now); u != (Usage{Reserved: 3}) {
+	if u, _ := q.Key("b", now); u != (Usage{Reserved: 3}) {
 		t.Fatalf("key b: %+v", u)
 	}
 }
@@ -197,10 +197,10 @@ func TestRedisSettleOnce(t *testing.T) {
 				}
 				settled(t, q)
 			}
-			if u := f.qs[1].Tenant("acme", now); u != tc.want {
+			if u, _ := f.qs[1].Tenant("acme", now); u != tc.want {
 				t.Fatalf("tenant %+v, want %+v", u, tc.want)
 			}
-			if u := f.qs[1].Key("k", now); u != tc.wantKey {
+			if u, _ := f.qs[1].Key("k", now); u != tc.wantKey {
 				t.Fatalf("key %+v, want %+v", u, tc.wantKey)
 			}
 		})
@@ -219,7 +219,7 @@ func TestRedisExpiredLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(120 * time.Millisecond)
-	if u := q.Tenant("acme", now); u != (Usage{Used: 1}) {
+	if u, _ := q.Tenant("acme", now); u != (Usage{Used: 1}) {
 		t.Fatalf("after the hold: %+v", u)
 	}
 	// The next reservation settles it and takes the last unit.
@@ -231,7 +231,7 @@ func TestRedisExpiredLease(t *testing.T) {
 	}
 	q.Commit(tk)
 	settled(t, q)
-	if u := q.Tenant("acme", now); u != (Usage{Used: 1, Reserved: 1}) {
+	if u, _ := q.Tenant("acme", now); u != (Usage{Used: 1, Reserved: 1}) {
 		t.Fatalf("after the late commit: %+v", u)
 	}
 }
@@ -278,7 +278,7 @@ func TestRedisSeed(t *testing.T) {
 	if calls.Load() < 1 {
 		t.Fatal("never seeded")
 	}
-	if u := f.qs[0].Tenant("acme", now); u != (Usage{Used: 7, Reserved: 2}) {
+	if u, _ := f.qs[0].Tenant("acme", now); u != (Usage{Used: 7, Reserved: 2}) {
 		t.Fatalf("tenant %+v", u)
 	}
 }
@@ -329,14 +329,14 @@ func TestRedisWiped(t *testing.T) {
 	f.qs[0].Commit(tickets[1])
 	f.qs[0].Release(tickets[2])
 	settled(t, f.qs[0])
-	if u := f.qs[1].Tenant("acme", now); u != (Usage{Used: 2, Reserved: 1}) {
+	if u, _ := f.qs[1].Tenant("acme", now); u != (Usage{Used: 2, Reserved: 1}) {
 		t.Fatalf("after the wipe: %+v, want used 2 reserved 1", u)
 	}
 	// Settling twice in the new epoch changes nothing more.
 	f.qs[1].Commit(tk)
 	f.qs[0].Commit(tk)
 	settled(t, f.qs...)
-	if u := f.qs[0].Tenant("acme", now); u != (Usage{Used: 3}) {
+	if u, _ := f.qs[0].Tenant("acme", now); u != (Usage{Used: 3}) {
 		t.Fatalf("final: %+v", u)
 	}
 }
@@ -430,7 +430,7 @@ func TestRedisRoundTrips(t *testing.T) {
 	} else {
 		t.Logf("%d commands for %d requests and their commits in %v", n, k, elapsed)
 	}
-	if u := q.Tenant("acme", now); u.Used != k+0 || u.Reserved != 1 {
+	if u, _ := q.Tenant("acme", now); u.Used != k+0 || u.Reserved != 1 {
 		t.Fatalf("usage %+v", u)
 	}
 	// The server-wide count (other clients of the machine's Redis
@@ -482,7 +482,7 @@ func TestRedisAllowReserveRate(t *testing.T) {
 	if refused != 2 {
 		t.Fatalf("refused %d of 4 after one standalone token; want 2", refused)
 	}
-	if u := f.qs[0].Tenant("acme", now); u != (Usage{Reserved: 2}) {
+	if u, _ := f.qs[0].Tenant("acme", now); u != (Usage{Reserved: 2}) {
 		t.Fatalf("usage %+v", u)
 	}
 	if lim0.Fallbacks() != 0 {
@@ -533,7 +533,7 @@ func TestRedisAllowReserveFleetRate(t *testing.T) {
 				t.Fatalf("admitted %d in %v; want at most %d", n, elapsed, limit)
 			}
 			settled(t, f.qs...)
-			if u := f.qs[0].Tenant("acme", time.Now()); u.Used != allowed.Load() || u.Reserved != 0 {
+			if u, _ := f.qs[0].Tenant("acme", time.Now()); u.Used != allowed.Load() || u.Reserved != 0 {
 				t.Fatalf("usage %+v for %d admitted", u, allowed.Load())
 			}
 		})
@@ -556,4 +556,159 @@ func BenchmarkAllowReserve(b *testing.B) {
 			q.Commit(tk)
 		}
 	})
+}
+
+// TestRedisSeedUnderPGGuard: a seed whose reads hang is bounded by the
+// PostgreSQL guard's policy (a multiple of its timeout), its failures open
+// that breaker, and then seeds fail at once without reading.
+func TestRedisSeedUnderPGGuard(t *testing.T) {
+	var calls atomic.Int64
+	seed := func(ctx context.Context, tenant, day string) (int64, map[string]int64, error) {
+		calls.Add(1)
+		<-ctx.Done() // PostgreSQL does not answer
+		return 0, nil, ctx.Err()
+	}
+	f := newFleet(t, 1, RedisOptions{Seed: seed})
+	c := f.conns[0]
+	c.PGGuard = stores.NewGuard("postgres", 50*time.Millisecond, stores.BreakerConfig{Failures: 2, OpenFor: time.Minute})
+	q := f.qs[0]
+	for i := range 2 {
+		start := time.Now()
+		if tk, _, err := q.Reserve(lim(10, 0, "k", fmt.Sprint("r", i)), time.Now()); err == nil || !tk.IsZero() {
+			t.Fatalf("reserve with PostgreSQL hanging: %+v %v", tk, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Fatalf("a seed waited %v; the PostgreSQL guard bounds it to %v", d, seedReadFactor*c.PGGuard.Timeout())
+		}
+	}
+	start := time.Now()
+	_, _, err := q.Reserve(lim(10, 0, "k", "open"), time.Now())
+	if !errors.Is(err, stores.ErrOpen) || calls.Load() != 2 {
+		t.Fatalf("with the PostgreSQL breaker open: %v after %d reads; want ErrOpen, no read", err, calls.Load())
+	}
+	if d := time.Since(start); d > 250*time.Millisecond { // a hanging read waits 500 ms
+		t.Fatalf("a refused seed took %v", d)
+	}
+}
+
+// slowPipelines delays every pipeline (the admin and metric reads) past
+// the read bound.
+type slowPipelines struct{ delay time.Duration }
+
+func (slowPipelines) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (slowPipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (s slowPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		select {
+		case <-time.After(s.delay):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return next(ctx, cmds)
+	}
+}
+
+// TestRedisSlowReadsSpareTheBreaker: reads of the admin API and the
+// metrics that time out report nothing, and do not open the Redis
+// breaker the requests' reservations depend on.
+func TestRedisSlowReadsSpareTheBreaker(t *testing.T) {
+	cfg := testkit.SharedStores(t, "", "")
+	cfg.Redis.Timeout = 50 * time.Millisecond // reads: 500 ms
+	cfg.Breaker = stores.BreakerConfig{Failures: 3, OpenFor: time.Minute}
+	c := testkit.Conns(t, cfg)
+	c.Redis.AddHook(slowPipelines{delay: time.Second})
+	q := newStore(t, c, RedisOptions{Tenants: func() []string { return []string{"acme", "rival"} }})
+	now := time.Now()
+	// The first reservation seeds the day; a loaded machine gets retries.
+	var err error
+	for range 20 {
+		if _, _, err = q.Reserve(lim(10, 0, "k", "r0"), now); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if got := q.Tenants(now); len(got) != 0 {
+			t.Fatalf("a read past its bound reported %v", got)
+		}
+	}
+	if s := c.RedisGuard.State(); s != stores.Up {
+		t.Fatalf("Redis breaker after slow reads: %v, want up", s)
+	}
+}
+
+// flakyRedis fails every command while down, counting the attempts.
+type flakyRedis struct {
+	down  atomic.Bool
+	fails atomic.Int64
+}
+
+func (f *flakyRedis) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f *flakyRedis) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if f.down.Load() {
+			f.fails.Add(1)
+			err := errors.New("redis down (test)")
+			cmd.SetErr(err)
+			return err
+		}
+		return next(ctx, cmd)
+	}
+}
+func (f *flakyRedis) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// TestRedisFlushAfterRecovery: settlements queued while Redis was down
+// are sent within milliseconds of the first call that reaches Redis
+// again, not after the flusher's backoff (up to a second).
+func TestRedisFlushAfterRecovery(t *testing.T) {
+	cfg := testkit.SharedStores(t, "", "")
+	cfg.Redis.Timeout = 2 * time.Second
+	cfg.Breaker = stores.BreakerConfig{Failures: 1 << 20, OpenFor: time.Millisecond} // the flusher's attempts never open it
+	c := testkit.Conns(t, cfg)
+	flaky := &flakyRedis{}
+	c.Redis.AddHook(flaky)
+	q := newStore(t, c, RedisOptions{})
+	now := time.Now()
+	tk, _, err := q.Reserve(lim(10, 0, "k", "r1"), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	flaky.down.Store(true)
+	downAt := time.Now()
+	q.Commit(tk)
+	// Let the backoff reach its bound, then recover right after a failed
+	// attempt: the flusher's next attempt is a second away.
+	for {
+		f := flaky.fails.Load()
+		for flaky.fails.Load() == f {
+			time.Sleep(time.Millisecond)
+		}
+		if time.Since(downAt) > 1600*time.Millisecond {
+			break
+		}
+	}
+	flaky.down.Store(false)
+
+	// Another tenant's request reaches Redis (it does not carry acme's
+	// settlement).
+	if _, _, err := q.Reserve(Limits{TenantID: "rival", TenantQuota: 10, KeyID: "rk", Lease: "r2"}, now); err != nil {
+		t.Fatal(err)
+	}
+	up := time.Now()
+	for q.Pending() != 0 && time.Since(up) < 2*time.Second {
+		time.Sleep(time.Millisecond)
+	}
+	if d := time.Since(up); d > 500*time.Millisecond { // the backoff's next attempt: a second
+		t.Fatalf("the settlement reached Redis %v after its recovery; want milliseconds", d)
+	}
+	settled(t, q)
+	if u, _ := q.Tenant("acme", now); u != (Usage{Used: 1}) {
+		t.Fatalf("acme after the recovery: %+v, want used 1", u)
+	}
 }

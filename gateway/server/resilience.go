@@ -73,7 +73,11 @@ func (s *Server) startResilience() error {
 		if s.shared != nil {
 			// Records every replica sees; a running one is held for the
 			// longest a request can be under way.
-			s.res.idem = idempotency.NewRedis(s.shared, s.inFlight(), cfg.Idempotency.TTL)
+			r := idempotency.NewRedis(s.shared, s.inFlight(), cfg.Idempotency.TTL)
+			s.res.idem = r
+			// Its settling loop drains (bounded) before the connections
+			// close.
+			s.closers = append(s.closers, func() error { r.Close(); return nil })
 		} else {
 			m := idempotency.NewMemory(cfg.Idempotency.TTL, cfg.Idempotency.MaxEntries)
 			s.res.idem = m

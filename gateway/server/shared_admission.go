@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 
 	"golang.org/x/sync/singleflight"
 
@@ -60,9 +59,10 @@ func (s *Server) tenantIDs() []string {
 
 // quotaSeed reads where a tenant's day stands from PostgreSQL: the
 // ledger's entries of the day that used a unit (billed, cached_quota,
-// unknown) and the sessions not settled yet that were admitted that day
-// (each holds a unit until its outcome is known; a session settled later
-// cannot add it again). Tenants seeding the same day at once share one
+// unknown) and the tenant's open sessions reserved that day (each holds a
+// unit until its outcome is known; a session settled later cannot add it
+// again: its rebuilt ticket carries no epoch). The quota store bounds
+// these reads under the PostgreSQL guard. Tenants seeding the same day at once share one
 // ledger query.
 func (s *Server) quotaSeed() quota.SeedFunc {
 	var days singleflight.Group
@@ -78,15 +78,13 @@ func (s *Server) quotaSeed() quota.SeedFunc {
 			total += n
 		}
 		if s.sessionStore != nil {
-			recs, err := s.sessionStore.LoadLive(ctx)
+			open, err := s.sessionStore.OpenOn(ctx, tenant, day)
 			if err != nil {
-				return 0, nil, fmt.Errorf("sessions: %w", err)
+				return 0, nil, err
 			}
-			for _, r := range recs {
-				if r.Tenant == tenant && r.Day == day {
-					keys[r.KeyID]++
-					total++
-				}
+			for k, n := range open {
+				keys[k] += n
+				total += n
 			}
 		}
 		return total, keys, nil

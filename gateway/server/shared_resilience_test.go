@@ -12,8 +12,9 @@ import (
 	"github.com/idgate/idgate/internal/testkit"
 )
 
-// In shared mode the Idempotency-Key records are Redis's, and the cache
-// gets its shared level (stopped by a closer) when cache.shared is set.
+// In shared mode the Idempotency-Key records are Redis's (their settling
+// loop drained by a closer), and the cache gets its shared level (stopped
+// by a closer) when cache.shared is set.
 func TestResilienceSharedStores(t *testing.T) {
 	sc := testkit.SharedStores(t, "", "")
 	sc.Redis.Timeout = 2 * time.Second
@@ -30,8 +31,8 @@ func TestResilienceSharedStores(t *testing.T) {
 	if _, ok := s.res.idem.(*idempotency.Redis); !ok {
 		t.Fatalf("idempotency store %T, want *idempotency.Redis", s.res.idem)
 	}
-	if len(s.closers) != 1 {
-		t.Fatalf("%d closers, want the shared cache level's", len(s.closers))
+	if len(s.closers) != 2 {
+		t.Fatalf("%d closers, want the shared cache level's and the idempotency store's", len(s.closers))
 	}
 	if s.res.cache.Stats().Shared == nil {
 		t.Fatal("no shared cache level")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -213,31 +212,25 @@ func (s *Server) storesReady(ctx context.Context, checks fiber.Map) bool {
 	return ready
 }
 
-// registerStoreMetrics exports each shared store's state and call counts.
+// registerStoreMetrics exports each shared store's state: up (it answers)
+// and breaker open (its calls fail at once).
 func (s *Server) registerStoreMetrics() {
-	s.Metrics.GaugeVec("store_up", "1 while a shared store answers, 0 while its calls fail or its breaker is open.",
-		[]string{"store"}, func(emit func(float64, ...string)) {
-			for _, g := range []*stores.Guard{s.shared.RedisGuard, s.shared.PGGuard} {
+	guards := []*stores.Guard{s.shared.RedisGuard, s.shared.PGGuard}
+	for _, m := range []struct {
+		name, help string
+		state      stores.State
+	}{
+		{"store_up", "1 while a shared store answers, 0 while its calls fail or its breaker is open.", stores.Up},
+		{"store_breaker_open", "1 while a shared store's breaker is open (its calls fail at once).", stores.Tripped},
+	} {
+		s.Metrics.GaugeVec(m.name, m.help, []string{"store"}, func(emit func(float64, ...string)) {
+			for _, g := range guards {
 				v := 0.0
-				if g.State() == stores.Up {
+				if g.State() == m.state {
 					v = 1
 				}
 				emit(v, g.Name())
 			}
 		})
-	s.Metrics.GaugeVec("store_breaker_open", "1 while a shared store's breaker is open (its calls fail at once).",
-		[]string{"store"}, func(emit func(float64, ...string)) {
-			for _, g := range []*stores.Guard{s.shared.RedisGuard, s.shared.PGGuard} {
-				v := 0.0
-				if g.State() == stores.Tripped {
-					v = 1
-				}
-				emit(v, g.Name())
-			}
-		})
-}
-
-// errNotBuilt marks a shared concern whose implementation is missing.
-func errNotBuilt(concern string) error {
-	return fmt.Errorf("stores: shared mode: %s has no shared implementation", concern)
+	}
 }

@@ -306,7 +306,7 @@ func TestCreateRefusesCallbackNotForwarded(t *testing.T) {
 	if n := f.up.calls["POST "+contracts.SessionsPath]; n != 0 {
 		t.Fatalf("forwarded %d times", n)
 	}
-	if u := f.quota.Tenant("acme", time.Now()); u.Used != 0 || u.Reserved != 0 {
+	if u, _ := f.quota.Tenant("acme", time.Now()); u.Used != 0 || u.Reserved != 0 {
 		t.Fatalf("quota %+v", u)
 	}
 	for _, e := range f.led.Entries() {

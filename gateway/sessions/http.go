@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -317,19 +318,53 @@ func (s *Service) regenerate(ctx *fasthttp.RequestCtx, id string) {
 		// Another replica may have expired or reopened it.
 		s.refresh(t)
 	}
-	reserved := t.rec.Status == Expired
-	if reserved && !s.ReserveFor(&x, s.hold()) {
-		return
+	// An expired session is reopened in the store BEFORE the regeneration
+	// is forwarded, and reverted if the authority does not regenerate it:
+	// the store is never left Expired while a QR code the client holds can
+	// still be billed (the outcome's Open→Billed would match no row and
+	// its ledger entry would be lost). A store that cannot reopen it gets
+	// 503 and nothing is forwarded.
+	reopened := false
+	var tk quota.Ticket
+	if t.rec.Status == Expired {
+		if !s.ReserveFor(&x, s.hold()) {
+			return
+		}
+		tk = x.TakeTicket()
+		ok, err := s.Store.Transition(context.Background(), id, Expired, Open, tk, x.Start, nil)
+		switch {
+		case err != nil:
+			s.Quota.Release(tk)
+			s.Log.Error("session reopen not stored; refused", "request_id", id, "tenant", t.rec.Tenant, "err", err)
+			ctx.Response.Header.Set(fasthttp.HeaderRetryAfter, "1")
+			s.Refuse(&x, billing.StoreUnavailable, contracts.ErrServiceUnavailable,
+				"The gateway cannot store the session right now; nothing was sent to the authority; retry later")
+			return
+		case !ok:
+			// Another replica reopened (or settled) it first and holds
+			// its own unit for it.
+			s.Quota.Release(tk)
+			if !s.refresh(t) {
+				t.ticket = quota.Ticket{}
+			}
+		default:
+			reopened = true
+			t.rec.Status, t.rec.Day, t.rec.Lease, t.rec.Epoch, t.ticket = Open, tk.Day, tk.Lease, tk.Epoch, tk
+		}
 	}
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	if !s.forward(&x, fasthttp.MethodPost, contracts.SessionPath(id)+"/qr", nil, resp) {
-		s.Settle(&x, false)
+		if reopened {
+			s.unreopen(t, tk)
+		}
 		return
 	}
 	var v contracts.Session
 	if resp.StatusCode() != fasthttp.StatusOK || json.Unmarshal(resp.Body(), &v) != nil {
-		s.Settle(&x, false)
+		if reopened {
+			s.unreopen(t, tk)
+		}
 		s.pass(&x, billing.UpstreamError, resp)
 		return
 	}
@@ -337,25 +372,28 @@ func (s *Service) regenerate(ctx *fasthttp.RequestCtx, id string) {
 		t.version = v.Version
 	}
 	t.seen = x.Start
-	if reserved {
-		tk := x.TakeTicket()
-		ok, err := s.Store.Transition(context.Background(), id, Expired, Open, tk, x.Start, nil)
-		switch {
-		case s.fleet != nil && err == nil && !ok:
-			// Another replica reopened (or settled) it first and holds
-			// its own unit for it.
-			s.Quota.Release(tk)
-			if !s.refresh(t) {
-				t.ticket = quota.Ticket{}
-			}
-		case err != nil || !ok:
-			s.Log.Error("session reopen not stored", "request_id", id, "tenant", t.rec.Tenant, "err", err)
-			fallthrough
-		default:
-			t.rec.Status, t.rec.Day, t.rec.Lease, t.rec.Epoch, t.ticket = Open, tk.Day, tk.Lease, tk.Epoch, tk
-		}
-	}
 	t.rec.ExpiresAt = v.ExpiresAt
 	x.Result = string(v.State)
 	s.pass(&x, billing.NotBilled, resp)
+}
+
+// unreopen reverts a reopening whose regeneration the authority did not
+// make: the store goes back to Expired and tk's unit is released. When the
+// store cannot revert it, the session stays open with its unit held (the
+// safe side): the reconciler observes the authority's expired state and
+// releases it.
+func (s *Service) unreopen(t *tracked, tk quota.Ticket) {
+	ok, err := s.Store.Transition(context.Background(), t.rec.RequestID, Open, Expired, quota.Ticket{}, time.Now(), nil)
+	switch {
+	case err != nil:
+		s.Log.Error("session reopen not reverted; left to the reconciler", "request_id", t.rec.RequestID, "tenant", t.rec.Tenant, "err", err)
+	case !ok:
+		// Settled meanwhile by whoever moved it; that one settled the unit.
+		if !s.refresh(t) {
+			t.ticket = quota.Ticket{}
+		}
+	default:
+		s.Quota.Release(tk)
+		t.rec.Status, t.ticket = Expired, quota.Ticket{}
+	}
 }

@@ -252,7 +252,7 @@ func TestObserveOutcomes(t *testing.T) {
 			if got, _ := f.svc.Status(id); got != tc.want {
 				t.Fatalf("status %s, want %s", got, tc.want)
 			}
-			u := f.quota.Tenant("acme", time.Now())
+			u, _ := f.quota.Tenant("acme", time.Now())
 			if u.Used != tc.used || u.Reserved != tc.resvd {
 				t.Fatalf("quota %+v, want used %d reserved %d", u, tc.used, tc.resvd)
 			}
@@ -287,7 +287,7 @@ func TestBilledOnceConcurrently(t *testing.T) {
 	if b, ub := f.billingEntries(t, id); b != 1 || ub != 0 {
 		t.Fatalf("%d billed, %d unbilled entries; want exactly one billed", b, ub)
 	}
-	if u := f.quota.Tenant("acme", time.Now()); u.Used != 1 || u.Reserved != 0 {
+	if u, _ := f.quota.Tenant("acme", time.Now()); u.Used != 1 || u.Reserved != 0 {
 		t.Fatalf("quota %+v", u)
 	}
 }
@@ -304,7 +304,7 @@ func TestRestartKeepsBillingState(t *testing.T) {
 	f.svc.Close()
 
 	g := newFixture(t, 0, dbPath)
-	if u := g.quota.Tenant("acme", time.Now()); u.Reserved != 1 {
+	if u, _ := g.quota.Tenant("acme", time.Now()); u.Reserved != 1 {
 		t.Fatalf("after restart: %+v, want the open session's unit reserved", u)
 	}
 	g.up.set("GET "+contracts.SessionPath("billed-1"), 200, sessionJSON("billed-1", contracts.StateApproved, 7, 0))
@@ -407,7 +407,7 @@ func TestReconcileAbandoned(t *testing.T) {
 			if st, _ := f.svc.Status("s"); st != tc.want {
 				t.Fatalf("status %s, want %s", st, tc.want)
 			}
-			if u := f.quota.Tenant("acme", time.Now()); u.Used != tc.used {
+			if u, _ := f.quota.Tenant("acme", time.Now()); u.Used != tc.used {
 				t.Fatalf("quota %+v, want used %d", u, tc.used)
 			}
 		})

@@ -46,19 +46,24 @@ type Record struct {
 	SettledAt time.Time
 	// Lease and Epoch name the quota reservation an open session holds in
 	// a shared quota (quota.Ticket's), so any replica can settle it
-	// (TicketOf). The embedded store does not keep them: its one process
-	// holds the tickets in memory.
+	// (TicketOf, which rebuilds the ticket without the epoch: the epoch
+	// is kept for diagnosis only). The embedded store does not keep them:
+	// its one process holds the tickets in memory.
 	Lease, Epoch string
 }
 
 // TicketOf is the quota ticket an open session holds, rebuilt from its
 // record: the reservation is named by its day, tenant, key and lease, so
-// the replica that settles it need not be the one that reserved it.
+// the replica that settles it need not be the one that reserved it. Its
+// Epoch is empty: a session in the store is one a reseeding counts among
+// the open sessions, so its commit after a reseed (its lease gone) must
+// not add a second unit; before one, the lease is there and the commit
+// counts it.
 func TicketOf(r Record) quota.Ticket {
 	if r.Status != Open || r.Day == "" {
 		return quota.Ticket{}
 	}
-	return quota.Ticket{Day: r.Day, Tenant: r.Tenant, Key: r.KeyID, Lease: r.Lease, Epoch: r.Epoch}
+	return quota.Ticket{Day: r.Day, Tenant: r.Tenant, Key: r.KeyID, Lease: r.Lease}
 }
 
 // Store keeps session records durably. Transitions are compare-and-set on
@@ -67,6 +72,10 @@ func TicketOf(r Record) quota.Ticket {
 type Store interface {
 	// LoadLive returns the sessions not settled yet (open or expired).
 	LoadLive(ctx context.Context) ([]Record, error)
+	// OpenOn counts, per key, the open sessions of tenant whose
+	// reservation is on day: each holds a quota unit until its outcome is
+	// known. Expired sessions are not counted (their unit was released).
+	OpenOn(ctx context.Context, tenant, day string) (map[string]int64, error)
 	// Get finds one session; ok is false when it is unknown.
 	Get(ctx context.Context, id string) (r Record, ok bool, err error)
 	Insert(ctx context.Context, r Record) error
@@ -142,6 +151,38 @@ func (s *SQLite) LoadLive(ctx context.Context) ([]Record, error) {
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// OpenOn counts the open sessions of tenant on day per key; see Store.
+func (s *SQLite) OpenOn(ctx context.Context, tenant, day string) (map[string]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT key_id, COUNT(*) FROM gateway_sessions WHERE status = 'open' AND tenant = ? AND day = ? GROUP BY key_id`, tenant, day)
+	if err != nil {
+		return nil, fmt.Errorf("sessions: open on %s: %w", day, err)
+	}
+	defer rows.Close()
+	return countByKey(rows, day)
+}
+
+// countByKey collects the (key, count) rows of an OpenOn query (database/sql
+// and pgx rows alike).
+func countByKey(rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}, day string) (map[string]int64, error) {
+	out := map[string]int64{}
+	for rows.Next() {
+		var k string
+		var n int64
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, fmt.Errorf("sessions: open on %s: %w", day, err)
+		}
+		out[k] = n
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sessions: open on %s: %w", day, err)
+	}
+	return out, nil
 }
 
 // Get finds one session.

@@ -136,6 +136,18 @@ func (s *Postgres) LoadLive(ctx context.Context) ([]Record, error) {
 	return out, nil
 }
 
+// OpenOn counts the open sessions of tenant on day per key, across the
+// fleet; see Store. The caller bounds it (the quota seed runs it under the
+// PostgreSQL guard).
+func (s *Postgres) OpenOn(ctx context.Context, tenant, day string) (map[string]int64, error) {
+	rows, err := s.pool.Query(ctx, `SELECT key_id, COUNT(*) FROM gateway_sessions WHERE status = 'open' AND tenant = $1 AND day = $2 GROUP BY key_id`, tenant, day)
+	if err != nil {
+		return nil, fmt.Errorf("sessions: open on %s: %w", day, err)
+	}
+	defer rows.Close()
+	return countByKey(rows, day)
+}
+
 // Get finds one session.
 func (s *Postgres) Get(ctx context.Context, id string) (r Record, ok bool, err error) {
 	err = guarded(ctx, s.guard, func(ctx context.Context) error {

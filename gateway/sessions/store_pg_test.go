@@ -3,6 +3,7 @@ package sessions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -88,7 +89,7 @@ func TestPostgresStoreBillsOnceAcrossInstances(t *testing.T) {
 	if err != nil || !ok || got.Lease != "req-1" || got.Epoch != "e1" || got.Status != Open || !got.CreatedAt.Equal(now.Truncate(time.Microsecond)) {
 		t.Fatalf("get %+v %v %v", got, ok, err)
 	}
-	if tk := TicketOf(got); tk != (quota.Ticket{Day: "2026-12-04", Tenant: "acme", Key: "acme-1", Lease: "req-1", Epoch: "e1"}) {
+	if tk := TicketOf(got); tk != (quota.Ticket{Day: "2026-12-04", Tenant: "acme", Key: "acme-1", Lease: "req-1"}) {
 		t.Fatalf("ticket %+v", tk)
 	}
 	if _, ok, err := b.Get(ctx, "nope"); ok || err != nil {
@@ -142,7 +143,7 @@ func TestPostgresStoreBillsOnceAcrossInstances(t *testing.T) {
 	if ok, _ := b.Transition(ctx, "s-2", Expired, Open, reopen, now, nil); ok {
 		t.Fatal("a second reopen")
 	}
-	if got, _, _ := b.Get(ctx, "s-2"); TicketOf(got) != reopen {
+	if got, _, _ := b.Get(ctx, "s-2"); got.Epoch != reopen.Epoch || TicketOf(got) != (quota.Ticket{Day: "2026-12-05", Tenant: "acme", Key: "acme-1", Lease: "req-9"}) {
 		t.Fatalf("reopened ticket %+v", TicketOf(got))
 	}
 	live, err := b.LoadLive(ctx)
@@ -287,6 +288,12 @@ type replica struct {
 // upstream and one quota counter (standing in for the shared quota).
 func newFleet(t *testing.T, n int) ([]*replica, *fakeUpstream, *quota.Counter, *pgxpool.Pool) {
 	t.Helper()
+	return newFleetWith(t, n, func(p *Postgres) Store { return p })
+}
+
+// newFleetWith is newFleet with each replica's store wrapped.
+func newFleetWith(t *testing.T, n int, wrap func(*Postgres) Store) ([]*replica, *fakeUpstream, *quota.Counter, *pgxpool.Pool) {
+	t.Helper()
 	cs := pgReplicas(t, n)
 	dir, err := auth.NewDirectory([]auth.TenantConfig{
 		{ID: "acme", Rate: 1e6, Burst: 1e6, Keys: []auth.KeyConfig{{ID: "acme-1", Key: "acme-key"}}},
@@ -317,7 +324,7 @@ func newFleet(t *testing.T, n int) ([]*replica, *fakeUpstream, *quota.Counter, *
 				Auth: auth.NewStore(dir), Limits: ratelimit.New(), Quota: q, Ledger: &testkit.Ledger{}, Calendar: cal,
 				Metrics: nopMetrics{}, IDs: &seqIDs{n: 1000 * i}, Log: slog.New(slog.DiscardHandler), Now: time.Now,
 			},
-			Upstream: up, Store: store, MaxBody: 1 << 16, Listen: "127.0.0.1:8080",
+			Upstream: up, Store: wrap(store), MaxBody: 1 << 16, Listen: "127.0.0.1:8080",
 		}, relay)
 		if err != nil {
 			t.Fatal(err)
@@ -337,7 +344,7 @@ func newFleet(t *testing.T, n int) ([]*replica, *fakeUpstream, *quota.Counter, *
 func TestFleetSessionsBillOnceAcrossReplicas(t *testing.T) {
 	fleet, up, q, pool := newFleet(t, 2)
 	a, b := fleet[0], fleet[1]
-	acme := func() quota.Usage { return q.Tenant("acme", time.Now()) }
+	acme := func() quota.Usage { u, _ := q.Tenant("acme", time.Now()); return u }
 
 	// Created on A, approved as seen from B.
 	up.set("POST "+contracts.SessionsPath, 201, sessionJSON("s-1", contracts.StateCreated, 1, 0))
@@ -591,5 +598,81 @@ func TestRelaysShareTheOutbox(t *testing.T) {
 	defer mu.Unlock()
 	if got["ev-live"] != 1 || got["ev-dead"] != 1 {
 		t.Fatalf("deliveries %v, want each once", got)
+	}
+}
+
+// failReopen is the fleet's store whose Expired→Open transition fails
+// while fail is set, as PostgreSQL down would.
+type failReopen struct {
+	*Postgres
+	fail atomic.Bool
+}
+
+func (f *failReopen) Transition(ctx context.Context, id string, from, to Status, reopen quota.Ticket, at time.Time, entry *ledger.Entry) (bool, error) {
+	if f.fail.Load() && from == Expired && to == Open {
+		return false, errors.New("injected: postgres down")
+	}
+	return f.Postgres.Transition(ctx, id, from, to, reopen, at, entry)
+}
+
+// A regeneration whose reopening cannot be stored is refused (503, unit
+// released, nothing forwarded); one the authority refuses is reverted in
+// the store. Either way a later approval is billed once, in the ledger.
+func TestFleetRegenerateReopensBeforeForwarding(t *testing.T) {
+	var st *failReopen
+	fleet, up, q, pool := newFleetWith(t, 1, func(p *Postgres) Store { st = &failReopen{Postgres: p}; return st })
+	a := fleet[0]
+	acme := func() quota.Usage { return q.Tenant("acme", time.Now()) }
+	up.set("POST "+contracts.SessionsPath, 201, sessionJSON("s-1", contracts.StateCreated, 1, 0))
+	if code, body := a.fx.do(t, "POST", contracts.SessionsPath, "acme-key", ""); code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	up.set("GET "+contracts.SessionPath("s-1"), 200, sessionJSON("s-1", contracts.StateExpired, 3, contracts.CodeTokenExpired))
+	a.fx.do(t, "GET", contracts.SessionPath("s-1"), "acme-key", "")
+	if s, _ := a.svc.Status("s-1"); s != Expired {
+		t.Fatalf("after expiry: %s", s)
+	}
+	qr := "POST " + contracts.SessionPath("s-1") + "/qr"
+	up.set(qr, 200, sessionJSON("s-1", contracts.StateCreated, 4, 0))
+
+	st.fail.Store(true)
+	code, body := a.fx.do(t, "POST", contracts.SessionPath("s-1")+"/qr", "acme-key", "")
+	if code != 503 || !strings.Contains(body, string(contracts.ErrServiceUnavailable)) {
+		t.Fatalf("reopen not stored: %d %s, want 503", code, body)
+	}
+	if n := up.calls[qr]; n != 0 {
+		t.Fatalf("regeneration forwarded %d times though the reopen was not stored", n)
+	}
+	if s, _ := a.svc.Status("s-1"); s != Expired {
+		t.Fatalf("after the refused regeneration: %s", s)
+	}
+	if u := acme(); u.Reserved != 0 {
+		t.Fatalf("quota %+v after the refused regeneration", u)
+	}
+	st.fail.Store(false)
+
+	// The authority refuses: the reopening is reverted.
+	up.set(qr, 500, `{}`)
+	if code, _ := a.fx.do(t, "POST", contracts.SessionPath("s-1")+"/qr", "acme-key", ""); code == 200 {
+		t.Fatalf("upstream refusal passed as 200")
+	}
+	if r, _, _ := st.Get(context.Background(), "s-1"); r.Status != Expired {
+		t.Fatalf("store after the authority refused: %s", r.Status)
+	}
+	if u := acme(); u.Reserved != 0 {
+		t.Fatalf("quota %+v after the authority refused", u)
+	}
+
+	up.set(qr, 200, sessionJSON("s-1", contracts.StateCreated, 5, 0))
+	if code, body := a.fx.do(t, "POST", contracts.SessionPath("s-1")+"/qr", "acme-key", ""); code != 200 {
+		t.Fatalf("regenerate: %d %s", code, body)
+	}
+	up.set("GET "+contracts.SessionPath("s-1"), 200, sessionJSON("s-1", contracts.StateApproved, 8, 0))
+	a.fx.do(t, "GET", contracts.SessionPath("s-1"), "acme-key", "")
+	if bl, ub := billingRows(t, pool, "s-1"); bl != 1 || ub != 0 {
+		t.Fatalf("billing rows %d %d, want 1 billed", bl, ub)
+	}
+	if u := acme(); u.Used != 1 || u.Reserved != 0 {
+		t.Fatalf("quota %+v, want 1 used", u)
 	}
 }

@@ -227,7 +227,7 @@ func TestTencentActionsBillOnce(t *testing.T) {
 			if err := json.Unmarshal([]byte(f.rec.last()), &fwd); err != nil || fwd.Flow != tc.flow || fwd.CallbackURL != "" {
 				t.Fatalf("forwarded create %s", f.rec.last())
 			}
-			if u := f.quota.Tenant("acme", time.Now()); u.Reserved != 1 {
+			if u, _ := f.quota.Tenant("acme", time.Now()); u.Reserved != 1 {
 				t.Fatalf("quota after create %+v", u)
 			}
 			body := strings.Replace(tc.resultBody, "%s", id, 1)
@@ -273,7 +273,7 @@ func TestTencentActionsBillOnce(t *testing.T) {
 			if b, ub := f.billingEntries(t, id); b != wantBilled || ub != wantUnbilled {
 				t.Fatalf("outcome entries %d billed %d unbilled, want %d %d", b, ub, wantBilled, wantUnbilled)
 			}
-			u := f.quota.Tenant("acme", time.Now())
+			u, _ := f.quota.Tenant("acme", time.Now())
 			if u.Used != int64(wantBilled) || u.Reserved != 0 {
 				t.Fatalf("quota %+v", u)
 			}
@@ -334,7 +334,7 @@ func TestTencentRefusals(t *testing.T) {
 			if calls := f.rec.count() - before; calls != tc.wantCalls {
 				t.Errorf("%d upstream calls, want %d", calls, tc.wantCalls)
 			}
-			u := f.quota.Tenant("acme", time.Now())
+			u, _ := f.quota.Tenant("acme", time.Now())
 			if tc.quota < 0 {
 				u.Reserved-- // the first session's unit
 			}
@@ -406,7 +406,7 @@ func TestTencentIdempotency(t *testing.T) {
 	if n := f.up.calls["POST "+contracts.SessionsPath]; n != 1 {
 		t.Fatalf("%d upstream creates", n)
 	}
-	if u := f.quota.Tenant("acme", time.Now()); u.Reserved != 1 {
+	if u, _ := f.quota.Tenant("acme", time.Now()); u.Reserved != 1 {
 		t.Fatalf("quota %+v", u)
 	}
 	if r := f.call(t, tencent.ActionGetNFCToken, "acme-key", `{"RuleId":"1"}`, "Idempotency-Key", "k1"); errCode(r) != tencent.CodeInvalidParameter {
@@ -445,7 +445,7 @@ func FuzzTencentActionBody(f *testing.F) {
 			t.Fatalf("refused body %q (%s) was forwarded", body, code)
 		}
 		if code != "" && code != tencent.CodeBizTokenIllegal {
-			if u := fx.quota.Tenant("acme", time.Now()); u.Used != 0 || u.Reserved > 1 {
+			if u, _ := fx.quota.Tenant("acme", time.Now()); u.Used != 0 || u.Reserved > 1 {
 				t.Fatalf("refused body %q (%s) took a unit: %+v", body, code, u)
 			}
 		}
