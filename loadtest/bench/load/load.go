@@ -25,7 +25,12 @@ import (
 
 // Target is what the generator hits.
 type Target struct {
-	Addr   string // host:port
+	Addr string // host:port
+	// Addrs, when set, are further replicas of the same server: the
+	// generator splits its connections evenly across Addr and Addrs (worker
+	// i keeps to replica i mod n), as a client-side balancer would, so
+	// every replica sees its share of the load without a proxy's cost.
+	Addrs  []string
 	Path   string
 	Token  string
 	Bodies [][]byte // cycled through, one per request
@@ -45,11 +50,14 @@ type Tencent struct {
 
 // Result summarises one run.
 type Result struct {
-	Requests  int64
-	Errors    int64
-	Non200    int64
-	Duration  time.Duration
-	Latencies []time.Duration // sorted
+	Requests int64
+	Errors   int64
+	Non200   int64
+	// FirstFailure describes the first failed request (its error, or its
+	// status and the start of its body), so a report can say what failed.
+	FirstFailure string
+	Duration     time.Duration
+	Latencies    []time.Duration // sorted
 }
 
 // RPS is completed requests per second.
@@ -70,14 +78,28 @@ func (r Result) Percentile(p float64) time.Duration {
 	return r.Latencies[i]
 }
 
-func newClient(t Target, conns int) *fasthttp.HostClient {
-	return &fasthttp.HostClient{
-		Addr:                t.Addr,
-		MaxConns:            conns,
-		ReadTimeout:         10 * time.Second,
-		WriteTimeout:        10 * time.Second,
-		MaxIdleConnDuration: time.Minute,
+// replicas is Addr and Addrs.
+func (t Target) replicas() []string { return append([]string{t.Addr}, t.Addrs...) }
+
+// newClients is one client per replica, the workers' conns split evenly
+// (the first ones take the remainder); worker i uses clients[i%len].
+func newClients(t Target, conns int) []*fasthttp.HostClient {
+	addrs := t.replicas()
+	cs := make([]*fasthttp.HostClient, len(addrs))
+	for i, a := range addrs {
+		n := conns / len(addrs)
+		if i < conns%len(addrs) {
+			n++
+		}
+		cs[i] = &fasthttp.HostClient{
+			Addr:                a,
+			MaxConns:            max(n, 1),
+			ReadTimeout:         10 * time.Second,
+			WriteTimeout:        10 * time.Second,
+			MaxIdleConnDuration: time.Minute,
+		}
 	}
+	return cs
 }
 
 type worker struct {
@@ -90,7 +112,7 @@ func (t Target) do(c *fasthttp.HostClient, w *worker, i int64) (ok200 bool, err 
 		return t.doTencent(c, w, i)
 	}
 	w.req.Reset()
-	w.req.SetRequestURI("http://" + t.Addr + t.Path)
+	w.req.SetRequestURI("http://" + c.Addr + t.Path)
 	w.req.Header.SetMethod(fasthttp.MethodPost)
 	w.req.Header.SetContentType("application/json")
 	if t.Token != "" {
@@ -108,13 +130,13 @@ func (t Target) doTencent(c *fasthttp.HostClient, w *worker, i int64) (ok bool, 
 	body := t.Bodies[int(i)%len(t.Bodies)]
 	ts := time.Now().Unix()
 	w.req.Reset()
-	w.req.SetRequestURI("http://" + t.Addr + "/")
+	w.req.SetRequestURI("http://" + c.Addr + "/")
 	w.req.Header.SetMethod(fasthttp.MethodPost)
 	w.req.Header.SetContentType("application/json")
 	w.req.Header.Set(tencent.HeaderAction, t.Tencent.Action)
 	w.req.Header.Set(tencent.HeaderVersion, tencent.Version)
 	w.req.Header.Set(tencent.HeaderTimestamp, strconv.FormatInt(ts, 10))
-	host, _, _ := strings.Cut(t.Addr, ":") // the Node SDK signs the hostname
+	host, _, _ := strings.Cut(c.Addr, ":") // the Node SDK signs the hostname
 	w.req.Header.Set("Authorization", t.Tencent.Signer.Authorization(host, "application/json", body, ts))
 	w.req.SetBody(body)
 	if err := c.Do(w.req, w.resp); err != nil {
@@ -136,15 +158,18 @@ func TencentBodies(bodies [][]byte) ([][]byte, error) {
 	return out, nil
 }
 
-// Saturate runs conns workers back to back for d and reports throughput.
+// Saturate runs conns workers back to back for d and reports throughput;
+// with Addrs, the workers are split evenly across the replicas.
 func Saturate(t Target, conns int, d time.Duration) Result {
-	c := newClient(t, conns)
+	cs := newClients(t, conns)
 	var n, errs, non200, seq atomic.Int64
+	var first firstFailure
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	start := time.Now()
 	for i := 0; i < conns; i++ {
 		wg.Add(1)
+		c := cs[i%len(cs)]
 		go func() {
 			defer wg.Done()
 			w := &worker{req: fasthttp.AcquireRequest(), resp: fasthttp.AcquireResponse()}
@@ -158,8 +183,10 @@ func Saturate(t Target, conns int, d time.Duration) Result {
 				switch {
 				case err != nil:
 					errs.Add(1)
+					first.note(err, nil)
 				case !ok:
 					non200.Add(1)
+					first.note(nil, w.resp)
 				}
 				n.Add(1)
 			}
@@ -168,7 +195,7 @@ func Saturate(t Target, conns int, d time.Duration) Result {
 	time.Sleep(d)
 	close(stop)
 	wg.Wait()
-	return Result{Requests: n.Load(), Errors: errs.Load(), Non200: non200.Load(), Duration: time.Since(start)}
+	return Result{Requests: n.Load(), Errors: errs.Load(), Non200: non200.Load(), Duration: time.Since(start), FirstFailure: first.String()}
 }
 
 // FixedRate sends rate requests per second for d, each on schedule whether
@@ -197,12 +224,15 @@ func FixedRate(t Target, rate int, d time.Duration) (Result, error) {
 	}
 	defer tick.stop()
 	const workers = 256
-	c := newClient(t, workers)
-	c.MaxConnWaitTimeout = 10 * time.Second
+	cs := newClients(t, workers)
+	for _, c := range cs {
+		c.MaxConnWaitTimeout = 10 * time.Second
+	}
 	warm := int(float64(rate) * FixedRateWarmup.Seconds())
 	total := warm + int(float64(rate)*d.Seconds())
 	lat := make([]time.Duration, total)
 	var errs, non200 atomic.Int64
+	var first firstFailure
 	type job struct {
 		i   int
 		due time.Time
@@ -211,6 +241,7 @@ func FixedRate(t Target, rate int, d time.Duration) (Result, error) {
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
+		c := cs[w%len(cs)]
 		go func() {
 			defer wg.Done()
 			wk := &worker{req: fasthttp.AcquireRequest(), resp: fasthttp.AcquireResponse()}
@@ -221,8 +252,10 @@ func FixedRate(t Target, rate int, d time.Duration) (Result, error) {
 				case j.i < warm:
 				case err != nil:
 					errs.Add(1)
+					first.note(err, nil)
 				case !ok:
 					non200.Add(1)
+					first.note(nil, wk.resp)
 				}
 			}
 		}()
@@ -240,7 +273,7 @@ func FixedRate(t Target, rate int, d time.Duration) (Result, error) {
 	lat = lat[warm:]
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	measured := start.Add(time.Duration(warm) * interval)
-	return Result{Requests: int64(len(lat)), Errors: errs.Load(), Non200: non200.Load(), Duration: time.Since(measured), Latencies: lat}, nil
+	return Result{Requests: int64(len(lat)), Errors: errs.Load(), Non200: non200.Load(), Duration: time.Since(measured), Latencies: lat, FirstFailure: first.String()}, nil
 }
 
 // pace calls release(i, due) for every i < total at or just after its due
@@ -269,3 +302,28 @@ func pace(start time.Time, interval time.Duration, total int, wait func() error,
 
 // FixedRateWarmup is the uncounted start of every FixedRate schedule.
 const FixedRateWarmup = time.Second
+
+// firstFailure keeps the description of the first failure noted.
+type firstFailure struct {
+	once sync.Once
+	desc string
+}
+
+func (f *firstFailure) note(err error, resp *fasthttp.Response) {
+	f.once.Do(func() {
+		if err != nil {
+			f.desc = err.Error()
+			return
+		}
+		body := resp.Body()
+		if len(body) > 200 {
+			body = body[:200]
+		}
+		f.desc = fmt.Sprintf("%d %s", resp.StatusCode(), body)
+	})
+}
+
+func (f *firstFailure) String() string {
+	f.once.Do(func() {}) // the result is read after the workers stopped
+	return f.desc
+}

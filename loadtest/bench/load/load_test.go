@@ -3,6 +3,7 @@ package load
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -125,4 +126,45 @@ func TestFixedRateCountsEveryScheduledRequest(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Two replicas: the generator's own balancing sends each its share, in
+// both loops, and every request to one of them.
+func TestLoadSplitsAcrossReplicas(t *testing.T) {
+	var counts [2]atomic.Int64
+	var addrs [2]string
+	for i := range counts {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) { counts[i].Add(1) }}
+		go srv.Serve(ln) //nolint:errcheck // ends with Shutdown
+		defer srv.Shutdown()
+		addrs[i] = ln.Addr().String()
+	}
+	target := Target{Addr: addrs[0], Addrs: addrs[1:], Path: "/", Bodies: [][]byte{[]byte("{}")}}
+	check := func(loop string, total int64) {
+		t.Helper()
+		a, b := counts[0].Swap(0), counts[1].Swap(0)
+		if a+b != total {
+			t.Errorf("%s: replicas saw %d + %d requests, the generator counted %d", loop, a, b, total)
+		}
+		// Even split of the workers; the faster half may do more of the
+		// work, but neither replica may be left idle or take nearly all.
+		if a < total/5 || b < total/5 {
+			t.Errorf("%s: split %d / %d, want both a fair share", loop, a, b)
+		}
+	}
+	res := Saturate(target, 8, 200*time.Millisecond)
+	if res.Errors != 0 || res.Requests == 0 {
+		t.Fatalf("saturate: %d requests, %d errors", res.Requests, res.Errors)
+	}
+	check("saturate", res.Requests)
+	fr, err := FixedRate(target, 2000, 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// FixedRate's warm-up requests reach the replicas but are not counted.
+	check("fixed rate", fr.Requests+int64(2000*FixedRateWarmup.Seconds()))
 }

@@ -66,12 +66,16 @@ func TestParseRunFlags(t *testing.T) {
 		}
 	}
 
-	// Without -base, the defaults `make bench` has always run with.
+	// Without -base, the defaults `make bench` has always run with (the
+	// stores' URLs serve -cluster only).
+	t.Setenv("IDGATE_GW_REDIS_URL", "")
+	t.Setenv("IDGATE_GW_POSTGRES_URL", "")
+	const redisURL, pgURL = "redis://127.0.0.1:6379/0", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 	o, err := parseRunFlags(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (runOpts{dur: 8 * time.Second, warm: 2 * time.Second, conns: 64, rounds: 3, binDir: "bin"}); o != want {
+	if want := (runOpts{dur: 8 * time.Second, warm: 2 * time.Second, conns: 64, rounds: 3, binDir: "bin", redisURL: redisURL, pgURL: pgURL}); o != want {
 		t.Errorf("defaults %+v, want %+v", o, want)
 	}
 
@@ -79,7 +83,7 @@ func TestParseRunFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (runOpts{dur: 2 * time.Second, warm: 2 * time.Second, conns: 64, rounds: 1, binDir: bin, baseDir: base, only: "gateway,gateway@base"}); o != want {
+	if want := (runOpts{dur: 2 * time.Second, warm: 2 * time.Second, conns: 64, rounds: 1, binDir: bin, baseDir: base, only: "gateway,gateway@base", redisURL: redisURL, pgURL: pgURL}); o != want {
 		t.Errorf("got %+v, want %+v", o, want)
 	}
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -82,9 +83,10 @@ func (ln *launcher) gateway(name, binDir, simAddr, conf string, env ...string) (
 	return p, addr, admin, err
 }
 
-// stop ends every server started, gently: the gateway flushes its ledger.
+// stop ends every server started, gently (the gateway flushes its
+// ledger), last started first: servers before what they depend on.
 func (ln *launcher) stop() {
-	for _, p := range ln.all {
+	for _, p := range slices.Backward(ln.all) {
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
 		_, _ = p.cmd.Process.Wait()
 	}
@@ -101,7 +103,18 @@ type target struct {
 	// tencent, when set, sends the mix in the Tencent Cloud API 3.0
 	// dialect.
 	tencent *load.Tencent
+	// addrs are further replicas behind the same name: the generator
+	// splits its connections across addr and addrs.
+	addrs []string
+	// fronts is how many of procs, from the first, are the server under
+	// test (the replicas); 0 means 1. Their CPU is the "front" figure.
+	fronts int
+	// probe, when set, also measures the shared stores the target uses.
+	probe *storeProbe
 }
+
+// front is the processes of the server under test.
+func (t target) front() []*proc { return t.procs[:max(t.fronts, 1)] }
 
 // gwTencentName is the gateway's check route in the Tencent dialect.
 const gwTencentName = "gateway in the Tencent API 3.0 dialect → simulator (miss path)"
@@ -115,14 +128,23 @@ func serviceOf(addr string) string {
 
 type measure struct {
 	rps, cpuPerReq float64 // cpuPerReq in microseconds, summed over procs
-	frontCPU       float64 // µs/request of the first proc alone
-	rssMB          float64 // of the first proc
-	errs, non200   int64   // saturation runs
+	// okRPS counts answered requests only (200 and no transport error):
+	// a target that refuses part of its load fast (503) must not look
+	// faster for it.
+	okRPS        float64
+	frontCPU     float64 // µs/request of the first proc alone
+	rssMB        float64 // of the first proc
+	errs, non200 int64   // saturation runs
 	// fixedFailed: errors and non-200 answers in the fixed-rate runs
 	// (their latencies count completed requests only, so a failure must
 	// show beside them).
 	fixedFailed int64
 	p50, p99    time.Duration
+	// stores is set for targets on the shared stores: what Redis and
+	// PostgreSQL spent on the run, net of their idle rate just before.
+	stores *storeUse
+	// requests the run completed (stores' figures are per request).
+	requests int64
 }
 
 // runOpts are run's flags.
@@ -134,6 +156,14 @@ type runOpts struct {
 	// build-base), measured as gateway@base beside the gateway.
 	baseDir string
 	only    string
+	// cluster runs the cluster comparison instead of the default one: the
+	// embedded gateway against one and two replicas on the shared stores
+	// at redisURL and pgURL.
+	cluster         bool
+	redisURL, pgURL string
+	// privateRedis: -cluster starts a Redis of its own instead of using
+	// redisURL, so its CPU and commands are the gateways' alone.
+	privateRedis bool
 }
 
 func parseRunFlags(args []string) (runOpts, error) {
@@ -146,6 +176,10 @@ func parseRunFlags(args []string) (runOpts, error) {
 	fs.StringVar(&o.binDir, "bin", "bin", "directory holding simulator and gateway")
 	fs.StringVar(&o.baseDir, "base", "", "directory holding a gateway built at another revision (build-base), run as "+short(baseName)+" beside the gateway")
 	fs.StringVar(&o.only, "only", "", "comma-separated target names to run (default all)")
+	fs.BoolVar(&o.cluster, "cluster", false, "run the cluster comparison instead: the embedded gateway, "+short(gwSharedName)+" and "+short(gwSharedX2Name)+" on the shared stores, with the stores' CPU and Redis round trips and commands per request")
+	fs.StringVar(&o.redisURL, "redis-url", envOr("IDGATE_GW_REDIS_URL", "redis://127.0.0.1:6379/0"), "Redis of -cluster (default $IDGATE_GW_REDIS_URL or the local one); a fresh key prefix per target, deleted afterwards")
+	fs.BoolVar(&o.privateRedis, "private-redis", false, "with -cluster: start a redis-server of its own (no persistence, a free port) instead of -redis-url, so no other client's commands or CPU enter the figures")
+	fs.StringVar(&o.pgURL, "postgres-url", envOr("IDGATE_GW_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"), "PostgreSQL of -cluster (default $IDGATE_GW_POSTGRES_URL or the local one); a fresh schema per target, dropped afterwards")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -160,6 +194,8 @@ func parseRunFlags(args []string) (runOpts, error) {
 		return o, fmt.Errorf("run: -conns %d: must be at least 1", o.conns)
 	case o.rounds < 1:
 		return o, fmt.Errorf("run: -rounds %d: must be at least 1", o.rounds)
+	case o.cluster && o.baseDir != "":
+		return o, fmt.Errorf("run: -cluster and -base: one comparison at a time")
 	}
 	if o.baseDir != "" {
 		// Measured against the working tree's gateway, so both must exist.
@@ -188,7 +224,15 @@ func run(args []string) error {
 	defer os.RemoveAll(tmp)
 
 	ln := &launcher{dir: tmp}
-	defer ln.stop()
+	// cleanups run once every server has stopped (the shared stores'
+	// spaces of the cluster targets), last added first, as defers.
+	var cleanups []func()
+	defer func() {
+		ln.stop()
+		for _, c := range slices.Backward(cleanups) {
+			c()
+		}
+	}()
 
 	// The simulator's key pairs land in sim-keys, for the encrypted path's
 	// gateway.
@@ -196,97 +240,15 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	var targets []target
 	var baseNote string // what gateway@base is, printed above the table
-	bareAddr, proxyAddr := free(), free()
-	bare, err := ln.start("bare-handler", "http://"+bareAddr+"/", nil, self, "bare-handler", "-listen", bareAddr)
+	if o.cluster {
+		targets, err = clusterTargets(ln, o, tmp, sim, simAddr, &cleanups)
+	} else {
+		targets, baseNote, err = standardTargets(ln, o, tmp, self, sim, simAddr)
+	}
 	if err != nil {
 		return err
-	}
-	proxy, err := ln.start("bare-proxy", "http://"+proxyAddr+"/healthz", nil, self, "bare-proxy", "-listen", proxyAddr, "-upstream", simAddr)
-	if err != nil {
-		return err
-	}
-	targets := []target{
-		{name: "bare fasthttp handler", addr: bareAddr, procs: []*proc{bare}},
-		{name: "simulator direct", addr: simAddr, token: "sim-token", procs: []*proc{sim}},
-		{name: "bare fasthttp proxy → simulator", addr: proxyAddr, token: "sim-token", procs: []*proc{proxy, sim}},
-	}
-	if _, err := os.Stat(filepath.Join(o.binDir, "gateway")); err == nil {
-		gwConf, err := benchGatewayConfig(tmp, "gateway.yaml", nil)
-		if err != nil {
-			return err
-		}
-		gw, gwAddr, _, err := ln.gateway("gateway", o.binDir, simAddr, gwConf)
-		if err != nil {
-			return err
-		}
-		targets = append(targets, target{name: gwName, addr: gwAddr, token: "demo-key", procs: []*proc{gw, sim}})
-		// The same gateway and route in the Tencent Cloud API 3.0 dialect:
-		// IdCardVerification signed with the demo key's pair, forwarded to
-		// the simulator in the aggregator's.
-		targets = append(targets, target{name: gwTencentName, addr: gwAddr, procs: []*proc{gw, sim}, tencent: &load.Tencent{
-			Action: tencent.ActionIdCardVerification,
-			Signer: &tencent.Signer{SecretID: "demo-secret-id", SecretKey: "demo-secret-key", Service: serviceOf(gwAddr)},
-		}})
-		if o.baseDir != "" {
-			// The gateway of another revision on the same path, same
-			// simulator, same load; listed next to the gateway, the two
-			// swap places every other round.
-			conf, own, err := baseGatewayConfig(tmp, o.baseDir, gwConf)
-			if err != nil {
-				return err
-			}
-			gwb, baseAddr, _, err := ln.gateway("gateway-base", o.baseDir, simAddr, conf)
-			if err != nil {
-				return err
-			}
-			targets = append(targets, target{name: baseName, addr: baseAddr, token: "demo-key", procs: []*proc{gwb, sim}})
-			which := "its revision's configs/gateway.yaml"
-			if !own {
-				which = "the working tree's configuration (" + filepath.Join(o.baseDir, baseConfig) + " is absent)"
-			}
-			baseNote = fmt.Sprintf("%s: %s, built at %s; run with %s, tenant limits raised as for the gateway.",
-				short(baseName), filepath.Join(o.baseDir, baseBinary), baseLabel(o.baseDir), which)
-		}
-		// The same gateway with the response cache on, asked 16
-		// identities over and over: after the first 16 misses every
-		// request is a hit.
-		gwc, cacheAddr, _, err := ln.gateway("gateway-cache", o.binDir, simAddr, gwConf,
-			"IDGATE_GW_CACHE_ENABLED=true", "IDGATE_GW_CACHE_KEY_SECRET=idgate-bench-cache-secret")
-		if err != nil {
-			return err
-		}
-		targets = append(targets, target{name: gwCacheName, addr: cacheAddr, token: "demo-key", procs: []*proc{gwc, sim}, bodies: load.Bodies(16, 1)})
-		// The encrypted path: the check route in terminate mode,
-		// every request sealed for the gateway with SM2/SM4-GCM; the gateway
-		// opens it, validates and bills on the plaintext, and seals it
-		// afresh for the simulator, which opens it too.
-		enc, err := setUpEncrypted(tmp, filepath.Join(tmp, "sim-keys"))
-		if err != nil {
-			return err
-		}
-		gwe, encAddr, _, err := ln.gateway("gateway-encrypted", o.binDir, simAddr, enc.fresh.config)
-		if err != nil {
-			return err
-		}
-		targets = append(targets, target{name: gwEncName, addr: encAddr, token: "demo-key", procs: []*proc{gwe, sim}, bodies: enc.fresh.bodies})
-		gwr, reuseAddr, _, err := ln.gateway("gateway-encrypted-reuse", o.binDir, simAddr, enc.reuse.config)
-		if err != nil {
-			return err
-		}
-		targets = append(targets, target{name: gwEncReuseName, addr: reuseAddr, token: "demo-key", procs: []*proc{gwr, sim}, bodies: enc.reuse.bodies})
-	}
-	if nginxBin, ok := findNginx(); ok {
-		nginxAddr := free()
-		conf := filepath.Join(tmp, "nginx.conf")
-		if err := os.WriteFile(conf, []byte(nginxConf(nginxAddr, simAddr, tmp)), 0o600); err != nil {
-			return err
-		}
-		ng, err := ln.start("nginx", "http://"+nginxAddr+"/healthz", nil, nginxBin, "-c", conf, "-p", tmp, "-g", "daemon off;")
-		if err != nil {
-			return err
-		}
-		targets = append(targets, target{name: nginxName, addr: nginxAddr, token: "sim-token", procs: []*proc{ng, sim}})
 	}
 	if o.only != "" {
 		keep := map[string]bool{}
@@ -307,14 +269,31 @@ func run(args []string) error {
 	for r := 0; r < o.rounds; r++ {
 		for _, t := range inRoundOrder(targets, r, func(t target) string { return t.name }) {
 			lt := t.load(bodies)
+			var idle storeUse // the stores' own rate with this target idle
+			if t.probe != nil {
+				idle = t.probe.idle(storeIdleSample)
+			}
 			load.Saturate(lt, o.conns, o.warm)
-			before, frontBefore := cpu(t.procs), cpu(t.procs[:1])
+			var storesBefore storeSample
+			if t.probe != nil {
+				storesBefore = t.probe.sample(context.Background())
+			}
+			before, frontBefore := cpu(t.procs), cpu(t.front())
 			res := load.Saturate(lt, o.conns, o.dur)
-			used, frontUsed := cpu(t.procs)-before, cpu(t.procs[:1])-frontBefore
+			used, frontUsed := cpu(t.procs)-before, cpu(t.front())-frontBefore
 			perReq := func(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(res.Requests) }
-			m := measure{rps: res.RPS(), cpuPerReq: perReq(used), frontCPU: perReq(frontUsed), rssMB: rss(t.procs[0]), errs: res.Errors, non200: res.Non200}
+			m := measure{rps: res.RPS(), okRPS: float64(res.Requests-res.Errors-res.Non200) / res.Duration.Seconds(), cpuPerReq: perReq(used), frontCPU: perReq(frontUsed), rssMB: rss(t.procs[0]), errs: res.Errors, non200: res.Non200, requests: res.Requests}
+			if t.probe != nil {
+				u := t.probe.sample(context.Background()).since(storesBefore).net(idle)
+				m.stores = &u
+				fmt.Fprintf(os.Stderr, "  stores idle rate before it: redis %d calls/s, redis-server CPU %.1f%%, postgres CPU %.1f%%\n",
+					int64(float64(idle.redisCalls)/idle.dur.Seconds()), 100*idle.redisCPU.Seconds()/idle.dur.Seconds(), 100*idle.pgCPU.Seconds()/idle.dur.Seconds())
+			}
 			results[t.name] = append(results[t.name], m)
 			fmt.Fprintf(os.Stderr, "round %d %-50s %9.0f req/s  errors %d  non-200 %d\n", r+1, t.name, m.rps, m.errs, m.non200)
+			if res.FirstFailure != "" {
+				fmt.Fprintf(os.Stderr, "  first failure: %s\n", res.FirstFailure)
+			}
 		}
 	}
 	med := map[string]measure{}
@@ -386,10 +365,10 @@ func run(args []string) error {
 	var others []string
 	for _, t := range targets {
 		m := med[t.name]
-		if m.p99 > 0 || m.rps < 2 {
+		if m.p99 > 0 || m.okRPS < 2 {
 			continue
 		}
-		rate := int(m.rps / 2)
+		rate := int(m.okRPS / 2) // half what it answers: failures are not capacity
 		res, err := load.FixedRate(t.load(bodies), rate, o.dur)
 		if err != nil {
 			return err
@@ -399,6 +378,9 @@ func run(args []string) error {
 		med[t.name] = m
 		others = append(others, fmt.Sprintf("%s at %d req/s", t.name, rate))
 		fmt.Fprintf(os.Stderr, "fixed %d req/s co-located %-50s p50 %v p99 %v errors %d non-200 %d\n", rate, t.name, m.p50, m.p99, res.Errors, res.Non200)
+		if res.FirstFailure != "" {
+			fmt.Fprintf(os.Stderr, "  first failure: %s\n", res.FirstFailure)
+		}
 	}
 	if len(others) > 0 {
 		fmt.Printf("p50/p99 in the table: the latency rounds' medians where they ran (above); otherwise one co-located run at half the target's own saturation throughput: %s.\n\n", strings.Join(others, "; "))
@@ -409,6 +391,9 @@ func run(args []string) error {
 	}
 	printTable(os.Stdout, targets, med, results, withBase)
 	fmt.Println()
+	if o.cluster {
+		printCluster(os.Stdout, targets, med, results, o.privateRedis)
+	}
 	report := func(label string, r float64, per []float64, target float64) {
 		if len(per) == 0 {
 			return
@@ -667,9 +652,9 @@ func (t target) load(bodies [][]byte) load.Target {
 		if err != nil {
 			panic(err) // the generator's own bodies: a bug, not input
 		}
-		return load.Target{Addr: t.addr, Bodies: tb, Tencent: t.tencent}
+		return load.Target{Addr: t.addr, Addrs: t.addrs, Bodies: tb, Tencent: t.tencent}
 	}
-	return load.Target{Addr: t.addr, Path: contracts.CheckPath, Token: t.token, Bodies: bodies}
+	return load.Target{Addr: t.addr, Addrs: t.addrs, Path: contracts.CheckPath, Token: t.token, Bodies: bodies}
 }
 
 // pairedRatio is the median over rounds of a's throughput over b's in the
@@ -852,4 +837,104 @@ http {
   }
 }
 `, listen, upstream, dir)
+}
+
+// standardTargets starts the servers of the default comparison (bare
+// handler, bare proxy, the gateway on its paths, gateway@base, nginx) in
+// front of the simulator at simAddr and returns them as targets, with
+// what gateway@base is (empty without -base).
+func standardTargets(ln *launcher, o runOpts, tmp, self string, sim *proc, simAddr string) ([]target, string, error) {
+	var baseNote string // what gateway@base is, printed above the table
+	bareAddr, proxyAddr := free(), free()
+	bare, err := ln.start("bare-handler", "http://"+bareAddr+"/", nil, self, "bare-handler", "-listen", bareAddr)
+	if err != nil {
+		return nil, "", err
+	}
+	proxy, err := ln.start("bare-proxy", "http://"+proxyAddr+"/healthz", nil, self, "bare-proxy", "-listen", proxyAddr, "-upstream", simAddr)
+	if err != nil {
+		return nil, "", err
+	}
+	targets := []target{
+		{name: "bare fasthttp handler", addr: bareAddr, procs: []*proc{bare}},
+		{name: "simulator direct", addr: simAddr, token: "sim-token", procs: []*proc{sim}},
+		{name: "bare fasthttp proxy → simulator", addr: proxyAddr, token: "sim-token", procs: []*proc{proxy, sim}},
+	}
+	if _, err := os.Stat(filepath.Join(o.binDir, "gateway")); err == nil {
+		gwConf, err := benchGatewayConfig(tmp, "gateway.yaml", nil)
+		if err != nil {
+			return nil, "", err
+		}
+		gw, gwAddr, _, err := ln.gateway("gateway", o.binDir, simAddr, gwConf)
+		if err != nil {
+			return nil, "", err
+		}
+		targets = append(targets, target{name: gwName, addr: gwAddr, token: "demo-key", procs: []*proc{gw, sim}})
+		// The same gateway and route in the Tencent Cloud API 3.0 dialect:
+		// IdCardVerification signed with the demo key's pair, forwarded to
+		// the simulator in the aggregator's.
+		targets = append(targets, target{name: gwTencentName, addr: gwAddr, procs: []*proc{gw, sim}, tencent: &load.Tencent{
+			Action: tencent.ActionIdCardVerification,
+			Signer: &tencent.Signer{SecretID: "demo-secret-id", SecretKey: "demo-secret-key", Service: serviceOf(gwAddr)},
+		}})
+		if o.baseDir != "" {
+			// The gateway of another revision on the same path, same
+			// simulator, same load; listed next to the gateway, the two
+			// swap places every other round.
+			conf, own, err := baseGatewayConfig(tmp, o.baseDir, gwConf)
+			if err != nil {
+				return nil, "", err
+			}
+			gwb, baseAddr, _, err := ln.gateway("gateway-base", o.baseDir, simAddr, conf)
+			if err != nil {
+				return nil, "", err
+			}
+			targets = append(targets, target{name: baseName, addr: baseAddr, token: "demo-key", procs: []*proc{gwb, sim}})
+			which := "its revision's configs/gateway.yaml"
+			if !own {
+				which = "the working tree's configuration (" + filepath.Join(o.baseDir, baseConfig) + " is absent)"
+			}
+			baseNote = fmt.Sprintf("%s: %s, built at %s; run with %s, tenant limits raised as for the gateway.",
+				short(baseName), filepath.Join(o.baseDir, baseBinary), baseLabel(o.baseDir), which)
+		}
+		// The same gateway with the response cache on, asked 16
+		// identities over and over: after the first 16 misses every
+		// request is a hit.
+		gwc, cacheAddr, _, err := ln.gateway("gateway-cache", o.binDir, simAddr, gwConf,
+			"IDGATE_GW_CACHE_ENABLED=true", "IDGATE_GW_CACHE_KEY_SECRET=idgate-bench-cache-secret")
+		if err != nil {
+			return nil, "", err
+		}
+		targets = append(targets, target{name: gwCacheName, addr: cacheAddr, token: "demo-key", procs: []*proc{gwc, sim}, bodies: load.Bodies(16, 1)})
+		// The encrypted path: the check route in terminate mode,
+		// every request sealed for the gateway with SM2/SM4-GCM; the gateway
+		// opens it, validates and bills on the plaintext, and seals it
+		// afresh for the simulator, which opens it too.
+		enc, err := setUpEncrypted(tmp, filepath.Join(tmp, "sim-keys"))
+		if err != nil {
+			return nil, "", err
+		}
+		gwe, encAddr, _, err := ln.gateway("gateway-encrypted", o.binDir, simAddr, enc.fresh.config)
+		if err != nil {
+			return nil, "", err
+		}
+		targets = append(targets, target{name: gwEncName, addr: encAddr, token: "demo-key", procs: []*proc{gwe, sim}, bodies: enc.fresh.bodies})
+		gwr, reuseAddr, _, err := ln.gateway("gateway-encrypted-reuse", o.binDir, simAddr, enc.reuse.config)
+		if err != nil {
+			return nil, "", err
+		}
+		targets = append(targets, target{name: gwEncReuseName, addr: reuseAddr, token: "demo-key", procs: []*proc{gwr, sim}, bodies: enc.reuse.bodies})
+	}
+	if nginxBin, ok := findNginx(); ok {
+		nginxAddr := free()
+		conf := filepath.Join(tmp, "nginx.conf")
+		if err := os.WriteFile(conf, []byte(nginxConf(nginxAddr, simAddr, tmp)), 0o600); err != nil {
+			return nil, "", err
+		}
+		ng, err := ln.start("nginx", "http://"+nginxAddr+"/healthz", nil, nginxBin, "-c", conf, "-p", tmp, "-g", "daemon off;")
+		if err != nil {
+			return nil, "", err
+		}
+		targets = append(targets, target{name: nginxName, addr: nginxAddr, token: "sim-token", procs: []*proc{ng, sim}})
+	}
+	return targets, baseNote, nil
 }
