@@ -16,8 +16,10 @@ import (
 //
 // The scripts name these keys from KEYS[1]: they share its slot, so a
 // Redis Cluster runs each script on the one node that owns the tenant.
-// A counter's units taken are its used count plus its live leases. Every
-// write sets the keys to expire dayTTL later: a day's keys outlive the day
+// A counter's units taken are its used count plus its live leases. The
+// seeding gives the marker and the used counts their expiry, dayTTL later;
+// a reservation renews its lease sets' (a set emptied by its settlements
+// is gone, and the next lease makes it anew). A day's keys outlive the day
 // by far more than any lease.
 
 // scriptBody runs after the settlements the call carries, then does op:
@@ -58,12 +60,23 @@ local function settle_expired(z, used, field)
   if n > 0 then redis.call('HINCRBY', used, field, n) end
 end
 
+-- The day's seed marker, read once per day a call touches.
+local seeds = {}
+local function seed_of(day)
+  local v = seeds[day]
+  if v == nil then
+    v = redis.call('GET', qk(day, 'seed'))
+    seeds[day] = v
+  end
+  return v
+end
+
 local i = 4
 for _ = 1, tonumber(ARGV[3]) do
   local kind, day, key, lease, epoch = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   i = i + 5
   local used = qk(day, 'used')
-  local stale = kind == 'c' and epoch ~= '' and epoch ~= redis.call('GET', qk(day, 'seed'))
+  local stale = kind == 'c' and epoch ~= '' and epoch ~= seed_of(day)
   local sets = {{qk(day, 'lt'), 't'}, {qk(day, 'lk:' .. key), 'k:' .. key}}
   for _, c in ipairs(sets) do
     local removed = redis.call('ZREM', c[1], lease)
@@ -71,7 +84,9 @@ for _ = 1, tonumber(ARGV[3]) do
       redis.call('HINCRBY', used, c[2], 1)
     end
   end
-  redis.call('PEXPIRE', used, ttl)
+  -- A stale commit may create the day's count before (or long after) its
+  -- seeding: it gives it the day's expiry. Otherwise the seeding did.
+  if stale then redis.call('PEXPIRE', used, ttl) end
 end
 
 if op == 's' then return {'OK'} end
@@ -87,8 +102,7 @@ end
 local day, key = ARGV[i], ARGV[i + 1]
 local tq, kq = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
 local lease, hold = ARGV[i + 4], tonumber(ARGV[i + 5])
-local marker = qk(day, 'seed')
-local epoch = redis.call('GET', marker)
+local epoch = seed_of(day)
 if not epoch then return {'NEEDSEED'} end
 
 local rl = {1, 0, 0, 0}
@@ -113,7 +127,8 @@ if status == 'OK' then
   local expiry = now_ms + hold
   redis.call('ZADD', lt, expiry, lease)
   redis.call('ZADD', lk, expiry, lease)
-  for _, k in ipairs({lt, lk, used, marker}) do redis.call('PEXPIRE', k, ttl) end
+  redis.call('PEXPIRE', lt, ttl)
+  redis.call('PEXPIRE', lk, ttl)
 end
 return {status, epoch, rl[1], rl[2], rl[3], rl[4]}
 `
@@ -137,7 +152,7 @@ if cur then return cur end
 local used = base .. ':q:' .. day .. ':used'
 local ttl = tonumber(ARGV[3])
 local t = tonumber(ARGV[4])
-if t > 0 then redis.call('HINCRBY', used, 't', t) end
+redis.call('HINCRBY', used, 't', t) -- creates the hash, so it carries the day's expiry
 for j = 5, #ARGV - 1, 2 do
   local n = tonumber(ARGV[j + 1])
   if n > 0 then redis.call('HINCRBY', used, 'k:' .. ARGV[j], n) end

@@ -69,6 +69,10 @@ func OpenRedis(ctx context.Context, c RedisConfig) (redis.UniversalClient, error
 	// The per-call bound is the Guard's context deadline; go-redis honours it.
 	o.ContextTimeoutEnabled = true
 	o.DisableIdentity = true // no CLIENT SETINFO on each connection: one round trip less to connect
+	// RESP2: the gateway subscribes on its own connections only (the
+	// cache's purges), so RESP3's push notifications would only cost every
+	// command a look for pending pushes (a sixth of the client's CPU).
+	o.Protocol = 2
 	rdb := redis.NewUniversalClient(o)
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		rdb.Close()
