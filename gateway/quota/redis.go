@@ -69,6 +69,12 @@ const (
 // errNeedSeed is a day whose seeding vanished between the seed and the retry.
 var errNeedSeed = errors.New("day not seeded")
 
+// scriptAnswer is one script call's reply.
+type scriptAnswer struct {
+	res []any
+	err error
+}
+
 type settlement struct {
 	commit bool
 	t      Ticket
@@ -205,9 +211,24 @@ func (q *Redis) run(tenant, op string, opArgs []any, carry bool) ([]any, error) 
 	args = append(args, opArgs...)
 	var res []any
 	err := q.c.RedisGuard.Do(context.Background(), func(ctx context.Context) error {
-		var err error
-		res, err = quotaScript.Run(ctx, q.c.Redis, []string{q.base(tenant)}, args...).Slice()
-		return err
+		// The auto-pipeliner waits for its batch's replies whatever the
+		// call's deadline: the wait is bounded here, so a stalled Redis
+		// costs a request the guard's timeout, no more. A call given up
+		// may still run; its carried settlements are put back (sending
+		// them again changes nothing) and a reservation's lease is
+		// released by the caller (reserve).
+		ch := make(chan scriptAnswer, 1)
+		go func() {
+			r, err := quotaScript.Run(ctx, q.c.HotRedis(), []string{q.base(tenant)}, args...).Slice()
+			ch <- scriptAnswer{r, err}
+		}()
+		select {
+		case a := <-ch:
+			res = a.res
+			return a.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	})
 	if err != nil {
 		q.putBack(tenant, carried)

@@ -13,6 +13,13 @@ import (
 type Conns struct {
 	Config Config
 	Redis  redis.UniversalClient
+	// Hot is the client for the calls every request makes (the quota's
+	// script): go-redis's auto-pipeliner over Redis, which writes the
+	// calls of concurrent requests together, so a busy replica pays one
+	// system call per batch, not per request. Each call keeps its own
+	// reply and its own deadline. It is Redis itself when the client
+	// offers none.
+	Hot redis.UniversalClient
 	PG     *pgxpool.Pool
 	// RedisGuard and PGGuard bound the calls on a request's path.
 	RedisGuard *Guard
@@ -31,8 +38,12 @@ func Connect(ctx context.Context, c Config) (*Conns, error) {
 		rdb.Close()
 		return nil, err
 	}
+	var hot redis.UniversalClient = rdb
+	if ap, err := rdb.AutoPipeline(); err == nil {
+		hot = ap
+	}
 	return &Conns{
-		Config: c, Redis: rdb, PG: pg,
+		Config: c, Redis: rdb, Hot: hot, PG: pg,
 		RedisGuard: NewGuard("redis", c.Redis.Timeout, c.Breaker),
 		PGGuard:    NewGuard("postgres", c.Postgres.Timeout, c.Breaker),
 	}, nil
@@ -62,9 +73,20 @@ func (s *Conns) Ready(ctx context.Context) error {
 
 // Close closes both connections.
 func (s *Conns) Close() error {
+	if ap, ok := s.Hot.(*redis.AutoPipeliner); ok {
+		ap.Close()
+	}
 	s.PG.Close()
 	if err := s.Redis.Close(); err != nil {
 		return fmt.Errorf("stores: redis: close: %w", err)
 	}
 	return nil
+}
+
+// HotRedis is Hot, or Redis for connections made without one (tests).
+func (c *Conns) HotRedis() redis.UniversalClient {
+	if c.Hot != nil {
+		return c.Hot
+	}
+	return c.Redis
 }
