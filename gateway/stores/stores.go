@@ -20,7 +20,7 @@ type Conns struct {
 	// reply and its own deadline. It is Redis itself when the client
 	// offers none.
 	Hot redis.UniversalClient
-	PG     *pgxpool.Pool
+	PG  *pgxpool.Pool
 	// RedisGuard and PGGuard bound the calls on a request's path.
 	RedisGuard *Guard
 	PGGuard    *Guard
