@@ -17,8 +17,8 @@ type Conns struct {
 	// script): go-redis's auto-pipeliner over Redis, which writes the
 	// calls of concurrent requests together, so a busy replica pays one
 	// system call per batch, not per request. Each call keeps its own
-	// reply and its own deadline. It is Redis itself when the client
-	// offers none.
+	// reply; a batch is waited for whole, so a caller bounds its own wait
+	// (the quota does). It is Redis itself when the client offers none.
 	Hot redis.UniversalClient
 	PG  *pgxpool.Pool
 	// RedisGuard and PGGuard bound the calls on a request's path.
