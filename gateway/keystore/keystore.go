@@ -94,23 +94,35 @@ func (s *SQLite) Overrides(ctx context.Context) ([]auth.Override, error) {
 		return nil, fmt.Errorf("keystore: list: %w", err)
 	}
 	defer rows.Close()
-	var out []auth.Override
-	for rows.Next() {
-		o, err := scanOverride(rows.Scan, s.sealer)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("keystore: list: %w", err)
-	}
-	return out, nil
+	return readOverrides(rows, s.sealer)
 }
 
 // listOverrides reads every key change, in the column order scanOverride
 // takes: the same query for both stores.
 const listOverrides = `SELECT id, tenant, sha256, disabled, rate, burst, daily_quota, secret_id, secret_key_sealed FROM api_keys ORDER BY id`
+
+// resultRows is what both drivers' query results offer.
+type resultRows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// readOverrides reads every row of listOverrides.
+func readOverrides(r resultRows, sealer *Sealer) ([]auth.Override, error) {
+	var out []auth.Override
+	for r.Next() {
+		o, err := scanOverride(r.Scan, sealer)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("keystore: list: %w", err)
+	}
+	return out, nil
+}
 
 // scanOverride reads one row of listOverrides, its pair opened (both
 // drivers read the disabled column, an integer or a boolean, as a bool).

@@ -96,18 +96,7 @@ func (p *Postgres) Overrides(ctx context.Context) ([]auth.Override, error) {
 		return nil, fmt.Errorf("keystore: list: %w", err)
 	}
 	defer rows.Close()
-	var out []auth.Override
-	for rows.Next() {
-		o, err := scanOverride(rows.Scan, p.sealer)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("keystore: list: %w", err)
-	}
-	return out, nil
+	return readOverrides(rows, p.sealer)
 }
 
 // Put stores (inserts or replaces) one key's state and announces the
