@@ -97,6 +97,9 @@ type Redis struct {
 	// the first call that reaches Redis afterwards clears it and wakes the
 	// flusher, so the settlements do not trail a recovery by the backoff.
 	retrying atomic.Bool
+	// carrying counts the calls under way that carry settlements (they
+	// are no longer queued, not yet in Redis).
+	carrying atomic.Int32
 
 	mu      sync.Mutex
 	pending map[string][]settlement // by tenant
@@ -197,7 +200,10 @@ func (q *Redis) reserve(l Limits, now time.Time, withRate bool, rate float64, bu
 func (q *Redis) run(tenant, op string, opArgs []any, carry bool) ([]any, error) {
 	var carried []settlement
 	if carry {
-		carried = q.take(tenant)
+		if carried = q.take(tenant); len(carried) > 0 {
+			q.carrying.Add(1)
+			defer q.carrying.Add(-1)
+		}
 	}
 	args := make([]any, 0, 3+5*len(carried)+len(opArgs))
 	args = append(args, op, dayTTL.Milliseconds(), len(carried))
@@ -370,11 +376,12 @@ func (q *Redis) oldestAge() (age time.Duration, ok bool) {
 	return time.Since(oldest), true
 }
 
-// Pending counts the settlements not yet in Redis.
+// Pending counts the settlements not yet in Redis (queued, or carried by
+// a call under way).
 func (q *Redis) Pending() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n := 0
+	n := int(q.carrying.Load())
 	for _, p := range q.pending {
 		n += len(p)
 	}

@@ -57,6 +57,13 @@ func settled(t testing.TB, qs ...*Redis) {
 		if err := q.flush(); err != nil {
 			t.Fatalf("flush: %v", err)
 		}
+		// The flusher may have taken some of them: wait for its call.
+		for deadline := time.Now().Add(5 * time.Second); q.Pending() > 0; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d settlements still pending", q.Pending())
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 }
 
