@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -103,22 +104,44 @@ func (p *Postgres) Overrides(ctx context.Context) ([]auth.Override, error) {
 // change to every replica in the same transaction: a listener hears of
 // it only once it is committed, and always hears of a committed one.
 func (p *Postgres) Put(ctx context.Context, o auth.Override) error {
+	return p.put(ctx, o, `ON CONFLICT (id) DO UPDATE SET tenant=excluded.tenant, sha256=excluded.sha256, disabled=excluded.disabled,
+		rate=excluded.rate, burst=excluded.burst, daily_quota=excluded.daily_quota, updated_at=excluded.updated_at,
+		secret_id=excluded.secret_id, secret_key_sealed=excluded.secret_key_sealed`)
+}
+
+// ErrExists is Create's answer for a key id the table already holds.
+var ErrExists = errors.New("keystore: key id exists")
+
+// Create stores a new key, or answers ErrExists when another replica
+// created the id first: the check is the database's, so two replicas
+// creating one id at once cannot both hand out a secret.
+func (p *Postgres) Create(ctx context.Context, o auth.Override) error {
+	return p.put(ctx, o, `ON CONFLICT (id) DO NOTHING`)
+}
+
+// put writes o with the conflict clause given and announces the change
+// in the same transaction.
+func (p *Postgres) put(ctx context.Context, o auth.Override, onConflict string) error {
 	sealed, err := sealPair(p.sealer, o)
 	if err != nil {
 		return err
 	}
 	err = pgx.BeginFunc(ctx, p.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO api_keys(id, tenant, sha256, disabled, rate, burst, daily_quota, updated_at, secret_id, secret_key_sealed)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9)
-			ON CONFLICT (id) DO UPDATE SET tenant=excluded.tenant, sha256=excluded.sha256, disabled=excluded.disabled,
-				rate=excluded.rate, burst=excluded.burst, daily_quota=excluded.daily_quota, updated_at=excluded.updated_at,
-				secret_id=excluded.secret_id, secret_key_sealed=excluded.secret_key_sealed`,
-			o.KeyID, o.TenantID, o.Digest[:], o.Disabled, o.Rate, o.Burst, o.DailyQuota, o.SecretID, sealed); err != nil {
+		tag, err := tx.Exec(ctx, `INSERT INTO api_keys(id, tenant, sha256, disabled, rate, burst, daily_quota, updated_at, secret_id, secret_key_sealed)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, $9) `+onConflict,
+			o.KeyID, o.TenantID, o.Digest[:], o.Disabled, o.Rate, o.Burst, o.DailyQuota, o.SecretID, sealed)
+		if err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `SELECT pg_notify($1, $2)`, p.channel, p.self)
+		if tag.RowsAffected() == 0 {
+			return ErrExists
+		}
+		_, err = tx.Exec(ctx, `SELECT pg_notify($1, $2)`, p.channel, p.self)
 		return err
 	})
+	if errors.Is(err, ErrExists) {
+		return err
+	}
 	if err != nil {
 		return fmt.Errorf("keystore: put %s: %w", o.KeyID, err)
 	}

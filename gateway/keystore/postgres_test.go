@@ -110,3 +110,50 @@ func TestPostgresSharedAcrossReplicas(t *testing.T) {
 		t.Fatalf("B reads %+v %v", got, err)
 	}
 }
+
+// Two replicas creating one key id at once: exactly one wins, the other
+// gets ErrExists, and the winner's digest is the one stored.
+func TestPostgresCreateOnce(t *testing.T) {
+	cfg := testkit.SharedStores(t, "", "")
+	ctx := context.Background()
+	var stores [2]*Postgres
+	for i := range stores {
+		s, err := NewPostgres(ctx, testkit.Conns(t, cfg).PG, sealKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores[i] = s
+	}
+	errs := make(chan error, 2)
+	digests := [2][32]byte{sha256.Sum256([]byte("secret-a")), sha256.Sum256([]byte("secret-b"))}
+	for i, s := range stores {
+		go func() {
+			errs <- s.Create(ctx, auth.Override{KeyID: "k-new", TenantID: "acme", Digest: digests[i], Rate: 1, Burst: 1})
+		}()
+	}
+	var won, lost int
+	for range 2 {
+		switch err := <-errs; {
+		case err == nil:
+			won++
+		case errors.Is(err, ErrExists):
+			lost++
+		default:
+			t.Fatal(err)
+		}
+	}
+	if won != 1 || lost != 1 {
+		t.Fatalf("won %d, lost %d: want exactly one creation", won, lost)
+	}
+	got, err := stores[0].Overrides(ctx)
+	if err != nil || len(got) != 1 || (got[0].Digest != digests[0] && got[0].Digest != digests[1]) {
+		t.Fatalf("stored %+v, %v", got, err)
+	}
+	// Put still replaces (a rotation).
+	if err := stores[1].Put(ctx, auth.Override{KeyID: "k-new", TenantID: "acme", Digest: digests[1], Rate: 2, Burst: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := stores[0].Overrides(ctx); got[0].Rate != 2 {
+		t.Fatalf("after Put: %+v", got[0])
+	}
+}

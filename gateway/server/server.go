@@ -26,6 +26,7 @@ import (
 	"github.com/idgate/idgate/gateway/config"
 	"github.com/idgate/idgate/gateway/console"
 	"github.com/idgate/idgate/gateway/encryption"
+	"github.com/idgate/idgate/gateway/keystore"
 	"github.com/idgate/idgate/gateway/metrics"
 	"github.com/idgate/idgate/gateway/pipeline"
 	"github.com/idgate/idgate/gateway/quota"
@@ -390,7 +391,18 @@ func (s *Server) CreateKey(ctx context.Context, o auth.Override) error {
 	if _, exists := s.dir.Current().Key(o.KeyID); exists {
 		return admin.ErrKeyExists
 	}
-	if err := s.keys.Put(ctx, o); err != nil {
+	// A fleet's key store checks the id itself: another replica may have
+	// created it a moment ago, before this one heard of it.
+	put := s.keys.Put
+	if c, ok := s.keys.(interface {
+		Create(context.Context, auth.Override) error
+	}); ok {
+		put = c.Create
+	}
+	if err := put(ctx, o); err != nil {
+		if errors.Is(err, keystore.ErrExists) {
+			return admin.ErrKeyExists
+		}
 		return err
 	}
 	return s.rebuild(ctx, s.cfg.Auth.Tenants)
