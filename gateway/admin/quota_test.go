@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/idgate/idgate/gateway/auth"
 	"github.com/idgate/idgate/gateway/quota"
 	"github.com/idgate/idgate/gateway/stores"
+	"github.com/idgate/idgate/internal/testkit"
 )
 
 type fixedDir struct{ d *auth.Directory }
@@ -32,9 +32,7 @@ func TestQuotaUnreadable(t *testing.T) {
 	cal := quota.NewCalendar(time.UTC)
 
 	cfg := stores.DefaultConfig()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 20 * time.Millisecond})
-	t.Cleanup(func() { rdb.Close() })
-	c := &stores.Conns{Config: cfg, Redis: rdb, RedisGuard: stores.NewGuard("redis", cfg.Redis.Timeout, cfg.Breaker)}
+	c := testkit.DownRedis(t, cfg)
 	down := quota.NewRedis(c, quota.RedisOptions{Calendar: cal, Hold: time.Minute,
 		TenantOf: func(string) string { return "acme" }})
 	t.Cleanup(down.Close)

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/idgate/idgate/contracts"
 	"github.com/idgate/idgate/gateway/stores"
@@ -210,12 +209,7 @@ func TestSharedRedisDown(t *testing.T) {
 	c := newCache(t, func(cc *Config) { cc.Shared, cc.MaxBytes = true, 1<<20 })
 	cfg := stores.DefaultConfig()
 	cfg.Redis.Prefix = "idgtest_down"
-	conns := &stores.Conns{
-		Config:     cfg,
-		Redis:      redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1}),
-		RedisGuard: stores.NewGuard("redis", 50*time.Millisecond, cfg.Breaker),
-	}
-	t.Cleanup(func() { conns.Redis.Close() })
+	conns := testkit.DownRedis(t, cfg)
 	if _, err := c.AttachShared(conns, nil); err == nil {
 		t.Fatal("attached without Redis")
 	}

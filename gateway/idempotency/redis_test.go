@@ -214,12 +214,7 @@ func down(t *testing.T, failures int) *idempotency.Redis {
 	cfg := stores.DefaultConfig()
 	cfg.Redis.Prefix = "idgtest_down"
 	cfg.Breaker.Failures, cfg.Breaker.OpenFor = failures, time.Minute
-	conns := &stores.Conns{
-		Config:     cfg,
-		Redis:      redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1}),
-		RedisGuard: stores.NewGuard("redis", 50*time.Millisecond, cfg.Breaker),
-	}
-	t.Cleanup(func() { conns.Redis.Close() })
+	conns := testkit.DownRedis(t, cfg)
 	return idempotency.NewRedis(conns, time.Second, time.Hour)
 }
 

@@ -352,9 +352,7 @@ func TestRedisWiped(t *testing.T) {
 func downConns(t *testing.T, replicas int) *stores.Conns {
 	cfg := stores.DefaultConfig()
 	cfg.Replicas = replicas
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 20 * time.Millisecond})
-	t.Cleanup(func() { rdb.Close() })
-	return &stores.Conns{Config: cfg, Redis: rdb, RedisGuard: stores.NewGuard("redis", cfg.Redis.Timeout, cfg.Breaker)}
+	return testkit.DownRedis(t, cfg)
 }
 
 // TestRedisDown: with Redis down nothing is reserved, and the rate

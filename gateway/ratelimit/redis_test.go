@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/idgate/idgate/gateway/stores"
 	"github.com/idgate/idgate/internal/testkit"
 )
@@ -119,9 +117,7 @@ func TestRedisFleetRate(t *testing.T) {
 func downConns(t *testing.T, replicas int) *stores.Conns {
 	cfg := stores.DefaultConfig()
 	cfg.Replicas = replicas
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 20 * time.Millisecond})
-	t.Cleanup(func() { rdb.Close() })
-	return &stores.Conns{Config: cfg, Redis: rdb, RedisGuard: stores.NewGuard("redis", cfg.Redis.Timeout, cfg.Breaker)}
+	return testkit.DownRedis(t, cfg)
 }
 
 // TestRedisFallback: with Redis down each replica admits rate/N and

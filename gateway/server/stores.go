@@ -196,17 +196,11 @@ func (s *Server) storesReady(ctx context.Context, checks fiber.Map) bool {
 		return true
 	}
 	ready := true
-	for _, g := range []struct {
-		guard *stores.Guard
-		ping  func(context.Context) error
-	}{
-		{s.shared.RedisGuard, func(ctx context.Context) error { return s.shared.Redis.Ping(ctx).Err() }},
-		{s.shared.PGGuard, func(ctx context.Context) error { return s.shared.PG.Ping(ctx) }},
-	} {
-		if err := g.guard.Do(ctx, g.ping); err != nil {
-			checks[g.guard.Name()], ready = err.Error(), false
+	for _, c := range s.shared.Ready(ctx) {
+		if c.Err != nil {
+			checks[c.Store], ready = c.Err.Error(), false
 		} else {
-			checks[g.guard.Name()] = "ok"
+			checks[c.Store] = "ok"
 		}
 	}
 	return ready

@@ -2,7 +2,6 @@ package stores
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -38,15 +37,21 @@ func Connect(ctx context.Context, c Config) (*Conns, error) {
 		rdb.Close()
 		return nil, err
 	}
-	var hot redis.UniversalClient = rdb
+	conns := New(c, rdb, pg)
 	if ap, err := rdb.AutoPipeline(); err == nil {
-		hot = ap
+		conns.Hot = ap
 	}
+	return conns, nil
+}
+
+// New holds connections made elsewhere (tests, a Redis that does not
+// answer) with the guards c configures; Connect uses it for its own.
+func New(c Config, rdb redis.UniversalClient, pg *pgxpool.Pool) *Conns {
 	return &Conns{
-		Config: c, Redis: rdb, Hot: hot, PG: pg,
+		Config: c, Redis: rdb, PG: pg,
 		RedisGuard: NewGuard("redis", c.Redis.Timeout, c.Breaker),
 		PGGuard:    NewGuard("postgres", c.Postgres.Timeout, c.Breaker),
-	}, nil
+	}
 }
 
 // Key is a Redis key under the configured prefix.
@@ -58,17 +63,19 @@ func (s *Conns) Key(parts ...string) string {
 	return k
 }
 
-// Ready reports each store's state: nil when both answer. /readyz calls
-// it; a store whose breaker is open is not ready.
-func (s *Conns) Ready(ctx context.Context) error {
-	var errs []error
-	if err := s.RedisGuard.Do(ctx, func(ctx context.Context) error { return s.Redis.Ping(ctx).Err() }); err != nil {
-		errs = append(errs, err)
+// Check is one store's answer to a readiness probe (Err nil: it answers).
+type Check struct {
+	Store string
+	Err   error
+}
+
+// Ready pings each store through its guard, so a store whose breaker is
+// open is not ready (/readyz).
+func (s *Conns) Ready(ctx context.Context) []Check {
+	return []Check{
+		{"redis", s.RedisGuard.Do(ctx, func(ctx context.Context) error { return s.Redis.Ping(ctx).Err() })},
+		{"postgres", s.PGGuard.Do(ctx, func(ctx context.Context) error { return s.PG.Ping(ctx) })},
 	}
-	if err := s.PGGuard.Do(ctx, func(ctx context.Context) error { return s.PG.Ping(ctx) }); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
 }
 
 // Close closes both connections.

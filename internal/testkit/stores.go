@@ -157,3 +157,12 @@ func HostPort(url string) string {
 	}
 	return rest
 }
+
+// DownRedis is shared-store connections, configured by c, to a Redis that
+// does not answer (nothing listens on 127.0.0.1:1): every call fails at
+// once, as with a Redis that is down.
+func DownRedis(t testing.TB, c stores.Config) *stores.Conns {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 20 * time.Millisecond})
+	t.Cleanup(func() { rdb.Close() })
+	return stores.New(c, rdb, nil)
+}
