@@ -23,28 +23,7 @@ config=configs/gateway.cluster.yaml
 redis_url=${IDGATE_GW_REDIS_URL:-redis://127.0.0.1:6379/0}
 pg_url=${IDGATE_GW_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/test?sslmode=disable}
 
-pids=()
-cleanup() {
-  trap - INT TERM EXIT
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup INT TERM EXIT
-
-# wait_healthy URL PID: until URL answers, giving up when PID exits (a
-# replica that cannot reach its stores stops at once, its log says why).
-wait_healthy() {
-  for _ in $(seq 1 150); do
-    curl -fsS "$1" >/dev/null 2>&1 && return 0
-    if [ -n "${2:-}" ] && ! kill -0 "$2" 2>/dev/null; then
-      echo "run-cluster: the process serving $1 exited" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-  echo "run-cluster: $1 did not become healthy" >&2
-  return 1
-}
+. scripts/lib/procs.sh
 
 # The stores must answer before any replica starts: said plainly here
 # rather than as a replica's start-up error.

@@ -3,22 +3,7 @@
 # and stops both on Ctrl-C. `make run` calls it after building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-pids=()
-cleanup() {
-  trap - INT TERM EXIT
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-}
-trap cleanup INT TERM EXIT
-
-wait_healthy() {
-  for _ in $(seq 1 100); do
-    curl -fsS "$1" >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  echo "run: $1 did not become healthy" >&2
-  return 1
-}
+. scripts/lib/procs.sh
 
 ./bin/simulator "$@" &
 pids+=($!)
